@@ -1,0 +1,64 @@
+/**
+ * ApplyStore: the synchronous port through which the apply functions read and write rows.
+ * The storage worker implements it on sql.js inside one SQL transaction
+ * (src/storage/sqlite-apply-store.ts); tests and the simulator may use the in-memory double
+ * below. Both must pass tests/integration/apply-store.contract.test.ts.
+ *
+ * A Row holds synced columns, local-only columns and bookkeeping columns:
+ *  - owned tables: `_owner` (device uuid) and `_hlc` (HLC of the state last applied);
+ *  - shared tables: `_hlcs` (JSON object: field name → HLC of the value it holds).
+ * Tombstones live apart from rows, keyed by (model, uuid), so a deleted record stays
+ * deleted whatever arrives later (DESIGN §5.3).
+ */
+import type { FieldValue, Hlc, Uuid } from './change.ts';
+import type { ModelName } from './models.ts';
+
+export type Row = Record<string, FieldValue>;
+
+export interface ApplyStore {
+  get(table: string, uuid: Uuid): Row | undefined;
+  /** Insert or replace the row with this uuid; columns not given keep their value or default. */
+  upsert(table: string, row: Row): void;
+  delete(table: string, uuid: Uuid): void;
+  /** uuids of rows whose `column` equals `value` (cascades: a location's entries). */
+  uuidsWhere(table: string, column: string, value: FieldValue): Uuid[];
+  tombstone(model: ModelName, uuid: Uuid): Hlc | undefined;
+  putTombstone(model: ModelName, uuid: Uuid, hlc: Hlc): void;
+}
+
+/** In-memory ApplyStore for tests and the pure simulator. */
+export function createMemoryApplyStore(): ApplyStore & {
+  readonly tables: Map<string, Map<Uuid, Row>>;
+  readonly tombstones: Map<string, Hlc>;
+} {
+  const tables = new Map<string, Map<Uuid, Row>>();
+  const tombstones = new Map<string, Hlc>();
+  const table = (name: string): Map<Uuid, Row> => {
+    let t = tables.get(name);
+    if (!t) tables.set(name, (t = new Map()));
+    return t;
+  };
+  const key = (model: ModelName, uuid: Uuid): string => `${model}:${uuid}`;
+  return {
+    tables,
+    tombstones,
+    get: (t, uuid) => {
+      const row = table(t).get(uuid);
+      return row ? { ...row } : undefined;
+    },
+    upsert: (t, row) => {
+      const uuid = row['uuid'];
+      if (typeof uuid !== 'string') throw new Error('upsert without uuid');
+      table(t).set(uuid, { ...table(t).get(uuid), ...row });
+    },
+    delete: (t, uuid) => {
+      table(t).delete(uuid);
+    },
+    uuidsWhere: (t, column, value) =>
+      [...table(t).values()].filter((r) => r[column] === value).map((r) => r['uuid'] as Uuid),
+    tombstone: (model, uuid) => tombstones.get(key(model, uuid)),
+    putTombstone: (model, uuid, hlc) => {
+      tombstones.set(key(model, uuid), hlc);
+    },
+  };
+}

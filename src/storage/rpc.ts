@@ -1,0 +1,96 @@
+/**
+ * The typed request/response contract between the main thread and the storage worker.
+ * Every request carries an id; every response answers exactly one id with either a value
+ * or a typed StorageError (never a thrown, lost promise). The worker also pushes events
+ * (storage health changes) that answer no request.
+ */
+import type { Change, Hlc } from '../core/change.ts';
+import type { Typed } from '../core/result.ts';
+
+export type StorageErrorType =
+  | 'NotOpen'
+  | 'AlreadyOpen'
+  | 'InvalidRequest'
+  | 'SqlError'
+  | 'ReadOnlyViolation'
+  | 'ApplyFailed'
+  | 'StorageUnavailable'
+  | 'QuotaExceeded'
+  | 'WorkerCrashed'
+  | 'Unknown';
+
+export interface StorageError extends Typed<StorageErrorType> {
+  readonly message: string;
+}
+
+/** Where the device's data is kept, in words the UI can show. */
+export type PersistenceMode =
+  /** every acknowledged write is durable in IndexedDB */
+  | 'durable'
+  /** IndexedDB failed (unavailable, quota): the app works in memory and nothing is saved */
+  | 'memory-only';
+
+export interface StorageHealth {
+  readonly mode: PersistenceMode;
+  /** Plain words for the user when something is wrong (null when all is well). */
+  readonly problem: string | null;
+  readonly lastImageAt: number | null;
+  readonly lastImageBytes: number | null;
+  readonly journalFrames: number;
+}
+
+export interface BootReport {
+  /** 'fresh' = no saved data; 'image' = last image loaded; 'previous-image' = fallback used. */
+  readonly source: 'fresh' | 'image' | 'previous-image';
+  readonly imageSeq: number;
+  readonly replayedFrames: number;
+  /** Plain-words description of damage found and repaired at boot, if any. */
+  readonly recovered: string | null;
+  readonly migrationsApplied: number;
+  readonly hlc: Hlc | null;
+  readonly health: StorageHealth;
+  readonly ms: number;
+}
+
+export interface CommitResult {
+  readonly seq: number;
+  /** false when the write lives only in memory (see StorageHealth.mode). */
+  readonly durable: boolean;
+  readonly applied: number;
+  readonly rejected: number;
+}
+
+export type Params = readonly (string | number | null)[];
+export type QueryRow = Record<string, string | number | null>;
+
+export interface Requests {
+  open: {
+    req: { dbName: string; deviceUuid: string };
+    res: BootReport;
+  };
+  /** Apply changes and make them durable; `hlc` is the clock to persist with them. */
+  commit: { req: { changes: readonly Change[]; hlc: Hlc | null }; res: CommitResult };
+  /** Read-only SQL (enforced with PRAGMA query_only). */
+  query: { req: { sql: string; params?: Params }; res: QueryRow[] };
+  digest: { req: Record<string, never>; res: Record<string, string> };
+  /** Resolves once every commit received before it is durable (or memory-only). */
+  flush: { req: Record<string, never>; res: StorageHealth };
+  /** Write a verified image now (normally debounced / on pagehide). */
+  snapshot: { req: Record<string, never>; res: StorageHealth };
+  health: { req: Record<string, never>; res: StorageHealth };
+  /** Bench only: the naive baseline write (insert + export + put whole image). */
+  benchNaiveWrite: { req: { changes: readonly Change[] }; res: { ms: number; bytes: number } };
+  close: { req: Record<string, never>; res: null };
+}
+
+export type Method = keyof Requests;
+
+export type RequestMessage = {
+  [M in Method]: { readonly id: number; readonly method: M; readonly params: Requests[M]['req'] };
+}[Method];
+
+export type ResponseMessage =
+  | { readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly id: number; readonly ok: false; readonly error: StorageError };
+
+export type WorkerEvent = { readonly event: 'health'; readonly health: StorageHealth };
