@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+// `npm run bench` — performance figures of DESIGN §10 in real Chromium on the production
+// build, each beside its baseline measured in the same run (the machines are shared and
+// noisy: read ratios, not absolutes). Prints a Markdown table and writes .bench/latest.json.
+//
+//   npm run bench                   all scenarios
+//   npm run bench -- --quick        smaller sizes (smoke run)
+//   npm run bench -- --only write   one group: write | cold
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+import { ensureChromium } from './lib/chromium.mjs';
+
+const root = resolve(import.meta.dirname, '..');
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
+const port = Number(process.env.BENCH_PORT ?? 4180);
+const base = `http://127.0.0.1:${port}`;
+
+const SIZES_WRITE = quick ? [1_000, 10_000] : [1_000, 100_000];
+const SIZES_COLD = quick ? [10_000] : [10_000, 100_000];
+const WRITES = quick ? 30 : 60;
+const NAIVE_WRITES = quick ? 10 : 20;
+const COLD_RUNS = quick ? 2 : 3;
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+};
+const f = (x) => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x.toFixed(1)) : '—');
+
+async function main() {
+  const exe = ensureChromium();
+  if (!exe) process.exit(1);
+  console.log('building production bundle …');
+  const b = spawnSync('npx', ['vite', 'build', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
+  if (b.status !== 0) process.exit(1);
+
+  const server = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
+    cwd: root,
+    stdio: 'ignore',
+    detached: true,
+  });
+  const killServer = () => {
+    try {
+      process.kill(-server.pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+  };
+  process.on('exit', killServer);
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${base}/bench/`)).ok) break;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+
+  const profile = mkdtempSync(join(tmpdir(), 'tabdrive-bench-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: exe,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.on('pageerror', (e) => console.error('page error:', e.message));
+  const open = async (query = '') => {
+    await page.goto(`${base}/bench/${query}`);
+    await page.waitForFunction(() => window.bench?.ready === true, null, { timeout: 60_000 });
+  };
+
+  const rows = [];
+  const results = { at: new Date().toISOString(), quick, write: [], cold: [] };
+
+  if (!only || only === 'write') {
+    for (const n of SIZES_WRITE) {
+      await open();
+      const db = `bench-write-${n}-${Date.now()}`;
+      const fill = await page.evaluate(([db, n]) => window.bench.fill(db, n), [db, n]);
+      console.log(`filled ${n} entries in ${f(fill.ms)} ms (${(fill.imageBytes / 1e6).toFixed(1)} MB image)`);
+      const ours = await page.evaluate(([db, k]) => window.bench.writes(db, k), [db, WRITES]);
+      const naive = await page.evaluate(([db, k]) => window.bench.naive(db, k), [db, NAIVE_WRITES]);
+      const r = { n, ours, naive, fill };
+      results.write.push(r);
+      rows.push([
+        `acknowledged write, ${n.toLocaleString('en')} entries`,
+        `${f(median(ours))} / ${f(pct(ours, 99))}`,
+        `${f(median(naive))} / ${f(pct(naive, 99))}`,
+        `${(median(naive) / median(ours)).toFixed(0)}× faster`,
+        'p50 ≤ 15 ms (§10: ≤ 5), flat',
+      ]);
+    }
+  }
+
+  if (!only || only === 'cold') {
+    for (const n of SIZES_COLD) {
+      await open();
+      const db = `bench-cold-${n}-${Date.now()}`;
+      await page.evaluate(([db, n]) => window.bench.fill(db, n), [db, n]);
+      const runs = [];
+      const raw = [];
+      for (let i = 0; i < COLD_RUNS; i++) {
+        await open(`?cold=${encodeURIComponent(db)}`);
+        runs.push(await page.evaluate(() => window.bench.coldResult));
+        await open(`?rawcold=${encodeURIComponent(db)}`);
+        raw.push(await page.evaluate(() => window.bench.coldResult));
+      }
+      results.cold.push({ n, runs, raw });
+      const ms = runs.map((r) => r.ms);
+      const rawMs = raw.map((r) => r.ms);
+      rows.push([
+        `reload → first query, ${n.toLocaleString('en')} entries`,
+        `${f(median(ms))} (${runs.map((r) => f(r.ms)).join(', ')})`,
+        `${f(median(rawMs))}`,
+        `${(median(ms) / median(rawMs)).toFixed(2)}× raw`,
+        n >= 100_000 ? '≤ 700 ms' : '—',
+      ]);
+    }
+  }
+
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+  killServer();
+
+  const header = ['figure', 'tabdrive (ms) p50 / p99', 'baseline (ms) p50 / p99', 'ratio', 'target'];
+  const table = [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+  console.log('\nBaselines: write = insert + db.export() + put whole image (naive), same page, same run;');
+  console.log('cold = raw sql.js cold load of the same image (initSqlJs + IDB get + open + count).\n');
+  console.log(table);
+  mkdirSync(join(root, '.bench'), { recursive: true });
+  writeFileSync(join(root, '.bench', 'latest.json'), JSON.stringify({ ...results, table }, null, 2));
+  writeFileSync(join(root, '.bench', 'latest.md'), table + '\n');
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
