@@ -1,14 +1,35 @@
 /**
- * Apply rules (DESIGN §5). STUB SIGNATURES — implemented by the core work.
+ * Apply rules (DESIGN §5): how a batch of changes — local, remote or replayed — becomes rows.
+ *
+ * Invariants (each checked in tests/unit/core/apply.test.ts and by the simulator):
+ *  I1 Every change is validated first; an invalid change writes nothing (rejected 'invalid').
+ *  I2 Idempotence: applying a change twice, or an older state after a newer one, changes
+ *     nothing. Owned rows keep the HLC of their state (`_hlc`); shared rows keep one HLC per
+ *     field (`_hlcs`).
+ *  I3 Ownership: a device-owned row is written only by its owner (`_owner`): the device row
+ *     is the device itself, volumes/locations carry `device_uuid` = owner, an entry's location
+ *     belongs to the owner; the owner of a row never changes (rejected 'ownership').
+ *  I4 Deletes are sticky: a tombstone (model, uuid, hlc) outlives the row; any later change to
+ *     that uuid is dropped whatever its HLC or arrival order (rejected 'tombstoned'). Deleting a
+ *     location, directory or device removes what hangs below it; entries of a deleted location
+ *     arriving later are dropped too.
+ *  I5 Shared records merge field by field: each field keeps the value with the highest HLC,
+ *     so concurrent edits of different fields both survive, and the result does not depend on
+ *     arrival order. A row may be partial until its insert arrives.
+ *  I6 Batches apply in model-dependency order, then HLC order: deterministic on every device.
+ *
+ * Shared deletes do not cascade: a tag link to a deleted tag dangles identically on every
+ * device (so digests still agree) and the UI ignores it — cascading would need tombstones
+ * for rows this device may never have seen.
  */
-import type { ApplyStore } from './apply-store.ts';
-import type { Change } from './change.ts';
+import type { ApplyStore, Row } from './apply-store.ts';
+import { isOwnedTombstone, type Change, type OwnedChange, type SharedChange } from './change.ts';
+import { hlcDevice } from './hlc.ts';
+import { MODELS, MODELS_IN_DEPENDENCY_ORDER, type ModelName } from './models.ts';
 import type { Typed } from './result.ts';
+import { validateChange } from './validate.ts';
 
-export type RejectionReason =
-  | 'invalid' // failed validation (unknown model, missing/wrong field, oversized)
-  | 'ownership' // an owned record not written by its owner
-  | 'tombstoned'; // the record is deleted; deletes are sticky
+export type RejectionReason = 'invalid' | 'ownership' | 'tombstoned';
 
 export interface Rejection extends Typed<RejectionReason> {
   readonly model: string;
@@ -18,21 +39,164 @@ export interface Rejection extends Typed<RejectionReason> {
 }
 
 export interface ApplyReport {
-  /** changes that altered at least one row */
   readonly applied: number;
-  /** changes that were valid but changed nothing (duplicates, older states) */
   readonly unchanged: number;
   readonly rejected: readonly Rejection[];
-  /** tables touched (for UI invalidation) */
   readonly tables: readonly string[];
 }
 
-/**
- * Apply a batch: validate each change, order by model dependency then HLC, and write it
- * through the store. Idempotent: applying the same batch twice changes nothing the second
- * time. Never throws for bad input; a thrown error is a bug (or a store failure).
- */
-export declare function applyChanges(store: ApplyStore, changes: readonly unknown[]): ApplyReport;
+const ORDER = new Map<ModelName, number>(MODELS_IN_DEPENDENCY_ORDER.map((m, i) => [m, i]));
 
 /** `owned:<X>` records are accepted only if written by X (DESIGN §5.6). */
-export declare function checkOwner(change: Change, mapOwner: string): boolean;
+export function checkOwner(change: Change, mapOwner: string): boolean {
+  return change.kind === 'owned' && change.owner === mapOwner && hlcDevice(change.hlc) === mapOwner;
+}
+
+type Outcome = { type: 'applied'; tables: string[] } | { type: 'unchanged' } | { type: RejectionReason; detail: string };
+
+export function applyChanges(store: ApplyStore, changes: readonly unknown[]): ApplyReport {
+  const rejected: Rejection[] = [];
+  const valid: Change[] = [];
+  for (const raw of changes) {
+    const v = validateChange(raw);
+    if (v.ok) valid.push(v.value);
+    else {
+      const r = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+      rejected.push({
+        type: 'invalid',
+        model: String(r['model'] ?? '?').slice(0, 40),
+        uuid: String(r['uuid'] ?? '?').slice(0, 40),
+        hlc: String(r['hlc'] ?? '?').slice(0, 60),
+        detail: v.error.detail,
+      });
+    }
+  }
+  valid.sort((a, b) => ORDER.get(a.model)! - ORDER.get(b.model)! || (a.hlc < b.hlc ? -1 : a.hlc > b.hlc ? 1 : 0));
+  let applied = 0;
+  let unchanged = 0;
+  const tables = new Set<string>();
+  for (const c of valid) {
+    const o = c.kind === 'owned' ? applyOwned(store, c) : applyShared(store, c);
+    if (o.type === 'applied') {
+      applied++;
+      for (const t of o.tables) tables.add(t);
+    } else if (o.type === 'unchanged') unchanged++;
+    else rejected.push({ type: o.type, model: c.model, uuid: c.uuid, hlc: c.hlc, detail: o.detail });
+  }
+  return { applied, unchanged, rejected, tables: [...tables] };
+}
+
+function ownerViolation(store: ApplyStore, c: OwnedChange, existing: Row | undefined): string | null {
+  if (hlcDevice(c.hlc) !== c.owner) return `stamped by ${hlcDevice(c.hlc)}, not by its owner ${c.owner}`;
+  if (existing && existing['_owner'] !== c.owner) return `belongs to ${String(existing['_owner'])}, not ${c.owner}`;
+  if (isOwnedTombstone(c)) return null;
+  const d = c.data;
+  switch (c.model) {
+    case 'device':
+      return c.uuid === c.owner ? null : `device record ${c.uuid} written by ${c.owner}`;
+    case 'volume':
+    case 'location':
+      return d['device_uuid'] === c.owner ? null : `device_uuid ${String(d['device_uuid'])} is not its owner ${c.owner}`;
+    case 'entry': {
+      const loc = store.get('locations', String(d['location_uuid']));
+      return !loc || loc['_owner'] === c.owner ? null : `its location belongs to ${String(loc['_owner'])}`;
+    }
+  }
+}
+
+function applyOwned(store: ApplyStore, c: OwnedChange): Outcome {
+  const spec = MODELS[c.model];
+  const existing = store.get(spec.table, c.uuid);
+  const violation = ownerViolation(store, c, existing);
+  if (violation) return { type: 'ownership', detail: violation };
+  const tomb = store.tombstone(c.model, c.uuid);
+  if (isOwnedTombstone(c)) {
+    if (tomb !== undefined && tomb >= c.hlc && !existing) return { type: 'unchanged' };
+    store.putTombstone(c.model, c.uuid, tomb !== undefined && tomb > c.hlc ? tomb : c.hlc);
+    return { type: 'applied', tables: removeOwned(store, c.model, c.uuid) };
+  }
+  if (tomb !== undefined) return { type: 'tombstoned', detail: `${c.model} ${c.uuid} was deleted at ${tomb}` };
+  if (c.model === 'entry') {
+    const loc = c.data['location_uuid'];
+    if (typeof loc === 'string' && store.tombstone('location', loc) !== undefined)
+      return { type: 'tombstoned', detail: `its location ${loc} was deleted` };
+    const parent = c.data['parent_uuid'];
+    if (typeof parent === 'string' && store.tombstone('entry', parent) !== undefined)
+      return { type: 'tombstoned', detail: `its parent ${parent} was deleted` };
+  }
+  if (existing && typeof existing['_hlc'] === 'string' && existing['_hlc'] >= c.hlc) return { type: 'unchanged' };
+  const row: Row = { uuid: c.uuid, ...c.data, _owner: c.owner, _hlc: c.hlc };
+  if (!existing) Object.assign(row, spec.localDefaults);
+  store.upsert(spec.table, row);
+  return { type: 'applied', tables: [spec.table] };
+}
+
+/** Deletes an owned row and everything that hangs below it; returns the tables touched. */
+function removeOwned(store: ApplyStore, model: ModelName, uuid: string): string[] {
+  const touched = new Set<string>([MODELS[model].table]);
+  store.delete(MODELS[model].table, uuid);
+  const dropEntriesOf = (locationUuid: string): void => {
+    for (const e of store.uuidsWhere('entries', 'location_uuid', locationUuid)) store.delete('entries', e);
+    touched.add('entries');
+  };
+  if (model === 'location') dropEntriesOf(uuid);
+  if (model === 'entry') {
+    const stack = [uuid];
+    while (stack.length) {
+      const p = stack.pop()!;
+      for (const child of store.uuidsWhere('entries', 'parent_uuid', p)) {
+        store.delete('entries', child);
+        stack.push(child);
+      }
+    }
+  }
+  if (model === 'device') {
+    for (const v of store.uuidsWhere('volumes', '_owner', uuid)) store.delete('volumes', v);
+    for (const l of store.uuidsWhere('locations', '_owner', uuid)) {
+      store.delete('locations', l);
+      dropEntriesOf(l);
+    }
+    for (const e of store.uuidsWhere('entries', '_owner', uuid)) store.delete('entries', e);
+    touched.add('volumes').add('locations');
+  }
+  return [...touched];
+}
+
+function parseClocks(raw: unknown): Record<string, string> {
+  if (typeof raw !== 'string') return {};
+  try {
+    const v: unknown = JSON.parse(raw);
+    return typeof v === 'object' && v !== null ? (v as Record<string, string>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function applyShared(store: ApplyStore, c: SharedChange): Outcome {
+  const table = MODELS[c.model].table;
+  const tomb = store.tombstone(c.model, c.uuid);
+  if (c.op === 'delete') {
+    const existing = store.get(table, c.uuid);
+    if (tomb !== undefined && tomb >= c.hlc && !existing) return { type: 'unchanged' };
+    store.putTombstone(c.model, c.uuid, tomb !== undefined && tomb > c.hlc ? tomb : c.hlc);
+    store.delete(table, c.uuid);
+    return { type: 'applied', tables: [table] };
+  }
+  if (tomb !== undefined) return { type: 'tombstoned', detail: `${c.model} ${c.uuid} was deleted at ${tomb}` };
+  const existing = store.get(table, c.uuid);
+  const clocks = parseClocks(existing?.['_hlcs']);
+  const row: Row = { uuid: c.uuid };
+  let changed = false;
+  for (const [field, value] of Object.entries(c.fields)) {
+    const at = clocks[field];
+    if (at === undefined || c.hlc > at) {
+      row[field] = value;
+      clocks[field] = c.hlc;
+      changed = true;
+    }
+  }
+  if (!changed) return { type: 'unchanged' };
+  row['_hlcs'] = JSON.stringify(clocks);
+  store.upsert(table, row);
+  return { type: 'applied', tables: [table] };
+}

@@ -1,10 +1,22 @@
 /**
- * Hybrid logical clock (DESIGN §5.1). STUB SIGNATURES — implemented by the core work.
- * Encoding: fixed width, lowercase, so string order = HLC order:
- *   `${wall 12 hex}-${counter 6 hex}-${device uuid}`
+ * Hybrid logical clock (DESIGN §5.1).
+ *
+ * Encoding: `${wall: 12 hex}-${counter: 6 hex}-${device uuid}`, all lowercase and fixed
+ * width, so comparing two encoded stamps as strings gives the HLC order
+ * (wall ms, then counter, then device).
+ *
+ * Invariants:
+ *  - `next()` returns a stamp strictly greater than every stamp this clock issued or adopted,
+ *    even when the wall clock goes backwards or after a future stamp was adopted
+ *    (upstream Spacedrive's `generate` goes backwards there; we keep (last.wall, counter+1)).
+ *  - `receive(remote)` adopts max(local, remote, now) — unless `remote` is more than
+ *    `maxDriftMs` ahead of our wall clock: then the clock does not move at all (the caller
+ *    still applies the change, so devices converge; one device with a bad clock cannot drag
+ *    every device into the future).
+ *  - counter overflow (> 0xffffff within one ms) advances the wall part by 1 ms instead.
  */
 import type { Hlc } from './change.ts';
-import type { Result, Typed } from './result.ts';
+import { err, ok, type Result, type Typed } from './result.ts';
 
 export interface HlcParts {
   readonly wall: number;
@@ -18,16 +30,12 @@ export interface HlcDecodeError extends Typed<'InvalidHlc'> {
 
 export type ReceiveOutcome =
   | { readonly adopted: true }
-  /** The stamp is more than maxDrift ahead of our wall clock: apply the change, but the
-   *  local clock does not move to it. */
+  /** More than maxDrift ahead of our wall clock: apply the change, keep the clock. */
   | { readonly adopted: false; readonly reason: 'drift'; readonly aheadMs: number };
 
 export interface HlcClock {
-  /** A fresh stamp, strictly greater than every stamp issued or adopted before. */
   next(): Hlc;
-  /** Merge a remote stamp into the clock (or refuse to, past maxDrift). */
   receive(remote: Hlc): ReceiveOutcome;
-  /** The highest stamp issued or adopted, or null for a fresh clock. */
   current(): Hlc | null;
 }
 
@@ -35,11 +43,88 @@ export interface HlcDeps {
   readonly device: string;
   readonly now: () => number;
   readonly maxDriftMs?: number;
-  /** Restore after reload: the last persisted stamp. */
   readonly last?: Hlc | null;
 }
 
-export declare function encodeHlc(parts: HlcParts): Hlc;
-export declare function decodeHlc(value: unknown): Result<HlcParts, HlcDecodeError>;
-export declare function compareHlc(a: Hlc, b: Hlc): -1 | 0 | 1;
-export declare function createHlcClock(deps: HlcDeps): HlcClock;
+export const MAX_WALL = 0xffffffffffff;
+export const MAX_COUNTER = 0xffffff;
+export const DEFAULT_MAX_DRIFT_MS = 5 * 60_000;
+
+const HLC_RE = /^([0-9a-f]{12})-([0-9a-f]{6})-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
+export function encodeHlc(p: HlcParts): Hlc {
+  if (!Number.isSafeInteger(p.wall) || p.wall < 0 || p.wall > MAX_WALL) throw new Error(`bad HLC wall ${p.wall}`);
+  if (!Number.isSafeInteger(p.counter) || p.counter < 0 || p.counter > MAX_COUNTER)
+    throw new Error(`bad HLC counter ${p.counter}`);
+  return `${p.wall.toString(16).padStart(12, '0')}-${p.counter.toString(16).padStart(6, '0')}-${p.device}`;
+}
+
+export function decodeHlc(value: unknown): Result<HlcParts, HlcDecodeError> {
+  if (typeof value !== 'string') return err({ type: 'InvalidHlc', value: String(value).slice(0, 80) });
+  const m = HLC_RE.exec(value);
+  if (!m) return err({ type: 'InvalidHlc', value: value.slice(0, 80) });
+  return ok({ wall: parseInt(m[1]!, 16), counter: parseInt(m[2]!, 16), device: m[3]! });
+}
+
+export const isHlc = (value: unknown): value is Hlc => typeof value === 'string' && HLC_RE.test(value);
+
+export const compareHlc = (a: Hlc, b: Hlc): -1 | 0 | 1 => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Device part of an encoded stamp (the last 36 characters). */
+export const hlcDevice = (h: Hlc): string => h.slice(20);
+/** Wall-clock part in ms. */
+export const hlcWall = (h: Hlc): number => parseInt(h.slice(0, 12), 16);
+
+export function createHlcClock(deps: HlcDeps): HlcClock {
+  const maxDrift = deps.maxDriftMs ?? DEFAULT_MAX_DRIFT_MS;
+  let wall = 0;
+  let counter = -1; // so a fresh clock's first stamp at the same ms gets counter 0
+  let seen = false;
+  if (deps.last) {
+    const d = decodeHlc(deps.last);
+    if (d.ok) {
+      wall = d.value.wall;
+      counter = d.value.counter;
+      seen = true;
+    }
+  }
+  const bump = (): void => {
+    counter += 1;
+    if (counter > MAX_COUNTER) {
+      wall += 1;
+      counter = 0;
+    }
+  };
+  return {
+    next() {
+      const now = Math.floor(deps.now());
+      if (now > wall) {
+        wall = now;
+        counter = 0;
+      } else bump();
+      seen = true;
+      return encodeHlc({ wall, counter, device: deps.device });
+    },
+    receive(remote) {
+      const d = decodeHlc(remote);
+      if (!d.ok) throw new Error(`receive() of an invalid HLC: ${remote}`); // callers validate first
+      const now = Math.floor(deps.now());
+      const r = d.value;
+      if (r.wall - now > maxDrift) return { adopted: false, reason: 'drift', aheadMs: r.wall - now };
+      if (now > wall && now > r.wall) {
+        wall = now;
+        counter = 0;
+      } else if (r.wall > wall) {
+        wall = r.wall;
+        counter = r.counter;
+      } else if (r.wall === wall) {
+        counter = Math.max(counter, r.counter);
+      }
+      seen = true;
+      return { adopted: true };
+    },
+    current() {
+      return seen ? encodeHlc({ wall, counter: Math.max(counter, 0), device: deps.device }) : null;
+    },
+  };
+}
