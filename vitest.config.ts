@@ -10,7 +10,12 @@ export default defineConfig({
       { extends: true, test: { name: 'unit', include: ['tests/unit/**/*.test.ts'], environment: 'node' } },
       {
         extends: true,
-        test: { name: 'integration', include: ['tests/integration/**/*.test.ts'], environment: 'node' },
+        test: {
+          name: 'integration',
+          include: ['tests/integration/**/*.test.ts'],
+          environment: 'node',
+          setupFiles: ['tests/support/setup-idb.ts'],
+        },
       },
       {
         extends: true,
@@ -18,6 +23,7 @@ export default defineConfig({
           name: 'property',
           include: ['tests/property/**/*.test.ts'],
           environment: 'node',
+          setupFiles: ['tests/support/setup-idb.ts'],
           testTimeout: 240_000,
         },
       },

@@ -37,6 +37,8 @@ export interface StorageHealth {
   readonly lastImageAt: number | null;
   readonly lastImageBytes: number | null;
   readonly journalFrames: number;
+  /** commits received but not yet durable */
+  readonly pending: number;
 }
 
 export interface BootReport {
@@ -50,6 +52,8 @@ export interface BootReport {
   readonly hlc: Hlc | null;
   readonly health: StorageHealth;
   readonly ms: number;
+  /** Sync-document state to restore, in order (image state, then frames' updates). */
+  readonly ydoc: readonly Uint8Array[];
 }
 
 export interface CommitResult {
@@ -58,6 +62,10 @@ export interface CommitResult {
   readonly durable: boolean;
   readonly applied: number;
   readonly rejected: number;
+  /** SQL tables whose rows changed (UI invalidation) */
+  readonly tables: readonly string[];
+  /** the last few rejections, explained */
+  readonly rejections: readonly { type: string; model: string; uuid: string; detail: string }[];
 }
 
 export type Params = readonly (string | number | null)[];
@@ -69,7 +77,10 @@ export interface Requests {
     res: BootReport;
   };
   /** Apply changes and make them durable; `hlc` is the clock to persist with them. */
-  commit: { req: { changes: readonly Change[]; hlc: Hlc | null }; res: CommitResult };
+  commit: {
+    req: { changes: readonly Change[]; hlc: Hlc | null; yUpdate?: Uint8Array | null };
+    res: CommitResult;
+  };
   /** Read-only SQL (enforced with PRAGMA query_only). */
   query: { req: { sql: string; params?: Params }; res: QueryRow[] };
   digest: { req: Record<string, never>; res: Record<string, string> };

@@ -1,0 +1,81 @@
+/**
+ * Main-thread side of the storage RPC. `call` never rejects: every outcome, including a
+ * crashed worker, is a Result. `createInProcessStorage` is the in-memory double with the
+ * same interface (Node tests, the simulator).
+ */
+import { err, type Result } from '../core/result.ts';
+import { dispatch } from './dispatch.ts';
+import type { StorageEngine } from './engine.ts';
+import type { Method, Requests, ResponseMessage, StorageError, StorageHealth, WorkerEvent } from './rpc.ts';
+
+export interface StorageClient {
+  call<M extends Method>(method: M, params: Requests[M]['req']): Promise<Result<Requests[M]['res'], StorageError>>;
+  onHealth(cb: (h: StorageHealth) => void): () => void;
+  terminate(): void;
+}
+
+export interface WorkerLike {
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+  addEventListener(type: 'message', fn: (ev: MessageEvent<unknown>) => void): void;
+  addEventListener(type: 'error', fn: (ev: Event) => void): void;
+  terminate?(): void;
+}
+
+export function createStorageClient(worker: WorkerLike): StorageClient {
+  let nextId = 1;
+  let dead: StorageError | null = null;
+  const pending = new Map<number, (r: Result<unknown, StorageError>) => void>();
+  const listeners = new Set<(h: StorageHealth) => void>();
+  worker.addEventListener('message', (ev) => {
+    const m = ev.data as Partial<ResponseMessage & WorkerEvent> | null;
+    if (m && 'event' in m && m.event === 'health' && m.health) {
+      for (const l of listeners) l(m.health);
+      return;
+    }
+    if (!m || typeof m.id !== 'number') return;
+    const done = pending.get(m.id);
+    if (!done) return;
+    pending.delete(m.id);
+    done(m.ok ? { ok: true, value: (m as { value: unknown }).value } : { ok: false, error: (m as { error: StorageError }).error });
+  });
+  worker.addEventListener('error', (ev) => {
+    const message = 'message' in ev && typeof ev.message === 'string' ? ev.message : 'the storage worker stopped';
+    dead = { type: 'WorkerCrashed', message };
+    for (const done of pending.values()) done(err(dead));
+    pending.clear();
+  });
+  return {
+    call(method, params) {
+      if (dead) return Promise.resolve(err(dead));
+      const id = nextId++;
+      return new Promise((resolve) => {
+        pending.set(id, resolve as (r: Result<unknown, StorageError>) => void);
+        try {
+          worker.postMessage({ id, method, params });
+        } catch (e) {
+          pending.delete(id);
+          resolve(err({ type: 'InvalidRequest', message: e instanceof Error ? e.message : String(e) }));
+        }
+      });
+    },
+    onHealth(cb) {
+      listeners.add(cb);
+      return () => listeners.delete(cb);
+    },
+    terminate() {
+      worker.terminate?.();
+      dead = { type: 'WorkerCrashed', message: 'the storage worker was terminated' };
+      for (const done of pending.values()) done(err(dead));
+      pending.clear();
+    },
+  };
+}
+
+/** The same interface over an engine in this thread (tests, simulator). */
+export function createInProcessStorage(engine: StorageEngine): StorageClient {
+  return {
+    call: (method, params) => dispatch(engine, method, params) as never,
+    onHealth: () => () => undefined,
+    terminate: () => void engine.close(),
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * Validates an inbound RPC request (unknown until checked) and routes it to the engine.
+ * Shared by the worker and the in-process double so both answer identically.
+ */
+import { err, type Result } from '../core/result.ts';
+import type { StorageEngine } from './engine.ts';
+import type { Method, StorageError } from './rpc.ts';
+
+const METHODS: readonly Method[] = ['open', 'commit', 'query', 'digest', 'flush', 'snapshot', 'health', 'benchNaiveWrite', 'close'];
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const invalid = (message: string): Result<never, StorageError> => err({ type: 'InvalidRequest', message });
+
+export async function dispatch(engine: StorageEngine, method: unknown, params: unknown): Promise<Result<unknown, StorageError>> {
+  if (typeof method !== 'string' || !(METHODS as readonly string[]).includes(method))
+    return invalid(`unknown method ${String(method).slice(0, 40)}`);
+  const p = isRecord(params) ? params : {};
+  try {
+    switch (method as Method) {
+      case 'open':
+        if (typeof p['dbName'] !== 'string' || typeof p['deviceUuid'] !== 'string') return invalid('open needs dbName and deviceUuid');
+        return await engine.open({ dbName: p['dbName'], deviceUuid: p['deviceUuid'] });
+      case 'commit':
+        if (!Array.isArray(p['changes'])) return invalid('commit needs changes[]');
+        return await engine.commit({
+          changes: p['changes'] as never, // validated change by change by core apply
+          hlc: typeof p['hlc'] === 'string' ? p['hlc'] : null,
+          yUpdate: p['yUpdate'] instanceof Uint8Array ? p['yUpdate'] : null,
+        });
+      case 'query': {
+        if (typeof p['sql'] !== 'string') return invalid('query needs sql');
+        const params = p['params'] ?? [];
+        if (!Array.isArray(params) || !params.every((v) => v === null || typeof v === 'string' || typeof v === 'number'))
+          return invalid('query params must be strings, numbers or null');
+        return engine.query({ sql: p['sql'], params: params as (string | number | null)[] });
+      }
+      case 'digest':
+        return engine.digest();
+      case 'flush':
+        return await engine.flush();
+      case 'snapshot':
+        return await engine.snapshot();
+      case 'health':
+        return { ok: true, value: engine.health() };
+      case 'benchNaiveWrite':
+        if (!Array.isArray(p['changes'])) return invalid('benchNaiveWrite needs changes[]');
+        return await engine.benchNaiveWrite({ changes: p['changes'] as never });
+      case 'close':
+        await engine.close();
+        return { ok: true, value: null };
+    }
+  } catch (e) {
+    return err({ type: 'Unknown', message: e instanceof Error ? e.message : String(e) });
+  }
+}

@@ -1,0 +1,414 @@
+/**
+ * The storage engine (runs in the worker; in Node tests and the simulator in-process).
+ *
+ * Invariants:
+ *  S1 A commit is answered only after the IndexedDB transaction holding its frame completed
+ *     (or with `durable: false` once the device is memory-only). Commits that arrive while an
+ *     append is in flight are grouped into the next frame (group commit).
+ *  S2 SQLite state = last good image + every frame after its seq, re-applied through the same
+ *     core `applyChanges` (idempotent), so boot after a kill loses no acknowledged write and a
+ *     frame is applied wholly or not at all.
+ *  S3 An image replaces the current one only after it was read back, its checksum matched and
+ *     sql.js opened it and passed `PRAGMA quick_check`. Frames after the *previous* image are
+ *     kept, so a damaged current image can always be recovered from the previous one.
+ *  S4 One writer: groups, images and the naive bench write never interleave (`exclusive`).
+ */
+import type { SqlJsStatic } from 'sql.js';
+import { mergeUpdates } from 'yjs';
+import { applyChanges, type Rejection } from '../core/apply.ts';
+import type { Change, Hlc } from '../core/change.ts';
+import { createDigest } from '../core/digest.ts';
+import { MODEL_NAMES, MODELS, syncedColumns } from '../core/models.ts';
+import { err, ok, type Result } from '../core/result.ts';
+import { openJournal, toStorageError, type Frame, type ImageRecord, type Journal } from './journal.ts';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
+import type { BootReport, CommitResult, Params, QueryRow, StorageError, StorageHealth } from './rpc.ts';
+import { createSqliteApplyStore } from './sqlite-apply-store.ts';
+import { openSqlite, type Sqlite } from './sqlite.ts';
+
+export interface StorageEngineDeps {
+  readonly sql: SqlJsStatic;
+  /** null when IndexedDB does not exist here: the engine runs memory-only */
+  readonly idb: IDBFactory | null;
+  readonly now: () => number;
+  readonly onHealth?: (h: StorageHealth) => void;
+  readonly imageDebounceMs?: number;
+  readonly imageMaxDelayMs?: number;
+  readonly imageEveryFrames?: number;
+}
+
+export interface CommitInput {
+  readonly changes: readonly Change[];
+  readonly hlc: Hlc | null;
+  readonly yUpdate?: Uint8Array | null;
+}
+
+export interface StorageEngine {
+  open(p: { dbName: string; deviceUuid: string }): Promise<Result<BootReport, StorageError>>;
+  commit(p: CommitInput): Promise<Result<CommitResult, StorageError>>;
+  query(p: { sql: string; params?: Params }): Result<QueryRow[], StorageError>;
+  digest(): Result<Record<string, string>, StorageError>;
+  flush(): Promise<Result<StorageHealth, StorageError>>;
+  snapshot(): Promise<Result<StorageHealth, StorageError>>;
+  health(): StorageHealth;
+  benchNaiveWrite(p: { changes: readonly Change[] }): Promise<Result<{ ms: number; bytes: number }, StorageError>>;
+  close(): Promise<void>;
+}
+
+interface Pending {
+  readonly input: CommitInput;
+  readonly resolve: (r: Result<CommitResult, StorageError>) => void;
+}
+
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const d = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+const MEMORY_ONLY_SUFFIX = 'changes are kept in memory only and will be lost when this tab closes.';
+
+export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
+  const debounceMs = deps.imageDebounceMs ?? 1500;
+  const maxDelayMs = deps.imageMaxDelayMs ?? 15_000;
+  const everyFrames = deps.imageEveryFrames ?? 2000;
+  let db: Sqlite | null = null;
+  let journal: Journal | null = null;
+  let seq = 0;
+  let hlc: Hlc | null = null;
+  let image: { id: string; seq: number } | null = null;
+  let imageYdoc: Uint8Array | null = null;
+  let yPending: Uint8Array[] = [];
+  let framesSinceImage = 0;
+  let health: StorageHealth = { mode: 'durable', problem: null, lastImageAt: null, lastImageBytes: null, journalFrames: 0, pending: 0 };
+  const queue: Pending[] = [];
+  let chain: Promise<unknown> = Promise.resolve();
+  let pumping = false;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let firstDirtyAt: number | null = null;
+  let closed = false;
+
+  const setHealth = (patch: Partial<StorageHealth>): void => {
+    health = { ...health, ...patch };
+    deps.onHealth?.(health);
+  };
+  const goMemoryOnly = (e: StorageError): void => {
+    journal?.close();
+    journal = null;
+    const why = e.type === 'QuotaExceeded' ? 'Browser storage is full' : `Browser storage is unavailable (${e.message})`;
+    setHealth({ mode: 'memory-only', problem: `${why} — ${MEMORY_ONLY_SUFFIX}` });
+  };
+  /** S4: run fn after everything queued before it. */
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = chain.then(fn, fn);
+    chain = run.catch(() => undefined);
+    return run;
+  };
+  const need = (): Result<Sqlite, StorageError> =>
+    db ? ok(db) : err({ type: 'NotOpen', message: 'the storage is not open' });
+
+  const writeMeta = (d: Sqlite, key: string, value: string): void =>
+    d.run('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value', [key, value]);
+  const maxHlc = (a: Hlc | null, b: Hlc | null | undefined): Hlc | null => (!b ? a : !a || b > a ? b : a);
+
+  async function loadImage(id: string | null): Promise<{ img: ImageRecord; sqlite: Sqlite } | string> {
+    if (!id || !journal) return 'missing';
+    try {
+      const img = await journal.readImage(id);
+      if (!img) return 'missing';
+      if ((await sha256Hex(img.bytes)) !== img.checksum) return 'damaged (checksum mismatch)';
+      const sqlite = openSqlite(deps.sql, img.bytes);
+      try {
+        sqlite.all('SELECT count(*) AS n FROM sqlite_master');
+      } catch (e) {
+        sqlite.close();
+        return `unreadable (${describe(e)})`;
+      }
+      return { img, sqlite };
+    } catch (e) {
+      return `unreadable (${describe(e)})`;
+    }
+  }
+
+  function replay(d: Sqlite, frames: readonly Frame[]): void {
+    const store = createSqliteApplyStore(d);
+    d.transaction(() => {
+      for (const f of frames) {
+        applyChanges(store, f.changes);
+        hlc = maxHlc(hlc, f.hlc);
+      }
+      if (hlc) writeMeta(d, 'hlc', hlc);
+    });
+  }
+
+  function scheduleImage(): void {
+    if (!journal || closed) return;
+    const now = deps.now();
+    firstDirtyAt ??= now;
+    if (timer) clearTimeout(timer);
+    const wait = framesSinceImage >= everyFrames ? 0 : Math.max(0, Math.min(debounceMs, firstDirtyAt + maxDelayMs - now));
+    timer = setTimeout(() => {
+      timer = null;
+      void snapshot();
+    }, wait);
+  }
+
+  async function pump(): Promise<void> {
+    if (pumping) return;
+    pumping = true;
+    try {
+      while (queue.length) {
+        const group = queue.splice(0, queue.length);
+        await exclusive(() => writeGroup(group));
+      }
+    } finally {
+      pumping = false;
+    }
+  }
+
+  async function writeGroup(group: Pending[]): Promise<void> {
+    const d = db;
+    if (!d) {
+      for (const p of group) p.resolve(err({ type: 'NotOpen', message: 'the storage is not open' }));
+      return;
+    }
+    const store = createSqliteApplyStore(d);
+    const results: (Result<Omit<CommitResult, 'seq' | 'durable'>, StorageError>)[] = [];
+    const frameChanges: Change[] = [];
+    const yUpdates: Uint8Array[] = [];
+    let groupHlc = hlc;
+    try {
+      d.transaction(() => {
+        for (const p of group) {
+          try {
+            const report = d.transaction(() => applyChanges(store, p.input.changes));
+            results.push(ok({
+              applied: report.applied,
+              rejected: report.rejected.length,
+              tables: report.tables,
+              rejections: report.rejected.slice(-5).map((r: Rejection) => ({ type: r.type, model: r.model, uuid: r.uuid, detail: r.detail })),
+            }));
+            frameChanges.push(...p.input.changes);
+            if (p.input.yUpdate) yUpdates.push(p.input.yUpdate);
+            groupHlc = maxHlc(groupHlc, p.input.hlc);
+          } catch (e) {
+            results.push(err({ type: 'ApplyFailed', message: describe(e) }));
+          }
+        }
+        if (groupHlc) writeMeta(d, 'hlc', groupHlc);
+      });
+    } catch (e) {
+      for (const p of group) p.resolve(err({ type: 'SqlError', message: describe(e) }));
+      return;
+    }
+    hlc = groupHlc;
+    const frameSeq = ++seq;
+    let durable = false;
+    if (journal && (frameChanges.length || yUpdates.length)) {
+      const appended = await journal.append({ seq: frameSeq, changes: frameChanges, hlc: groupHlc, yUpdates });
+      if (appended.ok) {
+        durable = true;
+        framesSinceImage++;
+        setHealth({ journalFrames: health.journalFrames + 1, pending: queue.length });
+        scheduleImage();
+      } else goMemoryOnly(appended.error);
+    } else durable = journal !== null;
+    yPending.push(...yUpdates);
+    group.forEach((p, i) => {
+      const r = results[i]!;
+      p.resolve(r.ok ? ok({ ...r.value, seq: frameSeq, durable }) : r);
+    });
+  }
+
+  async function snapshot(): Promise<Result<StorageHealth, StorageError>> {
+    return exclusive(async () => {
+      const d = db;
+      if (!d) return err<StorageError>({ type: 'NotOpen', message: 'the storage is not open' });
+      if (!journal) return ok(health);
+      if (image && image.seq === seq) return ok(health);
+      if (timer) clearTimeout(timer);
+      timer = null;
+      const bytes = d.exportBytes();
+      const ydoc = yPending.length ? mergeUpdates(imageYdoc ? [imageYdoc, ...yPending] : yPending) : imageYdoc;
+      const id = `img-${seq}-${deps.now()}`;
+      const record: ImageRecord = { id, seq, bytes, ydoc, checksum: await sha256Hex(bytes), at: deps.now(), schema: SCHEMA_VERSION };
+      const put = await journal.putImage(record);
+      if (!put.ok) {
+        goMemoryOnly(put.error);
+        return ok(health);
+      }
+      // S3: verify what IndexedDB now holds before it may replace the current image.
+      const back = await journal.readImage(id);
+      if (!back || (await sha256Hex(back.bytes)) !== record.checksum) {
+        setHealth({ problem: 'A new database image did not read back correctly; the previous image is kept.' });
+        return ok(health);
+      }
+      try {
+        const probe = openSqlite(deps.sql, back.bytes);
+        const check = probe.all('PRAGMA quick_check')[0];
+        probe.close();
+        if (!check || Object.values(check)[0] !== 'ok') throw new Error('quick_check failed');
+      } catch (e) {
+        setHealth({ problem: `A new database image failed verification (${describe(e)}); the previous image is kept.` });
+        return ok(health);
+      }
+      const promoted = await journal.promote(id, image?.id ?? null, image?.seq ?? 0);
+      if (!promoted.ok) {
+        goMemoryOnly(promoted.error);
+        return ok(health);
+      }
+      image = { id, seq };
+      imageYdoc = ydoc;
+      yPending = [];
+      framesSinceImage = 0;
+      firstDirtyAt = null;
+      setHealth({ lastImageAt: record.at, lastImageBytes: bytes.byteLength, journalFrames: await journal.frameCount() });
+      return ok(health);
+    });
+  }
+
+  return {
+    async open({ dbName }) {
+      if (db) return err({ type: 'AlreadyOpen', message: 'the storage is already open' });
+      const started = deps.now();
+      if (deps.idb) {
+        const j = await openJournal(deps.idb, dbName);
+        if (j.ok) journal = j.value;
+        else goMemoryOnly(j.error);
+      } else goMemoryOnly({ type: 'StorageUnavailable', message: 'IndexedDB is not available in this browser window' });
+
+      let source: BootReport['source'] = 'fresh';
+      const problems: string[] = [];
+      let loaded: { img: ImageRecord; sqlite: Sqlite } | null = null;
+      if (journal) {
+        const pointer = await journal.pointer();
+        if (pointer.current) {
+          const cur = await loadImage(pointer.current);
+          if (typeof cur !== 'string') {
+            loaded = cur;
+            source = 'image';
+          } else {
+            problems.push(`The saved copy of this device's library was ${cur}.`);
+            const prev = await loadImage(pointer.previous);
+            if (typeof prev !== 'string') {
+              loaded = prev;
+              source = 'previous-image';
+            } else if (pointer.previous) problems.push(`The older saved copy was ${prev} too.`);
+          }
+        }
+      }
+      const d = loaded?.sqlite ?? openSqlite(deps.sql);
+      const migrationsApplied = d.migrate(MIGRATIONS, deps.now());
+      const metaHlc = d.all("SELECT value FROM meta WHERE key = 'hlc'")[0]?.['value'];
+      hlc = typeof metaHlc === 'string' ? metaHlc : null;
+      const base = loaded?.img.seq ?? 0;
+      let frames: Frame[] = [];
+      if (journal) {
+        const f = await journal.framesAfter(base);
+        if (f.ok) frames = f.value;
+        else goMemoryOnly(f.error);
+      }
+      // A gap means frames the fallback needed were already pruned: say so plainly.
+      if (frames.length && frames[0]!.seq !== base + 1 && problems.length)
+        problems.push('Some changes older than the last saved copy could not be recovered.');
+      replay(d, frames);
+      seq = frames.length ? frames[frames.length - 1]!.seq : base;
+      if (loaded) {
+        image = source === 'image' ? { id: loaded.img.id, seq: loaded.img.seq } : null;
+        imageYdoc = loaded.img.ydoc;
+      }
+      yPending = frames.flatMap((f) => f.yUpdates ?? []);
+      framesSinceImage = frames.length;
+      db = d;
+      let recovered: string | null = null;
+      if (problems.length) {
+        const from = source === 'previous-image' ? 'the previous saved copy' : 'the change journal';
+        recovered = `${problems.join(' ')} It was rebuilt from ${from} and ${frames.length} logged change${frames.length === 1 ? '' : 's'}; nothing acknowledged was lost.`;
+        if (problems.some((p) => p.startsWith('Some changes'))) recovered = problems.join(' ');
+      }
+      setHealth({
+        journalFrames: journal ? await journal.frameCount() : 0,
+        lastImageAt: loaded?.img.at ?? null,
+        lastImageBytes: loaded?.img.bytes.byteLength ?? null,
+      });
+      if (problems.length || frames.length > everyFrames) scheduleImage();
+      return ok({
+        source,
+        imageSeq: base,
+        replayedFrames: frames.length,
+        recovered,
+        migrationsApplied,
+        hlc,
+        health,
+        ms: deps.now() - started,
+        ydoc: [...(imageYdoc ? [imageYdoc] : []), ...yPending],
+      });
+    },
+    commit(input) {
+      if (!db) return Promise.resolve(err({ type: 'NotOpen', message: 'the storage is not open' }));
+      return new Promise((resolve) => {
+        queue.push({ input, resolve });
+        health = { ...health, pending: queue.length };
+        void pump();
+      });
+    },
+    query({ sql, params }) {
+      const d = need();
+      if (!d.ok) return d;
+      try {
+        return ok(d.value.readOnly(() => d.value.all(sql, params ?? [])));
+      } catch (e) {
+        const m = describe(e);
+        return err({ type: /readonly|query_only/i.test(m) ? 'ReadOnlyViolation' : 'SqlError', message: m });
+      }
+    },
+    digest() {
+      const d = need();
+      if (!d.ok) return d;
+      const out: Record<string, string> = {};
+      for (const model of MODEL_NAMES) {
+        const cols = syncedColumns(model);
+        const dg = createDigest();
+        const row: Record<string, string | number | null> = {};
+        d.value.each(`SELECT ${cols.join(', ')} FROM ${MODELS[model].table}`, [], (vals) => {
+          for (let i = 0; i < cols.length; i++) row[cols[i]!] = vals[i] as string | number | null;
+          dg.add(model, row);
+        });
+        out[MODELS[model].table] = dg.value();
+      }
+      return ok(out);
+    },
+    async flush() {
+      await pump();
+      await exclusive(async () => undefined);
+      return ok(health);
+    },
+    snapshot,
+    health: () => health,
+    benchNaiveWrite({ changes }) {
+      return exclusive(async () => {
+        const d = db;
+        if (!d) return err<StorageError>({ type: 'NotOpen', message: 'the storage is not open' });
+        const t0 = performance.now();
+        d.transaction(() => applyChanges(createSqliteApplyStore(d), changes));
+        const bytes = d.exportBytes();
+        if (journal) {
+          const r = await journal.putNaive(bytes);
+          if (!r.ok) return r;
+        }
+        return ok({ ms: performance.now() - t0, bytes: bytes.byteLength });
+      });
+    },
+    async close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      await exclusive(async () => undefined);
+      journal?.close();
+      journal = null;
+      db?.close();
+      db = null;
+    },
+  };
+}
+
+export { toStorageError };

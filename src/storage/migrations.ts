@@ -1,0 +1,61 @@
+/**
+ * Numbered schema migrations, recorded in `_migrations` and applied in order, each in one
+ * transaction. Synced tables only ever grow (tests/integration/migrations.test.ts fails on a
+ * dropped or renamed column, or a NOT NULL column without DEFAULT added to a synced table):
+ * a device on a newer schema must still accept rows from an older one.
+ *
+ * Migration 1 is generated from `MODELS` (src/core/models.ts) so the schema and the model
+ * registry cannot drift apart; later migrations are hand-written SQL appended below.
+ */
+import { MODELS, MODEL_NAMES, type FieldType, type ModelSpec } from '../core/models.ts';
+
+export interface Migration {
+  readonly id: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+const SQL_TYPE: Record<FieldType, string> = { text: 'TEXT', int: 'INTEGER', bool: 'INTEGER', uuid: 'TEXT', json: 'TEXT' };
+const lit = (v: string | number | null): string =>
+  v === null ? 'NULL' : typeof v === 'number' ? String(v) : `'${v.replace(/'/g, "''")}'`;
+
+function createTable(spec: ModelSpec): string {
+  const cols = ['uuid TEXT PRIMARY KEY NOT NULL'];
+  for (const [name, f] of Object.entries(spec.fields)) {
+    // Shared rows may be partial until their insert arrives, so their columns are nullable.
+    const notNull = spec.ownership === 'device' && !f.nullable ? ' NOT NULL' : '';
+    cols.push(`${name} ${SQL_TYPE[f.type]}${notNull}`);
+  }
+  for (const [name, v] of Object.entries(spec.localDefaults)) {
+    cols.push(`${name} ${typeof v === 'number' ? 'INTEGER' : 'TEXT'} DEFAULT ${lit(v)}`);
+  }
+  if (spec.ownership === 'device') cols.push('_owner TEXT NOT NULL', '_hlc TEXT NOT NULL');
+  else cols.push("_hlcs TEXT NOT NULL DEFAULT '{}'");
+  return `CREATE TABLE ${spec.table} (\n  ${cols.join(',\n  ')}\n);`;
+}
+
+const INDEXES: readonly [string, string][] = [
+  ['entries', 'parent_uuid'], ['entries', 'location_uuid'], ['entries', 'content_uuid'], ['entries', '_owner'],
+  ['locations', 'device_uuid'], ['locations', '_owner'], ['volumes', 'device_uuid'], ['volumes', '_owner'],
+  ['tag_links', 'tag_uuid'], ['tag_links', 'target_uuid'], ['album_entries', 'album_uuid'],
+  ['album_entries', 'entry_uuid'], ['user_metadata', 'entry_uuid'], ['user_metadata', 'content_uuid'],
+];
+
+const initial = [
+  ...MODEL_NAMES.map((m) => createTable(MODELS[m])),
+  ...INDEXES.map(([t, c]) => `CREATE INDEX ${t}_${c.replace(/^_/, '')} ON ${t}(${c});`),
+  'CREATE TABLE tombstones (model TEXT NOT NULL, uuid TEXT NOT NULL, hlc TEXT NOT NULL, PRIMARY KEY (model, uuid));',
+  'CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT);',
+  // Full-text search over entry names (sql.js has FTS4, not FTS5). External content keeps one
+  // copy of the names; the triggers key the index by the entries rowid, which upserts keep
+  // stable (INSERT … ON CONFLICT DO UPDATE, never INSERT OR REPLACE).
+  `CREATE VIRTUAL TABLE entries_fts USING fts4(content="entries", name, tokenize=unicode61, prefix="2,3");`,
+  'CREATE TRIGGER entries_fts_bu BEFORE UPDATE OF name ON entries BEGIN DELETE FROM entries_fts WHERE docid = old.rowid; END;',
+  'CREATE TRIGGER entries_fts_bd BEFORE DELETE ON entries BEGIN DELETE FROM entries_fts WHERE docid = old.rowid; END;',
+  'CREATE TRIGGER entries_fts_au AFTER UPDATE OF name ON entries BEGIN INSERT INTO entries_fts(docid, name) VALUES (new.rowid, new.name); END;',
+  'CREATE TRIGGER entries_fts_ai AFTER INSERT ON entries BEGIN INSERT INTO entries_fts(docid, name) VALUES (new.rowid, new.name); END;',
+].join('\n');
+
+export const MIGRATIONS: readonly Migration[] = [{ id: 1, name: 'initial schema from MODELS', sql: initial }];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.id;

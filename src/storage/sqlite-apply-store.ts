@@ -1,0 +1,58 @@
+/**
+ * ApplyStore on sql.js: what the core apply rules write through, inside the caller's
+ * transaction. Upserts touch only the columns given (`INSERT … ON CONFLICT(uuid) DO UPDATE`)
+ * so local-only columns survive and the entries rowid (the FTS docid) stays stable.
+ * Must behave exactly like the in-memory double (tests/integration/apply-store.contract.test.ts).
+ */
+import type { ApplyStore, Row } from '../core/apply-store.ts';
+import type { FieldValue } from '../core/change.ts';
+import { MODELS } from '../core/models.ts';
+import type { Sqlite } from './sqlite.ts';
+
+const TABLES = new Set(Object.values(MODELS).map((m) => m.table));
+const IDENT = /^[a-z_][a-z0-9_]*$/;
+
+function checkIdent(table: string, column?: string): void {
+  if (!TABLES.has(table)) throw new Error(`unknown table ${table}`);
+  if (column !== undefined && !IDENT.test(column)) throw new Error(`bad column ${column}`);
+}
+
+const toSql = (v: FieldValue | undefined): string | number | null =>
+  v === undefined ? null : typeof v === 'boolean' ? (v ? 1 : 0) : v;
+
+export function createSqliteApplyStore(db: Sqlite): ApplyStore {
+  return {
+    get(table, uuid) {
+      checkIdent(table);
+      return db.all(`SELECT * FROM ${table} WHERE uuid = ?`, [uuid])[0] as Row | undefined;
+    },
+    upsert(table, row) {
+      checkIdent(table);
+      const cols = Object.keys(row);
+      for (const c of cols) checkIdent(table, c);
+      const updates = cols.filter((c) => c !== 'uuid').map((c) => `${c} = excluded.${c}`);
+      const sql =
+        `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')}) ` +
+        (updates.length ? `ON CONFLICT(uuid) DO UPDATE SET ${updates.join(', ')}` : 'ON CONFLICT(uuid) DO NOTHING');
+      db.run(sql, cols.map((c) => toSql(row[c])));
+    },
+    delete(table, uuid) {
+      checkIdent(table);
+      db.run(`DELETE FROM ${table} WHERE uuid = ?`, [uuid]);
+    },
+    uuidsWhere(table, column, value) {
+      checkIdent(table, column);
+      return db.all(`SELECT uuid FROM ${table} WHERE ${column} = ?`, [toSql(value)]).map((r) => String(r['uuid']));
+    },
+    tombstone(model, uuid) {
+      const r = db.all('SELECT hlc FROM tombstones WHERE model = ? AND uuid = ?', [model, uuid])[0];
+      return r ? String(r['hlc']) : undefined;
+    },
+    putTombstone(model, uuid, hlc) {
+      db.run(
+        'INSERT INTO tombstones (model, uuid, hlc) VALUES (?, ?, ?) ON CONFLICT(model, uuid) DO UPDATE SET hlc = excluded.hlc',
+        [model, uuid, hlc],
+      );
+    },
+  };
+}

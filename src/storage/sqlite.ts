@@ -1,0 +1,131 @@
+/**
+ * A small synchronous wrapper around one sql.js database: cached prepared statements,
+ * nested transactions (SAVEPOINTs inside BEGIN), read-only sections (PRAGMA query_only),
+ * and migrations. sql.js `export()` closes and reopens the handle, freeing every prepared
+ * statement and resetting PRAGMAs, so `exportBytes()` drops the cache first.
+ */
+import type { Database, SqlJsStatic, SqlValue, Statement } from 'sql.js';
+import type { Migration } from './migrations.ts';
+
+export type Params = readonly (string | number | null)[];
+export type SqlRow = Record<string, string | number | null>;
+
+export interface Sqlite {
+  readonly db: Database;
+  exec(sql: string): void;
+  run(sql: string, params?: Params): void;
+  all(sql: string, params?: Params): SqlRow[];
+  /** Iterate rows as arrays without allocating objects (digest over 100k rows). */
+  each(sql: string, params: Params, fn: (row: SqlValue[]) => void): void;
+  transaction<T>(fn: () => T): T;
+  readOnly<T>(fn: () => T): T;
+  exportBytes(): Uint8Array;
+  migrate(migrations: readonly Migration[], now: number): number;
+  close(): void;
+}
+
+const toSql = (v: SqlValue): string | number | null =>
+  v instanceof Uint8Array ? `[${v.byteLength} bytes]` : v;
+
+export function openSqlite(SQL: SqlJsStatic, bytes?: Uint8Array): Sqlite {
+  const db = bytes ? new SQL.Database(bytes) : new SQL.Database();
+  const cache = new Map<string, Statement>();
+  let depth = 0;
+  const stmt = (sql: string): Statement => {
+    let s = cache.get(sql);
+    if (!s) cache.set(sql, (s = db.prepare(sql)));
+    return s;
+  };
+  const clearCache = (): void => {
+    for (const s of cache.values()) s.free();
+    cache.clear();
+  };
+  db.exec('PRAGMA foreign_keys = OFF; PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF;');
+  const self: Sqlite = {
+    db,
+    exec: (sql) => db.exec(sql),
+    run(sql, params = []) {
+      const s = stmt(sql);
+      try {
+        s.run(params as SqlValue[]);
+      } finally {
+        s.reset();
+      }
+    },
+    all(sql, params = []) {
+      const s = stmt(sql);
+      const out: SqlRow[] = [];
+      try {
+        s.bind(params as SqlValue[]);
+        while (s.step()) {
+          const row = s.getAsObject();
+          const clean: SqlRow = {};
+          for (const k in row) clean[k] = toSql(row[k] as SqlValue);
+          out.push(clean);
+        }
+      } finally {
+        s.reset();
+      }
+      return out;
+    },
+    each(sql, params, fn) {
+      const s = stmt(sql);
+      try {
+        s.bind(params as SqlValue[]);
+        while (s.step()) fn(s.get());
+      } finally {
+        s.reset();
+      }
+    },
+    transaction(fn) {
+      const name = `sp${depth}`;
+      db.exec(depth === 0 ? 'BEGIN' : `SAVEPOINT ${name}`);
+      depth++;
+      try {
+        const out = fn();
+        depth--;
+        db.exec(depth === 0 ? 'COMMIT' : `RELEASE ${name}`);
+        return out;
+      } catch (e) {
+        depth--;
+        db.exec(depth === 0 ? 'ROLLBACK' : `ROLLBACK TO ${name}; RELEASE ${name}`);
+        throw e;
+      }
+    },
+    readOnly(fn) {
+      db.exec('PRAGMA query_only = 1');
+      try {
+        return fn();
+      } finally {
+        db.exec('PRAGMA query_only = 0');
+      }
+    },
+    exportBytes() {
+      if (depth > 0) throw new Error('export inside a transaction');
+      clearCache();
+      const out = db.export();
+      db.exec('PRAGMA foreign_keys = OFF; PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF;');
+      return out;
+    },
+    migrate(migrations, now) {
+      db.exec('CREATE TABLE IF NOT EXISTS _migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+      const done = new Set(self.all('SELECT id FROM _migrations').map((r) => Number(r['id'])));
+      let applied = 0;
+      for (const m of [...migrations].sort((a, b) => a.id - b.id)) {
+        if (done.has(m.id)) continue;
+        self.transaction(() => {
+          db.exec(m.sql);
+          self.run('INSERT INTO _migrations (id, name, applied_at) VALUES (?, ?, ?)', [m.id, m.name, now]);
+        });
+        applied++;
+      }
+      if (applied) clearCache(); // schema changed: cached statements may be stale
+      return applied;
+    },
+    close() {
+      clearCache();
+      db.close();
+    },
+  };
+  return self;
+}

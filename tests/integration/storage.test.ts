@@ -1,0 +1,236 @@
+import { IDBFactory } from 'fake-indexeddb';
+import initSqlJs, { type SqlJsStatic } from 'sql.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Change } from '../../src/core/change.ts';
+import { createStorageEngine, type StorageEngine, type StorageEngineDeps } from '../../src/storage/engine.ts';
+import { deviceData, entryData, fakeTime, locationData, testDevice, uuidFactory } from '../support/fixtures.ts';
+
+let SQL: SqlJsStatic;
+beforeAll(async () => {
+  SQL = await initSqlJs();
+});
+
+const DEV = '11111111-1111-4111-8111-111111111111';
+const time = fakeTime();
+
+function engine(idb: IDBFactory | null, extra: Partial<StorageEngineDeps> = {}): StorageEngine {
+  // Long debounce: images are taken only when a test asks for one.
+  return createStorageEngine({ sql: SQL, idb, now: time.now, imageDebounceMs: 3_600_000, imageMaxDelayMs: 3_600_000, ...extra });
+}
+
+async function openEngine(idb: IDBFactory | null, extra: Partial<StorageEngineDeps> = {}) {
+  const e = engine(idb, extra);
+  const boot = await e.open({ dbName: 'dev', deviceUuid: DEV });
+  if (!boot.ok) throw new Error(boot.error.message);
+  return { e, boot: boot.value };
+}
+
+function locationWithEntries(n: number, name: string, seed = name): Change[] {
+  const d = testDevice(DEV, time.now);
+  const id = uuidFactory(seed);
+  const loc = id();
+  const out: Change[] = [d.owned('location', loc, locationData(DEV, name))];
+  for (let i = 0; i < n; i++) out.push(d.owned('entry', id(), entryData(loc, `${name}-file-${i}.txt`)));
+  return out;
+}
+
+const count = (e: StorageEngine, sql: string): number => {
+  const r = e.query({ sql });
+  if (!r.ok) throw new Error(r.error.message);
+  return Number(Object.values(r.value[0]!)[0]);
+};
+
+describe('storage engine', () => {
+  it('migrates a fresh database and records the migration', async () => {
+    const { e, boot } = await openEngine(new IDBFactory());
+    expect(boot.source).toBe('fresh');
+    expect(boot.migrationsApplied).toBe(1);
+    expect(count(e, 'SELECT count(*) FROM _migrations')).toBe(1);
+  });
+
+  it('acknowledges a commit only once durable, and replays the journal after a crash', async () => {
+    const idb = new IDBFactory();
+    const { e } = await openEngine(idb);
+    const d = testDevice(DEV, time.now);
+    const r = await e.commit({ changes: [d.owned('device', DEV, deviceData('Chrome 1111'))], hlc: d.clock.current() });
+    expect(r.ok && r.value.durable && r.value.applied === 1).toBe(true);
+    for (let i = 0; i < 5; i++) await e.commit({ changes: locationWithEntries(3, `loc${i}`), hlc: null });
+    // crash: drop the engine without an image
+    const { e: e2, boot } = await openEngine(idb);
+    expect(boot.replayedFrames).toBe(6);
+    expect(count(e2, 'SELECT count(*) FROM locations')).toBe(5);
+    expect(count(e2, 'SELECT count(*) FROM entries')).toBe(15);
+    expect(boot.hlc).toBe(d.clock.current());
+  });
+
+  it('groups concurrent commits into fewer frames and answers each', async () => {
+    const idb = new IDBFactory();
+    const { e } = await openEngine(idb);
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => e.commit({ changes: locationWithEntries(1, `g${i}`), hlc: null })));
+    expect(results.every((r) => r.ok && r.value.durable)).toBe(true);
+    const seqs = new Set(results.map((r) => (r.ok ? r.value.seq : -1)));
+    expect(seqs.size).toBeLessThan(40);
+    const { e: e2 } = await openEngine(idb);
+    expect(count(e2, 'SELECT count(*) FROM entries')).toBe(40);
+  });
+
+  it('boots from a verified image plus the frames after it', async () => {
+    const idb = new IDBFactory();
+    const { e } = await openEngine(idb);
+    await e.commit({ changes: locationWithEntries(10, 'a'), hlc: null });
+    const snap = await e.snapshot();
+    expect(snap.ok && snap.value.lastImageBytes).toBeGreaterThan(0);
+    await e.commit({ changes: locationWithEntries(10, 'b'), hlc: null });
+    const { e: e2, boot } = await openEngine(idb);
+    expect(boot.source).toBe('image');
+    expect(boot.replayedFrames).toBe(1);
+    expect(count(e2, 'SELECT count(*) FROM entries')).toBe(20);
+  });
+
+  it('recovers from a damaged current image using the previous image and the journal', async () => {
+    const idb = new IDBFactory();
+    const { e } = await openEngine(idb);
+    await e.commit({ changes: locationWithEntries(5, 'a'), hlc: null });
+    await e.snapshot();
+    await e.commit({ changes: locationWithEntries(5, 'b'), hlc: null });
+    await e.snapshot();
+    await e.commit({ changes: locationWithEntries(5, 'c'), hlc: null });
+    await e.close();
+    await corruptCurrentImage(idb);
+    const { e: e2, boot } = await openEngine(idb);
+    expect(boot.source).toBe('previous-image');
+    expect(boot.recovered).toMatch(/damaged/);
+    expect(boot.recovered).toMatch(/nothing acknowledged was lost/);
+    expect(count(e2, 'SELECT count(*) FROM entries')).toBe(15);
+  });
+
+  it('rebuilds from the journal when the only image is damaged', async () => {
+    const idb = new IDBFactory();
+    const { e } = await openEngine(idb);
+    await e.commit({ changes: locationWithEntries(4, 'a'), hlc: null });
+    await e.snapshot();
+    await e.commit({ changes: locationWithEntries(4, 'b'), hlc: null });
+    await e.close();
+    await corruptCurrentImage(idb);
+    const { e: e2, boot } = await openEngine(idb);
+    expect(boot.source).toBe('fresh');
+    expect(boot.recovered).toMatch(/damaged/);
+    expect(count(e2, 'SELECT count(*) FROM entries')).toBe(8);
+  });
+
+  it('keeps working in memory, and says so, when storage is full', async () => {
+    const idb = new IDBFactory();
+    const { e } = await openEngine(idb);
+    await e.commit({ changes: locationWithEntries(1, 'ok'), hlc: null });
+    const restore = failPuts();
+    const r = await e.commit({ changes: locationWithEntries(2, 'full'), hlc: null }).finally(restore);
+    expect(r.ok && !r.value.durable).toBe(true);
+    expect(e.health().mode).toBe('memory-only');
+    expect(e.health().problem).toMatch(/storage is full/i);
+    expect(count(e, 'SELECT count(*) FROM entries')).toBe(3);
+    const later = await e.commit({ changes: locationWithEntries(1, 'later'), hlc: null });
+    expect(later.ok && later.value.durable).toBe(false);
+  });
+
+  it('runs memory-only when IndexedDB is unavailable', async () => {
+    const { e, boot } = await openEngine(null);
+    expect(boot.health.mode).toBe('memory-only');
+    expect(boot.health.problem).toMatch(/unavailable/);
+    const r = await e.commit({ changes: locationWithEntries(2, 'm'), hlc: null });
+    expect(r.ok && r.value.durable).toBe(false);
+    expect(count(e, 'SELECT count(*) FROM entries')).toBe(2);
+  });
+
+  it('reports an IndexedDB that fails to open as memory-only, not a crash', async () => {
+    const broken = { open: () => { throw new DOMException('The user denied permission', 'InvalidStateError'); } } as unknown as IDBFactory;
+    const { boot } = await openEngine(broken);
+    expect(boot.health.mode).toBe('memory-only');
+    expect(boot.health.problem).toMatch(/denied permission/);
+  });
+
+  it('refuses writes through query and reports SQL errors as data', async () => {
+    const { e } = await openEngine(new IDBFactory());
+    const w = e.query({ sql: "INSERT INTO meta (key, value) VALUES ('x', 'y')" });
+    expect(!w.ok && w.error.type).toBe('ReadOnlyViolation');
+    const bad = e.query({ sql: 'SELECT * FROM nowhere' });
+    expect(!bad.ok && bad.error.type).toBe('SqlError');
+    expect(e.query({ sql: 'SELECT 1 AS one' })).toEqual({ ok: true, value: [{ one: 1 }] });
+  });
+
+  it('finds entries by name prefix with FTS4', async () => {
+    const { e } = await openEngine(new IDBFactory());
+    await e.commit({ changes: locationWithEntries(3, 'Vacation'), hlc: null });
+    const r = e.query({ sql: "SELECT e.name FROM entries_fts f JOIN entries e ON e.rowid = f.docid WHERE entries_fts MATCH 'vaca*' ORDER BY e.name" });
+    expect(r.ok && r.value.map((x) => x['name'])).toEqual(['Vacation-file-0.txt', 'Vacation-file-1.txt', 'Vacation-file-2.txt']);
+  });
+
+  it('digests equal rows equally whatever the insert order, and differently when a field differs', async () => {
+    const changes = locationWithEntries(20, 'dg');
+    const { e: a } = await openEngine(new IDBFactory());
+    const { e: b } = await openEngine(new IDBFactory());
+    await a.commit({ changes, hlc: null });
+    for (const c of [...changes].reverse()) await b.commit({ changes: [c], hlc: null });
+    expect(b.digest()).toEqual(a.digest());
+    time.advance(1000); // a later state of the same entry
+    const d = testDevice(DEV, time.now);
+    const first = changes[1]!;
+    await b.commit({ changes: [d.owned('entry', first.uuid, { ...(first as { data: Record<string, never> }).data, size: 1 })], hlc: null });
+    const da = a.digest(), db = b.digest();
+    expect(da.ok && db.ok && da.value['entries'] !== db.value['entries']).toBe(true);
+    expect(da.ok && db.ok && da.value['locations'] === db.value['locations']).toBe(true);
+  });
+});
+
+async function withDb<T>(idb: IDBFactory, fn: (db: IDBDatabase) => Promise<T>): Promise<T> {
+  const db = await new Promise<IDBDatabase>((res, rej) => {
+    const r = idb.open('dev', 1);
+    r.onsuccess = () => res(r.result);
+    r.onerror = () => rej(r.error);
+  });
+  try {
+    return await fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+async function corruptCurrentImage(idb: IDBFactory): Promise<void> {
+  await withDb(idb, async (db) => {
+    const t = db.transaction(['meta', 'images'], 'readwrite');
+    const done = new Promise((r) => (t.oncomplete = r));
+    const p = t.objectStore('meta').get('pointer');
+    p.onsuccess = () => {
+      const id = (p.result as { current: string }).current;
+      const g = t.objectStore('images').get(id);
+      g.onsuccess = () => {
+        const img = g.result as { bytes: Uint8Array };
+        const bytes = img.bytes.slice();
+        for (let i = 100; i < 4000; i += 7) bytes[i] = bytes[i]! ^ 0xff;
+        t.objectStore('images').put({ ...img, bytes }, id);
+      };
+    };
+    await done;
+  });
+}
+
+/** Until restored, every IndexedDB put throws QuotaExceededError (as a full disk does). */
+function failPuts(): () => void {
+  const origTransaction = IDBDatabase.prototype.transaction;
+  IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args: Parameters<IDBDatabase['transaction']>) {
+    const t = origTransaction.apply(this, args);
+    if (args[1] === 'readwrite') {
+      const store = t.objectStore.bind(t);
+      t.objectStore = (name: string) => {
+        const s = store(name);
+        s.put = () => {
+          throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+        };
+        return s;
+      };
+    }
+    return t;
+  };
+  return () => {
+    IDBDatabase.prototype.transaction = origTransaction;
+  };
+}
