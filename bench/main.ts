@@ -1,0 +1,132 @@
+/**
+ * Bench page (driven by scripts/bench.mjs): runs the REAL storage worker of the app on a
+ * named IndexedDB database and times, in the same page and run:
+ *  - acknowledged writes (commit → durable), one owned entry each, vs the naive baseline
+ *    (insert + db.export() + put whole image), at a given library size;
+ *  - reload → first query answered (page navigation start → rows back), vs a raw sql.js
+ *    cold load of the same image (initSqlJs + IDB get + open + count).
+ */
+import initSqlJs from 'sql.js';
+import wasmUrl from 'sql.js/dist/sql-wasm-browser.wasm?url';
+import type { Change } from '../src/core/change.ts';
+import { createHlcClock } from '../src/core/hlc.ts';
+import { generateSampleLocation } from '../src/core/sample.ts';
+import { createStorageClient, type StorageClient } from '../src/storage/client.ts';
+import type { Result } from '../src/core/result.ts';
+
+const DEVICE = '0b0b0b0b-0b0b-4b0b-8b0b-0b0b0b0b0b0b';
+
+const unwrap = <T, E extends { message: string }>(r: Result<T, E>): T => {
+  if (!r.ok) throw new Error(r.error.message);
+  return r.value;
+};
+
+async function openStorage(dbName: string): Promise<{ storage: StorageClient; hlc: string | null }> {
+  const worker = new Worker(new URL('../src/storage/db.worker.ts', import.meta.url), { type: 'module' });
+  const storage = createStorageClient(worker);
+  const boot = unwrap(await storage.call('open', { dbName, deviceUuid: DEVICE }));
+  return { storage, hlc: boot.hlc };
+}
+
+function entryChange(clock: ReturnType<typeof createHlcClock>, location: string, i: number): Change {
+  return {
+    kind: 'owned', model: 'entry', owner: DEVICE, uuid: crypto.randomUUID(), hlc: clock.next(),
+    data: { location_uuid: location, parent_uuid: null, name: `bench-${i}.txt`, kind: 'file', extension: 'txt', size: 1000 + i,
+      created_at: Date.now(), modified_at: Date.now(), content_uuid: null },
+  };
+}
+
+const bench = {
+  ready: false,
+  coldResult: null as null | { ms: number; rows: number; boot?: unknown },
+
+  async fill(dbName: string, n: number): Promise<{ ms: number; imageBytes: number }> {
+    const { storage, hlc } = await openStorage(dbName);
+    const clock = createHlcClock({ device: DEVICE, now: () => Date.now(), last: hlc });
+    const location = crypto.randomUUID();
+    const t0 = performance.now();
+    const sample = generateSampleLocation({ seed: 'bench', count: n, owner: DEVICE, locationUuid: location, volumeUuid: null, name: 'Bench', now: Date.now() });
+    const changes: Change[] = sample.entries.map((e) => ({ kind: 'owned', model: 'entry', owner: DEVICE, uuid: e.uuid, hlc: clock.next(), data: e.data }));
+    changes.push({ kind: 'owned', model: 'location', owner: DEVICE, uuid: location, hlc: clock.next(), data: sample.location });
+    for (let i = 0; i < changes.length; i += 5000) unwrap(await storage.call('commit', { changes: changes.slice(i, i + 5000), hlc: clock.current() }));
+    unwrap(await storage.call('flush', {}));
+    const h = unwrap(await storage.call('snapshot', {}));
+    const ms = performance.now() - t0;
+    storage.terminate();
+    return { ms, imageBytes: h.lastImageBytes ?? 0 };
+  },
+
+  async writes(dbName: string, k: number): Promise<number[]> {
+    const { storage, hlc } = await openStorage(dbName);
+    const clock = createHlcClock({ device: DEVICE, now: () => Date.now(), last: hlc });
+    const location = (unwrap(await storage.call('query', { sql: 'SELECT uuid FROM locations LIMIT 1' }))[0]?.['uuid'] as string) ?? crypto.randomUUID();
+    const out: number[] = [];
+    for (let i = 0; i < k; i++) {
+      const c = entryChange(clock, location, i);
+      const t0 = performance.now();
+      const r = unwrap(await storage.call('commit', { changes: [c], hlc: clock.current() }));
+      out.push(performance.now() - t0);
+      if (!r.durable) throw new Error('write was not durable');
+      await new Promise((res) => setTimeout(res, 5)); // one user write at a time, not a burst
+    }
+    storage.terminate();
+    return out;
+  },
+
+  async naive(dbName: string, k: number): Promise<number[]> {
+    const { storage, hlc } = await openStorage(dbName);
+    const clock = createHlcClock({ device: DEVICE, now: () => Date.now(), last: hlc });
+    const out: number[] = [];
+    for (let i = 0; i < k; i++) {
+      const c = entryChange(clock, crypto.randomUUID(), i);
+      const t0 = performance.now();
+      unwrap(await storage.call('benchNaiveWrite', { changes: [c] }));
+      out.push(performance.now() - t0);
+    }
+    storage.terminate();
+    return out;
+  },
+};
+
+declare global {
+  interface Window {
+    bench: typeof bench;
+  }
+}
+window.bench = bench;
+
+async function cold(dbName: string): Promise<void> {
+  const { storage } = await openStorage(dbName);
+  const rows = unwrap(await storage.call('query', { sql: "SELECT uuid, name, size FROM entries WHERE kind = 'file' ORDER BY name LIMIT 50" }));
+  bench.coldResult = { ms: performance.now(), rows: rows.length };
+}
+
+async function rawCold(dbName: string): Promise<void> {
+  // The baseline: what plain sql.js needs to answer a first query from a saved image.
+  const SQL = await initSqlJs({ locateFile: () => wasmUrl });
+  const db = await new Promise<IDBDatabase>((res, rej) => {
+    const r = indexedDB.open(dbName, 1);
+    r.onsuccess = () => res(r.result);
+    r.onerror = () => rej(r.error);
+  });
+  const read = <T>(store: string, key: string): Promise<T> =>
+    new Promise((res, rej) => {
+      const r = db.transaction(store).objectStore(store).get(key);
+      r.onsuccess = () => res(r.result as T);
+      r.onerror = () => rej(r.error);
+    });
+  const pointer = await read<{ current: string }>('meta', 'pointer');
+  const image = await read<{ bytes: Uint8Array }>('images', pointer.current);
+  const sdb = new SQL.Database(image.bytes);
+  const rows = sdb.exec("SELECT uuid, name, size FROM entries WHERE kind = 'file' ORDER BY name LIMIT 50")[0]?.values.length ?? 0;
+  bench.coldResult = { ms: performance.now(), rows };
+}
+
+const params = new URLSearchParams(location.search);
+const job = params.get('cold') ? cold(params.get('cold')!) : params.get('rawcold') ? rawCold(params.get('rawcold')!) : Promise.resolve();
+job.then(
+  () => (bench.ready = true),
+  (e: unknown) => {
+    document.body.textContent = `bench failed: ${String(e)}`;
+  },
+);

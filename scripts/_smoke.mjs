@@ -1,0 +1,17 @@
+import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+const srv = spawn('npx', ['vite','preview','--port','4175','--strictPort'], { cwd: '/work/main', stdio: 'ignore', detached: true });
+await new Promise(r => setTimeout(r, 2500));
+const ctx = await chromium.launchPersistentContext('/tmp/smokeprof-' + Date.now(), { executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox','--disable-gpu'] });
+const page = await ctx.newPage();
+page.on('console', m => console.log('console:', m.text()));
+page.on('pageerror', e => console.log('pageerror:', e.message));
+await page.goto('http://127.0.0.1:4175/');
+await page.waitForFunction(() => window.tabdrive?.device?.uuid, null, { timeout: 20000 }).catch(e => console.log('timeout', e.message));
+console.log(await page.evaluate(() => JSON.stringify(window.tabdrive.device)));
+const r = await page.evaluate(() => window.tabdrive.actions.addSampleLocation('Photos', 300));
+console.log(JSON.stringify(r));
+await page.waitForTimeout(500);
+await page.screenshot({ path: '/tmp/smoke.png' });
+console.log(await page.evaluate(async () => JSON.stringify(await window.tabdrive.digest())));
+await ctx.close(); process.kill(-srv.pid);

@@ -1,0 +1,167 @@
+/**
+ * Composition root (main thread): claim this tab's device slot → start the storage worker
+ * and boot it → restore the HLC → make sure this device's own record exists → mount the UI →
+ * expose `window.tabdrive` (the devtools API, README "Devtools API").
+ */
+import { mount } from 'svelte';
+import type { Change } from './core/change.ts';
+import { createHlcClock } from './core/hlc.ts';
+import type { Result } from './core/result.ts';
+import { claimDeviceSlot, rememberName } from './device/slots.ts';
+import { describeBrowser } from './device/browser.ts';
+import { createStorageClient } from './storage/client.ts';
+import type { BootReport, CommitResult, StorageError, StorageHealth } from './storage/rpc.ts';
+import { createIntents, type Intents } from './sync/intents.ts';
+import App from './ui/App.svelte';
+import { AppState } from './ui/state/app.svelte.ts';
+
+export interface TabdriveApi {
+  ready: Promise<void>;
+  device: { uuid: string; name: string };
+  boot: BootReport | null;
+  query(sql: string, params?: (string | number | null)[]): Promise<Record<string, unknown>[]>;
+  digest(): Promise<Record<string, string>>;
+  hlc(): string | null;
+  stats(): Promise<{ applied: number; rejected: number; pending: number; peers: number; documentSize: number; storage: StorageHealth | null }>;
+  durable(): Promise<StorageHealth>;
+  snapshot(): Promise<StorageHealth>;
+  actions: Intents | null;
+}
+
+declare global {
+  interface Window {
+    tabdrive: TabdriveApi;
+  }
+}
+
+const unwrap = <T>(r: Result<T, StorageError>): T => {
+  if (!r.ok) throw new Error(`${r.error.type}: ${r.error.message}`);
+  return r.value;
+};
+
+let markReady!: () => void;
+let markFailed!: (e: unknown) => void;
+const api: TabdriveApi = {
+  ready: new Promise<void>((res, rej) => {
+    markReady = res;
+    markFailed = rej;
+  }),
+  device: { uuid: '', name: '' },
+  boot: null,
+  query: () => Promise.reject(new Error('not ready')),
+  digest: () => Promise.reject(new Error('not ready')),
+  hlc: () => null,
+  stats: () => Promise.reject(new Error('not ready')),
+  durable: () => Promise.reject(new Error('not ready')),
+  snapshot: () => Promise.reject(new Error('not ready')),
+  actions: null,
+};
+window.tabdrive = api;
+
+async function start(): Promise<void> {
+  const target = document.getElementById('app')!;
+  const params = new URLSearchParams(location.search);
+  const browser = describeBrowser(navigator.userAgent);
+  const claim = await claimDeviceSlot(
+    {
+      session: sessionStorage,
+      local: localStorage,
+      locks: 'locks' in navigator ? navigator.locks : null,
+      randomUuid: () => crypto.randomUUID(),
+      now: () => Date.now(),
+      forceNew: params.has('new-device'),
+    },
+    browser.browser,
+  );
+  if (params.has('new-device')) history.replaceState(null, '', location.pathname + location.hash);
+
+  const worker = new Worker(new URL('./storage/db.worker.ts', import.meta.url), { type: 'module' });
+  const storage = createStorageClient(worker);
+  const boot = unwrap(await storage.call('open', { dbName: claim.dbName, deviceUuid: claim.device }));
+  const clock = createHlcClock({ device: claim.device, now: () => Date.now(), last: boot.hlc });
+  const query = async (sql: string, p: readonly (string | number | null)[] = []) => unwrap(await storage.call('query', { sql, params: p }));
+
+  const counters = { applied: 0, rejected: 0, pending: 0 };
+  let app: AppState | null = null;
+  const writer = {
+    async write(changes: readonly Change[]): Promise<Result<CommitResult, StorageError>> {
+      counters.pending++;
+      const r = await storage.call('commit', { changes, hlc: clock.current() });
+      counters.pending--;
+      if (r.ok) {
+        counters.applied += r.value.applied;
+        counters.rejected += r.value.rejected;
+        if (app) void app.tablesChanged(r.value.tables);
+      }
+      return r;
+    },
+  };
+  const readOwned = async (table: string, uuid: string) => {
+    if (!/^[a-z_]+$/.test(table)) return null;
+    const rows = await query(`SELECT * FROM ${table} WHERE uuid = ?`, [uuid]);
+    return (rows[0] as Record<string, string | number | null> | undefined) ?? null;
+  };
+  const intents = createIntents({
+    writer,
+    clock,
+    device: claim.device,
+    now: () => Date.now(),
+    randomUuid: () => crypto.randomUUID(),
+    deviceInfo: browser,
+    readOwned,
+    yieldToUi: () => new Promise((r) => setTimeout(r, 0)),
+  });
+  const named = await intents.ensureDevice(claim.name);
+  const device = { uuid: claim.device, name: named.ok ? named.value : claim.name };
+
+  app = new AppState({
+    query,
+    intents,
+    device,
+    boot,
+    hlc: () => clock.current(),
+    openNewDevice: () => window.open(`${location.pathname}?new-device`, '_blank', 'noopener'),
+  });
+  storage.onHealth((h) => {
+    if (app) app.health = h;
+  });
+  mount(App, { target, props: { app } });
+  await app.start();
+
+  // Background images: when the tab is hidden or closing, write one now.
+  const snapshotSoon = () => void storage.call('snapshot', {});
+  addEventListener('pagehide', snapshotSoon);
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'hidden') snapshotSoon();
+  });
+  // Keep the slot's display name in step with renames.
+  const origRename = intents.renameDevice;
+  intents.renameDevice = async (name: string) => {
+    const r = await origRename(name);
+    if (r.ok) {
+      device.name = name.trim();
+      rememberName(localStorage, claim.library, claim.device, device.name);
+    }
+    return r;
+  };
+
+  Object.assign(api, {
+    device,
+    boot,
+    query: (sql: string, p?: (string | number | null)[]) => query(sql, p ?? []),
+    digest: async () => unwrap(await storage.call('digest', {})),
+    hlc: () => clock.current(),
+    stats: async () => ({ ...counters, peers: 0, documentSize: 0, storage: unwrap(await storage.call('health', {})) }),
+    durable: async () => unwrap(await storage.call('flush', {})),
+    snapshot: async () => unwrap(await storage.call('snapshot', {})),
+    actions: intents,
+  } satisfies Partial<TabdriveApi>);
+  markReady();
+}
+
+start().catch((e: unknown) => {
+  const message = e instanceof Error ? e.message : String(e);
+  const el = document.getElementById('app');
+  if (el) el.innerHTML = `<div role="alert" class="fatal">tabdrive could not start: ${message.replace(/</g, '&lt;')}</div>`;
+  markFailed(e);
+});

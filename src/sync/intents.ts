@@ -1,0 +1,127 @@
+/**
+ * Intents: one function per user act. Each builds Changes stamped with this device's HLC and
+ * hands them to the Writer — today straight to the storage worker, with the sync issue
+ * through the sync document (DESIGN §2: one path for every change). An intent resolves only
+ * once its changes are acknowledged (durable, or memory-only and said so).
+ */
+import type { Change, Fields, OwnedChange } from '../core/change.ts';
+import type { HlcClock } from '../core/hlc.ts';
+import { err, ok, type Result } from '../core/result.ts';
+import { generateSampleLocation } from '../core/sample.ts';
+import type { CommitResult, StorageError } from '../storage/rpc.ts';
+
+export interface Writer {
+  write(changes: readonly Change[]): Promise<Result<CommitResult, StorageError>>;
+}
+
+export interface IntentDeps {
+  readonly writer: Writer;
+  readonly clock: HlcClock;
+  readonly device: string;
+  readonly now: () => number;
+  readonly randomUuid: () => string;
+  readonly deviceInfo: { readonly os: string; readonly browser: string };
+  /** reads a row of this device (current state of an owned record) */
+  readonly readOwned: (table: string, uuid: string) => Promise<Fields | null>;
+  /** lets the UI breathe between bulk batches */
+  readonly yieldToUi?: () => Promise<void>;
+}
+
+export interface Progress {
+  readonly done: number;
+  readonly total: number;
+}
+
+export type IntentError = StorageError | { readonly type: 'InvalidInput'; readonly message: string };
+
+/** Changes per commit for bulk writes: small frames keep the UI and the sync document fluid. */
+export const BULK_BATCH = 2000;
+
+export function createIntents(deps: IntentDeps) {
+  const { writer, clock, device } = deps;
+  const owned = (model: OwnedChange['model'], uuid: string, data: Fields): OwnedChange => ({
+    kind: 'owned', model, owner: device, uuid, hlc: clock.next(), data,
+  });
+  const fail = (message: string): Result<never, IntentError> => err({ type: 'InvalidInput', message });
+  const write = async (changes: Change[]): Promise<Result<CommitResult, IntentError>> => writer.write(changes);
+
+  const deviceRecord = (name: string, created_at: number): Fields => ({
+    name,
+    slug: name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'device',
+    os: deps.deviceInfo.os,
+    browser: deps.deviceInfo.browser,
+    created_at,
+  });
+
+  async function sampleVolume(): Promise<string> {
+    // One "sample" volume per device, with a stable id derived from the device.
+    const uuid = `${device.slice(0, 24)}${'5a3f1e0c7b9d'}`;
+    if (!(await deps.readOwned('volumes', uuid))) {
+      await write([owned('volume', uuid, { device_uuid: device, name: 'Sample data', kind: 'sample', total_capacity: null, available_capacity: null })]);
+    }
+    return uuid;
+  }
+
+  return {
+    /** Writes this device's own record if it is missing or stale. */
+    async ensureDevice(defaultName: string): Promise<Result<string, IntentError>> {
+      const row = await deps.readOwned('devices', device);
+      if (row && row['os'] === deps.deviceInfo.os && row['browser'] === deps.deviceInfo.browser) return ok(String(row['name']));
+      const name = typeof row?.['name'] === 'string' ? row['name'] : defaultName;
+      const created = typeof row?.['created_at'] === 'number' ? row['created_at'] : deps.now();
+      const r = await write([owned('device', device, deviceRecord(name, created))]);
+      return r.ok ? ok(name) : r;
+    },
+
+    async renameDevice(name: string): Promise<Result<CommitResult, IntentError>> {
+      const clean = name.trim();
+      if (!clean) return fail('A device needs a name.');
+      if (clean.length > 200) return fail('That name is too long (200 characters at most).');
+      const row = await deps.readOwned('devices', device);
+      const created = typeof row?.['created_at'] === 'number' ? row['created_at'] : deps.now();
+      return write([owned('device', device, deviceRecord(clean, created))]);
+    },
+
+    async addSampleLocation(
+      name: string,
+      count: number,
+      onProgress?: (p: Progress) => void,
+    ): Promise<Result<{ location: string; files: number }, IntentError>> {
+      const clean = name.trim();
+      if (!clean) return fail('A location needs a name.');
+      if (clean.length > 200) return fail('That name is too long (200 characters at most).');
+      if (!Number.isSafeInteger(count) || count < 0 || count > 100_000) return fail('Number of files must be between 0 and 100,000.');
+      const volume = await sampleVolume();
+      const location = deps.randomUuid();
+      const sample = generateSampleLocation({ seed: clean, count, owner: device, locationUuid: location, volumeUuid: volume, name: clean, now: deps.now() });
+      const entries = sample.entries.map((e) => owned('entry', e.uuid, e.data));
+      const locChange = owned('location', location, sample.location);
+      const total = entries.length;
+      // Small locations go in ONE commit (wholly there or wholly absent after a crash); big
+      // ones in batches so the UI stays responsive, the location record last so it appears
+      // complete.
+      if (total + 1 <= BULK_BATCH) {
+        const r = await write([...entries, locChange]);
+        if (!r.ok) return r;
+        onProgress?.({ done: total, total });
+        return ok({ location, files: count });
+      }
+      for (let i = 0; i < total; i += BULK_BATCH) {
+        const r = await write(entries.slice(i, i + BULK_BATCH));
+        if (!r.ok) return r;
+        onProgress?.({ done: Math.min(total, i + BULK_BATCH), total });
+        await deps.yieldToUi?.();
+      }
+      const r = await write([locChange]);
+      return r.ok ? ok({ location, files: count }) : r;
+    },
+
+    async deleteLocation(uuid: string): Promise<Result<CommitResult, IntentError>> {
+      const row = await deps.readOwned('locations', uuid);
+      if (!row) return fail('That location does not exist on this device.');
+      return write([{ kind: 'owned', model: 'location', owner: device, uuid, hlc: clock.next(), deleted: true }]);
+    },
+  };
+}
+
+export type Intents = ReturnType<typeof createIntents>;

@@ -1,0 +1,25 @@
+/** Display helpers shared by components. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
+}
+
+export const formatDate = (ms: number | null): string =>
+  ms === null ? '—' : new Date(ms).toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+
+export const formatCount = (n: number): string => n.toLocaleString('en');
+
+const ICONS: Record<string, string> = {
+  jpg: '🖼', jpeg: '🖼', png: '🖼', heic: '🖼', gif: '🖼', webp: '🖼', svg: '🖼',
+  mp3: '🎵', flac: '🎵', m4a: '🎵', wav: '🎵', mp4: '🎬', mov: '🎬', mkv: '🎬',
+  pdf: '📕', docx: '📄', md: '📝', txt: '📝', xlsx: '📊', zip: '🗜', 'tar.gz': '🗜', '7z': '🗜',
+  ts: '⌨', rs: '⌨', py: '⌨', json: '⌨', svelte: '⌨',
+};
+export const fileIcon = (kind: string, ext: string | null): string => (kind === 'dir' ? '📁' : ICONS[ext ?? ''] ?? '📄');
