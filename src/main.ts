@@ -7,7 +7,8 @@ import { mount } from 'svelte';
 import type { Change } from './core/change.ts';
 import { createHlcClock } from './core/hlc.ts';
 import type { Result } from './core/result.ts';
-import { claimDeviceSlot, rememberName } from './device/slots.ts';
+import { openSlotRegistry } from './device/registry.ts';
+import { claimDeviceSlot, createMemorySlotRegistry, rememberName } from './device/slots.ts';
 import { describeBrowser } from './device/browser.ts';
 import { createStorageClient } from './storage/client.ts';
 import type { BootReport, CommitResult, StorageError, StorageHealth } from './storage/rpc.ts';
@@ -18,6 +19,9 @@ import { AppState } from './ui/state/app.svelte.ts';
 export interface TabdriveApi {
   ready: Promise<void>;
   device: { uuid: string; name: string };
+  /** the library this tab's device belongs to, and the device's IndexedDB database */
+  library: string;
+  dbName: string;
   boot: BootReport | null;
   query(sql: string, params?: (string | number | null)[]): Promise<Record<string, unknown>[]>;
   digest(): Promise<Record<string, string>>;
@@ -47,6 +51,8 @@ const api: TabdriveApi = {
     markFailed = rej;
   }),
   device: { uuid: '', name: '' },
+  library: '',
+  dbName: '',
   boot: null,
   query: () => Promise.reject(new Error('not ready')),
   digest: () => Promise.reject(new Error('not ready')),
@@ -62,10 +68,12 @@ async function start(): Promise<void> {
   const target = document.getElementById('app')!;
   const params = new URLSearchParams(location.search);
   const browser = describeBrowser(navigator.userAgent);
+  // Without IndexedDB (some private windows) the device lives for this tab only.
+  const registry = await openSlotRegistry(indexedDB).catch(() => createMemorySlotRegistry());
   const claim = await claimDeviceSlot(
     {
       session: sessionStorage,
-      local: localStorage,
+      registry,
       locks: 'locks' in navigator ? navigator.locks : null,
       randomUuid: () => crypto.randomUUID(),
       now: () => Date.now(),
@@ -140,13 +148,15 @@ async function start(): Promise<void> {
     const r = await origRename(name);
     if (r.ok) {
       device.name = name.trim();
-      rememberName(localStorage, claim.library, claim.device, device.name);
+      await rememberName(registry, claim.library, claim.device, device.name);
     }
     return r;
   };
 
   Object.assign(api, {
     device,
+    library: claim.library,
+    dbName: claim.dbName,
     boot,
     query: (sql: string, p?: (string | number | null)[]) => query(sql, p ?? []),
     digest: async () => unwrap(await storage.call('digest', {})),

@@ -1,6 +1,6 @@
 /**
  * Which device this tab is (DESIGN §6). A slot = one device of a library, recorded in
- * localStorage with its last-used time. A tab holds the Web Lock `tabdrive:device:<uuid>`
+ * the slot registry with its last-used time. A tab holds the Web Lock `tabdrive:device:<uuid>`
  * for as long as it is open, so two tabs can never be the same device.
  *
  *  1. sessionStorage names a device whose lock we can take → keep it (a reload).
@@ -21,9 +21,28 @@ export interface LocksLike {
   request(name: string, options: { ifAvailable: true }, cb: (lock: unknown) => Promise<unknown>): Promise<unknown>;
 }
 
+/** Where slots are recorded: IndexedDB in the browser (registry.ts), a Map in tests. */
+export interface SlotRegistry {
+  library(): Promise<string | null>;
+  setLibrary(library: string): Promise<void>;
+  slots(library: string): Promise<Slot[]>;
+  put(slot: Slot): Promise<void>;
+}
+
+export function createMemorySlotRegistry(): SlotRegistry {
+  let lib: string | null = null;
+  const all = new Map<string, Slot>();
+  return {
+    library: () => Promise.resolve(lib),
+    setLibrary: (l) => Promise.resolve(void (lib = l)),
+    slots: (l) => Promise.resolve([...all.values()].filter((s) => s.library === l)),
+    put: (slot) => Promise.resolve(void all.set(slot.device, slot)),
+  };
+}
+
 export interface SlotDeps {
   readonly session: StorageLike;
-  readonly local: StorageLike;
+  readonly registry: SlotRegistry;
   readonly locks: LocksLike | null;
   readonly randomUuid: () => string;
   readonly now: () => number;
@@ -48,25 +67,9 @@ export interface Claim {
   readonly release: () => void;
 }
 
-const LIBRARY_KEY = 'tabdrive:library';
 const SESSION_KEY = 'tabdrive:device';
-const slotsKey = (library: string): string => `tabdrive:slots:${library}`;
 export const lockName = (device: string): string => `tabdrive:device:${device}`;
 export const dbNameOf = (library: string, device: string): string => `tabdrive:${library}:${device}`;
-
-export function readSlots(local: StorageLike, library: string): Slot[] {
-  try {
-    const v: unknown = JSON.parse(local.getItem(slotsKey(library)) ?? '[]');
-    return Array.isArray(v) ? (v as Slot[]).filter((s) => typeof s?.device === 'string') : [];
-  } catch {
-    return [];
-  }
-}
-
-function writeSlot(local: StorageLike, slot: Slot): void {
-  const others = readSlots(local, slot.library).filter((s) => s.device !== slot.device);
-  local.setItem(slotsKey(slot.library), JSON.stringify([...others, slot]));
-}
 
 export function defaultDeviceName(browser: string, device: string): string {
   return `${browser} ${device.slice(0, 4)}`;
@@ -90,17 +93,18 @@ async function tryLock(locks: LocksLike | null, device: string): Promise<(() => 
 }
 
 export async function claimDeviceSlot(deps: SlotDeps, browser: string): Promise<Claim> {
-  let library = deps.local.getItem(LIBRARY_KEY);
+  let library = await deps.registry.library();
   if (!library) {
     library = deps.randomUuid();
-    deps.local.setItem(LIBRARY_KEY, library);
+    await deps.registry.setLibrary(library);
   }
-  const slots = readSlots(deps.local, library);
-  const finish = (device: string, how: Claim['how'], release: () => void): Claim => {
+  const lib = library;
+  const slots = await deps.registry.slots(lib);
+  const finish = async (device: string, how: Claim['how'], release: () => void): Promise<Claim> => {
     const name = slots.find((s) => s.device === device)?.name ?? defaultDeviceName(browser, device);
-    writeSlot(deps.local, { device, library, lastUsed: deps.now(), name });
+    await deps.registry.put({ device, library: lib, lastUsed: deps.now(), name });
     deps.session.setItem(SESSION_KEY, device);
-    return { library, device, name, how, dbName: dbNameOf(library, device), release };
+    return { library: lib, device, name, how, dbName: dbNameOf(lib, device), release };
   };
   if (!deps.forceNew) {
     const mine = deps.session.getItem(SESSION_KEY);
@@ -122,13 +126,7 @@ export async function claimDeviceSlot(deps: SlotDeps, browser: string): Promise<
 }
 
 /** Keep the slot's display name in step with the device record (rename). */
-export function rememberName(local: StorageLike, library: string, device: string, name: string): void {
-  const s = readSlots(local, library).find((x) => x.device === device);
-  if (s) writeSlot(local, { ...s, name });
-}
-
-/** Touch the slot so "most recently used" reflects the last tab that used it. */
-export function touchSlot(local: StorageLike, library: string, device: string, now: number): void {
-  const s = readSlots(local, library).find((x) => x.device === device);
-  if (s) writeSlot(local, { ...s, lastUsed: now });
+export async function rememberName(registry: SlotRegistry, library: string, device: string, name: string): Promise<void> {
+  const s = (await registry.slots(library)).find((x) => x.device === device);
+  if (s) await registry.put({ ...s, name });
 }

@@ -1,7 +1,7 @@
 import { IDBFactory } from 'fake-indexeddb';
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Change } from '../../src/core/change.ts';
+import type { Change, OwnedState } from '../../src/core/change.ts';
 import { createStorageEngine, type StorageEngine, type StorageEngineDeps } from '../../src/storage/engine.ts';
 import { deviceData, entryData, fakeTime, locationData, testDevice, uuidFactory } from '../support/fixtures.ts';
 
@@ -174,7 +174,7 @@ describe('storage engine', () => {
     time.advance(1000); // a later state of the same entry
     const d = testDevice(DEV, time.now);
     const first = changes[1]!;
-    await b.commit({ changes: [d.owned('entry', first.uuid, { ...(first as { data: Record<string, never> }).data, size: 1 })], hlc: null });
+    await b.commit({ changes: [d.owned('entry', first.uuid, { ...(first as OwnedState).data, size: 1 })], hlc: null });
     const da = a.digest(), db = b.digest();
     expect(da.ok && db.ok && da.value['entries'] !== db.value['entries']).toBe(true);
     expect(da.ok && db.ok && da.value['locations'] === db.value['locations']).toBe(true);

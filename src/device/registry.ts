@@ -1,0 +1,33 @@
+/**
+ * The slot registry in IndexedDB (`tabdrive:registry`): which library this browser opens and
+ * which devices it has, each write durable ('strict') before the device boots.
+ */
+import type { Slot, SlotRegistry } from './slots.ts';
+
+const req = <T>(r: IDBRequest<T>): Promise<T> =>
+  new Promise((res, rej) => {
+    r.onsuccess = () => res(r.result);
+    r.onerror = () => rej(r.error ?? new Error('IndexedDB request failed'));
+  });
+
+export async function openSlotRegistry(idb: IDBFactory): Promise<SlotRegistry> {
+  const open = idb.open('tabdrive:registry', 1);
+  open.onupgradeneeded = () => {
+    open.result.createObjectStore('meta');
+    open.result.createObjectStore('slots', { keyPath: 'device' });
+  };
+  const db = await req(open);
+  const write = (store: string, fn: (s: IDBObjectStore) => void): Promise<void> =>
+    new Promise((res, rej) => {
+      const t = db.transaction(store, 'readwrite', { durability: 'strict' });
+      fn(t.objectStore(store));
+      t.oncomplete = () => res();
+      t.onabort = () => rej(t.error ?? new Error('IndexedDB transaction aborted'));
+    });
+  return {
+    library: async () => ((await req(db.transaction('meta').objectStore('meta').get('library'))) as string | undefined) ?? null,
+    setLibrary: (library) => write('meta', (s) => s.put(library, 'library')),
+    slots: async (library) => ((await req(db.transaction('slots').objectStore('slots').getAll())) as Slot[]).filter((s) => s.library === library),
+    put: (slot) => write('slots', (s) => s.put(slot)),
+  };
+}

@@ -1,0 +1,140 @@
+// Durability as a user meets it: a killed browser loses no acknowledged write and leaves no
+// half-written one; a damaged saved image is reported in plain words and recovered from.
+import { execFileSync } from 'node:child_process';
+import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { count, newProfile, openApp, waitReady } from './support/browser.ts';
+
+test.setTimeout(240_000);
+
+/** SIGKILL every process of this Chromium profile (browser, renderers, GPU, storage service). */
+function killChromium(profileDir: string): void {
+  let pids: string[] = [];
+  try {
+    pids = execFileSync('pgrep', ['-f', profileDir], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  } catch {
+    /* none left */
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+async function openDevice(context: BrowserContext, baseURL: string): Promise<Page> {
+  const page = context.pages()[0] ?? (await context.newPage());
+  await page.goto(baseURL);
+  await waitReady(page);
+  return page;
+}
+
+test('SIGKILL at random moments loses no acknowledged write and leaves no partial one', async ({ baseURL }) => {
+  const profile = newProfile();
+  const acked = new Set<string>();
+  let device: string | null = null;
+  let next = 0;
+  try {
+    for (let round = 0; round < 5 || acked.size < 200; round++) {
+      expect(round, 'kill rounds').toBeLessThan(12);
+      const context = await profile.launch();
+      const page = await openDevice(context, baseURL!);
+      const me = await page.evaluate(() => window.tabdrive.device.uuid);
+      device ??= me;
+      expect(me, 'relaunch adopts the same device').toBe(device);
+
+      // Every acknowledged write from earlier rounds is here, and every location is whole.
+      const present = new Set(
+        ((await page.evaluate(() => window.tabdrive.query('SELECT name FROM locations'))) as { name: string }[]).map((r) => r.name),
+      );
+      for (const name of acked) expect(present.has(name), `acknowledged ${name} survived`).toBe(true);
+      const partial = await count(
+        page,
+        `SELECT count(*) FROM locations l WHERE (SELECT count(*) FROM entries e WHERE e.location_uuid = l.uuid AND e.kind = 'file') <> 3`,
+      );
+      expect(partial, 'no location without all its files').toBe(0);
+      const orphans = await count(page, 'SELECT count(*) FROM entries e WHERE NOT EXISTS (SELECT 1 FROM locations l WHERE l.uuid = e.location_uuid)');
+      expect(orphans, 'no files of a location that was never written').toBe(0);
+      if (round >= 5 && acked.size >= 200) break;
+
+      // Write continuously; each write is one commit (a location + its 3 files). The test
+      // hears of a write only after its promise resolved, i.e. after it was durable.
+      await page.exposeFunction('ack', (name: string) => void acked.add(name));
+      const start = next;
+      next += 1000;
+      await page.evaluate((start) => {
+        void (async () => {
+          for (let i = start; ; i++) {
+            const r = await window.tabdrive.actions!.addSampleLocation(`k${i}`, 3);
+            if (r.ok) await (window as unknown as { ack: (n: string) => Promise<void> }).ack(`k${i}`);
+          }
+        })();
+      }, start);
+      const target = acked.size + 40 + Math.floor(Math.random() * 30);
+      await expect.poll(() => acked.size, { timeout: 60_000 }).toBeGreaterThanOrEqual(target);
+      await new Promise((r) => setTimeout(r, Math.random() * 40)); // land mid-write
+      killChromium(profile.dir);
+      await context.close().catch(() => undefined);
+    }
+    expect(acked.size).toBeGreaterThanOrEqual(200);
+  } finally {
+    killChromium(profile.dir);
+    profile.remove();
+  }
+});
+
+test('a damaged database image is reported and recovered without losing acknowledged writes', async ({ baseURL }) => {
+  const profile = newProfile();
+  let context = await profile.launch();
+  try {
+    const page = await openApp(context, baseURL!);
+    await page.evaluate(async () => {
+      await window.tabdrive.actions!.addSampleLocation('Before image', 50);
+      await window.tabdrive.snapshot();
+      await window.tabdrive.actions!.addSampleLocation('After image', 20);
+      await window.tabdrive.durable();
+    });
+    const device = await page.evaluate(() => window.tabdrive.device.uuid);
+    const dbName = await page.evaluate(() => window.tabdrive.dbName);
+    // Damage the current image in IndexedDB the way a bad disk would: flip bytes.
+    await page.evaluate(async (name) => {
+      const db = await new Promise<IDBDatabase>((res, rej) => {
+        const r = indexedDB.open(name, 1);
+        r.onsuccess = () => res(r.result);
+        r.onerror = () => rej(r.error);
+      });
+      await new Promise<void>((res, rej) => {
+        const t = db.transaction(['meta', 'images'], 'readwrite');
+        t.oncomplete = () => res();
+        t.onerror = () => rej(t.error);
+        const p = t.objectStore('meta').get('pointer');
+        p.onsuccess = () => {
+          const id = (p.result as { current: string }).current;
+          const g = t.objectStore('images').get(id);
+          g.onsuccess = () => {
+            const img = g.result as { bytes: Uint8Array };
+            const bytes = img.bytes.slice();
+            for (let i = 0; i < bytes.length; i += 97) bytes[i] = bytes[i]! ^ 0x5a;
+            t.objectStore('images').put({ ...img, bytes }, id);
+          };
+        };
+      });
+      db.close();
+    }, dbName);
+    await context.close();
+
+    context = await profile.launch();
+    const again = await openApp(context, baseURL!);
+    expect(await again.evaluate(() => window.tabdrive.device.uuid)).toBe(device);
+    const alert = again.getByRole('alert');
+    await expect(alert).toContainText('damaged');
+    await expect(alert).toContainText('nothing acknowledged was lost');
+    expect(await count(again, "SELECT count(*) FROM entries WHERE kind = 'file'")).toBe(70);
+    await expect(again.getByRole('list', { name: 'Locations' })).toContainText('Before image');
+    await expect(again.getByRole('list', { name: 'Locations' })).toContainText('After image');
+  } finally {
+    await context.close().catch(() => undefined);
+    profile.remove();
+  }
+});
