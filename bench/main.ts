@@ -107,13 +107,13 @@ async function rawCold(dbName: string): Promise<void> {
   const db = await new Promise<IDBDatabase>((res, rej) => {
     const r = indexedDB.open(dbName, 1);
     r.onsuccess = () => res(r.result);
-    r.onerror = () => rej(r.error);
+    r.onerror = () => rej(r.error ?? new Error('IndexedDB open failed'));
   });
   const read = <T>(store: string, key: string): Promise<T> =>
     new Promise((res, rej) => {
       const r = db.transaction(store).objectStore(store).get(key);
       r.onsuccess = () => res(r.result as T);
-      r.onerror = () => rej(r.error);
+      r.onerror = () => rej(r.error ?? new Error('IndexedDB read failed'));
     });
   const pointer = await read<{ current: string }>('meta', 'pointer');
   const image = await read<{ bytes: Uint8Array }>('images', pointer.current);

@@ -8,7 +8,7 @@ import type { Change } from './core/change.ts';
 import { createHlcClock } from './core/hlc.ts';
 import type { Result } from './core/result.ts';
 import { openSlotRegistry } from './device/registry.ts';
-import { claimDeviceSlot, createMemorySlotRegistry, rememberName } from './device/slots.ts';
+import { claimDeviceSlot, createMemorySlotRegistry } from './device/slots.ts';
 import { describeBrowser } from './device/browser.ts';
 import { createStorageClient } from './storage/client.ts';
 import type { BootReport, CommitResult, StorageError, StorageHealth } from './storage/rpc.ts';
@@ -107,7 +107,7 @@ async function start(): Promise<void> {
   const readOwned = async (table: string, uuid: string) => {
     if (!/^[a-z_]+$/.test(table)) return null;
     const rows = await query(`SELECT * FROM ${table} WHERE uuid = ?`, [uuid]);
-    return (rows[0] as Record<string, string | number | null> | undefined) ?? null;
+    return (rows[0]) ?? null;
   };
   const intents = createIntents({
     writer,
@@ -142,16 +142,6 @@ async function start(): Promise<void> {
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'hidden') snapshotSoon();
   });
-  // Keep the slot's display name in step with renames.
-  const origRename = intents.renameDevice;
-  intents.renameDevice = async (name: string) => {
-    const r = await origRename(name);
-    if (r.ok) {
-      device.name = name.trim();
-      await rememberName(registry, claim.library, claim.device, device.name);
-    }
-    return r;
-  };
 
   Object.assign(api, {
     device,

@@ -35,7 +35,7 @@ export function createMemoryApplyStore(): ApplyStore & {
   const tombstones = new Map<string, Hlc>();
   const table = (name: string): Map<Uuid, Row> => {
     let t = tables.get(name);
-    if (!t) tables.set(name, (t = new Map()));
+    if (!t) tables.set(name, (t = new Map<Uuid, Row>()));
     return t;
   };
   const key = (model: ModelName, uuid: Uuid): string => `${model}:${uuid}`;

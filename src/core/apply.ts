@@ -45,6 +45,8 @@ export interface ApplyReport {
   readonly tables: readonly string[];
 }
 
+const short = (x: unknown, n: number): string => (typeof x === 'string' ? x.slice(0, n) : '?');
+
 const ORDER = new Map<ModelName, number>(MODELS_IN_DEPENDENCY_ORDER.map((m, i) => [m, i]));
 
 /** `owned:<X>` records are accepted only if written by X (DESIGN §5.6). */
@@ -64,9 +66,9 @@ export function applyChanges(store: ApplyStore, changes: readonly unknown[]): Ap
       const r = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
       rejected.push({
         type: 'invalid',
-        model: String(r['model'] ?? '?').slice(0, 40),
-        uuid: String(r['uuid'] ?? '?').slice(0, 40),
-        hlc: String(r['hlc'] ?? '?').slice(0, 60),
+        model: short(r['model'], 40),
+        uuid: short(r['uuid'], 40),
+        hlc: short(r['hlc'], 60),
         detail: v.error.detail,
       });
     }

@@ -12,7 +12,8 @@ const canonical = (v: unknown): string => {
   if (v === null || v === undefined) return 'n';
   if (typeof v === 'boolean') return `i${v ? 1 : 0}`;
   if (typeof v === 'number') return `i${v}`;
-  return `s${String(v).length}:${String(v)}`;
+  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  return `s${s.length}:${s}`;
 };
 
 function hash2(s: string): [number, number] {

@@ -24,20 +24,19 @@ export function uuidV4(random16: Uint8Array): string {
 const utf8 = (s: string): Uint8Array => {
   const out: number[] = [];
   for (const ch of s) {
-    let c = ch.codePointAt(0)!;
+    const c = ch.codePointAt(0)!;
     if (c < 0x80) out.push(c);
     else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
     else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
     else {
       out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
-      c = 0;
     }
   }
   return Uint8Array.from(out);
 };
 
 export function uuidV5(namespace: string, name: string): string {
-  if (!isUuid(namespace)) throw new Error(`bad namespace uuid ${namespace}`);
+  if (!UUID_RE.test(namespace)) throw new Error(`bad namespace uuid ${namespace}`);
   const ns = Uint8Array.from(namespace.replace(/-/g, '').match(/../g)!.map((x) => parseInt(x, 16)));
   const nm = utf8(name);
   const input = new Uint8Array(16 + nm.length);

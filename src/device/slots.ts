@@ -124,9 +124,3 @@ export async function claimDeviceSlot(deps: SlotDeps, browser: string): Promise<
     if (release) return finish(device, 'created', release);
   }
 }
-
-/** Keep the slot's display name in step with the device record (rename). */
-export async function rememberName(registry: SlotRegistry, library: string, device: string, name: string): Promise<void> {
-  const s = (await registry.slots(library)).find((x) => x.device === device);
-  if (s) await registry.put({ ...s, name });
-}

@@ -380,7 +380,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     },
     async flush() {
       await pump();
-      await exclusive(async () => undefined);
+      await exclusive(() => Promise.resolve(undefined));
       return ok(health);
     },
     snapshot,
@@ -402,7 +402,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);
-      await exclusive(async () => undefined);
+      await exclusive(() => Promise.resolve(undefined));
       journal?.close();
       journal = null;
       db?.close();

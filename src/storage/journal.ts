@@ -51,9 +51,9 @@ export interface Journal {
 const STORES = ['journal', 'images', 'meta', 'naive'] as const;
 
 export function toStorageError(e: unknown, what: string): StorageError {
-  const name = typeof e === 'object' && e !== null && 'name' in e ? String((e as { name: unknown }).name) : '';
+  const name = typeof e === 'object' && e !== null && 'name' in e ? String((e).name) : '';
   const message = e instanceof Error || (typeof e === 'object' && e !== null && 'message' in e)
-    ? String((e as { message: unknown }).message)
+    ? String((e).message)
     : String(e);
   if (name === 'QuotaExceededError' || /quota/i.test(message))
     return { type: 'QuotaExceeded', message: `Browser storage is full (${what})` };

@@ -4,7 +4,7 @@
  * so local-only columns survive and the entries rowid (the FTS docid) stays stable.
  * Must behave exactly like the in-memory double (tests/integration/apply-store.contract.test.ts).
  */
-import type { ApplyStore, Row } from '../core/apply-store.ts';
+import type { ApplyStore } from '../core/apply-store.ts';
 import type { FieldValue } from '../core/change.ts';
 import { MODELS } from '../core/models.ts';
 import type { Sqlite } from './sqlite.ts';
@@ -24,7 +24,7 @@ export function createSqliteApplyStore(db: Sqlite): ApplyStore {
   return {
     get(table, uuid) {
       checkIdent(table);
-      return db.all(`SELECT * FROM ${table} WHERE uuid = ?`, [uuid])[0] as Row | undefined;
+      return db.all(`SELECT * FROM ${table} WHERE uuid = ?`, [uuid])[0];
     },
     upsert(table, row) {
       checkIdent(table);

@@ -10,9 +10,9 @@ export interface FileRow { uuid: string; name: string; kind: 'file' | 'dir'; ext
 export interface FileDetail extends FileRow { created_at: number | null; device_name: string | null; device_uuid: string | null; location_name: string | null; path: string }
 export interface Crumb { uuid: string; name: string }
 
-const s = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
+const s = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
 const n = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? 0));
-const sn = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+const sn = (v: unknown): string | null => (v === null || v === undefined ? null : s(v));
 const nn = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 const toFile = (r: Record<string, unknown>): FileRow => ({

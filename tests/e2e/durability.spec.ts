@@ -102,12 +102,12 @@ test('a damaged database image is reported and recovered without losing acknowle
       const db = await new Promise<IDBDatabase>((res, rej) => {
         const r = indexedDB.open(name, 1);
         r.onsuccess = () => res(r.result);
-        r.onerror = () => rej(r.error);
+        r.onerror = () => rej(r.error ?? new Error('open failed'));
       });
       await new Promise<void>((res, rej) => {
         const t = db.transaction(['meta', 'images'], 'readwrite');
         t.oncomplete = () => res();
-        t.onerror = () => rej(t.error);
+        t.onerror = () => rej(t.error ?? new Error('transaction failed'));
         const p = t.objectStore('meta').get('pointer');
         p.onsuccess = () => {
           const id = (p.result as { current: string }).current;

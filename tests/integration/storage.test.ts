@@ -185,7 +185,7 @@ async function withDb<T>(idb: IDBFactory, fn: (db: IDBDatabase) => Promise<T>): 
   const db = await new Promise<IDBDatabase>((res, rej) => {
     const r = idb.open('dev', 1);
     r.onsuccess = () => res(r.result);
-    r.onerror = () => rej(r.error);
+    r.onerror = () => rej(r.error ?? new Error('open failed'));
   });
   try {
     return await fn(db);
@@ -215,11 +215,13 @@ async function corruptCurrentImage(idb: IDBFactory): Promise<void> {
 
 /** Until restored, every IndexedDB put throws QuotaExceededError (as a full disk does). */
 function failPuts(): () => void {
-  const origTransaction = IDBDatabase.prototype.transaction;
-  IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args: Parameters<IDBDatabase['transaction']>) {
+  const proto = IDBDatabase.prototype;
+  const original = Object.getOwnPropertyDescriptor(proto, 'transaction')!;
+  const origTransaction = original.value as (this: IDBDatabase, ...a: Parameters<IDBDatabase['transaction']>) => IDBTransaction;
+  proto.transaction = function (this: IDBDatabase, ...args: Parameters<IDBDatabase['transaction']>) {
     const t = origTransaction.apply(this, args);
     if (args[1] === 'readwrite') {
-      const store = t.objectStore.bind(t);
+      const store = (name: string) => IDBTransaction.prototype.objectStore.call(t, name);
       t.objectStore = (name: string) => {
         const s = store(name);
         s.put = () => {
@@ -230,7 +232,5 @@ function failPuts(): () => void {
     }
     return t;
   };
-  return () => {
-    IDBDatabase.prototype.transaction = origTransaction;
-  };
+  return () => Object.defineProperty(proto, 'transaction', original);
 }
