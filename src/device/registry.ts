@@ -25,8 +25,20 @@ export async function openSlotRegistry(idb: IDBFactory): Promise<SlotRegistry> {
       t.onabort = () => rej(t.error ?? new Error('IndexedDB transaction aborted'));
     });
   return {
-    library: async () => ((await req(db.transaction('meta').objectStore('meta').get('library'))) as string | undefined) ?? null,
-    setLibrary: (library) => write('meta', (s) => s.put(library, 'library')),
+    library: (candidate) =>
+      new Promise((res, rej) => {
+        // get-or-put in ONE transaction: two tabs opened at once agree on the library.
+        const t = db.transaction('meta', 'readwrite', { durability: 'strict' });
+        const store = t.objectStore('meta');
+        let value = candidate;
+        const g = store.get('library');
+        g.onsuccess = () => {
+          if (typeof g.result === 'string') value = g.result;
+          else store.put(candidate, 'library');
+        };
+        t.oncomplete = () => res(value);
+        t.onabort = () => rej(t.error ?? new Error('IndexedDB transaction aborted'));
+      }),
     slots: async (library) => ((await req(db.transaction('slots').objectStore('slots').getAll())) as Slot[]).filter((s) => s.library === library),
     put: (slot) => write('slots', (s) => s.put(slot)),
   };

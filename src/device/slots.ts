@@ -23,8 +23,8 @@ export interface LocksLike {
 
 /** Where slots are recorded: IndexedDB in the browser (registry.ts), a Map in tests. */
 export interface SlotRegistry {
-  library(): Promise<string | null>;
-  setLibrary(library: string): Promise<void>;
+  /** The library this browser opens; the first caller's candidate wins (atomic). */
+  library(candidate: string): Promise<string>;
   slots(library: string): Promise<Slot[]>;
   put(slot: Slot): Promise<void>;
 }
@@ -33,8 +33,7 @@ export function createMemorySlotRegistry(): SlotRegistry {
   let lib: string | null = null;
   const all = new Map<string, Slot>();
   return {
-    library: () => Promise.resolve(lib),
-    setLibrary: (l) => Promise.resolve(void (lib = l)),
+    library: (candidate) => Promise.resolve((lib ??= candidate)),
     slots: (l) => Promise.resolve([...all.values()].filter((s) => s.library === l)),
     put: (slot) => Promise.resolve(void all.set(slot.device, slot)),
   };
@@ -93,12 +92,7 @@ async function tryLock(locks: LocksLike | null, device: string): Promise<(() => 
 }
 
 export async function claimDeviceSlot(deps: SlotDeps, browser: string): Promise<Claim> {
-  let library = await deps.registry.library();
-  if (!library) {
-    library = deps.randomUuid();
-    await deps.registry.setLibrary(library);
-  }
-  const lib = library;
+  const lib = await deps.registry.library(deps.randomUuid());
   const slots = await deps.registry.slots(lib);
   const finish = async (device: string, how: Claim['how'], release: () => void): Promise<Claim> => {
     const name = slots.find((s) => s.device === device)?.name ?? defaultDeviceName(browser, device);

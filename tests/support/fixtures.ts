@@ -1,5 +1,5 @@
 // Shared helpers for Node suites: a fake clock, deterministic uuids and HLCs, change builders.
-import type { Change, Fields, OwnedChange, SharedChange } from '../../src/core/change.ts';
+import type { Change, Fields, OwnedChange, OwnedState, SharedChange } from '../../src/core/change.ts';
 import { createHlcClock, type HlcClock } from '../../src/core/hlc.ts';
 import type { OwnedModelName, SharedModelName } from '../../src/core/models.ts';
 import { createPrng } from '../../src/core/prng.ts';
@@ -18,7 +18,7 @@ export function fakeTime(start = 1_750_000_000_000): { now: () => number; advanc
 export interface TestDevice {
   readonly uuid: string;
   readonly clock: HlcClock;
-  owned(model: OwnedModelName, uuid: string, data: Fields): OwnedChange;
+  owned(model: OwnedModelName, uuid: string, data: Fields): OwnedState;
   tombstone(model: OwnedModelName, uuid: string): OwnedChange;
   shared(model: SharedModelName, uuid: string, op: SharedChange['op'], fields?: Fields): SharedChange;
 }

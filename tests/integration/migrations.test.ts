@@ -1,0 +1,85 @@
+import initSqlJs, { type SqlJsStatic } from 'sql.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { MODEL_NAMES, MODELS } from '../../src/core/models.ts';
+import { MIGRATIONS, type Migration } from '../../src/storage/migrations.ts';
+import { openSqlite } from '../../src/storage/sqlite.ts';
+
+let SQL: SqlJsStatic;
+beforeAll(async () => {
+  SQL = await initSqlJs();
+});
+
+type Column = { name: string; notnull: number; dflt_value: unknown };
+const SYNCED_TABLES = MODEL_NAMES.map((m) => MODELS[m].table);
+
+function schemaAfterEach(migrations: readonly Migration[]): Map<string, Column[]>[] {
+  const db = openSqlite(SQL);
+  const out: Map<string, Column[]>[] = [];
+  for (const m of migrations) {
+    db.migrate([m], 0);
+    const snap = new Map<string, Column[]>();
+    for (const t of SYNCED_TABLES) snap.set(t, db.all(`PRAGMA table_info(${t})`) as unknown as Column[]);
+    out.push(snap);
+  }
+  db.close();
+  return out;
+}
+
+/** Synced tables may only grow: no dropped or renamed column, no new NOT NULL without DEFAULT. */
+function additiveViolations(migrations: readonly Migration[]): string[] {
+  const snaps = schemaAfterEach(migrations);
+  const problems: string[] = [];
+  for (let i = 1; i < snaps.length; i++) {
+    for (const t of SYNCED_TABLES) {
+      const before = snaps[i - 1]!.get(t) ?? [];
+      const after = snaps[i]!.get(t) ?? [];
+      const names = new Set(after.map((c) => c.name));
+      for (const c of before) if (!names.has(c.name)) problems.push(`${migrations[i]!.name}: ${t}.${c.name} dropped or renamed`);
+      const old = new Set(before.map((c) => c.name));
+      for (const c of after)
+        if (!old.has(c.name) && c.notnull && c.dflt_value === null) problems.push(`${migrations[i]!.name}: ${t}.${c.name} NOT NULL without DEFAULT`);
+    }
+  }
+  return problems;
+}
+
+describe('migrations', () => {
+  it('are numbered, unique and applied once each', () => {
+    const ids = MIGRATIONS.map((m) => m.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const db = openSqlite(SQL);
+    expect(db.migrate(MIGRATIONS, 1)).toBe(MIGRATIONS.length);
+    expect(db.migrate(MIGRATIONS, 2)).toBe(0);
+    expect(db.all('SELECT id FROM _migrations ORDER BY id').map((r) => r['id'])).toEqual(ids);
+  });
+
+  it('create every synced and local-only column of every model', () => {
+    const db = openSqlite(SQL);
+    db.migrate(MIGRATIONS, 0);
+    for (const m of MODEL_NAMES) {
+      const cols = new Set(db.all(`PRAGMA table_info(${MODELS[m].table})`).map((c) => c['name']));
+      for (const f of ['uuid', ...Object.keys(MODELS[m].fields), ...Object.keys(MODELS[m].localDefaults)]) expect(cols, `${m}.${f}`).toContain(f);
+      expect(cols).toContain(MODELS[m].ownership === 'device' ? '_hlc' : '_hlcs');
+    }
+  });
+
+  it('keep synced tables additive', () => {
+    expect(additiveViolations(MIGRATIONS)).toEqual([]);
+  });
+
+  it('the additive check catches a drop, a rename and a NOT NULL without default', () => {
+    const bad: Migration[] = [
+      ...MIGRATIONS,
+      { id: 900, name: 'drop', sql: 'ALTER TABLE tags DROP COLUMN color;' },
+      { id: 901, name: 'rename', sql: 'ALTER TABLE albums RENAME COLUMN description TO about;' },
+      { id: 902, name: 'notnull', sql: "ALTER TABLE entries ADD COLUMN hash TEXT NOT NULL DEFAULT '';" },
+      { id: 903, name: 'ok', sql: 'ALTER TABLE entries ADD COLUMN note TEXT;' },
+    ];
+    expect(additiveViolations(bad)).toEqual(['drop: tags.color dropped or renamed', 'rename: albums.description dropped or renamed']);
+    const sneaky: Migration[] = [
+      ...MIGRATIONS,
+      { id: 904, name: 'rebuild', sql: 'CREATE TABLE t2 AS SELECT * FROM tags; DROP TABLE tags; CREATE TABLE tags (uuid TEXT PRIMARY KEY, canonical_name TEXT, must TEXT NOT NULL); ' },
+    ];
+    expect(additiveViolations(sneaky).some((p) => p.includes('NOT NULL without DEFAULT'))).toBe(true);
+  });
+});

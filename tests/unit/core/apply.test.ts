@@ -1,0 +1,199 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createMemoryApplyStore } from '../../../src/core/apply-store.ts';
+import { applyChanges } from '../../../src/core/apply.ts';
+import type { Change } from '../../../src/core/change.ts';
+import { albumEntryUuid, tagLinkUuid } from '../../../src/core/uuid.ts';
+import { deviceData, entryData, fakeTime, locationData, tagFields, testDevice } from '../../support/fixtures.ts';
+
+const A = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
+const B = 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb';
+const LOC = '10000000-0000-4000-8000-000000000001';
+const DIR = '10000000-0000-4000-8000-000000000002';
+const FILE = '10000000-0000-4000-8000-000000000003';
+const TAG = '20000000-0000-4000-8000-000000000001';
+
+function setup() {
+  const time = fakeTime();
+  return { time, a: testDevice(A, time.now), b: testDevice(B, time.now), store: createMemoryApplyStore() };
+}
+
+describe('device-owned records', () => {
+  it('upsert by uuid, idempotently; an older state changes nothing', () => {
+    const { a, store } = setup();
+    const v1 = a.owned('location', LOC, locationData(A, 'Photos'));
+    const v2 = a.owned('location', LOC, locationData(A, 'Pictures'));
+    expect(applyChanges(store, [v1]).applied).toBe(1);
+    expect(applyChanges(store, [v2]).applied).toBe(1);
+    const again = applyChanges(store, [v1, v2]);
+    expect(again).toMatchObject({ applied: 0, unchanged: 2 });
+    expect(store.get('locations', LOC)).toMatchObject({ name: 'Pictures', _owner: A, _hlc: v2.hlc });
+  });
+
+  it('reset local-only columns on receipt: a location arrives pending', () => {
+    const { a, store } = setup();
+    applyChanges(store, [a.owned('location', LOC, locationData(A, 'Photos'))]);
+    expect(store.get('locations', LOC)).toMatchObject({ scan_state: 'pending', error_message: null });
+  });
+
+  it('reject writes by anyone but the owner, and count them', () => {
+    const { a, b, store } = setup();
+    applyChanges(store, [a.owned('location', LOC, locationData(A, 'Mine'))]);
+    const r = applyChanges(store, [
+      b.owned('location', LOC, locationData(B, 'Stolen')), // row belongs to A
+      b.owned('device', A, deviceData('Fake A')), // a device record is its own device
+      b.owned('volume', '30000000-0000-4000-8000-000000000001', { device_uuid: A, name: 'v', kind: 'browser', total_capacity: null, available_capacity: null }),
+      b.owned('entry', FILE, entryData(LOC, 'x.txt')), // A's location
+      { ...a.owned('entry', FILE, entryData(LOC, 'y.txt')), owner: B }, // stamped by A, claimed by B
+    ]);
+    expect(r.applied).toBe(0);
+    expect(r.rejected.map((x) => x.type)).toEqual(['ownership', 'ownership', 'ownership', 'ownership', 'ownership']);
+    expect(store.get('locations', LOC)?.['name']).toBe('Mine');
+    expect(store.get('entries', FILE)).toBeUndefined();
+  });
+
+  it('a deleted location takes its entries with it, and entries arriving later stay out', () => {
+    const { a, store } = setup();
+    applyChanges(store, [
+      a.owned('location', LOC, locationData(A, 'Photos', DIR)),
+      a.owned('entry', DIR, entryData(LOC, 'root', null, 'dir')),
+      a.owned('entry', FILE, entryData(LOC, 'a.jpg', DIR)),
+    ]);
+    const late = a.owned('entry', '10000000-0000-4000-8000-000000000009', entryData(LOC, 'late.jpg', DIR));
+    const del = a.tombstone('location', LOC);
+    applyChanges(store, [del]);
+    expect(store.get('locations', LOC)).toBeUndefined();
+    expect(store.uuidsWhere('entries', 'location_uuid', LOC)).toEqual([]);
+    const r = applyChanges(store, [late, a.owned('location', LOC, locationData(A, 'Back'))]);
+    expect(r.applied).toBe(0);
+    expect(r.rejected.map((x) => x.type)).toEqual(['tombstoned', 'tombstoned']);
+  });
+
+  it('a deleted directory removes its whole subtree', () => {
+    const { a, store } = setup();
+    const sub = '10000000-0000-4000-8000-00000000000a';
+    applyChanges(store, [
+      a.owned('entry', DIR, entryData(LOC, 'root', null, 'dir')),
+      a.owned('entry', sub, entryData(LOC, 'sub', DIR, 'dir')),
+      a.owned('entry', FILE, entryData(LOC, 'deep.txt', sub)),
+    ]);
+    applyChanges(store, [a.tombstone('entry', DIR)]);
+    expect([...(store.tables.get('entries')?.keys() ?? [])]).toEqual([]);
+  });
+
+  it('entries may arrive before their location', () => {
+    const { a, store } = setup();
+    const entry = a.owned('entry', FILE, entryData(LOC, 'early.txt'));
+    const loc = a.owned('location', LOC, locationData(A, 'Photos'));
+    expect(applyChanges(store, [entry]).applied).toBe(1);
+    expect(applyChanges(store, [loc]).applied).toBe(1);
+  });
+});
+
+describe('shared records', () => {
+  it('keep, per field, the value with the highest HLC — whatever the arrival order', () => {
+    const { a, b, time } = setup();
+    const changes: Change[] = [a.shared('tag', TAG, 'insert', tagFields('Vacation', A))];
+    time.advance(10);
+    changes.push(a.shared('tag', TAG, 'update', { color: '#ff0000' }));
+    changes.push(b.shared('tag', TAG, 'update', { color: '#00ff00', display_name: 'Holidays' }));
+    time.advance(5);
+    changes.push(a.shared('tag', TAG, 'update', { namespace: 'travel' }));
+    const winnerColor = changes[1]!.hlc > changes[2]!.hlc ? '#ff0000' : '#00ff00';
+    fc.assert(
+      fc.property(fc.shuffledSubarray(changes, { minLength: changes.length, maxLength: changes.length }), (order) => {
+        const store = createMemoryApplyStore();
+        for (const c of order) applyChanges(store, [c]);
+        expect(store.get('tags', TAG)).toMatchObject({ color: winnerColor, display_name: 'Holidays', namespace: 'travel', canonical_name: 'vacation' });
+      }),
+    );
+  });
+
+  it('concurrent edits of different fields both survive', () => {
+    const { a, b, store } = setup();
+    applyChanges(store, [a.shared('tag', TAG, 'insert', tagFields('Work', A))]);
+    applyChanges(store, [b.shared('tag', TAG, 'update', { color: '#123456' }), a.shared('tag', TAG, 'update', { display_name: 'Office' })]);
+    expect(store.get('tags', TAG)).toMatchObject({ color: '#123456', display_name: 'Office' });
+  });
+
+  it('a delete wins over any later-stamped or later-arriving update (sticky)', () => {
+    const { a, b, time, store } = setup();
+    applyChanges(store, [a.shared('tag', TAG, 'insert', tagFields('Temp', A))]);
+    const del = a.shared('tag', TAG, 'delete');
+    time.advance(1000);
+    const laterUpdate = b.shared('tag', TAG, 'update', { color: '#000000' });
+    const r = applyChanges(store, [del, laterUpdate]);
+    expect(r.rejected.map((x) => x.type)).toEqual(['tombstoned']);
+    expect(store.get('tags', TAG)).toBeUndefined();
+    // and in the other order, on another device
+    const other = createMemoryApplyStore();
+    applyChanges(other, [laterUpdate]);
+    applyChanges(other, [del]);
+    expect(other.get('tags', TAG)).toBeUndefined();
+  });
+
+  it('an update arriving before its insert makes a partial row that completes later', () => {
+    const { a, store } = setup();
+    const insert = a.shared('tag', TAG, 'insert', tagFields('Late', A));
+    const update = a.shared('tag', TAG, 'update', { color: '#abcdef' });
+    applyChanges(store, [update]);
+    expect(store.get('tags', TAG)).toMatchObject({ color: '#abcdef' });
+    applyChanges(store, [insert]);
+    expect(store.get('tags', TAG)).toMatchObject({ color: '#abcdef', display_name: 'Late' });
+  });
+
+  it('relationships are one row per pair and can be removed and added again', () => {
+    const { a, b, store } = setup();
+    const album = '40000000-0000-4000-8000-000000000001';
+    const id = albumEntryUuid(album, FILE);
+    const add = (d: typeof a) => d.shared('album_entry', id, 'insert', { album_uuid: album, entry_uuid: FILE, added_at: 1, active: true });
+    applyChanges(store, [add(a), add(b)]);
+    expect(store.tables.get('album_entries')?.size).toBe(1);
+    const link = tagLinkUuid(TAG, FILE);
+    const linkFields = { tag_uuid: TAG, target_uuid: FILE, target_kind: 'entry', source: 'user', applied_by_device: A, active: true };
+    applyChanges(store, [a.shared('tag_link', link, 'insert', linkFields)]);
+    applyChanges(store, [a.shared('tag_link', link, 'update', { active: false })]);
+    expect(store.get('tag_links', link)?.['active']).toBe(0);
+    // B has seen A's removal before it re-adds the link (as it would through sync).
+    b.clock.receive((JSON.parse(store.get('tag_links', link)!['_hlcs'] as string) as { active: string }).active);
+    applyChanges(store, [b.shared('tag_link', link, 'update', { active: true })]);
+    expect(store.get('tag_links', link)?.['active']).toBe(1);
+  });
+
+  it('two "Vacation" tags with different uuids both survive', () => {
+    const { a, b, store } = setup();
+    applyChanges(store, [
+      a.shared('tag', TAG, 'insert', tagFields('Vacation', A)),
+      b.shared('tag', '20000000-0000-4000-8000-000000000002', 'insert', tagFields('Vacation', B)),
+    ]);
+    expect(store.tables.get('tags')?.size).toBe(2);
+  });
+});
+
+describe('validation at the door', () => {
+  it('drops malformed changes, counts them, and applies the rest', () => {
+    const { a, store } = setup();
+    const good = a.owned('device', A, deviceData('A'));
+    const r = applyChanges(store, [
+      null, 42, 'x', {}, { ...good, model: 'nope' }, { ...good, uuid: 'not-a-uuid' }, { ...good, hlc: 'yesterday' },
+      { ...good, data: { ...good.data, name: 7 } }, { ...good, data: { ...good.data, extra: 1 } },
+      { ...good, data: { ...good.data, name: 'x'.repeat(10_000) } },
+      { kind: 'shared', model: 'tag', uuid: TAG, hlc: good.hlc, op: 'update', fields: {} },
+      { kind: 'shared', model: 'tag', uuid: TAG, hlc: good.hlc, op: 'insert', fields: { display_name: 'no canonical' } },
+      good,
+    ]);
+    expect(r.applied).toBe(1);
+    expect(r.rejected).toHaveLength(12);
+    expect(r.rejected.every((x) => x.type === 'invalid')).toBe(true);
+  });
+
+  it('never throws, whatever it is given', () => {
+    fc.assert(
+      fc.property(fc.array(fc.anything()), (junk) => {
+        const r = applyChanges(createMemoryApplyStore(), junk);
+        expect(r.applied).toBe(0);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -1,0 +1,38 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createDigest } from '../../../src/core/digest.ts';
+import type { Row } from '../../../src/core/apply-store.ts';
+
+const row = (i: number, extra: Row = {}): Row => ({
+  uuid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, canonical_name: `t${i}`, display_name: `T${i}`, namespace: null,
+  tag_type: 'standard', color: '#fff', privacy_level: 'normal', search_weight: i, created_by_device: 'd', ...extra,
+});
+const digestOf = (rows: Row[]) => {
+  const d = createDigest();
+  for (const r of rows) d.add('tag', r);
+  return d.value();
+};
+
+describe('digest', () => {
+  it('does not depend on row order', () => {
+    const rows = Array.from({ length: 30 }, (_, i) => row(i));
+    fc.assert(fc.property(fc.shuffledSubarray(rows, { minLength: 30, maxLength: 30 }), (shuffled) => {
+      expect(digestOf(shuffled)).toBe(digestOf(rows));
+    }));
+  });
+
+  it('changes when any synced field changes, or a row is missing', () => {
+    const rows = Array.from({ length: 5 }, (_, i) => row(i));
+    const base = digestOf(rows);
+    for (const [k, v] of [['display_name', 'X'], ['namespace', 'ns'], ['search_weight', 999], ['color', null]] as const) {
+      expect(digestOf([...rows.slice(0, 4), { ...rows[4]!, [k]: v }])).not.toBe(base);
+    }
+    expect(digestOf(rows.slice(0, 4))).not.toBe(base);
+    expect(digestOf([...rows.slice(0, 4), { ...rows[4]!, namespace: '' }])).not.toBe(base); // '' ≠ null
+  });
+
+  it('ignores bookkeeping and local-only columns', () => {
+    const rows = Array.from({ length: 5 }, (_, i) => row(i));
+    expect(digestOf(rows.map((r) => ({ ...r, _hlcs: '{"x":"y"}', _owner: 'z' })))).toBe(digestOf(rows));
+  });
+});
