@@ -1,0 +1,60 @@
+// One contract, every ApplyStore: the in-memory double and the SQLite store behave alike.
+import initSqlJs, { type SqlJsStatic } from 'sql.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createMemoryApplyStore, type ApplyStore } from '../../src/core/apply-store.ts';
+import { MIGRATIONS } from '../../src/storage/migrations.ts';
+import { createSqliteApplyStore } from '../../src/storage/sqlite-apply-store.ts';
+import { openSqlite } from '../../src/storage/sqlite.ts';
+
+let SQL: SqlJsStatic;
+beforeAll(async () => {
+  SQL = await initSqlJs();
+});
+
+const stores: [string, () => ApplyStore][] = [
+  ['memory', () => createMemoryApplyStore()],
+  ['sqlite', () => {
+    const db = openSqlite(SQL);
+    db.migrate(MIGRATIONS, 0);
+    return createSqliteApplyStore(db);
+  }],
+];
+const U1 = '00000000-0000-4000-8000-000000000001';
+const U2 = '00000000-0000-4000-8000-000000000002';
+const pick = (row: Record<string, unknown> | undefined, keys: string[]) => (row ? Object.fromEntries(keys.map((k) => [k, row[k]])) : row);
+
+describe.each(stores)('ApplyStore contract: %s', (_name, make) => {
+  it('upserts partially: columns not given keep their value', () => {
+    const s = make();
+    s.upsert('tags', { uuid: U1, display_name: 'A', color: '#111', _hlcs: '{}' });
+    s.upsert('tags', { uuid: U1, color: '#222' });
+    expect(pick(s.get('tags', U1), ['uuid', 'display_name', 'color'])).toEqual({ uuid: U1, display_name: 'A', color: '#222' });
+  });
+
+  it('gets undefined for a missing row, and deletes', () => {
+    const s = make();
+    expect(s.get('tags', U2)).toBeUndefined();
+    s.upsert('tags', { uuid: U2, display_name: 'B', _hlcs: '{}' });
+    s.delete('tags', U2);
+    expect(s.get('tags', U2)).toBeUndefined();
+  });
+
+  it('finds uuids by column value', () => {
+    const s = make();
+    const row = (uuid: string, parent: string | null) => ({ uuid, location_uuid: U1, parent_uuid: parent, name: uuid.slice(-1), kind: 'file', extension: null, size: 0, created_at: null, modified_at: null, content_uuid: null, _owner: U1, _hlc: 'h' });
+    s.upsert('entries', row(U1, null));
+    s.upsert('entries', row(U2, U1));
+    expect(s.uuidsWhere('entries', 'parent_uuid', U1)).toEqual([U2]);
+    expect(s.uuidsWhere('entries', 'location_uuid', U1).sort()).toEqual([U1, U2]);
+    expect(s.uuidsWhere('entries', 'parent_uuid', U2)).toEqual([]);
+  });
+
+  it('keeps tombstones apart from rows, replacing their HLC', () => {
+    const s = make();
+    expect(s.tombstone('tag', U1)).toBeUndefined();
+    s.putTombstone('tag', U1, 'h1');
+    s.putTombstone('tag', U1, 'h2');
+    expect(s.tombstone('tag', U1)).toBe('h2');
+    expect(s.tombstone('album', U1)).toBeUndefined();
+  });
+});
