@@ -1,0 +1,166 @@
+/**
+ * The sync document (DESIGN §3): one Y.Doc per library, the replicated log every change
+ * travels in. Layout:
+ *
+ *   owned:<device>  Y.Map  `<model>:<uuid>` → { hlc, data } | { hlc, deleted: true }
+ *                          written only by <device> (root types: named, so two devices can
+ *                          never create conflicting copies of one map — a nested map created
+ *                          twice after a crash would lose one copy's content)
+ *   shared          Y.Map  `<hlc>` → { model, uuid, op, fields }   any device; keys unique
+ *   acks            Y.Map  `<device>` → highest HLC it has materialized
+ *   meta            Y.Map  library name, schema version
+ *
+ * Invariants:
+ *  D1 Local writes happen in one transaction with LOCAL_ORIGIN; everything else is remote.
+ *  D2 From a remote transaction exactly the changed keys become candidate changes; each is
+ *     `unknown` until core validation accepts it. A value in `owned:X` that X did not stamp is
+ *     rejected and counted (the owner rule), never applied.
+ *  D3 Deleting a `shared` key (compaction) is not a change: what a device materialized stays.
+ */
+import * as Y from 'yjs';
+import type { Change } from '../core/change.ts';
+import { decodeHlc, hlcDevice } from '../core/hlc.ts';
+import { isOwnedModel } from '../core/models.ts';
+import { isUuid } from '../core/uuid.ts';
+import { validateChange } from '../core/validate.ts';
+
+export const LOCAL_ORIGIN = 'tabdrive:local';
+export const BOOT_ORIGIN = 'tabdrive:boot';
+const OWNED_PREFIX = 'owned:';
+
+export interface DocRejection {
+  readonly reason: 'invalid' | 'ownership';
+  readonly where: string;
+  readonly detail: string;
+}
+
+export interface Extracted {
+  readonly changes: Change[];
+  readonly rejections: DocRejection[];
+}
+
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+export const ownedMapName = (device: string): string => `${OWNED_PREFIX}${device}`;
+export const sharedMap = (doc: Y.Doc): Y.Map<unknown> => doc.getMap('shared');
+export const acksMap = (doc: Y.Doc): Y.Map<unknown> => doc.getMap('acks');
+export const metaMap = (doc: Y.Doc): Y.Map<unknown> => doc.getMap('meta');
+
+/** Writes local changes into the document in ONE transaction (D1). */
+export function writeChanges(doc: Y.Doc, device: string, changes: readonly Change[]): void {
+  doc.transact(() => {
+    const owned = doc.getMap<unknown>(ownedMapName(device));
+    const shared = sharedMap(doc);
+    for (const c of changes) {
+      if (c.kind === 'owned') {
+        if (c.owner !== device) throw new Error(`device ${device} cannot write ${c.owner}'s records`);
+        owned.set(`${c.model}:${c.uuid}`, 'deleted' in c ? { hlc: c.hlc, deleted: true } : { hlc: c.hlc, data: c.data });
+      } else shared.set(c.hlc, { model: c.model, uuid: c.uuid, op: c.op, fields: c.fields });
+    }
+  }, LOCAL_ORIGIN);
+}
+
+function ownedChange(owner: string, key: string, value: unknown): { change: unknown } | DocRejection {
+  const where = `${OWNED_PREFIX}${owner.slice(0, 8)}… ${key.slice(0, 60)}`;
+  const sep = key.indexOf(':');
+  const model = key.slice(0, sep);
+  const uuid = key.slice(sep + 1);
+  if (sep < 0 || !isOwnedModel(model) || !isUuid(uuid)) return { reason: 'invalid', where, detail: 'malformed key' };
+  if (!isRecord(value)) return { reason: 'invalid', where, detail: 'value is not an object' };
+  const hlc = value['hlc'];
+  if (!decodeHlc(hlc).ok) return { reason: 'invalid', where, detail: 'invalid HLC' };
+  if (hlcDevice(hlc as string) !== owner)
+    return { reason: 'ownership', where, detail: `stamped by ${hlcDevice(hlc as string)}, planted in ${owner}'s records` };
+  return value['deleted'] === true
+    ? { change: { kind: 'owned', model, owner, uuid, hlc, deleted: true } }
+    : { change: { kind: 'owned', model, owner, uuid, hlc, data: value['data'] } };
+}
+
+function sharedChange(key: string, value: unknown): { change: unknown } | DocRejection {
+  const where = `shared ${key.slice(0, 60)}`;
+  if (!isRecord(value)) return { reason: 'invalid', where, detail: 'value is not an object' };
+  return { change: { kind: 'shared', model: value['model'], uuid: value['uuid'], hlc: key, op: value['op'], fields: value['fields'] } };
+}
+
+function push(out: Extracted, r: { change: unknown } | DocRejection): void {
+  if ('change' in r) {
+    const v = validateChange(r.change);
+    if (v.ok) out.changes.push(v.value);
+    else out.rejections.push({ reason: 'invalid', where: describeWhere(r.change), detail: v.error.detail });
+  } else out.rejections.push(r);
+}
+
+const describeWhere = (c: unknown): string =>
+  isRecord(c) ? `${String(c['kind'])} ${typeof c['model'] === 'string' ? c['model'] : '?'} ${typeof c['uuid'] === 'string' ? c['uuid'].slice(0, 36) : '?'}` : '?';
+
+/** Every root map name of the document that holds a device's records. */
+export function ownedRoots(doc: Y.Doc): string[] {
+  return [...doc.share.keys()].filter((k) => k.startsWith(OWNED_PREFIX));
+}
+
+/**
+ * Tracks which owned roots this device has seen, so a remote transaction yields exactly the
+ * changed keys (D2): known maps report their changed keys; a map seen for the first time is
+ * read whole.
+ */
+export function createExtractor(doc: Y.Doc) {
+  // Define the fixed roots up front: a root first met in a remote update is a placeholder
+  // type in that transaction, and its changes would not be recognised as `shared`'s.
+  sharedMap(doc);
+  acksMap(doc);
+  metaMap(doc);
+  const known = new Map<unknown, string>(); // owned root map → owner device
+  const adopt = (name: string): Y.Map<unknown> => {
+    const m = doc.getMap<unknown>(name);
+    known.set(m, name.slice(OWNED_PREFIX.length));
+    return m;
+  };
+  return {
+    /** Everything in the document (boot, re-materialization checks). */
+    all(): Extracted {
+      const out: Extracted = { changes: [], rejections: [] };
+      for (const name of ownedRoots(doc)) {
+        const owner = name.slice(OWNED_PREFIX.length);
+        const m = adopt(name);
+        if (!isUuid(owner)) {
+          out.rejections.push({ reason: 'invalid', where: name.slice(0, 60), detail: 'owned map of a non-uuid device' });
+          continue;
+        }
+        m.forEach((v, k) => push(out, ownedChange(owner, k, v)));
+      }
+      sharedMap(doc).forEach((v, k) => push(out, sharedChange(k, v)));
+      return out;
+    },
+    /** The changes a (remote) transaction brought. */
+    fromTransaction(tr: Y.Transaction): Extracted {
+      const out: Extracted = { changes: [], rejections: [] };
+      const shared = sharedMap(doc);
+      for (const [type, keys] of tr.changed) {
+        if ((type as unknown) === shared) {
+          for (const k of keys) if (k !== null && shared.has(k)) push(out, sharedChange(k, shared.get(k)));
+          continue;
+        }
+        const owner = known.get(type);
+        if (owner === undefined) continue; // a new root: read whole below
+        const m = type as unknown as Y.Map<unknown>;
+        for (const k of keys) if (k !== null && m.has(k)) push(out, ownedChange(owner, k, m.get(k)));
+      }
+      for (const name of ownedRoots(doc)) {
+        const existing = doc.share.get(name);
+        if (existing && known.has(existing)) continue;
+        const owner = name.slice(OWNED_PREFIX.length);
+        const m = adopt(name);
+        if (!isUuid(owner)) {
+          out.rejections.push({ reason: 'invalid', where: name.slice(0, 60), detail: 'owned map of a non-uuid device' });
+          continue;
+        }
+        m.forEach((v, k) => push(out, ownedChange(owner, k, v)));
+      }
+      return out;
+    },
+    /** Mark the current roots as known without reading them (after boot: SQLite has them). */
+    adoptAll(): void {
+      for (const name of ownedRoots(doc)) adopt(name);
+    },
+  };
+}

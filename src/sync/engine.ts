@@ -1,0 +1,235 @@
+/**
+ * The sync engine (main thread): local changes → sync document → storage; remote document
+ * updates → changes → storage. One path: the storage worker applies both through core apply.
+ *
+ * Invariants:
+ *  E1 A commit carries the changes AND the document update(s) they came from, so the
+ *     database and the document are persisted together (ARCHITECTURE "Persistence").
+ *  E2 Commits are serialized in the order the document saw them; queued remote updates are
+ *     merged into one commit.
+ *  E3 No HLC is ever issued twice, even across a crash: before a local change can leave this
+ *     device (y-webrtc sends document updates at once), a clock *lease* covering its stamp is
+ *     durable; a restarted device resumes above the lease.
+ *  E4 Every remote stamp is offered to the clock; one more than maxDrift ahead is applied but
+ *     not adopted, counted, and listed with the record it touches.
+ */
+import * as Y from 'yjs';
+import type { Change, Hlc } from '../core/change.ts';
+import { supersededEntries, type LogEntry } from '../core/compaction.ts';
+import { encodeHlc, hlcWall, type HlcClock } from '../core/hlc.ts';
+import { err, type Result } from '../core/result.ts';
+import type { StorageClient } from '../storage/client.ts';
+import type { CommitResult, StorageError } from '../storage/rpc.ts';
+import { acksMap, BOOT_ORIGIN, createExtractor, LOCAL_ORIGIN, sharedMap, writeChanges, type DocRejection } from './doc.ts';
+
+export interface SyncEngineDeps {
+  readonly doc: Y.Doc;
+  readonly storage: Pick<StorageClient, 'call'>;
+  readonly clock: HlcClock;
+  readonly device: string;
+  readonly now: () => number;
+  /** every commit's outcome (UI refresh, counters) */
+  readonly onCommit?: (r: CommitResult, origin: 'local' | 'remote') => void;
+  readonly leaseMs?: number;
+}
+
+export interface DriftRecord {
+  readonly hlc: Hlc;
+  readonly model: string;
+  readonly uuid: string;
+  readonly aheadMs: number;
+}
+
+export interface SyncStats {
+  applied: number;
+  rejected: number;
+  received: number;
+  pending: number;
+  drifted: number;
+  compacted: number;
+  readonly lastRejections: (DocRejection | { reason: string; where: string; detail: string })[];
+  readonly lastDrifted: DriftRecord[];
+}
+
+export interface SyncEngine {
+  /** Rebuild the document from persisted updates (not re-materialized: SQLite has them). */
+  boot(updates: readonly Uint8Array[]): void;
+  write(changes: readonly Change[]): Promise<Result<CommitResult, StorageError>>;
+  /** Resolves when every queued commit is done. */
+  idle(): Promise<void>;
+  compact(): Promise<number>;
+  stats(): SyncStats;
+  destroy(): void;
+}
+
+const LAST = 20;
+
+export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
+  const { doc, storage, clock, device } = deps;
+  const leaseMs = deps.leaseMs ?? 2_000;
+  const extractor = createExtractor(doc);
+  const stats: SyncStats = { applied: 0, rejected: 0, received: 0, pending: 0, drifted: 0, compacted: 0, lastRejections: [], lastDrifted: [] };
+  let chain: Promise<unknown> = Promise.resolve();
+  let lease = 0; // wall ms up to which stamps are covered by a durable lease
+  let remote: { changes: Change[]; updates: Uint8Array[] } | null = null;
+  let captured: Uint8Array[] = [];
+  let ackTimer: ReturnType<typeof setTimeout> | null = null;
+  let maxMaterialized: Hlc | null = null;
+
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = chain.then(fn, fn);
+    chain = run.catch(() => undefined);
+    return run;
+  };
+  const remember = <T>(list: T[], item: T): void => {
+    list.push(item);
+    if (list.length > LAST) list.shift();
+  };
+  const record = (r: Result<CommitResult, StorageError>, origin: 'local' | 'remote'): void => {
+    if (!r.ok) return;
+    stats.applied += r.value.applied;
+    stats.rejected += r.value.rejected;
+    for (const x of r.value.rejections) remember(stats.lastRejections, { reason: x.type, where: `${x.model} ${x.uuid}`, detail: x.detail });
+    deps.onCommit?.(r.value, origin);
+  };
+
+  const onUpdate = (update: Uint8Array, origin: unknown): void => {
+    if (origin === LOCAL_ORIGIN) captured.push(update);
+    else if (origin !== BOOT_ORIGIN) {
+      (remote ??= { changes: [], updates: [] }).updates.push(update);
+      queueMicrotask(flushRemote);
+    }
+  };
+  const onAfterTransaction = (tr: Y.Transaction): void => {
+    if (tr.origin === LOCAL_ORIGIN || tr.origin === BOOT_ORIGIN || tr.changed.size === 0) return;
+    const got = extractor.fromTransaction(tr);
+    stats.received += got.changes.length;
+    stats.rejected += got.rejections.length;
+    for (const r of got.rejections) remember(stats.lastRejections, r);
+    for (const c of got.changes) {
+      const o = clock.receive(c.hlc);
+      if (!o.adopted) {
+        stats.drifted++;
+        remember(stats.lastDrifted, { hlc: c.hlc, model: c.model, uuid: c.uuid, aheadMs: o.aheadMs });
+      }
+    }
+    (remote ??= { changes: [], updates: [] }).changes.push(...got.changes);
+    queueMicrotask(flushRemote);
+  };
+  doc.on('update', onUpdate);
+  doc.on('afterTransaction', onAfterTransaction);
+
+  function flushRemote(): void {
+    if (!remote) return;
+    const batch = remote;
+    remote = null;
+    stats.pending++;
+    void serial(async () => {
+      const yUpdate = batch.updates.length === 1 ? batch.updates[0]! : Y.mergeUpdates(batch.updates);
+      const r = await storage.call('commit', { changes: batch.changes, hlc: clock.current(), yUpdate });
+      stats.pending--;
+      record(r, 'remote');
+      for (const c of batch.changes) if (!maxMaterialized || c.hlc > maxMaterialized) maxMaterialized = c.hlc;
+      scheduleAck();
+    });
+  }
+
+  /** E3: make a lease covering `upTo` durable before any stamp below it leaves the device. */
+  async function ensureLease(upTo: Hlc | null): Promise<Result<void, StorageError>> {
+    const wall = upTo ? hlcWall(upTo) : 0;
+    if (wall < lease) return { ok: true, value: undefined };
+    const next = Math.max(wall, deps.now()) + leaseMs;
+    const r = await storage.call('commit', { changes: [], hlc: encodeHlc({ wall: next, counter: 0, device }) });
+    if (!r.ok) return r;
+    lease = next;
+    return { ok: true, value: undefined };
+  }
+
+  function scheduleAck(): void {
+    if (ackTimer) return;
+    ackTimer = setTimeout(() => {
+      ackTimer = null;
+      const top = maxMaterialized;
+      if (!top || (acksMap(doc).get(device) as string | undefined) === top) return;
+      void serial(async () => {
+        captured = [];
+        doc.transact(() => acksMap(doc).set(device, top), LOCAL_ORIGIN);
+        const yUpdate = captured.length ? Y.mergeUpdates(captured) : null;
+        captured = [];
+        if (yUpdate) await storage.call('commit', { changes: [], hlc: clock.current(), yUpdate });
+      });
+    }, 1000);
+  }
+
+  return {
+    boot(updates) {
+      doc.transact(() => {
+        for (const u of updates) Y.applyUpdate(doc, u, BOOT_ORIGIN);
+      }, BOOT_ORIGIN);
+      extractor.adoptAll();
+      const current = clock.current();
+      lease = current ? hlcWall(current) : 0; // the persisted clock is at least the last lease
+    },
+    write(changes) {
+      stats.pending++;
+      return serial(async () => {
+        try {
+          let top: Hlc | null = null;
+          for (const c of changes) if (!top || c.hlc > top) top = c.hlc;
+          const leased = await ensureLease(top);
+          if (!leased.ok) return leased;
+          captured = [];
+          try {
+            writeChanges(doc, device, changes);
+          } catch (e) {
+            return err<StorageError>({ type: 'InvalidRequest', message: e instanceof Error ? e.message : String(e) });
+          }
+          const yUpdate = captured.length === 0 ? null : captured.length === 1 ? captured[0]! : Y.mergeUpdates(captured);
+          captured = [];
+          const r = await storage.call('commit', { changes, hlc: clock.current(), yUpdate });
+          record(r, 'local');
+          return r;
+        } finally {
+          stats.pending--;
+        }
+      });
+    },
+    async idle() {
+      flushRemote();
+      for (;;) {
+        const c = chain;
+        await c;
+        if (c === chain && !remote) return;
+        flushRemote();
+      }
+    },
+    compact() {
+      return serial(async () => {
+        const shared = sharedMap(doc);
+        const entries: LogEntry[] = [];
+        shared.forEach((v, k) => {
+          const x = v as Partial<LogEntry>;
+          if (typeof x.model === 'string' && typeof x.uuid === 'string' && typeof x.op === 'string')
+            entries.push({ hlc: k, model: x.model, uuid: x.uuid, op: x.op, fields: (x.fields ?? {}) });
+        });
+        const drop = supersededEntries(entries);
+        if (!drop.length) return 0;
+        captured = [];
+        doc.transact(() => {
+          for (const k of drop) shared.delete(k);
+        }, LOCAL_ORIGIN);
+        const yUpdate = captured.length ? Y.mergeUpdates(captured) : null;
+        captured = [];
+        if (yUpdate) await storage.call('commit', { changes: [], hlc: clock.current(), yUpdate });
+        stats.compacted += drop.length;
+        return drop.length;
+      });
+    },
+    stats: () => stats,
+    destroy() {
+      if (ackTimer) clearTimeout(ackTimer);
+      doc.off('update', onUpdate);
+      doc.off('afterTransaction', onAfterTransaction);
+    },
+  };
+}

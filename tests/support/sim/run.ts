@@ -1,0 +1,254 @@
+/**
+ * One simulated run for a seed: random operations on every model by 2–6 devices with skewed,
+ * jumping and backwards clocks over a lossy, duplicating, reordering, partitioning network,
+ * with kills, restarts and a late joiner — then heal and check the invariants.
+ */
+import type { SqlJsStatic } from 'sql.js';
+import type { Fields } from '../../../src/core/change.ts';
+import { hlcDevice, hlcWall } from '../../../src/core/hlc.ts';
+import { MODELS, type OwnedModelName } from '../../../src/core/models.ts';
+import { createPrng, type Prng } from '../../../src/core/prng.ts';
+import { albumEntryUuid, contentUuid, tagLinkUuid, userMetadataUuid, uuidV4 } from '../../../src/core/uuid.ts';
+import { createExtractor } from '../../../src/sync/doc.ts';
+import { MAX_DRIFT, SimDevice, SYNCED_TABLES, World } from './world.ts';
+
+export interface RunOptions {
+  readonly steps?: number;
+}
+
+export interface RunReport {
+  readonly seed: number;
+  readonly devices: number;
+  readonly steps: number;
+  readonly kills: number;
+  readonly failures: string[];
+}
+
+const COLORS = ['#e03131', '#2f9e44', '#1971c2', '#f08c00', null];
+const NAMES = ['Vacation', 'Work', 'Family', 'Receipts', 'Music'];
+
+export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions = {}): Promise<RunReport> {
+  const p = createPrng(`sim:${seed}`);
+  const faults = { drop: p.pick([0, 0.05, 0.2]), duplicate: p.pick([0, 0.05, 0.2]), reorder: p.pick([0, 0.3, 1]) };
+  const world = new World(SQL, p, faults);
+  const uuid = (): string => uuidV4(p.bytes(16));
+  const n = p.int(2, 6);
+  for (let i = 0; i < n; i++) {
+    const skew = i === n - 1 && p.chance(0.3) ? 86_400_000 : p.int(-120_000, 120_000); // one may be a day ahead
+    await world.addDevice(uuid(), skew);
+  }
+  const known = { tags: [] as string[], albums: [] as string[], contents: [] as string[] };
+  const steps = opts.steps ?? p.int(30, 90);
+  let kills = 0;
+  let lateJoiner: SimDevice | null = null;
+
+  const ownRow = async (d: SimDevice, table: string, id: string): Promise<Fields | null> => {
+    const r = (await d.rows(`SELECT * FROM ${table} WHERE uuid = ?`, [id]))[0];
+    return r ?? null;
+  };
+  const synced = (model: OwnedModelName, row: Fields): Fields => Object.fromEntries(Object.keys(MODELS[model].fields).map((f) => [f, row[f] ?? null]));
+  const allEntries = async (d: SimDevice): Promise<string[]> => (await d.rows('SELECT uuid FROM entries')).map((r) => String(r['uuid']));
+
+  for (let step = 0; step < steps; step++) {
+    world.time += p.int(0, 3000);
+    const live = world.live();
+    const r = p.next();
+    if (r < 0.1) {
+      world.net.deliver(p.int(1, 20));
+      await world.idle();
+      continue;
+    }
+    if (r < 0.14) {
+      const [a, b] = [p.pick(world.devices), p.pick(world.devices)];
+      world.net.setLink(a.id, b.id, p.chance(0.5));
+      continue;
+    }
+    if (r < 0.17) {
+      world.net.isolate(p.pick(world.devices).id, p.chance(0.5));
+      continue;
+    }
+    if (r < 0.21) {
+      const d = p.pick(world.devices);
+      if (d.live && live.length > 1) {
+        await d.kill();
+        kills++;
+      } else if (!d.live) await d.start();
+      continue;
+    }
+    if (r < 0.23) {
+      p.pick(world.devices).skew += p.int(-30_000, 30_000); // clocks jump, also backwards
+      continue;
+    }
+    if (r < 0.24 && !lateJoiner && world.devices.length < 7) {
+      lateJoiner = await world.addDevice(uuid(), p.int(-60_000, 60_000));
+      continue;
+    }
+    if (!live.length) continue;
+    const d = p.pick(live);
+    const op = p.int(0, 15);
+    const entries = await allEntries(d);
+    switch (op) {
+      case 0: {
+        await d.write([d.owned('device', d.id, { name: `Dev ${p.int(1, 99)}`, slug: 'dev', os: 'Linux', browser: 'Chrome', created_at: 1 })]);
+        break;
+      }
+      case 1: {
+        const loc = uuid();
+        const root = uuid();
+        const changes = [d.owned('entry', root, entry(loc, null, 'root', 'dir'))];
+        for (let i = 0; i < p.int(0, 6); i++) changes.push(d.owned('entry', uuid(), entry(loc, root, `f${i}.txt`, 'file')));
+        changes.push(d.owned('location', loc, { device_uuid: d.id, volume_uuid: null, entry_uuid: root, name: `L${p.int(1, 99)}`, path: '/x', index_mode: 'deep', total_file_count: changes.length - 1, total_byte_size: 0, last_scan_at: null }));
+        await d.write(p.chance(0.5) ? changes : changes.reverse());
+        break;
+      }
+      case 2: {
+        const mine = await d.rows('SELECT uuid FROM locations WHERE _owner = ?', [d.id]);
+        if (mine.length) await d.write([d.tombstone('location', String(p.pick(mine)['uuid']))]);
+        break;
+      }
+      case 3: {
+        const mine = await d.rows('SELECT uuid FROM entries WHERE _owner = ?', [d.id]);
+        if (!mine.length) break;
+        const id = String(p.pick(mine)['uuid']);
+        const row = await ownRow(d, 'entries', id);
+        if (!row) break;
+        await d.write([p.chance(0.3) ? d.tombstone('entry', id) : d.owned('entry', id, { ...synced('entry', row), size: p.int(0, 1e6), name: `renamed${p.int(1, 9)}.txt` })]);
+        break;
+      }
+      case 4: {
+        const id = p.chance(0.3) && known.tags.length ? p.pick(known.tags) : uuid();
+        if (!known.tags.includes(id)) known.tags.push(id);
+        const name = p.pick(NAMES);
+        await d.write([d.shared('tag', id, 'insert', { canonical_name: name.toLowerCase(), display_name: name, namespace: null, tag_type: 'standard', color: p.pick(COLORS), privacy_level: 'normal', search_weight: 100, created_by_device: d.id })]);
+        break;
+      }
+      case 5:
+      case 6: {
+        if (!known.tags.length) break;
+        const fields: Fields = p.chance(0.5) ? { color: p.pick(COLORS) } : p.chance(0.5) ? { display_name: `${p.pick(NAMES)}!` } : { namespace: `ns${p.int(1, 3)}`, search_weight: p.int(0, 9) };
+        await d.write([d.shared('tag', p.pick(known.tags), 'update', fields)]);
+        break;
+      }
+      case 7: {
+        if (known.tags.length) await d.write([d.shared('tag', p.pick(known.tags), 'delete')]);
+        break;
+      }
+      case 8: {
+        const id = uuid();
+        known.albums.push(id);
+        await d.write([d.shared('album', id, 'insert', { name: `Album ${p.int(1, 9)}`, description: null, created_by_device: d.id })]);
+        break;
+      }
+      case 9: {
+        if (!known.albums.length || !entries.length) break;
+        const album = p.pick(known.albums);
+        const e = p.pick(entries);
+        await d.write([d.shared('album_entry', albumEntryUuid(album, e), p.chance(0.7) ? 'insert' : 'update', p.chance(0.7) ? { album_uuid: album, entry_uuid: e, added_at: world.time, active: true } : { active: p.chance(0.5) })]);
+        break;
+      }
+      case 10: {
+        if (!known.tags.length || !entries.length) break;
+        const tag = p.pick(known.tags);
+        const e = p.pick(entries);
+        const link = tagLinkUuid(tag, e);
+        await d.write([p.chance(0.6)
+          ? d.shared('tag_link', link, 'insert', { tag_uuid: tag, target_uuid: e, target_kind: 'entry', source: 'user', applied_by_device: d.id, active: true })
+          : d.shared('tag_link', link, 'update', { active: p.chance(0.5) })]);
+        break;
+      }
+      case 11:
+      case 12: {
+        if (!entries.length) break;
+        const e = p.pick(entries);
+        const fields: Fields = op === 11 ? { notes: `note ${p.int(1, 999)}` } : { favorite: p.chance(0.5) };
+        const id = userMetadataUuid(e);
+        await d.write([p.chance(0.5)
+          ? d.shared('user_metadata', id, 'insert', { entry_uuid: e, content_uuid: null, notes: null, favorite: false, hidden: false, custom_data: null, ...fields })
+          : d.shared('user_metadata', id, 'update', fields)]);
+        break;
+      }
+      case 13: {
+        const hash = `h${p.int(1, 20)}`;
+        const id = contentUuid(hash);
+        known.contents.push(id);
+        await d.write([d.shared('content_identity', id, 'insert', { content_hash: hash, mime_type: 'text/plain', kind: 'text', total_size: 10 })]);
+        break;
+      }
+      case 14: {
+        if (known.albums.length && p.chance(0.3)) await d.write([d.shared('album', p.pick(known.albums), 'delete')]);
+        else if (known.albums.length) await d.write([d.shared('album', p.pick(known.albums), 'update', { name: `Renamed ${p.int(1, 9)}` })]);
+        break;
+      }
+      case 15: {
+        await d.live!.engine.compact();
+        break;
+      }
+    }
+    if (p.chance(0.5)) {
+      world.net.deliver(p.int(0, 10));
+      await world.idle();
+    }
+  }
+
+  await world.heal();
+  // A late joiner that never saw anything must end equal too (backfill through compaction).
+  const fresh = await world.addDevice(uuid(), 0);
+  await world.heal();
+  void fresh;
+  const failures = await checkInvariants(world);
+  return { seed, devices: world.devices.length, steps, kills, failures };
+}
+
+function entry(location: string, parent: string | null, name: string, kind: 'file' | 'dir'): Fields {
+  return { location_uuid: location, parent_uuid: parent, name, kind, extension: kind === 'file' ? 'txt' : null, size: 1, created_at: 1, modified_at: 1, content_uuid: null };
+}
+
+export async function checkInvariants(world: World): Promise<string[]> {
+  const failures: string[] = [];
+  const devices = world.live();
+  const digests = await Promise.all(devices.map((d) => d.digest()));
+  const first = JSON.stringify(digests[0]);
+  digests.forEach((dg, i) => {
+    if (JSON.stringify(dg) !== first) {
+      const diff = SYNCED_TABLES.filter((t) => dg[t] !== digests[0]![t]);
+      failures.push(`digest of ${devices[i]!.id.slice(0, 8)} differs from ${devices[0]!.id.slice(0, 8)} in ${diff.join(', ')}`);
+    }
+  });
+  const tombSets = await Promise.all(devices.map((d) => d.rows('SELECT model, uuid, hlc FROM tombstones ORDER BY model, uuid')));
+  tombSets.forEach((t, i) => {
+    if (JSON.stringify(t) !== JSON.stringify(tombSets[0])) failures.push(`tombstones of ${devices[i]!.id.slice(0, 8)} differ`);
+  });
+  for (const d of devices) {
+    for (const t of await d.rows('SELECT model, uuid FROM tombstones')) {
+      const table = MODELS[t['model'] as keyof typeof MODELS].table;
+      if ((await d.rows(`SELECT 1 FROM ${table} WHERE uuid = ?`, [t['uuid']!])).length) failures.push(`${d.id.slice(0, 8)}: deleted ${String(t['model'])} ${String(t['uuid'])} is present`);
+    }
+    for (const table of ['devices', 'volumes', 'locations', 'entries']) {
+      const bad = await d.rows(`SELECT uuid FROM ${table} WHERE substr(_hlc, 21) <> _owner`);
+      if (bad.length) failures.push(`${d.id.slice(0, 8)}: ${table} rows stamped by someone else than their owner`);
+    }
+    if ((await d.rows('SELECT 1 FROM devices WHERE uuid <> _owner')).length) failures.push(`${d.id.slice(0, 8)}: a device row not owned by itself`);
+    if ((await d.rows('SELECT 1 FROM locations WHERE device_uuid <> _owner')).length) failures.push(`${d.id.slice(0, 8)}: a location not owned by its device`);
+    if ((await d.rows('SELECT 1 FROM entries e JOIN locations l ON l.uuid = e.location_uuid WHERE l._owner <> e._owner')).length)
+      failures.push(`${d.id.slice(0, 8)}: an entry owned by another device than its location`);
+    // Idempotence: everything in the document applied again changes nothing.
+    const all = createExtractor(d.live!.doc).all();
+    const again = await d.live!.storage.call('commit', { changes: all.changes, hlc: null });
+    if (!again.ok) failures.push(`${d.id.slice(0, 8)}: re-apply failed: ${again.error.message}`);
+    else if (again.value.applied !== 0) failures.push(`${d.id.slice(0, 8)}: re-applying the document changed ${again.value.applied} rows`);
+    // No clock dragged into the future by a skewed peer.
+    const cur = d.live!.clock.current();
+    if (cur && hlcWall(cur) > d.now() + MAX_DRIFT + 60_000) failures.push(`${d.id.slice(0, 8)}: clock dragged ${hlcWall(cur) - d.now()} ms ahead`);
+  }
+  for (const d of world.devices) {
+    d.history.forEach((issued, k) => {
+      for (let i = 1; i < issued.length; i++) if (!(issued[i]! > issued[i - 1]!)) failures.push(`${d.id.slice(0, 8)}: HLC went backwards in incarnation ${k}`);
+      const boot = d.bootClocks[k];
+      if (boot && issued[0] && !(issued[0] > boot)) failures.push(`${d.id.slice(0, 8)}: first stamp after restart ${k} not above the persisted clock`);
+      for (const h of issued) if (hlcDevice(h) !== d.id) failures.push(`${d.id.slice(0, 8)}: issued a stamp of another device`);
+    });
+  }
+  return failures;
+}
+
+export type { Prng };

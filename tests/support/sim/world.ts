@@ -1,0 +1,170 @@
+/**
+ * The convergence simulator's world: N devices, each running the REAL parts — core (HLC,
+ * validation, apply), the Yjs sync document and engine, and the storage engine on sql.js
+ * with its own (fake) IndexedDB that survives kills — connected by the seeded in-memory
+ * network. A kill drops a device on the floor (no flush, no image); a restart boots it from
+ * whatever its IndexedDB holds, exactly as a relaunched tab does.
+ */
+import { IDBFactory } from 'fake-indexeddb';
+import type { SqlJsStatic } from 'sql.js';
+import * as Y from 'yjs';
+import type { Change, Fields, OwnedChange, SharedChange } from '../../../src/core/change.ts';
+import { createHlcClock, type HlcClock } from '../../../src/core/hlc.ts';
+import { MODELS, MODEL_NAMES, type OwnedModelName, type SharedModelName } from '../../../src/core/models.ts';
+import type { Prng } from '../../../src/core/prng.ts';
+import { createInProcessStorage, type StorageClient } from '../../../src/storage/client.ts';
+import { createStorageEngine } from '../../../src/storage/engine.ts';
+import { createSyncEngine, type SyncEngine } from '../../../src/sync/engine.ts';
+import { createMemoryNetwork, type MemoryNetwork, type NetFaults } from '../../../src/transport/memory.ts';
+
+export const MAX_DRIFT = 5 * 60_000;
+
+/** An IDBFactory whose connections stop working once `kill()`ed (a dead tab writes nothing more). */
+function killableIdb(real: IDBFactory): { idb: IDBFactory; kill: () => void } {
+  let dead = false;
+  const idb = {
+    open(name: string, version?: number) {
+      if (dead) throw new DOMException('the tab was killed', 'InvalidStateError');
+      const req = real.open(name, version);
+      req.addEventListener('success', () => {
+        const db = req.result;
+        const orig = db.transaction.bind(db);
+        db.transaction = ((...a: Parameters<IDBDatabase['transaction']>) => {
+          if (dead) throw new DOMException('the tab was killed', 'InvalidStateError');
+          return orig(...a);
+        }) as IDBDatabase['transaction'];
+      });
+      return req;
+    },
+    deleteDatabase: (n: string) => real.deleteDatabase(n),
+    cmp: (a: unknown, b: unknown) => real.cmp(a, b),
+    databases: () => real.databases(),
+  } as IDBFactory;
+  return { idb, kill: () => void (dead = true) };
+}
+
+export interface Incarnation {
+  readonly storage: StorageClient;
+  readonly engine: SyncEngine;
+  readonly clock: HlcClock;
+  readonly doc: Y.Doc;
+  readonly kill: () => void;
+  readonly issued: string[];
+}
+
+export class SimDevice {
+  readonly id: string;
+  readonly idb = new IDBFactory();
+  skew: number;
+  live: Incarnation | null = null;
+  /** stamps issued per incarnation, for the monotonic-clock invariant */
+  readonly history: string[][] = [];
+  /** the highest clock value persisted when each incarnation booted */
+  readonly bootClocks: (string | null)[] = [];
+
+  constructor(id: string, skew: number, private readonly world: World) {
+    this.id = id;
+    this.skew = skew;
+  }
+
+  now = (): number => this.world.time + this.skew;
+
+  async start(): Promise<void> {
+    const { idb, kill } = killableIdb(this.idb);
+    const storage = createInProcessStorage(createStorageEngine({ sql: this.world.SQL, idb, now: this.now, imageDebounceMs: 10_000_000, imageMaxDelayMs: 10_000_000, imageEveryFrames: 25 }));
+    const boot = await storage.call('open', { dbName: 'device', deviceUuid: this.id });
+    if (!boot.ok) throw new Error(`boot failed: ${boot.error.message}`);
+    const inner = createHlcClock({ device: this.id, now: this.now, maxDriftMs: MAX_DRIFT, last: boot.value.hlc });
+    const issued: string[] = [];
+    const clock: HlcClock = { ...inner, next: () => { const h = inner.next(); issued.push(h); return h; } };
+    const doc = new Y.Doc();
+    const engine = createSyncEngine({ doc, storage, clock, device: this.id, now: this.now });
+    engine.boot(boot.value.ydoc);
+    this.history.push(issued);
+    this.bootClocks.push(boot.value.hlc);
+    this.live = { storage, engine, clock, doc, kill, issued };
+    this.world.net.join(this.id, doc);
+  }
+
+  async kill(): Promise<void> {
+    const l = this.live;
+    if (!l) return;
+    this.world.net.leave(this.id);
+    l.engine.destroy();
+    l.kill();
+    this.live = null;
+    await new Promise((r) => setTimeout(r, 0)); // let transactions already under way settle
+  }
+
+  owned(model: OwnedModelName, uuid: string, data: Fields): OwnedChange {
+    return { kind: 'owned', model, owner: this.id, uuid, hlc: this.live!.clock.next(), data };
+  }
+  tombstone(model: OwnedModelName, uuid: string): OwnedChange {
+    return { kind: 'owned', model, owner: this.id, uuid, hlc: this.live!.clock.next(), deleted: true };
+  }
+  shared(model: SharedModelName, uuid: string, op: SharedChange['op'], fields: Fields = {}): SharedChange {
+    return { kind: 'shared', model, uuid, hlc: this.live!.clock.next(), op, fields };
+  }
+
+  async write(changes: Change[]): Promise<void> {
+    const r = await this.live!.engine.write(changes);
+    if (!r.ok && this.live) throw new Error(`write failed on a live device: ${r.error.message}`);
+  }
+
+  async rows(sql: string, params: (string | number | null)[] = []): Promise<Record<string, string | number | null>[]> {
+    const r = await this.live!.storage.call('query', { sql, params });
+    if (!r.ok) throw new Error(r.error.message);
+    return r.value;
+  }
+
+  async digest(): Promise<Record<string, string>> {
+    const r = await this.live!.storage.call('digest', {});
+    if (!r.ok) throw new Error(r.error.message);
+    return r.value;
+  }
+}
+
+export class World {
+  time = 1_750_000_000_000;
+  readonly net: MemoryNetwork;
+  readonly devices: SimDevice[] = [];
+
+  constructor(readonly SQL: SqlJsStatic, readonly prng: Prng, faults: NetFaults) {
+    this.net = createMemoryNetwork(prng, faults);
+  }
+
+  async addDevice(id: string, skew: number): Promise<SimDevice> {
+    const d = new SimDevice(id, skew, this);
+    this.devices.push(d);
+    await d.start();
+    return d;
+  }
+
+  live(): SimDevice[] {
+    return this.devices.filter((d) => d.live);
+  }
+
+  async idle(): Promise<void> {
+    for (let i = 0; i < 5; i++) {
+      await Promise.all(this.live().map((d) => d.live!.engine.idle()));
+      await new Promise((r) => setTimeout(r, 0));
+    }
+  }
+
+  /** Heal everything, restart the dead, and exchange until every device is quiescent. */
+  async heal(): Promise<void> {
+    for (const a of this.devices) {
+      this.net.isolate(a.id, false);
+      for (const b of this.devices) this.net.setLink(a.id, b.id, true);
+    }
+    for (const d of this.devices) if (!d.live) await d.start();
+    for (let round = 0; round < 6; round++) {
+      this.net.syncAll();
+      await this.idle();
+      this.net.deliver();
+      await this.idle();
+    }
+  }
+}
+
+export const SYNCED_TABLES = MODEL_NAMES.map((m) => MODELS[m].table);
