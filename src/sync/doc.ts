@@ -93,6 +93,13 @@ function push(out: Extracted, r: { change: unknown } | DocRejection): void {
 const describeWhere = (c: unknown): string =>
   isRecord(c) ? `${String(c['kind'])} ${typeof c['model'] === 'string' ? c['model'] : '?'} ${typeof c['uuid'] === 'string' ? c['uuid'].slice(0, 36) : '?'}` : '?';
 
+/** The valid entries of the shared log (compaction looks only at these). */
+export function readSharedLog(doc: Y.Doc): Extracted {
+  const out: Extracted = { changes: [], rejections: [] };
+  sharedMap(doc).forEach((v, k) => push(out, sharedChange(k, v)));
+  return out;
+}
+
 /** Every root map name of the document that holds a device's records. */
 export function ownedRoots(doc: Y.Doc): string[] {
   return [...doc.share.keys()].filter((k) => k.startsWith(OWNED_PREFIX));

@@ -20,7 +20,7 @@ import { encodeHlc, hlcWall, type HlcClock } from '../core/hlc.ts';
 import { err, type Result } from '../core/result.ts';
 import type { StorageClient } from '../storage/client.ts';
 import type { CommitResult, StorageError } from '../storage/rpc.ts';
-import { acksMap, BOOT_ORIGIN, createExtractor, LOCAL_ORIGIN, sharedMap, writeChanges, type DocRejection } from './doc.ts';
+import { acksMap, BOOT_ORIGIN, createExtractor, LOCAL_ORIGIN, readSharedLog, sharedMap, writeChanges, type DocRejection } from './doc.ts';
 
 export interface SyncEngineDeps {
   readonly doc: Y.Doc;
@@ -207,11 +207,12 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       return serial(async () => {
         const shared = sharedMap(doc);
         const entries: LogEntry[] = [];
-        shared.forEach((v, k) => {
-          const x = v as Partial<LogEntry>;
-          if (typeof x.model === 'string' && typeof x.uuid === 'string' && typeof x.op === 'string')
-            entries.push({ hlc: k, model: x.model, uuid: x.uuid, op: x.op, fields: (x.fields ?? {}) });
-        });
+        // Only entries that validate may supersede others: an invalid entry is never
+        // applied, so letting it hide an older valid one would lose that value on devices
+        // that had not seen it yet. (Invalid entries stay: a newer app may understand them.)
+        for (const c of readSharedLog(doc).changes) {
+          if (c.kind === 'shared') entries.push({ hlc: c.hlc, model: c.model, uuid: c.uuid, op: c.op, fields: c.fields });
+        }
         const drop = supersededEntries(entries);
         if (!drop.length) return 0;
         captured = [];

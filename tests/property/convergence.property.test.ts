@@ -11,7 +11,9 @@ beforeAll(async () => {
 });
 
 /** Seeds that once failed, kept forever (name: what they caught). */
-const REGRESSIONS: Record<string, number> = {};
+const REGRESSIONS: Record<string, number> = {
+  'compaction must not let an invalid entry supersede a valid one': 294,
+};
 
 const runs = Number(process.env['SIM_RUNS'] ?? 40);
 const start = Number(process.env['SIM_START'] ?? 1);
