@@ -196,14 +196,6 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
   await world.heal();
   void fresh;
   const failures = await checkInvariants(world);
-  if ((globalThis as { __simDebug?: boolean }).__simDebug) {
-    for (const d of world.live()) console.log(d.id.slice(0, 8), JSON.stringify(await d.rows('SELECT uuid, active, added_at, album_uuid, entry_uuid, _hlcs FROM album_entries ORDER BY uuid')));
-    for (const d of world.live()) {
-      const entries: string[] = [];
-      d.live!.doc.getMap('shared').forEach((v, k) => { const x = v as { model: string }; if (x.model === 'album_entry') entries.push(k + ' ' + JSON.stringify(v)); });
-      console.log(d.id.slice(0, 8), entries.sort().join('\n'));
-    }
-  }
   return { seed, devices: world.devices.length, steps, kills, failures };
 }
 
