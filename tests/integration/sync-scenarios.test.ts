@@ -1,0 +1,274 @@
+// Named sync scenarios (issue "Sync core" §7): deterministic, each asserting the exact end
+// state on every device. Real parts throughout: core, Yjs sync document + engine, storage
+// engine on sql.js + fake IndexedDB, connected by the in-memory network.
+import initSqlJs, { type SqlJsStatic } from 'sql.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Fields } from '../../src/core/change.ts';
+import { hlcWall } from '../../src/core/hlc.ts';
+import { createPrng } from '../../src/core/prng.ts';
+import { albumEntryUuid, tagLinkUuid, userMetadataUuid } from '../../src/core/uuid.ts';
+import { checkInvariants } from '../support/sim/run.ts';
+import { type SimDevice, World } from '../support/sim/world.ts';
+import { entryData, locationData, tagFields, uuidFactory } from '../support/fixtures.ts';
+
+let SQL: SqlJsStatic;
+beforeAll(async () => {
+  SQL = await initSqlJs();
+});
+
+const ids = uuidFactory('scenarios');
+const A = '0aaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
+const B = '0bbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb';
+const C = '0ccccccc-cccc-4ccc-8ccc-cccccccccccc';
+
+async function world(...skews: number[]): Promise<{ w: World; devs: SimDevice[] }> {
+  const w = new World(SQL, createPrng('scenario'), { drop: 0, duplicate: 0, reorder: 0 });
+  const devs: SimDevice[] = [];
+  for (const [i, skew] of skews.entries()) devs.push(await w.addDevice([A, B, C][i]!, skew));
+  return { w, devs };
+}
+const sync = async (w: World) => {
+  w.net.deliver();
+  await w.idle();
+  w.net.syncAll();
+  await w.idle();
+};
+const rows = (d: SimDevice, sql: string) => d.rows(sql);
+async function sameOnAll(devs: SimDevice[], sql: string) {
+  const all = await Promise.all(devs.map((d) => d.rows(sql)));
+  for (const r of all) expect(r).toEqual(all[0]);
+  return all[0]!;
+}
+async function converged(w: World) {
+  expect(await checkInvariants(w)).toEqual([]);
+}
+
+describe('sync scenarios', () => {
+  it('location state syncs, and arrives pending', async () => {
+    const { w, devs: [a, b] } = await world(0, 0);
+    const loc = ids();
+    await a!.write([a!.owned('location', loc, locationData(A, 'Photos'))]);
+    await sync(w);
+    expect(await rows(b!, 'SELECT name, device_uuid, scan_state FROM locations')).toEqual([{ name: 'Photos', device_uuid: A, scan_state: 'pending' }]);
+    await converged(w);
+  });
+
+  it('entries arrive with their location — and before it', async () => {
+    const { w, devs: [a, b] } = await world(0, 0);
+    const loc = ids();
+    const root = ids();
+    await a!.write([a!.owned('entry', root, entryData(loc, 'root', null, 'dir')), a!.owned('entry', ids(), entryData(loc, 'x.jpg', root))]);
+    await sync(w);
+    expect(await rows(b!, 'SELECT count(*) AS n FROM entries')).toEqual([{ n: 2 }]);
+    expect(await rows(b!, 'SELECT count(*) AS n FROM locations')).toEqual([{ n: 0 }]);
+    await a!.write([a!.owned('location', loc, locationData(A, 'Later', root))]);
+    await sync(w);
+    expect(await rows(b!, 'SELECT l.name, count(e.uuid) AS n FROM locations l JOIN entries e ON e.location_uuid = l.uuid GROUP BY l.uuid')).toEqual([{ name: 'Later', n: 2 }]);
+    await converged(w);
+  });
+
+  it('tags sync', async () => {
+    const { w, devs } = await world(0, 0);
+    const tag = ids();
+    await devs[0]!.write([devs[0]!.shared('tag', tag, 'insert', tagFields('Vacation', A))]);
+    await sync(w);
+    expect(await sameOnAll(devs, 'SELECT uuid, display_name, color FROM tags')).toEqual([{ uuid: tag, display_name: 'Vacation', color: '#3b82f6' }]);
+  });
+
+  it('concurrent edits of the same field: the higher HLC wins everywhere', async () => {
+    const { w, devs: [a, b] } = await world(0, 5_000); // B's clock is ahead: its edit is later
+    const tag = ids();
+    await a!.write([a!.shared('tag', tag, 'insert', tagFields('Work', A))]);
+    await sync(w);
+    w.net.isolate(A, true);
+    await a!.write([a!.shared('tag', tag, 'update', { color: '#aa0000' })]);
+    await b!.write([b!.shared('tag', tag, 'update', { color: '#00bb00' })]);
+    w.net.isolate(A, false);
+    await sync(w);
+    expect(await sameOnAll([a!, b!], 'SELECT color FROM tags')).toEqual([{ color: '#00bb00' }]);
+  });
+
+  it('concurrent edits of different fields both survive', async () => {
+    const { w, devs: [a, b] } = await world(0, 0);
+    const tag = ids();
+    await a!.write([a!.shared('tag', tag, 'insert', tagFields('Work', A))]);
+    await sync(w);
+    w.net.isolate(A, true);
+    await a!.write([a!.shared('tag', tag, 'update', { color: '#aa0000' })]);
+    await b!.write([b!.shared('tag', tag, 'update', { display_name: 'Office' })]);
+    w.net.isolate(A, false);
+    await sync(w);
+    expect(await sameOnAll([a!, b!], 'SELECT display_name, color FROM tags')).toEqual([{ display_name: 'Office', color: '#aa0000' }]);
+  });
+
+  it('a tag updated then deleted is gone everywhere', async () => {
+    const { w, devs } = await world(0, 0);
+    const [a] = devs;
+    const tag = ids();
+    await a!.write([a!.shared('tag', tag, 'insert', tagFields('Temp', A))]);
+    await a!.write([a!.shared('tag', tag, 'update', { color: '#000000' })]);
+    await a!.write([a!.shared('tag', tag, 'delete')]);
+    await sync(w);
+    expect(await sameOnAll(devs, 'SELECT count(*) AS n FROM tags')).toEqual([{ n: 0 }]);
+    expect(await sameOnAll(devs, "SELECT uuid FROM tombstones WHERE model = 'tag'")).toEqual([{ uuid: tag }]);
+  });
+
+  it('a delete concurrent with a later-stamped update stays deleted', async () => {
+    const { w, devs: [a, b] } = await world(0, 60_000); // B's update is stamped a minute later
+    const tag = ids();
+    await a!.write([a!.shared('tag', tag, 'insert', tagFields('Doomed', A))]);
+    await sync(w);
+    w.net.isolate(A, true);
+    await a!.write([a!.shared('tag', tag, 'delete')]);
+    await b!.write([b!.shared('tag', tag, 'update', { display_name: 'Saved?' })]);
+    w.net.isolate(A, false);
+    await sync(w);
+    expect(await sameOnAll([a!, b!], 'SELECT count(*) AS n FROM tags')).toEqual([{ n: 0 }]);
+    await converged(w);
+  });
+
+  it('two devices creating "Vacation" get two tags on both, told apart by device', async () => {
+    const { w, devs: [a, b] } = await world(0, 0);
+    w.net.isolate(A, true);
+    await a!.write([a!.shared('tag', ids(), 'insert', tagFields('Vacation', A))]);
+    await b!.write([b!.shared('tag', ids(), 'insert', tagFields('Vacation', B))]);
+    w.net.isolate(A, false);
+    await sync(w);
+    expect(await sameOnAll([a!, b!], 'SELECT display_name, created_by_device FROM tags ORDER BY created_by_device')).toEqual([
+      { display_name: 'Vacation', created_by_device: A },
+      { display_name: 'Vacation', created_by_device: B },
+    ]);
+  });
+
+  it('the same file added to an album on two devices is one membership', async () => {
+    const { w, devs: [a, b] } = await world(0, 0);
+    const album = ids();
+    const file = ids();
+    await a!.write([a!.shared('album', album, 'insert', { name: 'Trip', description: null, created_by_device: A })]);
+    await sync(w);
+    w.net.isolate(A, true);
+    const add = (d: SimDevice) => d.shared('album_entry', albumEntryUuid(album, file), 'insert', { album_uuid: album, entry_uuid: file, added_at: 1, active: true });
+    await a!.write([add(a!)]);
+    await b!.write([add(b!)]);
+    w.net.isolate(A, false);
+    await sync(w);
+    expect(await sameOnAll([a!, b!], 'SELECT album_uuid, entry_uuid, active FROM album_entries')).toEqual([{ album_uuid: album, entry_uuid: file, active: 1 }]);
+  });
+
+  it('a tag link removed, then added again, is active everywhere', async () => {
+    const { w, devs: [a, b] } = await world(0, 0);
+    const tag = ids();
+    const file = ids();
+    const link = tagLinkUuid(tag, file);
+    await a!.write([a!.shared('tag_link', link, 'insert', { tag_uuid: tag, target_uuid: file, target_kind: 'entry', source: 'user', applied_by_device: A, active: true })]);
+    await sync(w);
+    await b!.write([b!.shared('tag_link', link, 'update', { active: false })]);
+    await sync(w);
+    expect(await sameOnAll([a!, b!], 'SELECT active FROM tag_links')).toEqual([{ active: 0 }]);
+    await a!.write([a!.shared('tag_link', link, 'update', { active: true })]);
+    await sync(w);
+    expect(await sameOnAll([a!, b!], 'SELECT active FROM tag_links')).toEqual([{ active: 1 }]);
+  });
+
+  it('a note on A and a favourite on B of the same file are both kept', async () => {
+    const { w, devs: [a, b] } = await world(0, 0);
+    const file = ids();
+    const meta = userMetadataUuid(file);
+    const base: Fields = { entry_uuid: file, content_uuid: null, notes: null, favorite: false, hidden: false, custom_data: null };
+    w.net.isolate(A, true);
+    await a!.write([a!.shared('user_metadata', meta, 'insert', { ...base, notes: 'sunset at the pier' })]);
+    await b!.write([b!.shared('user_metadata', meta, 'update', { favorite: true })]);
+    w.net.isolate(A, false);
+    await sync(w);
+    expect(await sameOnAll([a!, b!], 'SELECT notes, favorite FROM user_metadata')).toEqual([{ notes: 'sunset at the pier', favorite: 1 }]);
+  });
+
+  it('a device joining later backfills what was created before it', async () => {
+    const { w, devs: [a] } = await world(0);
+    const loc = ids();
+    const changes = [a!.owned('location', loc, locationData(A, 'Archive'))];
+    for (let i = 0; i < 200; i++) changes.push(a!.owned('entry', ids(), entryData(loc, `f${i}.txt`)));
+    await a!.write(changes);
+    await a!.write([a!.shared('tag', ids(), 'insert', tagFields('Old', A))]);
+    const late = await w.addDevice(B, 0);
+    await sync(w);
+    expect(await rows(late, 'SELECT count(*) AS n FROM entries')).toEqual([{ n: 200 }]);
+    expect(await rows(late, 'SELECT display_name FROM tags')).toEqual([{ display_name: 'Old' }]);
+    expect(await late.digest()).toEqual(await a!.digest());
+  });
+
+  it('three devices, A offline from C: C receives A\'s data through B', async () => {
+    const { w, devs: [a, b, c] } = await world(0, 0, 0);
+    w.net.setLink(A, C, false);
+    const loc = ids();
+    await a!.write([a!.owned('location', loc, locationData(A, 'Via B'))]);
+    await sync(w);
+    expect(await rows(c!, 'SELECT name FROM locations')).toEqual([{ name: 'Via B' }]);
+    void b;
+  });
+
+  it('a record planted in another device\'s owned map is rejected and counted', async () => {
+    const { w, devs: [a, b] } = await world(0, 0);
+    // B writes into A's map directly (a hostile or buggy peer): stamped by B, in owned:A.
+    b!.live!.doc.transact(() => {
+      b!.live!.doc.getMap(`owned:${A}`).set(`location:${ids()}`, { hlc: b!.live!.clock.next(), data: locationData(A, 'Forged') });
+    }, 'hostile');
+    await sync(w);
+    expect(await rows(a!, 'SELECT count(*) AS n FROM locations')).toEqual([{ n: 0 }]);
+    const s = a!.live!.engine.stats();
+    expect(s.rejected).toBeGreaterThanOrEqual(1);
+    expect(s.lastRejections.some((r) => r.reason === 'ownership')).toBe(true);
+  });
+
+  it('malformed values are rejected and counted, and nothing else is disturbed', async () => {
+    const { w, devs: [a, b] } = await world(0, 0);
+    const good = ids();
+    b!.live!.doc.transact(() => {
+      const shared = b!.live!.doc.getMap('shared');
+      const h = () => b!.live!.clock.next();
+      shared.set(h(), 'not an object');
+      shared.set(h(), { model: 'nope', uuid: ids(), op: 'insert', fields: {} });
+      shared.set(h(), { model: 'tag', uuid: 'x', op: 'insert', fields: {} });
+      shared.set(h(), { model: 'tag', uuid: ids(), op: 'insert', fields: { ...tagFields('Big', B), display_name: 'x'.repeat(100_000) } });
+      shared.set('not-an-hlc', { model: 'tag', uuid: ids(), op: 'delete', fields: {} });
+      b!.live!.doc.getMap(`owned:${B}`).set('garbage-key', { hlc: h(), data: {} });
+      shared.set(h(), { model: 'tag', uuid: good, op: 'insert', fields: tagFields('Fine', B) });
+    }, 'hostile');
+    await sync(w);
+    expect(await rows(a!, 'SELECT uuid FROM tags')).toEqual([{ uuid: good }]);
+    expect(a!.live!.engine.stats().rejected).toBe(6);
+  });
+
+  it('a device whose clock is a day ahead does not move the others\' clocks, and all converge', async () => {
+    const { w, devs: [a, b] } = await world(0, 86_400_000);
+    const tag = ids();
+    await b!.write([b!.shared('tag', tag, 'insert', tagFields('Future', B))]);
+    await sync(w);
+    const cur = a!.live!.clock.current();
+    expect(cur === null || hlcWall(cur) <= a!.now() + 1000).toBe(true);
+    expect(a!.live!.engine.stats().drifted).toBe(1);
+    expect(a!.live!.engine.stats().lastDrifted[0]).toMatchObject({ model: 'tag', uuid: tag });
+    // A's edit of a field B set is stamped in A's present, so B's future stamp still wins it
+    // (last-writer-wins by HLC, the same on both devices), while a field B never set is A's.
+    await a!.write([a!.shared('tag', tag, 'update', { namespace: 'mine' })]);
+    await a!.write([a!.shared('tag', ids(), 'insert', tagFields('Present', A))]);
+    await sync(w);
+    expect(await sameOnAll([a!, b!], 'SELECT display_name, namespace FROM tags ORDER BY display_name')).toEqual([
+      { display_name: 'Future', namespace: null },
+      { display_name: 'Present', namespace: null },
+    ]);
+    expect(hlcWall(a!.live!.clock.current()!)).toBeLessThanOrEqual(a!.now() + 3000);
+    await converged(w);
+  });
+
+  it('a restarted device resumes its clock above everything it may have sent (lease)', async () => {
+    const { w, devs: [a] } = await world(0);
+    await a!.write([a!.shared('tag', ids(), 'insert', tagFields('Before', A))]);
+    const sent = a!.live!.clock.current()!;
+    await a!.kill();
+    a!.skew -= 60_000; // and the wall clock went back a minute
+    await a!.start();
+    expect(a!.live!.clock.next() > sent).toBe(true);
+    void w;
+  });
+});
