@@ -39,7 +39,7 @@ function killableIdb(real: IDBFactory): { idb: IDBFactory; kill: () => void } {
     deleteDatabase: (n: string) => real.deleteDatabase(n),
     cmp: (a: unknown, b: unknown) => real.cmp(a, b),
     databases: () => real.databases(),
-  } as IDBFactory;
+  };
   return { idb, kill: () => void (dead = true) };
 }
 
