@@ -4,15 +4,18 @@
  * expose `window.tabdrive` (the devtools API, README "Devtools API").
  */
 import { mount } from 'svelte';
-import type { Change } from './core/change.ts';
+import * as Y from 'yjs';
 import { createHlcClock } from './core/hlc.ts';
 import type { Result } from './core/result.ts';
 import { openSlotRegistry } from './device/registry.ts';
 import { claimDeviceSlot, createMemorySlotRegistry } from './device/slots.ts';
 import { describeBrowser } from './device/browser.ts';
 import { createStorageClient } from './storage/client.ts';
-import type { BootReport, CommitResult, StorageError, StorageHealth } from './storage/rpc.ts';
+import type { BootReport, StorageError, StorageHealth } from './storage/rpc.ts';
+import { createSyncEngine, type SyncStats } from './sync/engine.ts';
 import { createIntents, type Intents } from './sync/intents.ts';
+import { newSecret, roomName, roomPassword } from './transport/room.ts';
+import { createTransport, type Transport } from './transport/webrtc.ts';
 import App from './ui/App.svelte';
 import { AppState } from './ui/state/app.svelte.ts';
 
@@ -26,10 +29,12 @@ export interface TabdriveApi {
   query(sql: string, params?: (string | number | null)[]): Promise<Record<string, unknown>[]>;
   digest(): Promise<Record<string, string>>;
   hlc(): string | null;
-  stats(): Promise<{ applied: number; rejected: number; pending: number; peers: number; documentSize: number; storage: StorageHealth | null }>;
+  stats(): Promise<SyncStats & { peers: number; documentSize: number; storage: StorageHealth | null }>;
   durable(): Promise<StorageHealth>;
   snapshot(): Promise<StorageHealth>;
   actions: Intents | null;
+  /** Pause sync (disconnect from every peer) or resume it. */
+  pause(paused: boolean): void;
 }
 
 declare global {
@@ -61,6 +66,7 @@ const api: TabdriveApi = {
   durable: () => Promise.reject(new Error('not ready')),
   snapshot: () => Promise.reject(new Error('not ready')),
   actions: null,
+  pause: () => undefined,
 };
 window.tabdrive = api;
 
@@ -89,21 +95,22 @@ async function start(): Promise<void> {
   const clock = createHlcClock({ device: claim.device, now: () => Date.now(), last: boot.hlc });
   const query = async (sql: string, p: readonly (string | number | null)[] = []) => unwrap(await storage.call('query', { sql, params: p }));
 
-  const counters = { applied: 0, rejected: 0, pending: 0 };
   let app: AppState | null = null;
-  const writer = {
-    async write(changes: readonly Change[]): Promise<Result<CommitResult, StorageError>> {
-      counters.pending++;
-      const r = await storage.call('commit', { changes, hlc: clock.current() });
-      counters.pending--;
-      if (r.ok) {
-        counters.applied += r.value.applied;
-        counters.rejected += r.value.rejected;
-        if (app) void app.tablesChanged(r.value.tables);
-      }
-      return r;
+  // One path for every change: intents write into the sync document through the engine,
+  // remote document updates come back through it, and both reach SQLite in the worker.
+  const doc = new Y.Doc();
+  const engine = createSyncEngine({
+    doc,
+    storage,
+    clock,
+    device: claim.device,
+    now: () => Date.now(),
+    onCommit: (r) => {
+      if (app && r.tables.length) void app.tablesChanged(r.tables);
     },
-  };
+  });
+  engine.boot(boot.ydoc);
+  const writer = { write: engine.write };
   const readOwned = async (table: string, uuid: string) => {
     if (!/^[a-z_]+$/.test(table)) return null;
     const rows = await query(`SELECT * FROM ${table} WHERE uuid = ?`, [uuid]);
@@ -122,13 +129,27 @@ async function start(): Promise<void> {
   const named = await intents.ensureDevice(claim.name);
   const device = { uuid: claim.device, name: named.ok ? named.value : claim.name };
 
+  // Transport: tabs over BroadcastChannel; other browsers over WebRTC via signaling
+  // (?signaling=ws://host:port,… to choose; ?signaling= for tabs only).
+  const secret = await registry.secret(claim.library, newSecret());
+  const signalingParam = params.get('signaling');
+  const signaling = signalingParam === null ? [`ws://${location.hostname}:4444`] : signalingParam.split(',').filter(Boolean);
+  const transport: Transport = createTransport({
+    doc,
+    room: await roomName(claim.library, secret),
+    password: await roomPassword(claim.library, secret),
+    signaling,
+    self: { device: claim.device, name: device.name },
+  });
+
   app = new AppState({
     query,
     intents,
     device,
     boot,
     hlc: () => clock.current(),
-    openNewDevice: () => window.open(`${location.pathname}?new-device`, '_blank', 'noopener'),
+    openNewDevice: () => window.open(`${location.pathname}?new-device${signalingParam === null ? '' : `&signaling=${signalingParam}`}`, '_blank', 'noopener'),
+    transport,
   });
   storage.onHealth((h) => {
     if (app) app.health = h;
@@ -151,10 +172,16 @@ async function start(): Promise<void> {
     query: (sql: string, p?: (string | number | null)[]) => query(sql, p ?? []),
     digest: async () => unwrap(await storage.call('digest', {})),
     hlc: () => clock.current(),
-    stats: async () => ({ ...counters, peers: 0, documentSize: 0, storage: unwrap(await storage.call('health', {})) }),
+    stats: async () => ({
+      ...engine.stats(),
+      peers: transport.peers().length,
+      documentSize: Y.encodeStateAsUpdate(doc).byteLength,
+      storage: unwrap(await storage.call('health', {})),
+    }),
     durable: async () => unwrap(await storage.call('flush', {})),
     snapshot: async () => unwrap(await storage.call('snapshot', {})),
     actions: intents,
+    pause: (p: boolean) => app?.setPaused(p),
   } satisfies Partial<TabdriveApi>);
   markReady();
 }

@@ -24,21 +24,23 @@ export async function openSlotRegistry(idb: IDBFactory): Promise<SlotRegistry> {
       t.oncomplete = () => res();
       t.onabort = () => rej(t.error ?? new Error('IndexedDB transaction aborted'));
     });
+  /** get-or-put in ONE transaction: two tabs opened at once agree on the value. */
+  const getOrPut = (key: string, candidate: string): Promise<string> =>
+    new Promise((res, rej) => {
+      const t = db.transaction('meta', 'readwrite', { durability: 'strict' });
+      const store = t.objectStore('meta');
+      let value = candidate;
+      const g = store.get(key);
+      g.onsuccess = () => {
+        if (typeof g.result === 'string') value = g.result;
+        else store.put(candidate, key);
+      };
+      t.oncomplete = () => res(value);
+      t.onabort = () => rej(t.error ?? new Error('IndexedDB transaction aborted'));
+    });
   return {
-    library: (candidate) =>
-      new Promise((res, rej) => {
-        // get-or-put in ONE transaction: two tabs opened at once agree on the library.
-        const t = db.transaction('meta', 'readwrite', { durability: 'strict' });
-        const store = t.objectStore('meta');
-        let value = candidate;
-        const g = store.get('library');
-        g.onsuccess = () => {
-          if (typeof g.result === 'string') value = g.result;
-          else store.put(candidate, 'library');
-        };
-        t.oncomplete = () => res(value);
-        t.onabort = () => rej(t.error ?? new Error('IndexedDB transaction aborted'));
-      }),
+    library: (candidate) => getOrPut('library', candidate),
+    secret: (library, candidate) => getOrPut(`secret:${library}`, candidate),
     slots: async (library) => ((await req(db.transaction('slots').objectStore('slots').getAll())) as Slot[]).filter((s) => s.library === library),
     put: (slot) => write('slots', (s) => s.put(slot)),
   };

@@ -25,6 +25,8 @@ export interface LocksLike {
 export interface SlotRegistry {
   /** The library this browser opens; the first caller's candidate wins (atomic). */
   library(candidate: string): Promise<string>;
+  /** The library's invite secret; the first caller's candidate wins (atomic). */
+  secret(library: string, candidate: string): Promise<string>;
   slots(library: string): Promise<Slot[]>;
   put(slot: Slot): Promise<void>;
 }
@@ -32,8 +34,10 @@ export interface SlotRegistry {
 export function createMemorySlotRegistry(): SlotRegistry {
   let lib: string | null = null;
   const all = new Map<string, Slot>();
+  const secrets = new Map<string, string>();
   return {
     library: (candidate) => Promise.resolve((lib ??= candidate)),
+    secret: (library, candidate) => Promise.resolve(secrets.get(library) ?? (secrets.set(library, candidate), candidate)),
     slots: (l) => Promise.resolve([...all.values()].filter((s) => s.library === l)),
     put: (slot) => Promise.resolve(void all.set(slot.device, slot)),
   };

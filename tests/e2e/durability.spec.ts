@@ -25,7 +25,7 @@ function killChromium(profileDir: string): void {
 
 async function openDevice(context: BrowserContext, baseURL: string): Promise<Page> {
   const page = context.pages()[0] ?? (await context.newPage());
-  await page.goto(baseURL);
+  await page.goto(new URL('/?signaling=', baseURL).toString());
   await waitReady(page);
   return page;
 }

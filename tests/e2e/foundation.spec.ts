@@ -78,13 +78,17 @@ test('a reload keeps the device and its data', async ({ baseURL }) => {
   await expect(page.getByRole('list', { name: 'Locations' })).toContainText('Keep');
 });
 
-test('two tabs are two devices with separate data', async ({ baseURL }) => {
+test('two tabs are two devices, each with its own data and its own database', async ({ baseURL }) => {
   const a = await openApp(context, baseURL!);
   const b = await openApp(context, baseURL!);
-  expect(await deviceOf(a)).not.toBe(await deviceOf(b));
+  const [da, db] = [await deviceOf(a), await deviceOf(b)];
+  expect(da).not.toBe(db);
+  expect(await a.evaluate(() => window.tabdrive.dbName)).not.toBe(await b.evaluate(() => window.tabdrive.dbName));
   await a.evaluate(() => window.tabdrive.actions!.addSampleLocation('OnlyA', 10));
-  expect(await count(a, 'SELECT count(*) FROM locations')).toBe(1);
-  expect(await count(b, 'SELECT count(*) FROM locations')).toBe(0);
+  // B holds its own replica: A's location reaches it as A's, B owns nothing.
+  await expect.poll(() => count(b, 'SELECT count(*) FROM locations WHERE device_uuid = ?', [da])).toBe(1);
+  expect(await count(b, 'SELECT count(*) FROM locations WHERE _owner = ?', [db])).toBe(0);
+  expect(await count(a, 'SELECT count(*) FROM locations WHERE _owner = ?', [da])).toBe(1);
 });
 
 test('a duplicated tab becomes a new device; the original keeps its own', async ({ baseURL }) => {

@@ -4,6 +4,7 @@
  * lists that read them refresh (`tablesChanged`).
  */
 import type { Intents, Progress } from '../../sync/intents.ts';
+import type { PeerInfo, Transport } from '../../transport/webrtc.ts';
 import type { BootReport, StorageHealth } from '../../storage/rpc.ts';
 import * as Q from '../queries.ts';
 
@@ -14,6 +15,7 @@ export interface AppDeps {
   readonly boot: BootReport;
   readonly hlc: () => string | null;
   readonly openNewDevice: () => void;
+  readonly transport: Transport;
 }
 
 const WINDOW = 200;
@@ -38,6 +40,8 @@ export class AppState {
   busy = $state(false);
   error = $state<string | null>(null);
   hlc = $state('');
+  peers = $state<PeerInfo[]>([]);
+  paused = $state(false);
   #windowStart = 0;
   #windowLen = WINDOW;
   #seq = 0;
@@ -47,6 +51,24 @@ export class AppState {
     this.boot = deps.boot;
     this.health = deps.boot.health;
     this.deviceName = deps.device.name;
+    this.peers = deps.transport.peers();
+    deps.transport.onPeers(() => {
+      this.peers = deps.transport.peers();
+      this.paused = deps.transport.paused;
+    });
+  }
+
+  /** 'this device' | 'online' (with its path) | 'offline', as the Devices list shows it. */
+  presence(device: string): { state: 'this device' | 'online' | 'offline'; path: string | null } {
+    if (device === this.deviceUuid) return { state: 'this device', path: null };
+    const p = this.peers.find((x) => x.device === device);
+    return p ? { state: 'online', path: p.path === 'tab' ? 'tab' : 'WebRTC' } : { state: 'offline', path: null };
+  }
+
+  setPaused(paused: boolean): void {
+    if (paused) this.deps.transport.pause();
+    else this.deps.transport.resume();
+    this.paused = paused;
   }
 
   get deviceUuid(): string {
@@ -182,6 +204,7 @@ export class AppState {
       return false;
     }
     this.deps.device.name = name.trim();
+    this.deps.transport.setName(name.trim());
     return true;
   }
 

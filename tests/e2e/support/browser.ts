@@ -25,7 +25,10 @@ export function newProfile(): Profile {
 }
 
 /** Opens the app in a new page of `context` and waits until its device has booted. */
-export async function openApp(context: BrowserContext, baseURL: string, path = '/'): Promise<Page> {
+/** Tabs of one context sync over BroadcastChannel; no signaling server in these tests. */
+export const TABS_ONLY = '/?signaling=';
+
+export async function openApp(context: BrowserContext, baseURL: string, path = TABS_ONLY): Promise<Page> {
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));

@@ -1,0 +1,85 @@
+// Tabs of one browser are devices of one library: what one does reaches the others at once
+// (BroadcastChannel), presence shows who is there, and "Pause sync" makes a device work alone
+// and catch up when released.
+import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { count, deviceOf, newProfile, openApp, type Profile } from './support/browser.ts';
+
+let profile: Profile;
+let context: BrowserContext;
+test.beforeEach(async () => {
+  profile = newProfile();
+  context = await profile.launch();
+});
+test.afterEach(async () => {
+  await context.close();
+  profile.remove();
+});
+
+const digest = (p: Page) => p.evaluate(() => window.tabdrive.digest());
+async function converged(pages: Page[]): Promise<void> {
+  await expect.poll(async () => new Set(await Promise.all(pages.map(async (p) => JSON.stringify(await digest(p))))).size, { timeout: 20_000 }).toBe(1);
+}
+
+test('a location added in one tab shows up in the other, as the other device\'s', async ({ baseURL }) => {
+  const a = await openApp(context, baseURL!);
+  const b = await openApp(context, baseURL!);
+  const nameA = await a.evaluate(() => window.tabdrive.device.name);
+  await a.getByRole('button', { name: 'Add sample location' }).click();
+  await a.getByRole('textbox', { name: 'Location name' }).fill('Shared photos');
+  await a.getByRole('spinbutton', { name: 'Number of files' }).fill('120');
+  await a.getByRole('button', { name: 'Add', exact: true }).click();
+  const locB = b.getByRole('list', { name: 'Locations' });
+  await expect(locB).toContainText('Shared photos');
+  await expect(locB).toContainText(nameA);
+  expect(await count(b, "SELECT count(*) FROM entries WHERE kind = 'file'")).toBe(120);
+  await converged([a, b]);
+});
+
+test('each tab lists the other as online over a tab connection, and renames travel', async ({ baseURL }) => {
+  const a = await openApp(context, baseURL!);
+  const b = await openApp(context, baseURL!);
+  const nameB = await b.evaluate(() => window.tabdrive.device.name);
+  const item = a.getByRole('list', { name: 'Devices' }).getByRole('listitem').filter({ hasText: nameB });
+  await expect(item).toContainText('online');
+  await expect(item).toContainText('tab');
+  await b.getByRole('button', { name: 'Rename device' }).click();
+  await b.getByRole('textbox', { name: 'Device name' }).fill('Kitchen tablet');
+  await b.getByRole('button', { name: 'Save' }).click();
+  await expect(a.getByRole('list', { name: 'Devices' })).toContainText('Kitchen tablet');
+  await b.close({ runBeforeUnload: true }); // as a user closing the tab
+  await expect(a.getByRole('list', { name: 'Devices' }).getByRole('listitem').filter({ hasText: 'Kitchen tablet' })).toContainText('offline');
+});
+
+test('three tabs converge on every write; a closed tab catches up when reopened', async ({ baseURL }) => {
+  const pages = [await openApp(context, baseURL!), await openApp(context, baseURL!), await openApp(context, baseURL!)];
+  await Promise.all(pages.map((p, i) => p.evaluate((i) => window.tabdrive.actions!.addSampleLocation(`Loc ${i}`, 30), i)));
+  await converged(pages);
+  expect(await count(pages[2]!, 'SELECT count(*) FROM locations')).toBe(3);
+  const closed = await deviceOf(pages[2]!);
+  await pages[2]!.close();
+  await pages[0]!.evaluate(() => window.tabdrive.actions!.addSampleLocation('While away', 10));
+  const back = await openApp(context, baseURL!);
+  expect(await deviceOf(back)).toBe(closed);
+  await converged([pages[0]!, pages[1]!, back]);
+  expect(await count(back, 'SELECT count(*) FROM locations')).toBe(4);
+});
+
+test('"Pause sync" keeps a tab working alone, and releasing it catches up both ways', async ({ baseURL }) => {
+  const a = await openApp(context, baseURL!);
+  const b = await openApp(context, baseURL!);
+  await converged([a, b]);
+  const pause = b.getByRole('button', { name: 'Pause sync' });
+  await pause.click();
+  await expect(pause).toHaveAttribute('aria-pressed', 'true');
+  await expect(b.getByRole('status', { name: 'Sync status' })).toContainText('Offline');
+  await a.evaluate(() => window.tabdrive.actions!.addSampleLocation('From A', 5));
+  await b.evaluate(() => window.tabdrive.actions!.addSampleLocation('From B', 7));
+  await a.waitForTimeout(500); // give a leak time to show
+  expect(await count(b, "SELECT count(*) FROM locations WHERE name = 'From A'")).toBe(0);
+  expect(await count(a, "SELECT count(*) FROM locations WHERE name = 'From B'")).toBe(0);
+  await pause.click();
+  await expect(pause).toHaveAttribute('aria-pressed', 'false');
+  await converged([a, b]);
+  expect(await count(a, 'SELECT count(*) FROM locations')).toBe(2);
+  await expect(b.getByRole('status', { name: 'Sync status' })).toContainText('Ready');
+});
