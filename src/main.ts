@@ -110,7 +110,7 @@ async function start(): Promise<void> {
     },
   });
   engine.boot(boot.ydoc);
-  const writer = { write: engine.write };
+  const writer = { write: (changes: Parameters<typeof engine.write>[0]) => engine.write(changes) };
   const readOwned = async (table: string, uuid: string) => {
     if (!/^[a-z_]+$/.test(table)) return null;
     const rows = await query(`SELECT * FROM ${table} WHERE uuid = ?`, [uuid]);
