@@ -201,10 +201,14 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       for (const p of group) p.resolve(err({ type: 'SqlError', message: describe(e) }));
       return;
     }
+    // A frame is written when anything must survive a crash: changes, document updates, or
+    // a clock that moved (the sync engine's clock lease is an empty commit with an HLC).
+    const clockMoved = groupHlc !== hlc;
     hlc = groupHlc;
-    const frameSeq = ++seq;
+    const mustPersist = frameChanges.length > 0 || yUpdates.length > 0 || clockMoved;
+    const frameSeq = mustPersist ? ++seq : seq;
     let durable = false;
-    if (journal && (frameChanges.length || yUpdates.length)) {
+    if (journal && mustPersist) {
       const appended = await journal.append({ seq: frameSeq, changes: frameChanges, hlc: groupHlc, yUpdates });
       if (appended.ok) {
         durable = true;

@@ -234,3 +234,18 @@ function failPuts(): () => void {
   };
   return () => Object.defineProperty(proto, 'transaction', original);
 }
+
+describe('storage engine: clock-only commits', () => {
+  it('persists a commit that only moves the clock (the sync lease), without a seq gap', async () => {
+    const idb = new IDBFactory();
+    const { e } = await openEngine(idb);
+    const lease = '0197a7c3c800-000000-11111111-1111-4111-8111-111111111111';
+    await e.commit({ changes: [], hlc: lease });
+    await e.commit({ changes: [], hlc: lease }); // nothing new: no frame
+    await e.commit({ changes: locationWithEntries(1, 'after-lease'), hlc: null });
+    const { boot } = await openEngine(idb);
+    expect(boot.hlc).toBe(lease);
+    expect(boot.replayedFrames).toBe(2);
+    expect(boot.recovered).toBeNull();
+  });
+});

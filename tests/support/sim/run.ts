@@ -70,7 +70,20 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
     if (r < 0.21) {
       const d = p.pick(world.devices);
       if (d.live && live.length > 1) {
-        await d.kill();
+        if (p.chance(0.5)) {
+          // Kill in the middle of a write: the update may already be on the network while
+          // its commit (and the clock lease) is still in flight.
+          const t = d.shared('tag', uuid(), 'insert', { canonical_name: 'x', display_name: 'X', namespace: null, tag_type: 'standard', color: null, privacy_level: 'normal', search_weight: 1, created_by_device: d.id });
+          const inFlight = d.live.engine.write([t]).catch(() => undefined);
+          for (let i = p.int(0, 6); i > 0; i--) await Promise.resolve();
+          world.net.deliver(p.int(0, 3));
+          await d.kill();
+          void inFlight;
+          if (p.chance(0.5)) {
+            d.skew -= p.int(0, 5000); // restarted at once, with a wall clock that stepped back
+            await d.start();
+          }
+        } else await d.kill();
         kills++;
       } else if (!d.live) await d.start();
       continue;
@@ -245,6 +258,10 @@ export async function checkInvariants(world: World): Promise<string[]> {
       for (let i = 1; i < issued.length; i++) if (!(issued[i]! > issued[i - 1]!)) failures.push(`${d.id.slice(0, 8)}: HLC went backwards in incarnation ${k}`);
       const boot = d.bootClocks[k];
       if (boot && issued[0] && !(issued[0] > boot)) failures.push(`${d.id.slice(0, 8)}: first stamp after restart ${k} not above the persisted clock`);
+      for (let j = 0; j < k; j++) {
+        const esc = d.escaped[j];
+        if (esc && issued[0] && !(issued[0] > esc)) failures.push(`${d.id.slice(0, 8)}: incarnation ${k} reissued stamps at or below ${esc}, which incarnation ${j} had sent`);
+      }
       for (const h of issued) if (hlcDevice(h) !== d.id) failures.push(`${d.id.slice(0, 8)}: issued a stamp of another device`);
     });
   }

@@ -61,6 +61,9 @@ export class SimDevice {
   readonly history: string[][] = [];
   /** the highest clock value persisted when each incarnation booted */
   readonly bootClocks: (string | null)[] = [];
+  /** per incarnation: the highest stamp of this device that had entered its document (and so
+   *  may have reached the network) when it was killed */
+  readonly escaped: (string | null)[] = [];
 
   constructor(id: string, skew: number, private readonly world: World) {
     this.id = id;
@@ -89,6 +92,13 @@ export class SimDevice {
   async kill(): Promise<void> {
     const l = this.live;
     if (!l) return;
+    let top: string | null = null;
+    const consider = (h: unknown) => {
+      if (typeof h === 'string' && h.endsWith(this.id) && (!top || h > top)) top = h;
+    };
+    l.doc.getMap(`owned:${this.id}`).forEach((v) => consider((v as { hlc?: unknown }).hlc));
+    l.doc.getMap('shared').forEach((_v, k) => consider(k));
+    this.escaped[this.history.length - 1] = top;
     this.world.net.leave(this.id);
     l.engine.destroy();
     l.kill();
