@@ -1,13 +1,16 @@
 /**
- * Intents: one function per user act. Each builds Changes stamped with this device's HLC and
+ * Intents: one function per user act (every model: devices, volumes, locations and entries
+ * of this device; tags, albums, memberships, tag links, favourites, notes, content). Each builds Changes stamped with this device's HLC and
  * hands them to the Writer — today straight to the storage worker, with the sync issue
  * through the sync document (DESIGN §2: one path for every change). An intent resolves only
  * once its changes are acknowledged (durable, or memory-only and said so).
  */
-import type { Change, Fields, OwnedChange } from '../core/change.ts';
+import type { Change, Fields, OwnedChange, SharedChange } from '../core/change.ts';
 import type { HlcClock } from '../core/hlc.ts';
 import { err, ok, type Result } from '../core/result.ts';
 import { generateSampleLocation } from '../core/sample.ts';
+import { albumEntryUuid, contentUuid, isUuid, tagLinkUuid, userMetadataUuid } from '../core/uuid.ts';
+import { validateChange } from '../core/validate.ts';
 import type { CommitResult, StorageError } from '../storage/rpc.ts';
 
 export interface Writer {
@@ -44,6 +47,22 @@ export function createIntents(deps: IntentDeps) {
   });
   const fail = (message: string): Result<never, IntentError> => err({ type: 'InvalidInput', message });
   const write = async (changes: Change[]): Promise<Result<CommitResult, IntentError>> => writer.write(changes);
+
+  const shared = (model: SharedChange['model'], uuid: string, op: SharedChange['op'], fields: Fields): SharedChange => ({
+    kind: 'shared', model, uuid, hlc: clock.next(), op, fields,
+  });
+  /** Shared writes are validated here so a bad argument is a clear error, not a silent rejection. */
+  const writeShared = async (c: SharedChange): Promise<Result<CommitResult, IntentError>> => {
+    if (!isUuid(c.uuid)) return fail('Not a valid id.');
+    const v = validateChange(c);
+    if (!v.ok) return fail(v.error.detail);
+    return write([c]);
+  };
+  /** The file's metadata record, one field at a time: an update that sets only what the
+   *  user changed (and the scope), never an insert with defaults — a default sent from a
+   *  device that had not yet seen another device's note would overwrite that note. */
+  const metadataChange = (entry: string, fields: Fields): SharedChange =>
+    shared('user_metadata', userMetadataUuid(entry), 'update', { entry_uuid: entry, ...fields });
 
   const deviceRecord = (name: string, created_at: number): Fields => ({
     name,
@@ -114,6 +133,66 @@ export function createIntents(deps: IntentDeps) {
       }
       const r = await write([locChange]);
       return r.ok ? ok({ location, files: count }) : r;
+    },
+
+    // ── shared records: tags, albums, links, metadata, content identities ──────────────
+
+    async createTag(input: { name: string; namespace?: string | null; color?: string | null }): Promise<Result<{ uuid: string }, IntentError>> {
+      const name = input.name.trim();
+      if (!name) return fail('A tag needs a name.');
+      const uuid = deps.randomUuid();
+      const r = await writeShared(shared('tag', uuid, 'insert', {
+        canonical_name: name.toLowerCase(), display_name: name, namespace: input.namespace?.trim() || null, tag_type: 'standard',
+        color: input.color ?? '#3b5bdb', privacy_level: 'normal', search_weight: 100, created_by_device: device,
+      }));
+      return r.ok ? ok({ uuid }) : r;
+    },
+    updateTag(uuid: string, fields: { name?: string; namespace?: string | null; color?: string | null }): Promise<Result<CommitResult, IntentError>> {
+      const f: Record<string, string | null> = {};
+      if (fields.name !== undefined) {
+        const n = fields.name.trim();
+        if (!n) return Promise.resolve(fail('A tag needs a name.'));
+        f['display_name'] = n;
+        f['canonical_name'] = n.toLowerCase();
+      }
+      if (fields.namespace !== undefined) f['namespace'] = fields.namespace?.trim() || null;
+      if (fields.color !== undefined) f['color'] = fields.color;
+      return writeShared(shared('tag', uuid, 'update', f));
+    },
+    deleteTag: (uuid: string) => writeShared(shared('tag', uuid, 'delete', {})),
+
+    async createAlbum(name: string, description: string | null = null): Promise<Result<{ uuid: string }, IntentError>> {
+      const clean = name.trim();
+      if (!clean) return fail('An album needs a name.');
+      const uuid = deps.randomUuid();
+      const r = await writeShared(shared('album', uuid, 'insert', { name: clean, description, created_by_device: device }));
+      return r.ok ? ok({ uuid }) : r;
+    },
+    renameAlbum: (uuid: string, name: string) =>
+      name.trim() ? writeShared(shared('album', uuid, 'update', { name: name.trim() })) : Promise.resolve(fail('An album needs a name.')),
+    deleteAlbum: (uuid: string) => writeShared(shared('album', uuid, 'delete', {})),
+
+    /** Same file added on two devices = one membership (deterministic uuid); re-adding works. */
+    addToAlbum: (album: string, entry: string) =>
+      writeShared(shared('album_entry', albumEntryUuid(album, entry), 'insert', { album_uuid: album, entry_uuid: entry, added_at: deps.now(), active: true })),
+    removeFromAlbum: (album: string, entry: string) => writeShared(shared('album_entry', albumEntryUuid(album, entry), 'update', { active: false })),
+
+    tagEntry: (tag: string, entry: string) =>
+      writeShared(shared('tag_link', tagLinkUuid(tag, entry), 'insert', { tag_uuid: tag, target_uuid: entry, target_kind: 'entry', source: 'user', applied_by_device: device, active: true })),
+    untagEntry: (tag: string, entry: string) => writeShared(shared('tag_link', tagLinkUuid(tag, entry), 'update', { active: false })),
+
+    /** Favourite and notes are separate fields of the file's metadata: edits on two devices both survive. */
+    setFavorite: (entry: string, favorite: boolean) => writeShared(metadataChange(entry, { favorite })),
+    setNotes: (entry: string, notes: string) => writeShared(metadataChange(entry, { notes: notes.length ? notes : null })),
+
+    /** A content identity every device derives the same uuid for (v5 of the hash). */
+    addContentIdentity: (hash: string, info: { mime_type: string | null; kind: string | null; total_size: number }) =>
+      writeShared(shared('content_identity', contentUuid(hash), 'insert', { content_hash: hash, ...info })),
+
+    async deleteEntry(uuid: string): Promise<Result<CommitResult, IntentError>> {
+      const row = await deps.readOwned('entries', uuid);
+      if (!row || row['_owner'] !== device) return fail('That file is not on this device.');
+      return write([{ kind: 'owned', model: 'entry', owner: device, uuid, hlc: clock.next(), deleted: true }]);
     },
 
     async deleteLocation(uuid: string): Promise<Result<CommitResult, IntentError>> {
