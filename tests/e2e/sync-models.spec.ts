@@ -34,8 +34,8 @@ test('tags, albums, links, favourites and notes converge, concurrent edits inclu
   const [file] = (await q(a, "SELECT uuid FROM entries WHERE kind = 'file' ORDER BY name LIMIT 1")) as { uuid: string }[];
   const tag = (await ok<{ uuid: string }>(a, () => window.tabdrive.actions!.createTag({ name: 'Vacation', namespace: 'travel' }))).uuid;
   const album = (await ok<{ uuid: string }>(b, () => window.tabdrive.actions!.createAlbum('Summer 2024'))).uuid;
-  await a.evaluate(([t, f]) => window.tabdrive.actions!.tagEntry(t, f), [tag, file!.uuid]);
-  await b.evaluate(([al, f]) => window.tabdrive.actions!.addToAlbum(al, f), [album, file!.uuid]);
+  await a.evaluate(([t, f]) => window.tabdrive.actions!.tagEntry(t!, f!), [tag, file!.uuid]);
+  await b.evaluate(([al, f]) => window.tabdrive.actions!.addToAlbum(al!, f!), [album, file!.uuid]);
   await b.evaluate((h) => window.tabdrive.actions!.addContentIdentity(h, { mime_type: 'image/jpeg', kind: 'image', total_size: 1234 }), 'sha256:abc');
   await converged([a, b]);
   expect(await q(b, 'SELECT display_name, namespace FROM tags')).toEqual([{ display_name: 'Vacation', namespace: 'travel' }]);

@@ -3,7 +3,7 @@
 // A failing seed prints its one-line reproduction; add it to REGRESSIONS below.
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runSeed } from '../support/sim/run.ts';
+import { runSeed, shrinkSeed } from '../support/sim/run.ts';
 
 let SQL: SqlJsStatic;
 beforeAll(async () => {
@@ -35,7 +35,11 @@ describe('convergence simulator', () => {
       const r = await runSeed(SQL, seed);
       longest = Math.max(longest, Date.now() - t0);
       if (r.failures.length) {
-        console.error(`seed ${seed} failed (${r.devices} devices, ${r.steps} steps, ${r.kills} kills):\n  ${r.failures.slice(0, 8).join('\n  ')}\nreproduce: npm run test:sim -- --seed ${seed}`);
+        const small = await shrinkSeed(SQL, seed, r.steps);
+        console.error(
+          `seed ${seed} failed (${r.devices} devices, ${r.steps} steps, ${r.kills} kills); shortest failing prefix: ${small.steps} steps:\n  ` +
+            `${small.failures.slice(0, 8).join('\n  ')}\nreproduce: npm run test:sim -- --seed ${seed}`,
+        );
       }
       expect(r.failures, `seed ${seed}`).toEqual([]);
     }

@@ -38,7 +38,8 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
     await world.addDevice(uuid(), skew);
   }
   const known = { tags: [] as string[], albums: [] as string[], contents: [] as string[] };
-  const steps = opts.steps ?? p.int(30, 90);
+  const drawn = p.int(30, 90); // always drawn, so a shorter run replays the same prefix
+  const steps = Math.min(drawn, opts.steps ?? drawn);
   let kills = 0;
   let lateJoiner: SimDevice | null = null;
 
@@ -214,6 +215,22 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
 
 function entry(location: string, parent: string | null, name: string, kind: 'file' | 'dir'): Fields {
   return { location_uuid: location, parent_uuid: parent, name, kind, extension: kind === 'file' ? 'txt' : null, size: 1, created_at: 1, modified_at: 1, content_uuid: null };
+}
+
+/** Shrinks a failing seed to the shortest prefix of its operations that still fails. */
+export async function shrinkSeed(SQL: SqlJsStatic, seed: number, steps: number): Promise<{ steps: number; failures: string[] }> {
+  let lo = 0;
+  let hi = steps;
+  let best = (await runSeed(SQL, seed, { steps })).failures;
+  while (lo + 1 < hi) {
+    const mid = (lo + hi) >> 1;
+    const r = await runSeed(SQL, seed, { steps: mid });
+    if (r.failures.length) {
+      hi = mid;
+      best = r.failures;
+    } else lo = mid;
+  }
+  return { steps: hi, failures: best };
 }
 
 export async function checkInvariants(world: World): Promise<string[]> {
