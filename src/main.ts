@@ -14,6 +14,7 @@ import { createStorageClient } from './storage/client.ts';
 import type { BootReport, StorageError, StorageHealth } from './storage/rpc.ts';
 import { createSyncEngine, type SyncStats } from './sync/engine.ts';
 import { createIntents, type Intents } from './sync/intents.ts';
+import { inviteLink, parseInvite } from './transport/invite.ts';
 import { newSecret, roomName, roomPassword } from './transport/room.ts';
 import { createTransport, type Transport } from './transport/webrtc.ts';
 import App from './ui/App.svelte';
@@ -35,6 +36,8 @@ export interface TabdriveApi {
   actions: Intents | null;
   /** Pause sync (disconnect from every peer) or resume it. */
   pause(paused: boolean): void;
+  /** data-channel counters: frames, bytes, drops, send failures, inbound progress */
+  transportStats?: () => { bytesSent: number; bytesReceived: number; dropped: number; sendFailures: number };
 }
 
 declare global {
@@ -76,6 +79,13 @@ async function start(): Promise<void> {
   const browser = describeBrowser(navigator.userAgent);
   // Without IndexedDB (some private windows) the device lives for this tab only.
   const registry = await openSlotRegistry(indexedDB).catch(() => createMemorySlotRegistry());
+  // An invite link (#/join/<library>/<secret>) makes this browser a device of that library.
+  const invite = parseInvite(location.hash);
+  if (invite && !invite.ok) throw new Error(invite.error.message);
+  if (invite) {
+    await registry.join(invite.value.library, invite.value.secret);
+    history.replaceState(null, '', location.pathname + location.search);
+  }
   const claim = await claimDeviceSlot(
     {
       session: sessionStorage,
@@ -150,6 +160,9 @@ async function start(): Promise<void> {
     hlc: () => clock.current(),
     openNewDevice: () => window.open(`${location.pathname}?new-device${signalingParam === null ? '' : `&signaling=${signalingParam}`}`, '_blank', 'noopener'),
     transport,
+    pendingCommits: () => engine.stats().pending,
+    library: claim.library,
+    inviteLink: inviteLink(location.href, { library: claim.library, secret }),
   });
   storage.onHealth((h) => {
     if (app) app.health = h;
@@ -182,6 +195,7 @@ async function start(): Promise<void> {
     snapshot: async () => unwrap(await storage.call('snapshot', {})),
     actions: intents,
     pause: (p: boolean) => app?.setPaused(p),
+    transportStats: () => ({ ...transport.channel }),
   } satisfies Partial<TabdriveApi>);
   markReady();
 }

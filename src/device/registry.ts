@@ -41,6 +41,11 @@ export async function openSlotRegistry(idb: IDBFactory): Promise<SlotRegistry> {
   return {
     library: (candidate) => getOrPut('library', candidate),
     secret: (library, candidate) => getOrPut(`secret:${library}`, candidate),
+    join: (library, secret) =>
+      write('meta', (s) => {
+        s.put(library, 'library');
+        s.put(secret, `secret:${library}`);
+      }),
     slots: async (library) => ((await req(db.transaction('slots').objectStore('slots').getAll())) as Slot[]).filter((s) => s.library === library),
     put: (slot) => write('slots', (s) => s.put(slot)),
   };

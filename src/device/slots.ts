@@ -27,6 +27,8 @@ export interface SlotRegistry {
   library(candidate: string): Promise<string>;
   /** The library's invite secret; the first caller's candidate wins (atomic). */
   secret(library: string, candidate: string): Promise<string>;
+  /** Make an invited library (with its secret) the one this browser opens. */
+  join(library: string, secret: string): Promise<void>;
   slots(library: string): Promise<Slot[]>;
   put(slot: Slot): Promise<void>;
 }
@@ -38,6 +40,11 @@ export function createMemorySlotRegistry(): SlotRegistry {
   return {
     library: (candidate) => Promise.resolve((lib ??= candidate)),
     secret: (library, candidate) => Promise.resolve(secrets.get(library) ?? (secrets.set(library, candidate), candidate)),
+    join: (library, secret) => {
+      lib = library;
+      secrets.set(library, secret);
+      return Promise.resolve();
+    },
     slots: (l) => Promise.resolve([...all.values()].filter((s) => s.library === l)),
     put: (slot) => Promise.resolve(void all.set(slot.device, slot)),
   };

@@ -6,6 +6,7 @@
  */
 import { WebrtcProvider } from 'y-webrtc';
 import type * as Y from 'yjs';
+import { chunkedWrtc, newChannelStats, type ChannelStats } from './chunked-channel.ts';
 
 export interface PeerInfo {
   readonly device: string;
@@ -24,6 +25,8 @@ export interface TransportOptions {
 
 export interface Transport {
   peers(): PeerInfo[];
+  /** data-channel counters, including the progress of a large inbound message (backfill) */
+  readonly channel: ChannelStats;
   onPeers(cb: () => void): () => void;
   setName(name: string): void;
   pause(): void;
@@ -33,23 +36,34 @@ export interface Transport {
 }
 
 interface AwarenessState {
-  device?: { uuid?: unknown; name?: unknown };
+  device?: { uuid?: unknown; name?: unknown; peer?: unknown };
 }
 
 export function createTransport(o: TransportOptions): Transport {
+  const channel = newChannelStats();
+  const listeners = new Set<() => void>();
+  const notify = (): void => listeners.forEach((l) => l());
   const provider = new WebrtcProvider(o.room, o.doc, {
     signaling: [...o.signaling],
     password: o.password,
-    peerOpts: { config: { iceServers: [] } },
+    // The seam: simple-peer gets RTCPeerConnections whose data channels chunk and pace
+    // every message, so documents of any size reach other browsers.
+    peerOpts: { wrtc: chunkedWrtc({ stats: channel, onChange: notify }), config: { iceServers: [] } },
   });
   const awareness = provider.awareness;
-  awareness.setLocalStateField('device', { uuid: o.self.device, name: o.self.name });
-  const listeners = new Set<() => void>();
-  const notify = (): void => listeners.forEach((l) => l());
+  let name = o.self.name;
+  // Each device publishes its y-webrtc peer id, so the others can tell whether they reach it
+  // over BroadcastChannel (a tab of the same browser) or a WebRTC connection.
+  const publish = (): void =>
+    awareness.setLocalStateField('device', { uuid: o.self.device, name, peer: provider.room?.peerId ?? null });
+  publish();
+  void provider.key.then(() => setTimeout(publish, 0));
   awareness.on('change', notify);
+  provider.on('peers', notify);
   let paused = false;
 
   return {
+    channel,
     peers() {
       const room = provider.room;
       const out: PeerInfo[] = [];
@@ -57,8 +71,8 @@ export function createTransport(o: TransportOptions): Transport {
         if (clientId === awareness.clientID) continue;
         const d = (state as AwarenessState).device;
         if (typeof d?.uuid !== 'string' || typeof d.name !== 'string') continue;
-        // A peer reached over WebRTC has a connection in webrtcConns; otherwise it is a tab.
-        const viaWebrtc = room ? [...room.webrtcConns.values()].some((c) => c.connected) && room.bcConns.size === 0 : false;
+        const peer = typeof d.peer === 'string' ? d.peer : null;
+        const viaWebrtc = !!(room && peer && !room.bcConns.has(peer) && room.webrtcConns.get(peer)?.connected);
         out.push({ device: d.uuid, name: d.name, path: viaWebrtc ? 'webrtc' : 'tab' });
       }
       return out;
@@ -67,8 +81,9 @@ export function createTransport(o: TransportOptions): Transport {
       listeners.add(cb);
       return () => listeners.delete(cb);
     },
-    setName(name) {
-      awareness.setLocalStateField('device', { uuid: o.self.device, name });
+    setName(next) {
+      name = next;
+      publish();
     },
     pause() {
       paused = true;

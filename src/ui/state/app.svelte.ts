@@ -16,7 +16,13 @@ export interface AppDeps {
   readonly hlc: () => string | null;
   readonly openNewDevice: () => void;
   readonly transport: Transport;
+  /** commits queued in the sync engine (Syncing while > 0) */
+  readonly pendingCommits: () => number;
+  readonly library: string;
+  readonly inviteLink: string;
 }
+
+export type SyncState = 'Ready' | 'Syncing' | 'Backfilling' | 'Offline';
 
 const WINDOW = 200;
 
@@ -42,6 +48,9 @@ export class AppState {
   hlc = $state('');
   peers = $state<PeerInfo[]>([]);
   paused = $state(false);
+  syncState = $state<SyncState>('Ready');
+  /** 0..1 while a large first sync is arriving */
+  backfill = $state<number | null>(null);
   #windowStart = 0;
   #windowLen = WINDOW;
   #seq = 0;
@@ -75,7 +84,21 @@ export class AppState {
     return this.deps.device.uuid;
   }
 
+  /** Derives the status bar's state from the transport and the engine (called on a timer). */
+  tick(): void {
+    const inbound = this.deps.transport.channel.inbound;
+    let state: SyncState;
+    if (this.paused) state = 'Offline';
+    else if (inbound && inbound.total >= 512 * 1024) state = 'Backfilling';
+    else if (this.deps.pendingCommits() > 0) state = 'Syncing';
+    else if (this.devices.length > 1 && this.peers.length === 0) state = 'Offline';
+    else state = 'Ready';
+    this.syncState = state;
+    this.backfill = state === 'Backfilling' && inbound ? inbound.received / inbound.total : null;
+  }
+
   async start(): Promise<void> {
+    setInterval(() => this.tick(), 200);
     await Promise.all([this.refreshDevices(), this.refreshLocations()]);
     const first = this.locations.find((l) => l.device_uuid === this.deviceUuid) ?? this.locations[0];
     if (first) await this.openLocation(first.uuid);
