@@ -210,6 +210,7 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
   await world.heal();
   void fresh;
   const failures = await checkInvariants(world);
+  await world.dispose();
   return { seed, devices: world.devices.length, steps, kills, failures };
 }
 

@@ -50,6 +50,7 @@ export interface Incarnation {
   readonly doc: Y.Doc;
   readonly kill: () => void;
   readonly issued: string[];
+  readonly close: () => Promise<void>;
 }
 
 export class SimDevice {
@@ -74,7 +75,8 @@ export class SimDevice {
 
   async start(): Promise<void> {
     const { idb, kill } = killableIdb(this.idb);
-    const storage = createInProcessStorage(createStorageEngine({ sql: this.world.SQL, idb, now: this.now, imageDebounceMs: 10_000_000, imageMaxDelayMs: 10_000_000, imageEveryFrames: 25 }));
+    const storageEngine = createStorageEngine({ sql: this.world.SQL, idb, now: this.now, imageDebounceMs: 10_000_000, imageMaxDelayMs: 10_000_000, imageEveryFrames: 25 });
+    const storage = createInProcessStorage(storageEngine);
     const boot = await storage.call('open', { dbName: 'device', deviceUuid: this.id });
     if (!boot.ok) throw new Error(`boot failed: ${boot.error.message}`);
     const inner = createHlcClock({ device: this.id, now: this.now, maxDriftMs: MAX_DRIFT, last: boot.value.hlc });
@@ -85,7 +87,7 @@ export class SimDevice {
     engine.boot(boot.value.ydoc);
     this.history.push(issued);
     this.bootClocks.push(boot.value.hlc);
-    this.live = { storage, engine, clock, doc, kill, issued };
+    this.live = { storage, engine, clock, doc, kill, issued, close: () => storageEngine.close() };
     this.world.net.join(this.id, doc);
   }
 
@@ -104,6 +106,7 @@ export class SimDevice {
     l.kill();
     this.live = null;
     await new Promise((r) => setTimeout(r, 0)); // let transactions already under way settle
+    void l.close(); // free the sql.js memory of the dead tab (its storage can write nothing more)
   }
 
   owned(model: OwnedModelName, uuid: string, data: Fields): OwnedChange {
@@ -148,6 +151,16 @@ export class World {
     this.devices.push(d);
     await d.start();
     return d;
+  }
+
+  /** Frees every device's sql.js database (they share one WASM heap). */
+  async dispose(): Promise<void> {
+    for (const d of this.devices) {
+      const l = d.live;
+      if (!l) continue;
+      l.engine.destroy();
+      await l.close();
+    }
   }
 
   live(): SimDevice[] {
