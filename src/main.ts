@@ -14,6 +14,7 @@ import { createStorageClient } from './storage/client.ts';
 import type { BootReport, StorageError, StorageHealth } from './storage/rpc.ts';
 import { createSyncEngine, type SyncStats } from './sync/engine.ts';
 import { createIntents, type Intents } from './sync/intents.ts';
+import { injectInbound } from './transport/chunked-channel.ts';
 import { inviteLink, parseInvite } from './transport/invite.ts';
 import { newSecret, roomName, roomPassword } from './transport/room.ts';
 import { createTransport, type Transport } from './transport/webrtc.ts';
@@ -37,7 +38,11 @@ export interface TabdriveApi {
   /** Pause sync (disconnect from every peer) or resume it. */
   pause(paused: boolean): void;
   /** data-channel counters: frames, bytes, drops, send failures, inbound progress */
-  transportStats?: () => { bytesSent: number; bytesReceived: number; dropped: number; sendFailures: number };
+  transportStats?: () => { bytesSent: number; bytesReceived: number; dropped: number; undecodable: number; sendFailures: number };
+  /** the (hashed) room this library syncs in: also the BroadcastChannel name */
+  room?: string;
+  /** test hook: feed raw bytes to every open data channel as if a peer had sent them */
+  injectInbound?: (data: Uint8Array) => number;
 }
 
 declare global {
@@ -144,9 +149,10 @@ async function start(): Promise<void> {
   const secret = await registry.secret(claim.library, newSecret());
   const signalingParam = params.get('signaling');
   const signaling = signalingParam === null ? [`ws://${location.hostname}:4444`] : signalingParam.split(',').filter(Boolean);
+  const room = await roomName(claim.library, secret);
   const transport: Transport = createTransport({
     doc,
-    room: await roomName(claim.library, secret),
+    room,
     password: await roomPassword(claim.library, secret),
     signaling,
     self: { device: claim.device, name: device.name },
@@ -196,6 +202,8 @@ async function start(): Promise<void> {
     actions: intents,
     pause: (p: boolean) => app?.setPaused(p),
     transportStats: () => ({ ...transport.channel }),
+    room,
+    injectInbound: (data: Uint8Array) => injectInbound(data),
   } satisfies Partial<TabdriveApi>);
   markReady();
 }

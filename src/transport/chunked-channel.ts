@@ -35,6 +35,8 @@ export interface ChannelStats {
   bytesSent: number;
   bytesReceived: number;
   dropped: number;
+  /** whole messages the sync protocol could not read (garbage inside valid frames) */
+  undecodable: number;
   sendFailures: number;
   lastError: string | null;
   /** the message being received right now, if it spans several frames */
@@ -42,7 +44,7 @@ export interface ChannelStats {
 }
 
 export function newChannelStats(): ChannelStats {
-  return { framesSent: 0, framesReceived: 0, messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0, dropped: 0, sendFailures: 0, lastError: null, inbound: null };
+  return { framesSent: 0, framesReceived: 0, messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0, dropped: 0, undecodable: 0, sendFailures: 0, lastError: null, inbound: null };
 }
 
 /** The part of RTCDataChannel the wrapper drives and simple-peer uses. */
@@ -59,6 +61,13 @@ export interface DataChannelLike {
   onerror: ((ev: unknown) => void) | null;
   send(data: ArrayBuffer | ArrayBufferView): void;
   close(): void;
+}
+
+/** Receivers of the open channels: tests inject hostile inbound data through `injectInbound`. */
+const live = new Set<(data: unknown) => void>();
+export function injectInbound(data: unknown): number {
+  for (const r of live) r(data);
+  return live.size;
 }
 
 export interface ChunkedHooks {
@@ -156,8 +165,17 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
     }
     stats.messagesReceived++;
     hooks.onChange?.();
-    handlers.onmessage?.({ data: message.buffer.slice(message.byteOffset, message.byteOffset + message.byteLength) } as never);
+    try {
+      handlers.onmessage?.({ data: message.buffer.slice(message.byteOffset, message.byteOffset + message.byteLength) } as never);
+    } catch (e) {
+      // y-webrtc reads the message synchronously; a message it cannot decode must not take
+      // the channel (or the page) down with it.
+      stats.undecodable++;
+      stats.lastError = e instanceof Error ? e.message : String(e);
+      hooks.onChange?.();
+    }
   };
+  live.add(receive);
 
   real.onmessage = (ev) => receive(ev.data);
   real.onbufferedamountlow = () => pump();
@@ -165,7 +183,10 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
     pump();
     handlers.onopen?.(ev as never);
   };
-  real.onclose = (ev) => handlers.onclose?.(ev as never);
+  real.onclose = (ev) => {
+    live.delete(receive);
+    handlers.onclose?.(ev as never);
+  };
   real.onerror = (ev) => handlers.onerror?.(ev as never);
 
   const wrapper = {

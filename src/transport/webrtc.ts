@@ -4,6 +4,7 @@
  * Presence rides Yjs awareness: each device publishes who it is, so the UI can list peers
  * with the path they use.
  */
+import * as bc from 'lib0/broadcastchannel';
 import { WebrtcProvider } from 'y-webrtc';
 import type * as Y from 'yjs';
 import { chunkedWrtc, newChannelStats, type ChannelStats } from './chunked-channel.ts';
@@ -35,6 +36,9 @@ export interface Transport {
   destroy(): void;
 }
 
+/** y-webrtc frames encrypted messages as varString('AES-GCM') · iv · cipher. */
+const AES_GCM = Array.from(new TextEncoder().encode('AES-GCM'));
+
 interface AwarenessState {
   device?: { uuid?: unknown; name?: unknown; peer?: unknown };
 }
@@ -57,7 +61,43 @@ export function createTransport(o: TransportOptions): Transport {
   const publish = (): void =>
     awareness.setLocalStateField('device', { uuid: o.self.device, name, peer: provider.room?.peerId ?? null });
   publish();
-  void provider.key.then(() => setTimeout(publish, 0));
+  void provider.key.then(() =>
+    setTimeout(() => {
+      publish();
+      guardBroadcastChannel();
+    }, 0),
+  );
+  /**
+   * y-webrtc decrypts and reads every BroadcastChannel message without a guard: garbage
+   * throws (or rejects) inside its handler. Re-subscribe it behind one that drops and counts.
+   */
+  const guardBroadcastChannel = (): void => {
+    const room = provider.room as unknown as { name: string; _bcSubscriber: (d: unknown) => PromiseLike<unknown> } | null;
+    if (!room) return;
+    const original = room._bcSubscriber;
+    const guarded = (data: unknown): PromiseLike<unknown> => {
+      const dropped = (): undefined => {
+        channel.dropped++;
+        channel.undecodable++;
+        notify();
+        return undefined;
+      };
+      // y-webrtc's decrypt creates an orphaned rejected promise for an unknown algorithm
+      // (it forgets to return it), so reject anything not framed as an AES-GCM message first.
+      const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : null;
+      if (!bytes || bytes.byteLength < 8 + 12 || bytes[0] !== AES_GCM.length || AES_GCM.some((c, i) => bytes[i + 1] !== c)) return Promise.resolve(dropped());
+      try {
+        return Promise.resolve(original(data)).then(undefined, dropped);
+      } catch {
+        return Promise.resolve(dropped());
+      }
+    };
+    // Subscribe the guard BEFORE removing the original: lib0 closes a BroadcastChannel whose
+    // last subscriber leaves, and messages already queued on it (the first sync!) would be lost.
+    room._bcSubscriber = guarded;
+    if (!paused) bc.subscribe(room.name, guarded);
+    bc.unsubscribe(room.name, original);
+  };
   awareness.on('change', notify);
   provider.on('peers', notify);
   let paused = false;

@@ -83,3 +83,22 @@ test('"Pause sync" keeps a tab working alone, and releasing it catches up both w
   expect(await count(a, 'SELECT count(*) FROM locations')).toBe(2);
   await expect(b.getByRole('status', { name: 'Sync status' })).toContainText('Ready');
 });
+
+test('garbage on the BroadcastChannel is dropped and counted; sync goes on', async ({ baseURL }) => {
+  const a = await openApp(context, baseURL!);
+  const b = await openApp(context, baseURL!);
+  const errors: string[] = [];
+  b.on('pageerror', (e) => errors.push(e.message));
+  await a.evaluate(async () => {
+    const ch = new BroadcastChannel(window.tabdrive.room!);
+    ch.postMessage(new Uint8Array([1, 2, 3, 250, 251]).buffer);
+    ch.postMessage(new Uint8Array(10_000).fill(7).buffer);
+    ch.postMessage('not even binary');
+    await new Promise((r) => setTimeout(r, 100));
+    ch.close();
+  });
+  await expect.poll(() => b.evaluate(() => window.tabdrive.transportStats!().undecodable)).toBeGreaterThanOrEqual(2);
+  await a.evaluate(() => window.tabdrive.actions!.addSampleLocation('After garbage', 3));
+  await expect(b.getByRole('list', { name: 'Locations' })).toContainText('After garbage');
+  expect(errors).toEqual([]);
+});

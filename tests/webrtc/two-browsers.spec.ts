@@ -96,3 +96,38 @@ test('a 100,000-entry library reaches a fresh browser over WebRTC', async ({ bas
   console.log(`100k backfill over WebRTC: ${Date.now() - t0} ms from opening the invite`);
   await converged([a, b], 120_000);
 });
+
+test('malformed frames on the data channel are dropped and counted; sync goes on', async ({ baseURL }) => {
+  const a = await browser(`${baseURL}/?signaling=${SIGNALING}`);
+  const b = await invitedBrowser(a, baseURL!);
+  await converged([a, b]);
+  const errors: string[] = [];
+  b.on('pageerror', (e) => errors.push(e.message));
+  const before = await b.evaluate(() => window.tabdrive.transportStats!());
+  const channels = await b.evaluate(() => {
+    const frame = (kind: number, id: number, index: number, count: number, total: number, payload: number[]) => {
+      const f = new Uint8Array(17 + payload.length);
+      const v = new DataView(f.buffer);
+      v.setUint8(0, kind);
+      v.setUint32(1, id);
+      v.setUint32(5, index);
+      v.setUint32(9, count);
+      v.setUint32(13, total);
+      f.set(payload, 17);
+      return f;
+    };
+    const inject = window.tabdrive.injectInbound!;
+    inject(new Uint8Array([1, 2])); // too short
+    inject(frame(7, 1, 0, 1, 3, [1, 2, 3])); // unknown kind
+    inject(frame(1, 2, 5, 2, 3, [1, 2, 3])); // index out of range
+    inject(frame(1, 3, 0, 1, 0xffffffff, [])); // announces 4 GiB
+    return inject(frame(1, 4, 0, 1, 6, [250, 250, 250, 250, 250, 250])); // well framed, but not the sync protocol
+  });
+  expect(channels).toBeGreaterThan(0);
+  const after = await b.evaluate(() => window.tabdrive.transportStats!());
+  expect(after.dropped - before.dropped).toBeGreaterThanOrEqual(4 * channels);
+  expect(after.undecodable - before.undecodable).toBe(channels);
+  await a.evaluate(() => window.tabdrive.actions!.addSampleLocation('Still flowing', 5));
+  await expect(b.getByRole('list', { name: 'Locations' })).toContainText('Still flowing');
+  expect(errors).toEqual([]);
+});
