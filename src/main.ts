@@ -12,6 +12,7 @@ import { claimDeviceSlot, createMemorySlotRegistry } from './device/slots.ts';
 import { describeBrowser } from './device/browser.ts';
 import { createStorageClient } from './storage/client.ts';
 import type { BootReport, StorageError, StorageHealth } from './storage/rpc.ts';
+import { createAntiEntropy, digestKey } from './sync/anti-entropy.ts';
 import { createSyncEngine, type SyncStats } from './sync/engine.ts';
 import { createIntents, type Intents } from './sync/intents.ts';
 import { injectInbound } from './transport/chunked-channel.ts';
@@ -31,7 +32,7 @@ export interface TabdriveApi {
   query(sql: string, params?: (string | number | null)[]): Promise<Record<string, unknown>[]>;
   digest(): Promise<Record<string, string>>;
   hlc(): string | null;
-  stats(): Promise<SyncStats & { peers: number; documentSize: number; storage: StorageHealth | null }>;
+  stats(): Promise<SyncStats & { peers: number; documentSize: number; storage: StorageHealth | null; antiEntropy: { checks: number; mismatches: number; resyncs: number; lastResync: string | null } }>;
   durable(): Promise<StorageHealth>;
   snapshot(): Promise<StorageHealth>;
   actions: Intents | null;
@@ -43,6 +44,8 @@ export interface TabdriveApi {
   room?: string;
   /** test hook: feed raw bytes to every open data channel as if a peer had sent them */
   injectInbound?: (data: Uint8Array) => number;
+  /** test hook: drop inbound tab messages for a while (a lossy moment) */
+  dropInboundFor?: (ms: number) => void;
 }
 
 declare global {
@@ -168,8 +171,21 @@ async function start(): Promise<void> {
     transport,
     pendingCommits: () => engine.stats().pending,
     library: claim.library,
+    resyncs: () => antiEntropy.stats.resyncs,
     inviteLink: inviteLink(location.href, { library: claim.library, secret }),
   });
+  // Anti-entropy: compare digests with connected peers; re-handshake on a persistent mismatch.
+  const antiEntropy = createAntiEntropy({
+    digest: async () => digestKey(unwrap(await storage.call('digest', {}))),
+    busy: () => engine.stats().pending > 0 || transport.channel.inbound !== null,
+    publish: (s) => transport.publishSync(s),
+    peers: () => transport.peerSync().filter((p) => transport.peers().some((x) => x.device === p.device)),
+    resync: () => transport.resync(),
+  });
+  setInterval(() => {
+    if (transport.paused || transport.peers().length === 0) return;
+    antiEntropy.check().catch(() => undefined);
+  }, Number(params.get('anti-entropy-ms') ?? 3000));
   storage.onHealth((h) => {
     if (app) app.health = h;
   });
@@ -193,6 +209,7 @@ async function start(): Promise<void> {
     hlc: () => clock.current(),
     stats: async () => ({
       ...engine.stats(),
+      antiEntropy: { ...antiEntropy.stats },
       peers: transport.peers().length,
       documentSize: Y.encodeStateAsUpdate(doc).byteLength,
       storage: unwrap(await storage.call('health', {})),
@@ -204,6 +221,7 @@ async function start(): Promise<void> {
     transportStats: () => ({ ...transport.channel }),
     room,
     injectInbound: (data: Uint8Array) => injectInbound(data),
+    dropInboundFor: (ms: number) => transport.dropInboundFor(ms),
   } satisfies Partial<TabdriveApi>);
   markReady();
 }

@@ -7,6 +7,7 @@
 import * as bc from 'lib0/broadcastchannel';
 import { WebrtcProvider } from 'y-webrtc';
 import type * as Y from 'yjs';
+import type { PeerSyncState } from '../sync/anti-entropy.ts';
 import { chunkedWrtc, newChannelStats, type ChannelStats } from './chunked-channel.ts';
 
 export interface PeerInfo {
@@ -30,6 +31,14 @@ export interface Transport {
   readonly channel: ChannelStats;
   onPeers(cb: () => void): () => void;
   setName(name: string): void;
+  /** publish this device's sync state (digest, busy) to its peers */
+  publishSync(state: { digest: string; busy: boolean }): void;
+  /** the sync state every connected peer published */
+  peerSync(): PeerSyncState[];
+  /** re-run the sync handshake (step 1/2) with every peer */
+  resync(): void;
+  /** test hook: drop every inbound BroadcastChannel message for `ms` (a lossy moment) */
+  dropInboundFor(ms: number): void;
   pause(): void;
   resume(): void;
   readonly paused: boolean;
@@ -41,6 +50,7 @@ const AES_GCM = Array.from(new TextEncoder().encode('AES-GCM'));
 
 interface AwarenessState {
   device?: { uuid?: unknown; name?: unknown; peer?: unknown };
+  sync?: { digest?: unknown; busy?: unknown };
 }
 
 export function createTransport(o: TransportOptions): Transport {
@@ -56,6 +66,7 @@ export function createTransport(o: TransportOptions): Transport {
   });
   const awareness = provider.awareness;
   let name = o.self.name;
+  let dropUntil = 0;
   // Each device publishes its y-webrtc peer id, so the others can tell whether they reach it
   // over BroadcastChannel (a tab of the same browser) or a WebRTC connection.
   const publish = (): void =>
@@ -82,6 +93,7 @@ export function createTransport(o: TransportOptions): Transport {
         notify();
         return undefined;
       };
+      if (Date.now() < dropUntil) return Promise.resolve(undefined);
       // y-webrtc's decrypt creates an orphaned rejected promise for an unknown algorithm
       // (it forgets to return it), so reject anything not framed as an AES-GCM message first.
       const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : null;
@@ -120,6 +132,27 @@ export function createTransport(o: TransportOptions): Transport {
     onPeers(cb) {
       listeners.add(cb);
       return () => listeners.delete(cb);
+    },
+    publishSync(state) {
+      awareness.setLocalStateField('sync', state);
+    },
+    peerSync() {
+      const out: PeerSyncState[] = [];
+      for (const [clientId, state] of awareness.getStates()) {
+        if (clientId === awareness.clientID) continue;
+        const s = state as AwarenessState;
+        if (typeof s.device?.uuid !== 'string') continue;
+        out.push({ device: s.device.uuid, digest: typeof s.sync?.digest === 'string' ? s.sync.digest : null, busy: s.sync?.busy === true });
+      }
+      return out;
+    },
+    resync() {
+      if (paused) return;
+      provider.disconnect();
+      provider.connect();
+    },
+    dropInboundFor(ms) {
+      dropUntil = Date.now() + ms;
     },
     setName(next) {
       name = next;

@@ -102,3 +102,19 @@ test('garbage on the BroadcastChannel is dropped and counted; sync goes on', asy
   await expect(b.getByRole('list', { name: 'Locations' })).toContainText('After garbage');
   expect(errors).toEqual([]);
 });
+
+test('anti-entropy: a tab that missed an update while connected is repaired, and says so', async ({ baseURL }) => {
+  const path = '/?signaling=&anti-entropy-ms=700';
+  const a = await openApp(context, baseURL!, path);
+  const b = await openApp(context, baseURL!, path);
+  await converged([a, b]);
+  await b.evaluate(() => window.tabdrive.dropInboundFor!(1500)); // B loses whatever arrives now
+  await a.evaluate(() => window.tabdrive.actions!.addSampleLocation('Lost in transit', 4));
+  await b.waitForTimeout(1600);
+  expect(await count(b, "SELECT count(*) FROM locations WHERE name = 'Lost in transit'")).toBe(0); // y-webrtc alone never recovers it
+  await converged([a, b]);
+  expect(await count(b, "SELECT count(*) FROM locations WHERE name = 'Lost in transit'")).toBe(1);
+  const repaired = await Promise.all([a, b].map((p) => p.evaluate(async () => (await window.tabdrive.stats()).antiEntropy.resyncs)));
+  expect(Math.max(...repaired)).toBeGreaterThanOrEqual(1);
+  await expect((repaired[1]! > 0 ? b : a).getByRole('status', { name: 'Sync status' })).toContainText('repaired');
+});

@@ -20,6 +20,8 @@ export interface AppDeps {
   readonly pendingCommits: () => number;
   readonly library: string;
   readonly inviteLink: string;
+  /** times anti-entropy found a peer out of step and re-ran the handshake */
+  readonly resyncs: () => number;
 }
 
 export type SyncState = 'Ready' | 'Syncing' | 'Backfilling' | 'Offline';
@@ -51,6 +53,7 @@ export class AppState {
   syncState = $state<SyncState>('Ready');
   /** 0..1 while a large first sync is arriving */
   backfill = $state<number | null>(null);
+  resyncs = $state(0);
   #windowStart = 0;
   #windowLen = WINDOW;
   #seq = 0;
@@ -95,6 +98,7 @@ export class AppState {
     else state = 'Ready';
     this.syncState = state;
     this.backfill = state === 'Backfilling' && inbound ? inbound.received / inbound.total : null;
+    this.resyncs = this.deps.resyncs();
   }
 
   async start(): Promise<void> {
