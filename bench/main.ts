@@ -7,6 +7,8 @@
  *    cold load of the same image (initSqlJs + IDB get + open + count).
  */
 import initSqlJs from 'sql.js';
+import { WebrtcProvider } from 'y-webrtc';
+import * as Y from 'yjs';
 import wasmUrl from 'sql.js/dist/sql-wasm-browser.wasm?url';
 import type { Change } from '../src/core/change.ts';
 import { createHlcClock } from '../src/core/hlc.ts';
@@ -130,3 +132,32 @@ job.then(
     document.body.textContent = `bench failed: ${String(e)}`;
   },
 );
+
+// ── raw y-webrtc baseline: two bare Y.Docs in one room, no storage, no engine ──────────────
+
+const raw = {
+  doc: null as Y.Doc | null,
+  seen: [] as { key: string; at: number }[],
+  start(room: string, signaling: string[]) {
+    const doc = new Y.Doc();
+    const provider = new WebrtcProvider(room, doc, { signaling, peerOpts: { config: { iceServers: [] } } });
+    void provider;
+    doc.getMap('m').observe((ev) => {
+      const at = performance.timeOrigin + performance.now();
+      for (const k of ev.keysChanged) raw.seen.push({ key: k, at });
+    });
+    raw.doc = doc;
+  },
+  send(key: string): number {
+    const at = performance.timeOrigin + performance.now();
+    raw.doc!.getMap('m').set(key, { at, name: `file-${key}.jpg`, size: 12345 });
+    return at;
+  },
+  fill(n: number) {
+    raw.doc!.transact(() => {
+      for (let i = 0; i < n; i++) raw.doc!.getMap('m').set(`r${i}`, { id: crypto.randomUUID(), name: `IMG_${i}.jpg`, size: i, ext: 'jpg', parent: null, ctime: 1, mtime: 2, atime: 3 });
+    });
+  },
+  size: () => raw.doc!.getMap('m').size,
+};
+(window as unknown as { raw: typeof raw }).raw = raw;

@@ -5,7 +5,7 @@
 //
 //   npm run bench                   all scenarios
 //   npm run bench -- --quick        smaller sizes (smoke run)
-//   npm run bench -- --only write   one group: write | cold
+//   npm run bench -- --only write   one group: write | cold | sync
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -133,18 +133,33 @@ async function main() {
   rmSync(profile, { recursive: true, force: true });
   killServer();
 
+  // Sync figures (tab and browser latency, backfill) beside raw y-webrtc: browser-to-browser
+  // WebRTC runs inside a private network namespace (root), never on a real interface.
+  let syncRows = '';
+  if (!only || only === 'sync') {
+    const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+    const extra = [...(quick ? ['--quick'] : []), ...(isRoot ? [] : ['--no-webrtc'])];
+    const cmd = isRoot ? ['scripts/netns.sh', 'node', 'scripts/bench-sync.mjs', ...extra] : ['node', 'scripts/bench-sync.mjs', ...extra];
+    const r = spawnSync(cmd[0], cmd.slice(1), { cwd: root, encoding: 'utf8', env: { ...process.env, CHROMIUM_PATH: exe } });
+    syncRows = (r.stdout ?? '').split('\n').filter((l) => l.startsWith('|')).join('\n');
+    if (r.status !== 0) console.error(`sync bench failed:\n${r.stderr}`);
+  }
+
   const header = ['figure', 'tabdrive (ms) p50 / p99', 'baseline (ms) p50 / p99', 'ratio', 'target'];
   const table = [
     `| ${header.join(' | ')} |`,
     `|${header.map(() => '---').join('|')}|`,
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n');
+  const syncTable = syncRows
+    ? ['', '| sync figure | tabdrive (ms) | raw y-webrtc (ms) | target |', '|---|---|---|---|', syncRows].join('\n')
+    : '';
   console.log('\nBaselines: write = insert + db.export() + put whole image (naive), same page, same run;');
   console.log('cold = raw sql.js cold load of the same image (initSqlJs + IDB get + open + count).\n');
-  console.log(table);
+  console.log(table + '\n' + syncTable);
   mkdirSync(join(root, '.bench'), { recursive: true });
   writeFileSync(join(root, '.bench', 'latest.json'), JSON.stringify({ ...results, table }, null, 2));
-  writeFileSync(join(root, '.bench', 'latest.md'), table + '\n');
+  writeFileSync(join(root, '.bench', 'latest.md'), table + '\n' + syncTable + '\n');
 }
 
 main().catch((e) => {

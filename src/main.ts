@@ -123,8 +123,10 @@ async function start(): Promise<void> {
     clock,
     device: claim.device,
     now: () => Date.now(),
-    onCommit: (r) => {
+    onCommit: (r, origin) => {
       if (app && r.tables.length) void app.tablesChanged(r.tables);
+      // For devtools and the bench: a change is in this device's SQLite from this moment.
+      dispatchEvent(new CustomEvent('tabdrive:commit', { detail: { origin, tables: r.tables, at: performance.timeOrigin + performance.now() } }));
     },
   });
   engine.boot(boot.ydoc);
