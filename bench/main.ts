@@ -142,9 +142,9 @@ const raw = {
     const doc = new Y.Doc();
     const provider = new WebrtcProvider(room, doc, { signaling, peerOpts: { config: { iceServers: [] } } });
     void provider;
-    doc.getMap('m').observe((ev) => {
+    doc.getMap<unknown>('m').observe((ev) => {
       const at = performance.timeOrigin + performance.now();
-      for (const k of ev.keysChanged) raw.seen.push({ key: k, at });
+      for (const k of ev.keysChanged) raw.seen.push({ key: String(k), at });
     });
     raw.doc = doc;
   },
