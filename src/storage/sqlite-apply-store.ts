@@ -44,6 +44,9 @@ export function createSqliteApplyStore(db: Sqlite): ApplyStore {
       checkIdent(table, column);
       return db.all(`SELECT uuid FROM ${table} WHERE ${column} = ?`, [toSql(value)]).map((r) => String(r['uuid']));
     },
+    hasTombstones(model) {
+      return db.all('SELECT 1 AS x FROM tombstones WHERE model = ? LIMIT 1', [model]).length > 0;
+    },
     tombstone(model, uuid) {
       const r = db.all('SELECT hlc FROM tombstones WHERE model = ? AND uuid = ?', [model, uuid])[0];
       return r ? String(r['hlc']) : undefined;
