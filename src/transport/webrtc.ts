@@ -62,7 +62,10 @@ export function createTransport(o: TransportOptions): Transport {
     password: o.password,
     // The seam: simple-peer gets RTCPeerConnections whose data channels chunk and pace
     // every message, so documents of any size reach other browsers.
-    peerOpts: { wrtc: chunkedWrtc({ stats: channel, onChange: notify }), config: { iceServers: [] } },
+    peerOpts: {
+      ...(typeof RTCPeerConnection === 'undefined' ? {} : { wrtc: chunkedWrtc({ stats: channel, onChange: notify }) }),
+      config: { iceServers: [] },
+    },
   });
   const awareness = provider.awareness;
   let name = o.self.name;
