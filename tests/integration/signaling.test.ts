@@ -2,13 +2,11 @@
 // and from members of a room, with bounded frames and topics, and survives garbage.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-// @ts-expect-error — plain JS module (server/signaling.mjs), no types
-import { startSignalingServer } from '../../server/signaling.mjs';
+import { startSignalingServer, type SignalingServer } from '../../server/signaling.mjs';
 
-type Server = { port: number; host: string; stats: () => Record<string, number>; close: () => Promise<void> };
-let server: Server;
+let server: SignalingServer;
 beforeAll(async () => {
-  server = (await startSignalingServer({ port: 0, limits: { maxTopicsPerConn: 3, maxFrameBytes: 4096 } })) as Server;
+  server = await startSignalingServer({ port: 0, limits: { maxTopicsPerConn: 3, maxFrameBytes: 4096 } });
 });
 afterAll(() => server.close());
 
