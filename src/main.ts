@@ -174,6 +174,12 @@ async function start(): Promise<void> {
     pendingCommits: () => engine.stats().pending,
     library: claim.library,
     resyncs: () => antiEntropy.stats.resyncs,
+    peerSyncState: (d: string) => {
+      const s = transport.peerSync().find((p) => p.device === d);
+      if (!s || s.digest === null) return null;
+      if (s.busy) return 'syncing';
+      return s.digest === antiEntropy.stats.lastDigest ? 'in sync' : 'catching up';
+    },
     inviteLink: inviteLink(location.href, { library: claim.library, secret }),
   });
   // Anti-entropy: compare digests with connected peers; re-handshake on a persistent mismatch.

@@ -26,19 +26,20 @@ export interface AntiEntropyDeps {
 export interface AntiEntropy {
   /** one round: publish our digest, compare with peers, resync on a persistent mismatch */
   check(): Promise<void>;
-  readonly stats: { checks: number; mismatches: number; resyncs: number; lastResync: string | null };
+  readonly stats: { checks: number; mismatches: number; resyncs: number; lastResync: string | null; lastDigest: string | null };
 }
 
 export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
   const patience = deps.patience ?? 3;
   const strikes = new Map<string, number>();
-  const stats = { checks: 0, mismatches: 0, resyncs: 0, lastResync: null as string | null };
+  const stats = { checks: 0, mismatches: 0, resyncs: 0, lastResync: null as string | null, lastDigest: null as string | null };
   return {
     stats,
     async check() {
       stats.checks++;
       const busy = deps.busy();
       const digest = await deps.digest();
+      stats.lastDigest = digest;
       deps.publish({ digest, busy });
       if (busy) return;
       let resync: string | null = null;

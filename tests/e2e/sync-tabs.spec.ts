@@ -35,13 +35,14 @@ test('a location added in one tab shows up in the other, as the other device\'s'
   await converged([a, b]);
 });
 
-test('each tab lists the other as online over a tab connection, and renames travel', async ({ baseURL }) => {
-  const a = await openApp(context, baseURL!);
-  const b = await openApp(context, baseURL!);
+test('each tab lists the other as online over a tab connection, in sync, and renames travel', async ({ baseURL }) => {
+  const a = await openApp(context, baseURL!, '/?signaling=&anti-entropy-ms=300');
+  const b = await openApp(context, baseURL!, '/?signaling=&anti-entropy-ms=300');
   const nameB = await b.evaluate(() => window.tabdrive.device.name);
   const item = a.getByRole('list', { name: 'Devices' }).getByRole('listitem').filter({ hasText: nameB });
   await expect(item).toContainText('online');
   await expect(item).toContainText('tab');
+  await expect(item).toContainText('in sync');
   await b.getByRole('button', { name: 'Rename device' }).click();
   await b.getByRole('textbox', { name: 'Device name' }).fill('Kitchen tablet');
   await b.getByRole('button', { name: 'Save' }).click();

@@ -22,6 +22,8 @@ export interface AppDeps {
   readonly inviteLink: string;
   /** times anti-entropy found a peer out of step and re-ran the handshake */
   readonly resyncs: () => number;
+  /** a peer's sync state as it published it: 'syncing', 'in sync' (same digest) or 'behind' */
+  readonly peerSyncState: (device: string) => 'syncing' | 'in sync' | 'catching up' | null;
 }
 
 export type SyncState = 'Ready' | 'Syncing' | 'Backfilling' | 'Offline';
@@ -54,6 +56,7 @@ export class AppState {
   /** 0..1 while a large first sync is arriving */
   backfill = $state<number | null>(null);
   resyncs = $state(0);
+  syncTick = $state(0);
   #windowStart = 0;
   #windowLen = WINDOW;
   #seq = 0;
@@ -71,10 +74,13 @@ export class AppState {
   }
 
   /** 'this device' | 'online' (with its path) | 'offline', as the Devices list shows it. */
-  presence(device: string): { state: 'this device' | 'online' | 'offline'; path: string | null } {
-    if (device === this.deviceUuid) return { state: 'this device', path: null };
+  presence(device: string): { state: 'this device' | 'online' | 'offline'; path: string | null; sync: string | null } {
+    if (device === this.deviceUuid) return { state: 'this device', path: null, sync: null };
     const p = this.peers.find((x) => x.device === device);
-    return p ? { state: 'online', path: p.path === 'tab' ? 'tab' : 'WebRTC' } : { state: 'offline', path: null };
+    void this.syncTick; // re-read as sync states change
+    return p
+      ? { state: 'online', path: p.path === 'tab' ? 'tab' : 'WebRTC', sync: this.deps.peerSyncState(device) }
+      : { state: 'offline', path: null, sync: null };
   }
 
   setPaused(paused: boolean): void {
@@ -99,6 +105,7 @@ export class AppState {
     this.syncState = state;
     this.backfill = state === 'Backfilling' && inbound ? inbound.received / inbound.total : null;
     this.resyncs = this.deps.resyncs();
+    this.syncTick = (this.syncTick + 1) % 1_000_000;
   }
 
   async start(): Promise<void> {
