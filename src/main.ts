@@ -106,6 +106,10 @@ async function start(): Promise<void> {
     browser.browser,
   );
   if (params.has('new-device')) history.replaceState(null, '', location.pathname + location.hash);
+  // An invite pasted into the address bar of an open tab changes only the hash: start over.
+  addEventListener('hashchange', () => {
+    if (parseInvite(location.hash)) location.reload();
+  });
 
   const worker = new Worker(new URL('./storage/db.worker.ts', import.meta.url), { type: 'module' });
   const storage = createStorageClient(worker);
@@ -152,6 +156,7 @@ async function start(): Promise<void> {
   // Transport: tabs over BroadcastChannel; other browsers over WebRTC via signaling
   // (?signaling=ws://host:port,… to choose; ?signaling= for tabs only).
   const secret = await registry.secret(claim.library, newSecret());
+  const libraries = await registry.libraries();
   const signalingParam = params.get('signaling');
   const signaling = signalingParam === null ? [`ws://${location.hostname}:4444`] : signalingParam.split(',').filter(Boolean);
   const room = await roomName(claim.library, secret);
@@ -174,6 +179,11 @@ async function start(): Promise<void> {
     pendingCommits: () => engine.stats().pending,
     library: claim.library,
     resyncs: () => antiEntropy.stats.resyncs,
+    libraries,
+    openLibrary: async (library: string) => {
+      await registry.open(library);
+      location.reload();
+    },
     peerSyncState: (d: string) => {
       const s = transport.peerSync().find((p) => p.device === d);
       if (!s || s.digest === null) return null;

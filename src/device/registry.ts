@@ -41,6 +41,12 @@ export async function openSlotRegistry(idb: IDBFactory): Promise<SlotRegistry> {
   return {
     library: (candidate) => getOrPut('library', candidate),
     secret: (library, candidate) => getOrPut(`secret:${library}`, candidate),
+    libraries: async () =>
+      (await req(db.transaction('meta').objectStore('meta').getAllKeys()))
+        .map((k) => (typeof k === 'string' ? k : ''))
+        .filter((k) => k.startsWith('secret:'))
+        .map((k) => k.slice('secret:'.length)),
+    open: (library) => write('meta', (s) => s.put(library, 'library')),
     join: (library, secret) =>
       write('meta', (s) => {
         s.put(library, 'library');

@@ -29,6 +29,10 @@ export interface SlotRegistry {
   secret(library: string, candidate: string): Promise<string>;
   /** Make an invited library (with its secret) the one this browser opens. */
   join(library: string, secret: string): Promise<void>;
+  /** Every library this browser holds (it opens one at a time). */
+  libraries(): Promise<string[]>;
+  /** Open another library this browser already holds. */
+  open(library: string): Promise<void>;
   slots(library: string): Promise<Slot[]>;
   put(slot: Slot): Promise<void>;
 }
@@ -43,6 +47,11 @@ export function createMemorySlotRegistry(): SlotRegistry {
     join: (library, secret) => {
       lib = library;
       secrets.set(library, secret);
+      return Promise.resolve();
+    },
+    libraries: () => Promise.resolve([...secrets.keys()]),
+    open: (library) => {
+      lib = library;
       return Promise.resolve();
     },
     slots: (l) => Promise.resolve([...all.values()].filter((s) => s.library === l)),

@@ -131,3 +131,23 @@ test('malformed frames on the data channel are dropped and counted; sync goes on
   await expect(b.getByRole('list', { name: 'Locations' })).toContainText('Still flowing');
   expect(errors).toEqual([]);
 });
+
+test('a browser holds several libraries: after joining one it can switch back to its own', async ({ baseURL }) => {
+  const a = await browser(`${baseURL}/?signaling=${SIGNALING}`);
+  const b = await browser(`${baseURL}/?signaling=${SIGNALING}`);
+  const own = await b.evaluate(() => window.tabdrive.library);
+  await b.evaluate(() => window.tabdrive.actions!.addSampleLocation('Mine only', 5));
+  await a.getByRole('button', { name: 'Invite' }).click();
+  const hash = new URL(await a.getByRole('textbox', { name: 'Invite link' }).inputValue()).hash;
+  const joined = await a.evaluate(() => window.tabdrive.library);
+  await b.goto(`${baseURL}/?signaling=${SIGNALING}${hash}`); // same page, new hash: the app restarts
+  await expect.poll(() => b.evaluate(() => window.tabdrive?.library).catch(() => null)).toBe(joined);
+  await waitReady(b);
+  expect(await count(b, "SELECT count(*) FROM locations WHERE name = 'Mine only'")).toBe(0);
+  const picker = b.getByRole('combobox', { name: 'Open library' });
+  await expect(picker).toBeVisible();
+  await Promise.all([b.waitForEvent('load'), picker.selectOption(own)]);
+  await waitReady(b);
+  expect(await b.evaluate(() => window.tabdrive.library)).toBe(own);
+  await expect(b.getByRole('list', { name: 'Locations' })).toContainText('Mine only');
+});

@@ -20,6 +20,9 @@ export interface AppDeps {
   readonly pendingCommits: () => number;
   readonly library: string;
   readonly inviteLink: string;
+  /** every library this browser holds, and how to switch to another */
+  readonly libraries: readonly string[];
+  readonly openLibrary: (library: string) => Promise<void>;
   /** times anti-entropy found a peer out of step and re-ran the handshake */
   readonly resyncs: () => number;
   /** a peer's sync state as it published it: 'syncing', 'in sync' (same digest) or 'behind' */
