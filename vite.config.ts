@@ -8,7 +8,7 @@ export default defineConfig({
     target: 'es2022',
     sourcemap: true,
     rollupOptions: {
-      input: { app: 'index.html', bench: 'bench/index.html' },
+      input: { app: 'index.html', bench: 'bench/index.html', transport: 'bench/transport.html' },
     },
   },
   server: { host: '127.0.0.1', port: 5173 },

@@ -18,6 +18,13 @@
  *    (y-protocols step 2) is one big message, and this is the "Backfilling n%" the UI shows.
  *
  * Frame: [kind u8 = 1][message id u32][index u32][count u32][total bytes u32] payload.
+ *
+ * Invariants: the real channel never holds more than HIGH_WATER + one frame of ours; a frame
+ * handed to the real channel is ≤ FRAME_BYTES (< Chromium's 256 KiB max-message-size); one
+ * sender's frames go out in order (a FIFO queue, no interleaving), so the receiver keeps at
+ * most ONE partial message per channel, of at most `maxMessageBytes`; a message is delivered
+ * whole or not at all (a send failure discards the rest of that message's frames, and the
+ * receiver, missing a frame, drops the partial message and counts it).
  */
 
 export const FRAME_BYTES = 64 * 1024;
@@ -70,9 +77,46 @@ export function injectInbound(data: unknown): number {
   return live.size;
 }
 
+/** A failed `send` on the real channel (y-webrtc would have swallowed it). */
+export interface SendFailure {
+  readonly label: string;
+  readonly error: string;
+  /** bytes of the message that can no longer be delivered */
+  readonly bytes: number;
+}
+
 export interface ChunkedHooks {
   readonly stats: ChannelStats;
+  /** anything in `stats` changed (throttled for progress: every 16th frame) */
   readonly onChange?: () => void;
+  readonly onSendFailure?: (f: SendFailure) => void;
+  /** a wrapped channel opened or closed (the peer set a status is derived from changed) */
+  readonly onChannel?: (event: 'open' | 'close') => void;
+  /** bound on one reassembled message (default MAX_MESSAGE_BYTES) */
+  readonly maxMessageBytes?: number;
+}
+
+/**
+ * Inbound progress is per channel (two peers may backfill us at once); `stats.inbound` is
+ * their sum, so the UI shows one figure.
+ */
+const inflight = new WeakMap<ChannelStats, Map<symbol, { received: number; total: number }>>();
+function setInbound(stats: ChannelStats, key: symbol, v: { received: number; total: number } | null): void {
+  let m = inflight.get(stats);
+  if (!m) inflight.set(stats, (m = new Map<symbol, { received: number; total: number }>()));
+  if (v) m.set(key, v);
+  else m.delete(key);
+  if (m.size === 0) {
+    stats.inbound = null;
+    return;
+  }
+  let received = 0;
+  let total = 0;
+  for (const x of m.values()) {
+    received += x.received;
+    total += x.total;
+  }
+  stats.inbound = { received, total };
 }
 
 function toBytes(data: unknown): Uint8Array | null {
@@ -85,7 +129,9 @@ function toBytes(data: unknown): Uint8Array | null {
 /** Wraps one real data channel; the returned object is what simple-peer sees. */
 export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataChannelLike {
   const { stats } = hooks;
-  const queue: Uint8Array[] = [];
+  const maxMessage = hooks.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+  const key = Symbol(real.label);
+  const queue: { frame: Uint8Array; id: number; total: number }[] = [];
   let queued = 0;
   let nextId = 1;
   let current: { id: number; count: number; total: number; next: number; parts: Uint8Array[]; got: number } | null = null;
@@ -97,21 +143,25 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
   real.binaryType = 'arraybuffer';
   real.bufferedAmountLowThreshold = LOW_WATER;
 
-  const fail = (e: unknown): void => {
+  const fail = (e: unknown, bytes: number): void => {
     stats.sendFailures++;
     stats.lastError = e instanceof Error ? e.message : String(e);
+    hooks.onSendFailure?.({ label: real.label, error: stats.lastError, bytes });
     hooks.onChange?.();
   };
   const pump = (): void => {
     while (queue.length && real.readyState === 'open' && real.bufferedAmount < HIGH_WATER) {
-      const frame = queue.shift()!;
+      const { frame, id, total } = queue.shift()!;
       queued -= frame.byteLength;
       try {
         real.send(frame);
         stats.framesSent++;
         stats.bytesSent += frame.byteLength;
       } catch (e) {
-        fail(e);
+        // The message cannot arrive whole any more: discard its remaining frames (the
+        // receiver drops the partial message) so that the NEXT message still goes through.
+        while (queue.length && queue[0]!.id === id) queued -= queue.shift()!.frame.byteLength;
+        fail(e, total);
         return;
       }
     }
@@ -120,7 +170,7 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
   const drop = (): void => {
     stats.dropped++;
     current = null;
-    stats.inbound = null;
+    setInbound(stats, key, null);
     hooks.onChange?.();
   };
   const receive = (data: unknown): void => {
@@ -132,7 +182,7 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
     const count = view.getUint32(9);
     const total = view.getUint32(13);
     const payload = bytes.subarray(HEADER);
-    if (count === 0 || index >= count || total > MAX_MESSAGE_BYTES || count !== Math.max(1, Math.ceil(total / PAYLOAD)) || payload.byteLength > PAYLOAD) return drop();
+    if (count === 0 || index >= count || total > maxMessage || count !== Math.max(1, Math.ceil(total / PAYLOAD)) || payload.byteLength > PAYLOAD) return drop();
     stats.framesReceived++;
     stats.bytesReceived += bytes.byteLength;
     if (index === 0) {
@@ -145,14 +195,14 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
     current.next++;
     if (current.got > total) return drop();
     if (current.next < count) {
-      stats.inbound = { received: current.got, total };
+      setInbound(stats, key, { received: current.got, total });
       if (current.next % 16 === 1) hooks.onChange?.();
       return;
     }
     if (current.got !== total) return drop();
     const parts = current.parts;
     current = null;
-    stats.inbound = null;
+    setInbound(stats, key, null);
     let message: Uint8Array;
     if (parts.length === 1) message = parts[0]!;
     else {
@@ -182,10 +232,18 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
   real.onopen = (ev) => {
     pump();
     handlers.onopen?.(ev as never);
+    hooks.onChannel?.('open');
   };
   real.onclose = (ev) => {
     live.delete(receive);
+    // frames still queued die with the channel; y-webrtc re-runs the sync handshake on the
+    // next connection, so nothing is lost for good
+    queue.length = 0;
+    queued = 0;
+    current = null;
+    setInbound(stats, key, null);
     handlers.onclose?.(ev as never);
+    hooks.onChannel?.('close');
   };
   real.onerror = (ev) => handlers.onerror?.(ev as never);
 
@@ -214,8 +272,8 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
     send(data: ArrayBuffer | ArrayBufferView) {
       const bytes = toBytes(data);
       if (!bytes) throw new TypeError('chunked channel: unsupported message type');
-      if (bytes.byteLength > MAX_MESSAGE_BYTES) {
-        fail(new Error(`message of ${bytes.byteLength} bytes exceeds ${MAX_MESSAGE_BYTES}`));
+      if (bytes.byteLength > maxMessage) {
+        fail(new Error(`message of ${bytes.byteLength} bytes exceeds ${maxMessage}`), bytes.byteLength);
         return;
       }
       const id = nextId++ >>> 0;
@@ -230,7 +288,7 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
         v.setUint32(9, count);
         v.setUint32(13, bytes.byteLength);
         frame.set(part, HEADER);
-        queue.push(frame);
+        queue.push({ frame, id, total: bytes.byteLength });
         queued += frame.byteLength;
       }
       stats.messagesSent++;
@@ -254,12 +312,19 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
   return wrapper;
 }
 
+/** The three classes simple-peer takes as `wrtc`. */
+export interface WrtcImpl {
+  readonly RTCPeerConnection: typeof RTCPeerConnection;
+  readonly RTCSessionDescription: typeof RTCSessionDescription;
+  readonly RTCIceCandidate: typeof RTCIceCandidate;
+}
+
 /**
- * A `wrtc` implementation for simple-peer: the browser's own classes, except that every data
- * channel — created here or announced by the remote side — is chunked.
+ * A `wrtc` implementation for simple-peer: `base`'s classes (the browser's own by default),
+ * except that every data channel — created here or announced by the remote side — is chunked.
  */
-export function chunkedWrtc(hooks: ChunkedHooks): { RTCPeerConnection: typeof RTCPeerConnection; RTCSessionDescription: typeof RTCSessionDescription; RTCIceCandidate: typeof RTCIceCandidate } {
-  class ChunkedPeerConnection extends RTCPeerConnection {
+export function chunkedWrtc(hooks: ChunkedHooks, base: WrtcImpl = globalThis): WrtcImpl {
+  class ChunkedPeerConnection extends base.RTCPeerConnection {
     override createDataChannel(label: string, init?: RTCDataChannelInit): RTCDataChannel {
       return wrapChannel(super.createDataChannel(label, init) as unknown as DataChannelLike, hooks) as unknown as RTCDataChannel;
     }
@@ -272,5 +337,5 @@ export function chunkedWrtc(hooks: ChunkedHooks): { RTCPeerConnection: typeof RT
       return super.ondatachannel;
     }
   }
-  return { RTCPeerConnection: ChunkedPeerConnection, RTCSessionDescription, RTCIceCandidate };
+  return { RTCPeerConnection: ChunkedPeerConnection, RTCSessionDescription: base.RTCSessionDescription, RTCIceCandidate: base.RTCIceCandidate };
 }

@@ -3,32 +3,100 @@
  * browser (BroadcastChannel) and to other browsers (WebRTC through our signaling server).
  * Presence rides Yjs awareness: each device publishes who it is, so the UI can list peers
  * with the path they use.
+ *
+ * Invariants:
+ *  - every WebRTC data channel is chunked (chunked-channel.ts): no message of any size is lost
+ *    to Chromium's 256 KiB max-message-size, and a failed send is counted and reported;
+ *  - nothing a peer, a tab or the signaling server sends can throw inside y-webrtc's handlers:
+ *    BroadcastChannel messages, signaling publications and data-channel messages are each
+ *    checked (or their handler guarded) before y-webrtc sees them; what fails is dropped and
+ *    counted (`counters()`);
+ *  - `signaling: []` means tabs only: y-webrtc is never left to its public default servers;
+ *  - ICE servers default to none (local candidates only): no traffic to third parties.
  */
 import * as bc from 'lib0/broadcastchannel';
+import * as decoding from 'lib0/decoding';
 import { WebrtcProvider } from 'y-webrtc';
 import type * as Y from 'yjs';
 import type { PeerSyncState } from '../sync/anti-entropy.ts';
-import { chunkedWrtc, newChannelStats, type ChannelStats } from './chunked-channel.ts';
+import { chunkedWrtc, newChannelStats, type ChannelStats, type SendFailure, type WrtcImpl } from './chunked-channel.ts';
+
+export const DEFAULT_SIGNALING: readonly string[] = ['ws://127.0.0.1:4444'];
+
+export type TransportState = 'offline' | 'connecting' | 'syncing' | 'backfilling' | 'ready';
+
+export interface TransportStatus {
+  readonly state: TransportState;
+  /** 0..1, while a large inbound message (a backfill, a big batch) is arriving */
+  readonly progress?: number;
+}
+
+/** One y-webrtc connection, whether or not its device published presence yet. */
+export interface ConnectionInfo {
+  readonly peerId: string;
+  readonly path: 'tab' | 'webrtc';
+  readonly connected: boolean;
+  /**
+   * WebRTC: the peer's sync step 2 was applied. Tabs: y-webrtc keeps no per-tab state (every
+   * BroadcastChannel message reaches every tab, unchunked, in order), so a tab is synced as
+   * soon as it is connected.
+   */
+  readonly synced: boolean;
+}
 
 export interface PeerInfo {
   readonly device: string;
   readonly name: string;
   readonly path: 'tab' | 'webrtc';
+  readonly connected: boolean;
+  readonly synced: boolean;
+}
+
+export interface TransportCounters {
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly framesSent: number;
+  readonly framesReceived: number;
+  readonly messagesSent: number;
+  readonly messagesReceived: number;
+  /** malformed data-channel frames dropped by the chunk layer */
+  readonly framesDropped: number;
+  /** whole messages (data channel or BroadcastChannel) y-webrtc could not read */
+  readonly undecodable: number;
+  readonly sendFailures: number;
+  readonly bcBytesReceived: number;
+  /** BroadcastChannel messages dropped (not AES-GCM framed, undecryptable, unreadable) */
+  readonly bcDropped: number;
+  /** signaling frames for our room dropped (not JSON, undecryptable, malformed) */
+  readonly signalingDropped: number;
+  readonly lastError: string | null;
 }
 
 export interface TransportOptions {
   readonly doc: Y.Doc;
   readonly room: string;
   readonly password: string;
-  /** signaling URLs; [] = tabs of this browser only */
-  readonly signaling: readonly string[];
-  readonly self: { readonly device: string; readonly name: string };
+  /** signaling URLs; [] = tabs of this browser only. Default: DEFAULT_SIGNALING */
+  readonly signaling?: readonly string[];
+  /** presence published over awareness; without it the device is anonymous (benches) */
+  readonly self?: { readonly device: string; readonly name: string };
+  /** simple-peer options; `config` defaults to `{ iceServers: [] }`; `wrtc` is the base the chunking wraps */
+  readonly peerOpts?: { readonly config?: RTCConfiguration; readonly wrtc?: WrtcImpl; readonly [k: string]: unknown };
+  /** y-webrtc: do not open WebRTC to peers already reachable over BroadcastChannel (default true) */
+  readonly filterBcConns?: boolean;
 }
 
 export interface Transport {
   peers(): PeerInfo[];
+  connections(): ConnectionInfo[];
+  /** this device's y-webrtc peer id (null until the room key is derived) */
+  peerId(): string | null;
   /** data-channel counters, including the progress of a large inbound message (backfill) */
   readonly channel: ChannelStats;
+  counters(): TransportCounters;
+  status(): TransportStatus;
+  on(event: 'status', cb: (s: TransportStatus) => void): () => void;
+  on(event: 'send-failure', cb: (f: SendFailure) => void): () => void;
   onPeers(cb: () => void): () => void;
   setName(name: string): void;
   /** publish this device's sync state (digest, busy) to its peers */
@@ -45,7 +113,7 @@ export interface Transport {
   destroy(): void;
 }
 
-/** y-webrtc frames encrypted messages as varString('AES-GCM') · iv · cipher. */
+/** y-webrtc frames encrypted messages as varString('AES-GCM') · varBytes(iv) · varBytes(cipher). */
 const AES_GCM = Array.from(new TextEncoder().encode('AES-GCM'));
 
 interface AwarenessState {
@@ -53,32 +121,239 @@ interface AwarenessState {
   sync?: { digest?: unknown; busy?: unknown };
 }
 
+/** What we touch of y-webrtc's Room (not in its type declarations, or typed loosely). */
+interface RoomLike {
+  readonly name: string;
+  readonly peerId: string;
+  readonly bcConns: Set<string>;
+  readonly webrtcConns: Map<string, { connected: boolean; synced: boolean }>;
+  _bcSubscriber: (d: unknown) => PromiseLike<unknown>;
+}
+
+function asBytes(data: unknown): Uint8Array | null {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return null;
+}
+
+/** Cheap structural check of y-webrtc's encryption framing (before any crypto). */
+function isAesGcmFramed(bytes: Uint8Array): boolean {
+  return bytes.byteLength >= 8 + 12 && bytes[0] === AES_GCM.length && AES_GCM.every((c, i) => bytes[i + 1] === c);
+}
+
+async function decryptFramed(bytes: Uint8Array, key: CryptoKey): Promise<Uint8Array> {
+  const d = decoding.createDecoder(bytes);
+  if (decoding.readVarString(d) !== 'AES-GCM') throw new Error('not AES-GCM');
+  const iv = decoding.readVarUint8Array(d);
+  const cipher = decoding.readVarUint8Array(d);
+  return new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv: iv as BufferSource }, key, cipher as BufferSource));
+}
+
+// ── signaling guard ──────────────────────────────────────────────────────────────────────
+// y-webrtc's SignalingConn is shared by every provider using the same URL (module-level in
+// y-webrtc), so the guard is installed once per connection and consults a registry of OUR
+// rooms; publications to rooms it does not know (a raw provider in a bench) pass unchanged.
+
+interface GuardedRoom {
+  readonly key: PromiseLike<CryptoKey | null>;
+  readonly room: () => RoomLike | null;
+  readonly drop: (why: string) => void;
+}
+const ourRooms = new Map<string, GuardedRoom>();
+
+type Handler = (...args: unknown[]) => void;
+interface SignalingConnLike {
+  ws: WebSocket | null;
+  _observers: Map<string, Set<Handler>>;
+}
+const guardedConns = new WeakSet<object>();
+
+function validSignal(data: unknown, room: RoomLike | null): boolean {
+  if (typeof data !== 'object' || data === null) return false;
+  const m = data as { type?: unknown; from?: unknown; to?: unknown; signal?: unknown };
+  if (typeof m.from !== 'string' || (m.to !== undefined && typeof m.to !== 'string')) return false;
+  if (m.type === 'announce') return true;
+  if (m.type !== 'signal' || typeof m.signal !== 'object' || m.signal === null) return false;
+  // y-webrtc dereferences the existing connection of an 'answer' without checking it exists
+  const type = (m.signal as { type?: unknown }).type;
+  if (type === 'answer' && m.to === room?.peerId && !room?.webrtcConns.has(m.from)) return false;
+  return true;
+}
+
+async function checkPublication(m: { topic: string; data?: unknown }, g: GuardedRoom): Promise<string | null> {
+  const key = await g.key;
+  if (!key) return null; // an unencrypted room: y-webrtc reads plain data; nothing to check
+  if (typeof m.data !== 'string') return 'data is not a string';
+  let bytes: Uint8Array;
+  try {
+    bytes = Uint8Array.from(atob(m.data), (c) => c.charCodeAt(0));
+  } catch {
+    return 'data is not base64';
+  }
+  if (!isAesGcmFramed(bytes)) return 'not AES-GCM framed';
+  let plain: Uint8Array;
+  try {
+    plain = await decryptFramed(bytes, key);
+  } catch {
+    return 'does not decrypt with the room key';
+  }
+  let value: unknown;
+  try {
+    value = decoding.readAny(decoding.createDecoder(plain));
+  } catch {
+    return 'unreadable';
+  }
+  return validSignal(value, g.room()) ? null : 'malformed signal';
+}
+
+function guardSignalingConn(conn: SignalingConnLike): void {
+  if (guardedConns.has(conn)) return;
+  guardedConns.add(conn);
+  const dropUnknown = (): void => {
+    // A frame we cannot attribute to a room (not JSON, no type): count it on every room.
+    for (const g of ourRooms.values()) g.drop('signaling frame is not JSON');
+  };
+  // 1. lib0's WebsocketClient JSON.parses every text frame without a try: wrap onmessage of
+  //    each WebSocket it creates (the current one, and those of later reconnects).
+  const wrapSocket = (ws: WebSocket | null): void => {
+    if (!ws) return;
+    let inner: ((ev: MessageEvent) => void) | null = null;
+    const outer = (ev: MessageEvent): void => {
+      if (typeof ev.data === 'string') {
+        try {
+          JSON.parse(ev.data);
+        } catch {
+          return dropUnknown();
+        }
+      }
+      inner?.(ev);
+    };
+    const current = ws.onmessage as ((ev: MessageEvent) => void) | null;
+    // clear the IDL handler first, or the message would reach lib0 twice
+    ws.onmessage = null;
+    Object.defineProperty(ws, 'onmessage', {
+      configurable: true,
+      get: () => inner,
+      set: (fn: ((ev: MessageEvent) => void) | null) => {
+        inner = fn;
+      },
+    });
+    inner = current;
+    ws.addEventListener('message', outer);
+  };
+  let socket = conn.ws;
+  wrapSocket(socket);
+  Object.defineProperty(conn, 'ws', {
+    configurable: true,
+    get: () => socket,
+    set: (ws: WebSocket | null) => {
+      socket = ws;
+      wrapSocket(ws);
+    },
+  });
+  // 2. y-webrtc's 'message' handler: only well-formed publications to our rooms that decrypt
+  //    with the room key reach it, in arrival order.
+  const handlers = conn._observers.get('message');
+  if (!handlers) return;
+  const originals = [...handlers];
+  handlers.clear();
+  let chain: Promise<void> = Promise.resolve();
+  const forward = (args: unknown[]): void => {
+    for (const h of originals) {
+      try {
+        h(...args);
+      } catch {
+        dropUnknown();
+      }
+    }
+  };
+  handlers.add((...args: unknown[]) => {
+    const m = args[0];
+    if (typeof m !== 'object' || m === null || typeof (m as { type?: unknown }).type !== 'string') return dropUnknown();
+    const pub = m as { type: string; topic?: unknown; data?: unknown };
+    const g = pub.type === 'publish' && typeof pub.topic === 'string' ? ourRooms.get(pub.topic) : undefined;
+    if (!g) {
+      chain = chain.then(() => forward(args));
+      return;
+    }
+    chain = chain.then(async () => {
+      const why = await checkPublication(pub as { topic: string; data?: unknown }, g);
+      if (why) g.drop(why);
+      else forward(args);
+    });
+  });
+}
+
 export function createTransport(o: TransportOptions): Transport {
   const channel = newChannelStats();
+  const extra = { bcBytesReceived: 0, bcDropped: 0, signalingDropped: 0 };
   const listeners = new Set<() => void>();
-  const notify = (): void => listeners.forEach((l) => l());
+  const statusListeners = new Set<(s: TransportStatus) => void>();
+  const failureListeners = new Set<(f: SendFailure) => void>();
+  let paused = false;
+  let destroyed = false;
+  let lastStatus: TransportStatus = { state: 'connecting' };
+
+  const notify = (): void => {
+    listeners.forEach((l) => l());
+    emitStatus();
+  };
+  const { wrtc: baseWrtc, config, ...restPeerOpts } = o.peerOpts ?? {};
+  const base = baseWrtc ?? (typeof RTCPeerConnection === 'undefined' ? undefined : { RTCPeerConnection, RTCSessionDescription, RTCIceCandidate });
   const provider = new WebrtcProvider(o.room, o.doc, {
-    signaling: [...o.signaling],
+    signaling: [...(o.signaling ?? DEFAULT_SIGNALING)],
     password: o.password,
+    filterBcConns: o.filterBcConns ?? true,
     // The seam: simple-peer gets RTCPeerConnections whose data channels chunk and pace
     // every message, so documents of any size reach other browsers.
     peerOpts: {
-      ...(typeof RTCPeerConnection === 'undefined' ? {} : { wrtc: chunkedWrtc({ stats: channel, onChange: notify }) }),
-      config: { iceServers: [] },
+      ...restPeerOpts,
+      ...(base
+        ? {
+            wrtc: chunkedWrtc(
+              {
+                stats: channel,
+                onChange: notify,
+                onChannel: notify,
+                onSendFailure: (f) => failureListeners.forEach((l) => l(f)),
+              },
+              base,
+            ),
+          }
+        : {}),
+      config: config ?? { iceServers: [] },
     },
   });
+  const room = (): RoomLike | null => provider.room as unknown as RoomLike | null;
+  ourRooms.set(o.room, {
+    key: provider.key,
+    room,
+    drop: (why) => {
+      extra.signalingDropped++;
+      channel.lastError = `signaling: ${why}`;
+      notify();
+    },
+  });
+  const guardSignaling = (): void => {
+    for (const conn of (provider as unknown as { signalingConns: SignalingConnLike[] }).signalingConns) guardSignalingConn(conn);
+  };
+  guardSignaling();
+
   const awareness = provider.awareness;
-  let name = o.self.name;
+  let name = o.self?.name ?? '';
   let dropUntil = 0;
   // Each device publishes its y-webrtc peer id, so the others can tell whether they reach it
   // over BroadcastChannel (a tab of the same browser) or a WebRTC connection.
-  const publish = (): void =>
-    awareness.setLocalStateField('device', { uuid: o.self.device, name, peer: provider.room?.peerId ?? null });
+  const publish = (): void => {
+    if (o.self) awareness.setLocalStateField('device', { uuid: o.self.device, name, peer: room()?.peerId ?? null });
+  };
   publish();
   void provider.key.then(() =>
     setTimeout(() => {
+      if (destroyed) return;
       publish();
       guardBroadcastChannel();
+      notify();
     }, 0),
   );
   /**
@@ -86,49 +361,110 @@ export function createTransport(o: TransportOptions): Transport {
    * throws (or rejects) inside its handler. Re-subscribe it behind one that drops and counts.
    */
   const guardBroadcastChannel = (): void => {
-    const room = provider.room as unknown as { name: string; _bcSubscriber: (d: unknown) => PromiseLike<unknown> } | null;
-    if (!room) return;
-    const original = room._bcSubscriber;
+    const r = room();
+    if (!r) return;
+    const original = r._bcSubscriber;
     const guarded = (data: unknown): PromiseLike<unknown> => {
-      const dropped = (): undefined => {
+      const dropped = (e?: unknown): undefined => {
         channel.dropped++;
         channel.undecodable++;
+        extra.bcDropped++;
+        channel.lastError = `broadcast channel: ${e instanceof Error ? e.message : 'not an AES-GCM message'}`;
         notify();
         return undefined;
       };
       if (Date.now() < dropUntil) return Promise.resolve(undefined);
       // y-webrtc's decrypt creates an orphaned rejected promise for an unknown algorithm
       // (it forgets to return it), so reject anything not framed as an AES-GCM message first.
-      const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : null;
-      if (!bytes || bytes.byteLength < 8 + 12 || bytes[0] !== AES_GCM.length || AES_GCM.some((c, i) => bytes[i + 1] !== c)) return Promise.resolve(dropped());
+      const bytes = asBytes(data);
+      if (!bytes || !isAesGcmFramed(bytes)) return Promise.resolve(dropped());
+      extra.bcBytesReceived += bytes.byteLength;
       try {
         return Promise.resolve(original(data)).then(undefined, dropped);
-      } catch {
-        return Promise.resolve(dropped());
+      } catch (e) {
+        return Promise.resolve(dropped(e));
       }
     };
     // Subscribe the guard BEFORE removing the original: lib0 closes a BroadcastChannel whose
     // last subscriber leaves, and messages already queued on it (the first sync!) would be lost.
-    room._bcSubscriber = guarded;
-    if (!paused) bc.subscribe(room.name, guarded);
-    bc.unsubscribe(room.name, original);
+    r._bcSubscriber = guarded;
+    if (!paused) bc.subscribe(r.name, guarded);
+    bc.unsubscribe(r.name, original);
   };
+
+  const connections = (): ConnectionInfo[] => {
+    const r = room();
+    if (!r || paused) return [];
+    const out: ConnectionInfo[] = [];
+    for (const peerId of r.bcConns) out.push({ peerId, path: 'tab', connected: true, synced: true });
+    for (const [peerId, c] of r.webrtcConns) if (!r.bcConns.has(peerId)) out.push({ peerId, path: 'webrtc', connected: c.connected, synced: c.synced });
+    return out;
+  };
+
+  const computeStatus = (): TransportStatus => {
+    if (paused || destroyed) return { state: 'offline' };
+    const conns = connections().filter((c) => c.connected);
+    const inbound = channel.inbound;
+    const unsynced = conns.some((c) => !c.synced);
+    if (inbound && inbound.total > 0) return { state: unsynced ? 'backfilling' : 'syncing', progress: inbound.received / inbound.total };
+    if (conns.length === 0) return { state: 'connecting' };
+    return { state: unsynced ? 'syncing' : 'ready' };
+  };
+  function emitStatus(): void {
+    const next = computeStatus();
+    const moved = next.state !== lastStatus.state || Math.abs((next.progress ?? 0) - (lastStatus.progress ?? 0)) >= 0.01;
+    if (!moved) return;
+    lastStatus = next;
+    statusListeners.forEach((l) => l(next));
+  }
+  // y-webrtc emits no event when one more connection finishes its sync (only when the whole
+  // room flips), so the status is also re-derived on a light timer.
+  const timer = setInterval(emitStatus, 250);
+
   awareness.on('change', notify);
   provider.on('peers', notify);
-  let paused = false;
+  provider.on('synced', notify);
+
+  const counters = (): TransportCounters => ({
+    bytesSent: channel.bytesSent,
+    bytesReceived: channel.bytesReceived,
+    framesSent: channel.framesSent,
+    framesReceived: channel.framesReceived,
+    messagesSent: channel.messagesSent,
+    messagesReceived: channel.messagesReceived,
+    framesDropped: channel.dropped - extra.bcDropped,
+    undecodable: channel.undecodable,
+    sendFailures: channel.sendFailures,
+    bcBytesReceived: extra.bcBytesReceived,
+    bcDropped: extra.bcDropped,
+    signalingDropped: extra.signalingDropped,
+    lastError: channel.lastError,
+  });
 
   return {
     channel,
+    counters,
+    connections,
+    peerId: () => room()?.peerId ?? null,
+    status: computeStatus,
+    on(event: 'status' | 'send-failure', cb: ((s: TransportStatus) => void) | ((f: SendFailure) => void)): () => void {
+      const set = (event === 'status' ? statusListeners : failureListeners) as Set<typeof cb>;
+      set.add(cb);
+      return () => set.delete(cb);
+    },
     peers() {
-      const room = provider.room;
+      const r = room();
+      const byPeer = new Map(connections().map((c) => [c.peerId, c]));
       const out: PeerInfo[] = [];
       for (const [clientId, state] of awareness.getStates()) {
         if (clientId === awareness.clientID) continue;
         const d = (state as AwarenessState).device;
         if (typeof d?.uuid !== 'string' || typeof d.name !== 'string') continue;
         const peer = typeof d.peer === 'string' ? d.peer : null;
-        const viaWebrtc = !!(room && peer && !room.bcConns.has(peer) && room.webrtcConns.get(peer)?.connected);
-        out.push({ device: d.uuid, name: d.name, path: viaWebrtc ? 'webrtc' : 'tab' });
+        const conn = peer ? byPeer.get(peer) : undefined;
+        const viaWebrtc = !!(r && peer && !r.bcConns.has(peer) && r.webrtcConns.get(peer)?.connected);
+        // Awareness may outlive a connection by up to 30 s (its timeout): say so.
+        out.push({ device: d.uuid, name: d.name, path: viaWebrtc ? 'webrtc' : 'tab', connected: conn?.connected ?? false, synced: conn?.synced ?? false });
       }
       return out;
     },
@@ -153,6 +489,7 @@ export function createTransport(o: TransportOptions): Transport {
       if (paused) return;
       provider.disconnect();
       provider.connect();
+      guardSignaling();
     },
     dropInboundFor(ms) {
       dropUntil = Date.now() + ms;
@@ -169,14 +506,20 @@ export function createTransport(o: TransportOptions): Transport {
     resume() {
       paused = false;
       provider.connect();
+      // a fresh SignalingConn is created when the last provider of a URL left it
+      guardSignaling();
       notify();
     },
     get paused() {
       return paused;
     },
     destroy() {
+      destroyed = true;
+      clearInterval(timer);
+      ourRooms.delete(o.room);
       awareness.off('change', notify);
       provider.destroy();
+      emitStatus();
     },
   };
 }

@@ -30,8 +30,9 @@ async function converged(pages: Page[], timeout = 60_000): Promise<void> {
   await expect.poll(async () => new Set(await Promise.all(pages.map(async (p) => JSON.stringify(await digest(p))))).size, { timeout }).toBe(1);
 }
 async function invitedBrowser(a: Page, baseURL: string): Promise<Page> {
-  await a.getByRole('button', { name: 'Invite' }).click();
-  const link = await a.getByRole('textbox', { name: 'Invite link' }).inputValue();
+  const box = a.getByRole('textbox', { name: 'Invite link' });
+  if (!(await box.isVisible())) await a.getByRole('button', { name: 'Invite' }).click();
+  const link = await box.inputValue();
   const url = new URL(link);
   expect(url.hash).toMatch(/^#\/join\//);
   return browser(`${baseURL}/?signaling=${SIGNALING}${url.hash}`);
@@ -150,4 +151,17 @@ test('a browser holds several libraries: after joining one it can switch back to
   await waitReady(b);
   expect(await b.evaluate(() => window.tabdrive.library)).toBe(own);
   await expect(b.getByRole('list', { name: 'Locations' })).toContainText('Mine only');
+});
+
+test('a peer that disappears mid-backfill does not stall the new device', async ({ baseURL }) => {
+  test.setTimeout(400_000);
+  const a = await browser(`${baseURL}/?signaling=${SIGNALING}`);
+  await a.evaluate(() => window.tabdrive.actions!.addSampleLocation('Large', 20_000));
+  const b = await invitedBrowser(a, baseURL!);
+  await converged([a, b], 180_000);
+  const target = await count(a, 'SELECT count(*) FROM entries');
+  const c = await invitedBrowser(a, baseURL!); // C starts its first sync with A and B …
+  await contexts[0]!.close(); // … and A's browser goes away in the middle of it
+  await expect.poll(() => count(c, 'SELECT count(*) FROM entries'), { timeout: 180_000, intervals: [500] }).toBe(target);
+  await converged([b, c], 60_000);
 });

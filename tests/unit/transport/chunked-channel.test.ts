@@ -2,7 +2,7 @@
 // 256 KiB throws, bufferedAmount grows with what is in flight and drains asynchronously,
 // `bufferedamountlow` fires when it falls to the threshold.
 import { describe, expect, it } from 'vitest';
-import { FRAME_BYTES, HIGH_WATER, newChannelStats, wrapChannel, type DataChannelLike } from '../../../src/transport/chunked-channel.ts';
+import { FRAME_BYTES, HIGH_WATER, newChannelStats, wrapChannel, type DataChannelLike, type SendFailure } from '../../../src/transport/chunked-channel.ts';
 
 const MAX = 262_144;
 
@@ -48,12 +48,12 @@ function fakePair() {
   return { a, b, peak: () => peak };
 }
 
-function setup() {
+function setup(opts: { maxMessageBytes?: number; onSendFailure?: (f: SendFailure) => void } = {}) {
   const pair = fakePair();
   const sa = newChannelStats();
   const sb = newChannelStats();
-  const wa = wrapChannel(pair.a, { stats: sa });
-  const wb = wrapChannel(pair.b, { stats: sb });
+  const wa = wrapChannel(pair.a, { stats: sa, ...opts });
+  const wb = wrapChannel(pair.b, { stats: sb, ...opts });
   const got: Uint8Array[] = [];
   wb.onmessage = (ev) => got.push(new Uint8Array(ev.data as ArrayBuffer));
   return { pair, wa, wb, sa, sb, got };
@@ -124,5 +124,98 @@ describe('chunked data channel', () => {
     wa.send(bytes(10));
     expect(sa.sendFailures).toBe(1);
     expect(sa.lastError).toBe('channel broke');
+  });
+
+  it('messages sent while others are still being pumped arrive intact and in send order', async () => {
+    const { wa, got, pair, sb } = setup();
+    const msgs = [bytes(2 * 1024 * 1024, 5), bytes(3, 6), bytes(700_000, 7), bytes(1, 8)];
+    wa.send(msgs[0]!);
+    await new Promise((r) => setTimeout(r, 0)); // the first is mid-flight …
+    wa.send(msgs[1]!); // … when the others are queued behind it
+    wa.send(msgs[2]!);
+    await new Promise((r) => setTimeout(r, 0));
+    wa.send(msgs[3]!);
+    await until(() => got.length === msgs.length);
+    expect(got.map((g) => g.byteLength)).toEqual(msgs.map((m) => m.byteLength));
+    for (let i = 0; i < msgs.length; i++) expect(Buffer.compare(Buffer.from(got[i]!), Buffer.from(msgs[i]!))).toBe(0);
+    expect(sb.dropped).toBe(0);
+    expect(pair.peak()).toBeLessThanOrEqual(HIGH_WATER + FRAME_BYTES);
+  });
+
+  it('never puts more than the high-water mark (+ one frame) into the real channel, and reports bufferedAmount honestly', async () => {
+    const { wa, got, pair } = setup();
+    const samples: number[] = [];
+    wa.send(bytes(20 * 1024 * 1024));
+    // while pumping, the wrapper's bufferedAmount covers its own queue as well
+    samples.push(wa.bufferedAmount);
+    await until(() => got.length === 1);
+    expect(samples[0]).toBeGreaterThan(HIGH_WATER);
+    expect(pair.peak()).toBeLessThanOrEqual(HIGH_WATER + FRAME_BYTES);
+    expect(wa.bufferedAmount).toBe(0);
+  });
+
+  it('a send failure mid-message is reported, discards the rest of that message, and the next message still arrives', async () => {
+    const failures: SendFailure[] = [];
+    const { pair, wa, sa, sb, got } = setup({ onSendFailure: (f) => failures.push(f) });
+    const realSend = pair.a.send.bind(pair.a);
+    let n = 0;
+    pair.a.send = (d) => {
+      if (++n === 3) throw new TypeError('Failure to send data');
+      realSend(d);
+    };
+    wa.send(bytes(1024 * 1024, 9)); // 17 frames: the third fails
+    wa.send(bytes(5000, 10));
+    await until(() => got.length === 1);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(failures).toEqual([{ label: 'x', error: 'Failure to send data', bytes: 1024 * 1024 }]);
+    expect(sa.sendFailures).toBe(1);
+    expect(got).toHaveLength(1);
+    expect(Buffer.compare(Buffer.from(got[0]!), Buffer.from(bytes(5000, 10)))).toBe(0);
+    expect(sb.dropped).toBe(1); // the receiver abandoned the partial message
+    expect(sb.inbound).toBeNull();
+  });
+
+  it('refuses to reassemble a message over the bound, and refuses to send one', async () => {
+    const failures: SendFailure[] = [];
+    const { pair, wa, sb, got } = setup({ maxMessageBytes: 100_000, onSendFailure: (f) => failures.push(f) });
+    const big = new Uint8Array(17 + 10);
+    const v = new DataView(big.buffer);
+    v.setUint8(0, 1);
+    v.setUint32(1, 1);
+    v.setUint32(5, 0);
+    v.setUint32(9, 4);
+    v.setUint32(13, 200_000); // announces 200 kB > 100 kB bound
+    pair.b.deliver(big);
+    expect(sb.dropped).toBe(1);
+    expect(sb.inbound).toBeNull();
+    wa.send(bytes(100_001));
+    expect(failures.map((f) => f.bytes)).toEqual([100_001]);
+    wa.send(bytes(99_000));
+    await until(() => got.length === 1);
+    expect(got[0]!.byteLength).toBe(99_000);
+  });
+
+  it('sums the progress of messages arriving on several channels at once', () => {
+    const stats = newChannelStats();
+    const p1 = fakePair();
+    const p2 = fakePair();
+    wrapChannel(p1.b, { stats });
+    wrapChannel(p2.b, { stats });
+    const frame = (index: number, count: number, total: number, len: number) => {
+      const f = new Uint8Array(17 + len);
+      const v = new DataView(f.buffer);
+      v.setUint8(0, 1);
+      v.setUint32(1, 7);
+      v.setUint32(5, index);
+      v.setUint32(9, count);
+      v.setUint32(13, total);
+      return f;
+    };
+    const P = FRAME_BYTES - 17;
+    p1.b.deliver(frame(0, 4, 4 * P, P));
+    p2.b.deliver(frame(0, 2, 2 * P, P));
+    expect(stats.inbound).toEqual({ received: 2 * P, total: 6 * P });
+    p2.b.deliver(frame(1, 2, 2 * P, P)); // the second one completes
+    expect(stats.inbound).toEqual({ received: P, total: 4 * P });
   });
 });
