@@ -14,6 +14,7 @@ import type { Change } from '../src/core/change.ts';
 import { createHlcClock } from '../src/core/hlc.ts';
 import { generateSampleLocation } from '../src/core/sample.ts';
 import { createStorageClient, type StorageClient } from '../src/storage/client.ts';
+import { createTransport, type Transport } from '../src/transport/webrtc.ts';
 import type { Result } from '../src/core/result.ts';
 
 const DEVICE = '0b0b0b0b-0b0b-4b0b-8b0b-0b0b0b0b0b0b';
@@ -161,3 +162,31 @@ const raw = {
   size: () => raw.doc!.getMap('m').size,
 };
 (window as unknown as { raw: typeof raw }).raw = raw;
+
+// ── our provider on a bare document: the transport contract in the browser ─────────────────
+
+const harness = {
+  doc: null as Y.Doc | null,
+  transport: null as Transport | null,
+  start(room: string, signaling: string[]) {
+    const doc = new Y.Doc();
+    harness.doc = doc;
+    harness.transport = createTransport({ doc, room, password: `pw-${room}`, signaling, self: { device: crypto.randomUUID(), name: 'harness' } });
+  },
+  set: (map: string, key: string, value: unknown) => harness.doc!.getMap<unknown>(map).set(key, value),
+  get: (map: string, key: string) => harness.doc!.getMap<unknown>(map).get(key),
+  /** n records shaped like tests/support/transport-contract.ts `contractRecord` */
+  fill(map: string, n: number) {
+    harness.doc!.transact(() => {
+      for (let i = 0; i < n; i++)
+        harness.doc!.getMap<unknown>(map).set(`r${i}`, {
+          id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, name: `IMG_${i}.jpg`, size: i * 1000, ext: 'jpg',
+          parent: '11111111-1111-4111-8111-111111111111', ctime: 1_700_000_000_000 + i, mtime: 1_700_000_000_000 + i, atime: 1_700_000_000_000,
+        });
+    });
+  },
+  size: (map: string) => harness.doc!.getMap<unknown>(map).size,
+  pause: () => harness.transport!.pause(),
+  resume: () => harness.transport!.resume(),
+};
+(window as unknown as { harness: typeof harness }).harness = harness;

@@ -42,7 +42,7 @@ async function keyFor(room: string): Promise<CryptoKey> {
 }
 async function seal(data: Uint8Array, key: CryptoKey): Promise<Uint8Array> {
   const iv = crypto.getRandomValues(new Uint8Array(12));
-  const cipher = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, data));
+  const cipher = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, data as BufferSource));
   const e = encoding.createEncoder();
   encoding.writeVarString(e, 'AES-GCM');
   encoding.writeVarUint8Array(e, iv);
