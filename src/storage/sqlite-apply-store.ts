@@ -21,20 +21,30 @@ const toSql = (v: FieldValue | undefined): string | number | null =>
   v === undefined ? null : typeof v === 'boolean' ? (v ? 1 : 0) : v;
 
 export function createSqliteApplyStore(db: Sqlite): ApplyStore {
+  // Bulk applies upsert 100k rows with the same columns: build each statement's SQL once.
+  const upserts = new Map<string, string>();
+  const upsertSql = (table: string, cols: readonly string[]): string => {
+    const key = `${table}|${cols.join(',')}`;
+    let sql = upserts.get(key);
+    if (!sql) {
+      checkIdent(table);
+      for (const c of cols) checkIdent(table, c);
+      const updates = cols.filter((c) => c !== 'uuid').map((c) => `${c} = excluded.${c}`);
+      sql =
+        `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')}) ` +
+        (updates.length ? `ON CONFLICT(uuid) DO UPDATE SET ${updates.join(', ')}` : 'ON CONFLICT(uuid) DO NOTHING');
+      upserts.set(key, sql);
+    }
+    return sql;
+  };
   return {
     get(table, uuid) {
       checkIdent(table);
       return db.all(`SELECT * FROM ${table} WHERE uuid = ?`, [uuid])[0];
     },
     upsert(table, row) {
-      checkIdent(table);
       const cols = Object.keys(row);
-      for (const c of cols) checkIdent(table, c);
-      const updates = cols.filter((c) => c !== 'uuid').map((c) => `${c} = excluded.${c}`);
-      const sql =
-        `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')}) ` +
-        (updates.length ? `ON CONFLICT(uuid) DO UPDATE SET ${updates.join(', ')}` : 'ON CONFLICT(uuid) DO NOTHING');
-      db.run(sql, cols.map((c) => toSql(row[c])));
+      db.run(upsertSql(table, cols), cols.map((c) => toSql(row[c])));
     },
     delete(table, uuid) {
       checkIdent(table);
