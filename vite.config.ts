@@ -1,8 +1,42 @@
 import { defineConfig } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { VitePWA } from 'vite-plugin-pwa';
 
 export default defineConfig({
-  plugins: [svelte()],
+  plugins: [
+    svelte(),
+    // Installable, and opens offline: the service worker precaches the app shell, the
+    // storage worker and sql.js' wasm (not matched by workbox's default patterns). The bench
+    // and transport harness pages are not part of the app and stay out of the cache.
+    VitePWA({
+      registerType: 'prompt',
+      injectRegister: null,
+      includeAssets: ['favicon.svg'],
+      manifest: {
+        name: 'tabdrive',
+        short_name: 'tabdrive',
+        description: 'A local-first file library where every browser tab is a device',
+        theme_color: '#3b5bdb',
+        background_color: '#f7f8fb',
+        display: 'standalone',
+        start_url: '/',
+        icons: [
+          { src: 'icon-192.png', sizes: '192x192', type: 'image/png' },
+          { src: 'icon-512.png', sizes: '512x512', type: 'image/png' },
+          { src: 'icon-maskable-512.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' },
+          { src: 'favicon.svg', sizes: 'any', type: 'image/svg+xml' },
+        ],
+      },
+      workbox: {
+        globPatterns: ['**/*.{js,css,html,wasm}'], // icons come from the manifest and includeAssets
+        globIgnores: ['bench/**', 'assets/bench-*', 'assets/transport-*', '**/*.map'],
+        maximumFileSizeToCacheInBytes: 5 * 1024 * 1024,
+        navigateFallback: 'index.html',
+        navigateFallbackDenylist: [/^\/bench\//],
+        cleanupOutdatedCaches: true,
+      },
+    }),
+  ],
   worker: { format: 'es' },
   build: {
     target: 'es2022',

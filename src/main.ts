@@ -19,6 +19,7 @@ import { injectInbound } from './transport/chunked-channel.ts';
 import { inviteLink, parseInvite } from './transport/invite.ts';
 import { newSecret, roomName, roomPassword } from './transport/room.ts';
 import { createTransport, type Transport } from './transport/webrtc.ts';
+import { registerServiceWorker } from './pwa/register.ts';
 import App from './ui/App.svelte';
 import { AppState } from './ui/state/app.svelte.ts';
 
@@ -208,6 +209,11 @@ async function start(): Promise<void> {
     if (app) app.health = h;
   });
   mount(App, { target, props: { app } });
+  registerServiceWorker({
+    onUpdateReady: (apply) => {
+      if (app) app.updateReady = apply;
+    },
+  });
   await app.start();
 
   // Background images: when the tab is hidden or closing, write one now.

@@ -59,6 +59,8 @@ export class AppState {
   /** 0..1 while a large first sync is arriving */
   backfill = $state<number | null>(null);
   resyncs = $state(0);
+  /** set when a new version of the app is downloaded: calling it reloads into it */
+  updateReady = $state<(() => Promise<void>) | null>(null);
   syncTick = $state(0);
   #windowStart = 0;
   #windowLen = WINDOW;
