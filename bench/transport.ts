@@ -13,7 +13,7 @@
 import { WebrtcProvider } from 'y-webrtc';
 import * as Y from 'yjs';
 import { injectInbound } from '../src/transport/chunked-channel.ts';
-import { createTransport, type Transport, type TransportCounters, type TransportStatus, type ConnectionInfo } from '../src/transport/webrtc.ts';
+import { createTransport, signalingSeen, type Transport, type TransportCounters, type TransportStatus, type ConnectionInfo } from '../src/transport/webrtc.ts';
 
 export interface HarnessStart {
   readonly mode: 'ours' | 'raw';
@@ -97,9 +97,10 @@ const harness = {
   fill(n: number): { ms: number; updateBytes: number } {
     const t0 = performance.now();
     const parent = crypto.randomUUID();
+    const base = files.size; // Y.Map#size walks the map: read it once, not per record
     doc.transact(() => {
       for (let i = 0; i < n; i++) {
-        const r = record(files.size + i, parent);
+        const r = record(base + i, parent);
         files.set(r.id, r);
       }
     });
@@ -145,6 +146,13 @@ const harness = {
     ];
   },
   rawSendErrors: (): string[] => rawSendErrors.slice(),
+  /** raw: connected to a signaling server with the room open (announced); ours: room open */
+  signalingReady(): boolean {
+    if (transport) return transport.peerId() !== null;
+    const p = raw as unknown as { room: unknown; signalingConns: { connected: boolean }[] } | null;
+    return !!p?.room && (p.signalingConns.length === 0 || p.signalingConns.some((c) => c.connected));
+  },
+  signalingSeen: (): { frames: number; forwarded: number } => ({ ...signalingSeen }),
   pause(): void {
     if (transport) transport.pause();
     else raw?.disconnect();

@@ -224,51 +224,63 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     });
   }
 
+  /**
+   * Writes a verified image now. Never rejects: IndexedDB throws synchronously once its
+   * connection is closed (a tab being torn down), and this runs from timers with no caller.
+   */
   async function snapshot(): Promise<Result<StorageHealth, StorageError>> {
     return exclusive(async () => {
-      const d = db;
-      if (!d) return err<StorageError>({ type: 'NotOpen', message: 'the storage is not open' });
-      if (!journal) return ok(health);
-      if (image && image.seq === seq) return ok(health);
-      if (timer) clearTimeout(timer);
-      timer = null;
-      const bytes = d.exportBytes();
-      const ydoc = yPending.length ? mergeUpdates(imageYdoc ? [imageYdoc, ...yPending] : yPending) : imageYdoc;
-      const id = `img-${seq}-${deps.now()}`;
-      const record: ImageRecord = { id, seq, bytes, ydoc, checksum: await sha256Hex(bytes), at: deps.now(), schema: SCHEMA_VERSION };
-      const put = await journal.putImage(record);
-      if (!put.ok) {
-        goMemoryOnly(put.error);
-        return ok(health);
-      }
-      // S3: verify what IndexedDB now holds before it may replace the current image.
-      const back = await journal.readImage(id);
-      if (!back || (await sha256Hex(back.bytes)) !== record.checksum) {
-        setHealth({ problem: 'A new database image did not read back correctly; the previous image is kept.' });
-        return ok(health);
-      }
       try {
-        const probe = openSqlite(deps.sql, back.bytes);
-        const check = probe.all('PRAGMA quick_check')[0];
-        probe.close();
-        if (!check || Object.values(check)[0] !== 'ok') throw new Error('quick_check failed');
+        return await writeImage();
       } catch (e) {
-        setHealth({ problem: `A new database image failed verification (${describe(e)}); the previous image is kept.` });
-        return ok(health);
+        return err(toStorageError(e, 'saving a database image'));
       }
-      const promoted = await journal.promote(id, image?.id ?? null, image?.seq ?? 0);
-      if (!promoted.ok) {
-        goMemoryOnly(promoted.error);
-        return ok(health);
-      }
-      image = { id, seq };
-      imageYdoc = ydoc;
-      yPending = [];
-      framesSinceImage = 0;
-      firstDirtyAt = null;
-      setHealth({ lastImageAt: record.at, lastImageBytes: bytes.byteLength, journalFrames: await journal.frameCount() });
-      return ok(health);
     });
+  }
+
+  async function writeImage(): Promise<Result<StorageHealth, StorageError>> {
+    const d = db;
+    if (!d) return err<StorageError>({ type: 'NotOpen', message: 'the storage is not open' });
+    if (!journal) return ok(health);
+    if (image && image.seq === seq) return ok(health);
+    if (timer) clearTimeout(timer);
+    timer = null;
+    const bytes = d.exportBytes();
+    const ydoc = yPending.length ? mergeUpdates(imageYdoc ? [imageYdoc, ...yPending] : yPending) : imageYdoc;
+    const id = `img-${seq}-${deps.now()}`;
+    const record: ImageRecord = { id, seq, bytes, ydoc, checksum: await sha256Hex(bytes), at: deps.now(), schema: SCHEMA_VERSION };
+    const put = await journal.putImage(record);
+    if (!put.ok) {
+      goMemoryOnly(put.error);
+      return ok(health);
+    }
+    // S3: verify what IndexedDB now holds before it may replace the current image.
+    const back = await journal.readImage(id);
+    if (!back || (await sha256Hex(back.bytes)) !== record.checksum) {
+      setHealth({ problem: 'A new database image did not read back correctly; the previous image is kept.' });
+      return ok(health);
+    }
+    try {
+      const probe = openSqlite(deps.sql, back.bytes);
+      const check = probe.all('PRAGMA quick_check')[0];
+      probe.close();
+      if (!check || Object.values(check)[0] !== 'ok') throw new Error('quick_check failed');
+    } catch (e) {
+      setHealth({ problem: `A new database image failed verification (${describe(e)}); the previous image is kept.` });
+      return ok(health);
+    }
+    const promoted = await journal.promote(id, image?.id ?? null, image?.seq ?? 0);
+    if (!promoted.ok) {
+      goMemoryOnly(promoted.error);
+      return ok(health);
+    }
+    image = { id, seq };
+    imageYdoc = ydoc;
+    yPending = [];
+    framesSinceImage = 0;
+    firstDirtyAt = null;
+    setHealth({ lastImageAt: record.at, lastImageBytes: bytes.byteLength, journalFrames: await journal.frameCount() });
+    return ok(health);
   }
 
   return {

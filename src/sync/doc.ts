@@ -16,6 +16,17 @@
  *     `unknown` until core validation accepts it. A value in `owned:X` that X did not stamp is
  *     rejected and counted (the owner rule), never applied.
  *  D3 Deleting a `shared` key (compaction) is not a change: what a device materialized stays.
+ *  D4 One local batch's Yjs update stays under MAX_BATCH_UPDATE_BYTES when the caller splits
+ *     bulk writes with `batchChanges` (measured: a realistic owned entry — 3 uuids, a name,
+ *     sizes and dates — costs ~413 B of update; with nulls ~230 B).
+ *
+ * Why `owned:<device>` roots and not one root `owned` map holding a nested map per device:
+ * a nested Y.Map is an item created by whoever sets it. A device killed after its first
+ * write reached a peer but before the write was durable restarts without that map, and if
+ * it writes before it has synced it creates a second map under the same key; Yjs keeps one
+ * of the two concurrent values and every record in the other is lost for good. Root types
+ * are identified by name, so they can never conflict. The cost — discovering roots of
+ * devices we have not met — is one scan of `doc.share` after a remote transaction.
  */
 import * as Y from 'yjs';
 import type { Change } from '../core/change.ts';
@@ -27,6 +38,9 @@ import { validateChange } from '../core/validate.ts';
 export const LOCAL_ORIGIN = 'tabdrive:local';
 export const BOOT_ORIGIN = 'tabdrive:boot';
 const OWNED_PREFIX = 'owned:';
+
+/** Upper bound for the Yjs update of one local batch (D4). */
+export const MAX_BATCH_UPDATE_BYTES = 200 * 1024;
 
 export interface DocRejection {
   readonly reason: 'invalid' | 'ownership';
@@ -46,16 +60,70 @@ export const sharedMap = (doc: Y.Doc): Y.Map<unknown> => doc.getMap('shared');
 export const acksMap = (doc: Y.Doc): Y.Map<unknown> => doc.getMap('acks');
 export const metaMap = (doc: Y.Doc): Y.Map<unknown> => doc.getMap('meta');
 
+/** The value a change is stored as in the document (and so, roughly, what it costs). */
+const docValue = (c: Change): unknown =>
+  c.kind === 'owned'
+    ? 'deleted' in c
+      ? { hlc: c.hlc, deleted: true }
+      : { hlc: c.hlc, data: c.data }
+    : { model: c.model, uuid: c.uuid, op: c.op, fields: c.fields };
+
+/**
+ * An upper estimate of the bytes a change adds to a Yjs update: its JSON, its key, its
+ * parent map's name and the item header (checked per kind in tests/integration/sync-doc). Yjs' binary encoding of a plain value
+ * is smaller than its JSON, so batches cut by this estimate stay under the budget.
+ */
+export function estimateChangeBytes(c: Change): number {
+  // key + parent root name (each new map key is an item that names its parent)
+  const where = c.kind === 'owned' ? c.model.length + 1 + c.uuid.length + ownedMapName(c.owner).length : c.hlc.length + 6;
+  return utf8Length(JSON.stringify(docValue(c))) + where + 24;
+}
+
+/** UTF-8 byte length (Yjs writes strings as UTF-8; JSON.stringify leaves non-ASCII as is). */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const u = s.charCodeAt(i);
+    n += u < 0x80 ? 1 : u < 0x800 ? 2 : u >= 0xd800 && u <= 0xdbff ? (i++, 4) : 3;
+  }
+  return n;
+}
+
+/**
+ * Splits a bulk write into batches whose Yjs update stays under `budget` bytes (D4), in
+ * order. A single change larger than the budget travels alone (validation caps field
+ * sizes, so that is at most a long note).
+ */
+export function batchChanges<C extends Change>(changes: readonly C[], budget = MAX_BATCH_UPDATE_BYTES): C[][] {
+  const out: C[][] = [];
+  let batch: C[] = [];
+  let bytes = 64; // update header and delete set
+  for (const c of changes) {
+    const b = estimateChangeBytes(c);
+    if (batch.length && bytes + b > budget) {
+      out.push(batch);
+      batch = [];
+      bytes = 64;
+    }
+    batch.push(c);
+    bytes += b;
+  }
+  if (batch.length) out.push(batch);
+  return out;
+}
+
 /** Writes local changes into the document in ONE transaction (D1). */
+/** Checked before the transaction: a throw inside one would leave half the batch written. */
 export function writeChanges(doc: Y.Doc, device: string, changes: readonly Change[]): void {
+  for (const c of changes) {
+    if (c.kind === 'owned' && c.owner !== device) throw new Error(`device ${device} cannot write ${c.owner}'s records`);
+  }
   doc.transact(() => {
     const owned = doc.getMap<unknown>(ownedMapName(device));
     const shared = sharedMap(doc);
     for (const c of changes) {
-      if (c.kind === 'owned') {
-        if (c.owner !== device) throw new Error(`device ${device} cannot write ${c.owner}'s records`);
-        owned.set(`${c.model}:${c.uuid}`, 'deleted' in c ? { hlc: c.hlc, deleted: true } : { hlc: c.hlc, data: c.data });
-      } else shared.set(c.hlc, { model: c.model, uuid: c.uuid, op: c.op, fields: c.fields });
+      if (c.kind === 'owned') owned.set(`${c.model}:${c.uuid}`, docValue(c));
+      else shared.set(c.hlc, docValue(c));
     }
   }, LOCAL_ORIGIN);
 }

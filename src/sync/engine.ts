@@ -15,12 +15,12 @@
  */
 import * as Y from 'yjs';
 import type { Change, Hlc } from '../core/change.ts';
-import { supersededEntries, type LogEntry } from '../core/compaction.ts';
 import { encodeHlc, hlcWall, type HlcClock } from '../core/hlc.ts';
 import { err, type Result } from '../core/result.ts';
 import type { StorageClient } from '../storage/client.ts';
 import type { CommitResult, StorageError } from '../storage/rpc.ts';
-import { acksMap, BOOT_ORIGIN, createExtractor, LOCAL_ORIGIN, readSharedLog, sharedMap, writeChanges, type DocRejection } from './doc.ts';
+import { compactDoc } from './compaction.ts';
+import { acksMap, BOOT_ORIGIN, createExtractor, LOCAL_ORIGIN, MAX_BATCH_UPDATE_BYTES, writeChanges, type DocRejection } from './doc.ts';
 
 export interface SyncEngineDeps {
   readonly doc: Y.Doc;
@@ -31,6 +31,10 @@ export interface SyncEngineDeps {
   /** every commit's outcome (UI refresh, counters) */
   readonly onCommit?: (r: CommitResult, origin: 'local' | 'remote') => void;
   readonly leaseMs?: number;
+  /** Timer for the throttled ack write; defaults to setTimeout. The simulator passes its own
+   *  so that a seed replays exactly. Returns a cancel function. */
+  readonly schedule?: (fn: () => void, ms: number) => () => void;
+  readonly ackDelayMs?: number;
 }
 
 export interface DriftRecord {
@@ -47,6 +51,13 @@ export interface SyncStats {
   pending: number;
   drifted: number;
   compacted: number;
+  /** rejections by reason: invalid, ownership (doc) and invalid, ownership, tombstoned (apply) */
+  readonly rejectedBy: Record<string, number>;
+  /** bytes of the largest local update so far, and how many exceeded MAX_BATCH_UPDATE_BYTES */
+  largestLocalUpdate: number;
+  oversizeLocalUpdates: number;
+  /** commits the storage refused (the document then holds more than the database) */
+  commitFailures: number;
   readonly lastRejections: (DocRejection | { reason: string; where: string; detail: string })[];
   readonly lastDrifted: DriftRecord[];
 }
@@ -68,12 +79,20 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   const { doc, storage, clock, device } = deps;
   const leaseMs = deps.leaseMs ?? 2_000;
   const extractor = createExtractor(doc);
-  const stats: SyncStats = { applied: 0, rejected: 0, received: 0, pending: 0, drifted: 0, compacted: 0, lastRejections: [], lastDrifted: [] };
+  const schedule = deps.schedule ?? ((fn: () => void, ms: number) => {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  });
+  const ackDelayMs = deps.ackDelayMs ?? 1000;
+  const stats: SyncStats = {
+    applied: 0, rejected: 0, received: 0, pending: 0, drifted: 0, compacted: 0, rejectedBy: {},
+    largestLocalUpdate: 0, oversizeLocalUpdates: 0, commitFailures: 0, lastRejections: [], lastDrifted: [],
+  };
   let chain: Promise<unknown> = Promise.resolve();
   let lease = 0; // wall ms up to which stamps are covered by a durable lease
   let remote: { changes: Change[]; updates: Uint8Array[] } | null = null;
   let captured: Uint8Array[] = [];
-  let ackTimer: ReturnType<typeof setTimeout> | null = null;
+  let ackTimer: (() => void) | null = null;
   let maxMaterialized: Hlc | null = null;
 
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -86,10 +105,22 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     if (list.length > LAST) list.shift();
   };
   const record = (r: Result<CommitResult, StorageError>, origin: 'local' | 'remote'): void => {
-    if (!r.ok) return;
+    if (!r.ok) {
+      // The document holds the update but the database does not: visible, never silent.
+      stats.commitFailures++;
+      remember(stats.lastRejections, { reason: 'commit-failed', where: origin, detail: `${r.error.type}: ${r.error.message}` });
+      return;
+    }
     stats.applied += r.value.applied;
     stats.rejected += r.value.rejected;
-    for (const x of r.value.rejections) remember(stats.lastRejections, { reason: x.type, where: `${x.model} ${x.uuid}`, detail: x.detail });
+    const by = stats.rejectedBy;
+    for (const x of r.value.rejections) {
+      by[x.type] = (by[x.type] ?? 0) + 1;
+      remember(stats.lastRejections, { reason: x.type, where: `${x.model} ${x.uuid}`, detail: x.detail });
+    }
+    // storage itemizes only the last few rejections of a commit
+    const rest = r.value.rejected - r.value.rejections.length;
+    if (rest > 0) by['not itemized'] = (by['not itemized'] ?? 0) + rest;
     deps.onCommit?.(r.value, origin);
   };
 
@@ -105,7 +136,10 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     const got = extractor.fromTransaction(tr);
     stats.received += got.changes.length;
     stats.rejected += got.rejections.length;
-    for (const r of got.rejections) remember(stats.lastRejections, r);
+    for (const r of got.rejections) {
+      stats.rejectedBy[r.reason] = (stats.rejectedBy[r.reason] ?? 0) + 1;
+      remember(stats.lastRejections, r);
+    }
     for (const c of got.changes) {
       const o = clock.receive(c.hlc);
       if (!o.adopted) {
@@ -147,7 +181,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
 
   function scheduleAck(): void {
     if (ackTimer) return;
-    ackTimer = setTimeout(() => {
+    ackTimer = schedule(() => {
       ackTimer = null;
       const top = maxMaterialized;
       if (!top || (acksMap(doc).get(device) as string | undefined) === top) return;
@@ -158,7 +192,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         captured = [];
         if (yUpdate) await storage.call('commit', { changes: [], hlc: clock.current(), yUpdate });
       });
-    }, 1000);
+    }, ackDelayMs);
   }
 
   return {
@@ -186,6 +220,10 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
           }
           const yUpdate = captured.length === 0 ? null : captured.length === 1 ? captured[0]! : Y.mergeUpdates(captured);
           captured = [];
+          if (yUpdate) {
+            stats.largestLocalUpdate = Math.max(stats.largestLocalUpdate, yUpdate.byteLength);
+            if (yUpdate.byteLength > MAX_BATCH_UPDATE_BYTES) stats.oversizeLocalUpdates++;
+          }
           const r = await storage.call('commit', { changes, hlc: clock.current(), yUpdate });
           record(r, 'local');
           return r;
@@ -205,20 +243,8 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     },
     compact() {
       return serial(async () => {
-        const shared = sharedMap(doc);
-        const entries: LogEntry[] = [];
-        // Only entries that validate may supersede others: an invalid entry is never
-        // applied, so letting it hide an older valid one would lose that value on devices
-        // that had not seen it yet. (Invalid entries stay: a newer app may understand them.)
-        for (const c of readSharedLog(doc).changes) {
-          if (c.kind === 'shared') entries.push({ hlc: c.hlc, model: c.model, uuid: c.uuid, op: c.op, fields: c.fields });
-        }
-        const drop = supersededEntries(entries);
-        if (!drop.length) return 0;
         captured = [];
-        doc.transact(() => {
-          for (const k of drop) shared.delete(k);
-        }, LOCAL_ORIGIN);
+        const { drop } = compactDoc(doc, LOCAL_ORIGIN);
         const yUpdate = captured.length ? Y.mergeUpdates(captured) : null;
         captured = [];
         if (yUpdate) await storage.call('commit', { changes: [], hlc: clock.current(), yUpdate });
@@ -228,7 +254,8 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     },
     stats: () => stats,
     destroy() {
-      if (ackTimer) clearTimeout(ackTimer);
+      ackTimer?.();
+      ackTimer = null;
       doc.off('update', onUpdate);
       doc.off('afterTransaction', onAfterTransaction);
     },

@@ -4,6 +4,15 @@
  * and relayed onwards by whoever applies it (as y-webrtc re-broadcasts), so data reaches a
  * device through any path. The network can drop, duplicate, reorder and delay messages, and
  * partition devices; `syncAll()` is the y-protocols step 1/2 exchange every reconnect does.
+ *
+ * Invariants:
+ *  M1 Deterministic: every fault is drawn from the injected PRNG; the same seed and the same
+ *     calls give the same deliveries.
+ *  M2 Inbound updates are applied with a REMOTE origin ({ net: NET_ORIGIN, from }), never the
+ *     receiver's own local origin, and are not echoed back to the peer they came from.
+ *  M3 A message whose link is down when it would be delivered is lost (as on a real network);
+ *     nothing is lost for good, because `syncAll()` (the handshake after every reconnect)
+ *     sends each connected peer exactly what its state vector says it misses.
  */
 import * as Y from 'yjs';
 import type { Prng } from '../core/prng.ts';
@@ -15,6 +24,8 @@ export interface NetFaults {
   duplicate: number;
   /** deliver a random queued message instead of the oldest */
   reorder: number;
+  /** hold a message back: it goes to the end of the queue instead of being delivered */
+  delay?: number;
 }
 
 interface Message {
@@ -34,7 +45,7 @@ export interface MemoryNetwork {
   pending(): number;
   /** State-vector exchange between every connected pair, until nothing new moves. */
   syncAll(): void;
-  stats(): { sent: number; delivered: number; dropped: number; duplicated: number; bytes: number };
+  stats(): { sent: number; delivered: number; dropped: number; duplicated: number; delayed: number; bytes: number };
 }
 
 export function createMemoryNetwork(prng: Prng, faults: NetFaults = { drop: 0, duplicate: 0, reorder: 0 }): MemoryNetwork {
@@ -42,7 +53,7 @@ export function createMemoryNetwork(prng: Prng, faults: NetFaults = { drop: 0, d
   const cut = new Set<string>();
   const isolated = new Set<string>();
   let queue: Message[] = [];
-  const s = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, bytes: 0 };
+  const s = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, delayed: 0, bytes: 0 };
   const pair = (a: string, b: string): string => (a < b ? `${a}|${b}` : `${b}|${a}`);
   const connected = (a: string, b: string): boolean => a !== b && !cut.has(pair(a, b)) && !isolated.has(a) && !isolated.has(b);
 
@@ -86,6 +97,11 @@ export function createMemoryNetwork(prng: Prng, faults: NetFaults = { drop: 0, d
         const [m] = queue.splice(i, 1);
         if (!m) break;
         done++;
+        if (faults.delay && prng.chance(faults.delay)) {
+          queue.push(m);
+          s.delayed++;
+          continue;
+        }
         if (!connected(m.from, m.to) || prng.chance(faults.drop)) {
           s.dropped++;
           continue;

@@ -11,11 +11,19 @@
  *    BroadcastChannel messages, signaling publications and data-channel messages are each
  *    checked (or their handler guarded) before y-webrtc sees them; what fails is dropped and
  *    counted (`counters()`);
+ *  - a tab ignores its own BroadcastChannel publications (lib0 loops them back; y-webrtc would
+ *    re-apply its own updates and answer its own sync step 1 with the whole document);
+ *  - of two browsers, only the one with the smaller y-webrtc peer id initiates the WebRTC
+ *    connection (y-webrtc's glare handling can otherwise leave both sides stuck);
+ *  - the echo is NOT suppressed: y-webrtc re-broadcasts every applied update to all peers
+ *    (measured: a fresh browser sends its whole 23 MB backfill straight back), because that
+ *    relay is what carries changes across peers that are not directly connected;
  *  - `signaling: []` means tabs only: y-webrtc is never left to its public default servers;
  *  - ICE servers default to none (local candidates only): no traffic to third parties.
  */
 import * as bc from 'lib0/broadcastchannel';
 import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
 import { WebrtcProvider } from 'y-webrtc';
 import type * as Y from 'yjs';
 import type { PeerSyncState } from '../sync/anti-entropy.ts';
@@ -42,6 +50,8 @@ export interface ConnectionInfo {
    * soon as it is connected.
    */
   readonly synced: boolean;
+  /** WebRTC: `connectionState/iceConnectionState/signalingState` of the peer connection (diagnostics) */
+  readonly ice?: string;
 }
 
 export interface PeerInfo {
@@ -126,7 +136,7 @@ interface RoomLike {
   readonly name: string;
   readonly peerId: string;
   readonly bcConns: Set<string>;
-  readonly webrtcConns: Map<string, { connected: boolean; synced: boolean }>;
+  readonly webrtcConns: Map<string, { connected: boolean; synced: boolean; peer?: { _pc?: RTCPeerConnection | null } }>;
   _bcSubscriber: (d: unknown) => PromiseLike<unknown>;
 }
 
@@ -160,10 +170,13 @@ interface GuardedRoom {
   readonly drop: (why: string) => void;
 }
 const ourRooms = new Map<string, GuardedRoom>();
+/** signaling frames seen / passed to y-webrtc, all connections of this page (diagnostics) */
+export const signalingSeen = { frames: 0, forwarded: 0 };
 
 type Handler = (...args: unknown[]) => void;
 interface SignalingConnLike {
   ws: WebSocket | null;
+  send(message: unknown): void;
   _observers: Map<string, Set<Handler>>;
 }
 const guardedConns = new WeakSet<object>();
@@ -180,6 +193,10 @@ function validSignal(data: unknown, room: RoomLike | null): boolean {
   return true;
 }
 
+/**
+ * Checks one publication to our room. Returns why it is dropped, 'reannounce' for an
+ * announce this side must not answer by initiating (see below), or null to pass it on.
+ */
 async function checkPublication(m: { topic: string; data?: unknown }, g: GuardedRoom): Promise<string | null> {
   const key = await g.key;
   if (!key) return null; // an unencrypted room: y-webrtc reads plain data; nothing to check
@@ -203,7 +220,31 @@ async function checkPublication(m: { topic: string; data?: unknown }, g: Guarded
   } catch {
     return 'unreadable';
   }
-  return validSignal(value, g.room()) ? null : 'malformed signal';
+  const room = g.room();
+  if (!validSignal(value, room)) return 'malformed signal';
+  // Glare: y-webrtc makes BOTH sides initiators when two peers announce at about the same
+  // time (two devices starting together, or one whose main thread was busy), and its token
+  // tie-break can leave one side with a dead offer forever (seen in the two-browser test:
+  // B stuck in have-local-offer, A with no connection). So only the side with the SMALLER
+  // peer id initiates: the larger one drops the announce and announces itself instead,
+  // which makes the smaller one initiate.
+  const v = value as { type: string; from: string };
+  if (v.type === 'announce' && room && room.peerId > v.from && !room.webrtcConns.has(v.from)) return 'reannounce';
+  return null;
+}
+
+async function sealJson(value: unknown, key: CryptoKey): Promise<string> {
+  const inner = encoding.createEncoder();
+  encoding.writeAny(inner, value as never);
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const cipher = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, encoding.toUint8Array(inner)));
+  const e = encoding.createEncoder();
+  encoding.writeVarString(e, 'AES-GCM');
+  encoding.writeVarUint8Array(e, iv);
+  encoding.writeVarUint8Array(e, cipher);
+  let s = '';
+  for (const b of encoding.toUint8Array(e)) s += String.fromCharCode(b);
+  return btoa(s);
 }
 
 function guardSignalingConn(conn: SignalingConnLike): void {
@@ -219,6 +260,7 @@ function guardSignalingConn(conn: SignalingConnLike): void {
     if (!ws) return;
     let inner: ((ev: MessageEvent) => void) | null = null;
     const outer = (ev: MessageEvent): void => {
+      signalingSeen.frames++;
       if (typeof ev.data === 'string') {
         try {
           JSON.parse(ev.data);
@@ -259,6 +301,7 @@ function guardSignalingConn(conn: SignalingConnLike): void {
   handlers.clear();
   let chain: Promise<void> = Promise.resolve();
   const forward = (args: unknown[]): void => {
+    signalingSeen.forwarded++;
     for (const h of originals) {
       try {
         h(...args);
@@ -276,9 +319,14 @@ function guardSignalingConn(conn: SignalingConnLike): void {
       chain = chain.then(() => forward(args));
       return;
     }
+    const topic = pub.topic as string;
     chain = chain.then(async () => {
       const why = await checkPublication(pub as { topic: string; data?: unknown }, g);
-      if (why) g.drop(why);
+      if (why === 'reannounce') {
+        const key = await g.key;
+        const room = g.room();
+        if (key && room) conn.send({ type: 'publish', topic, data: await sealJson({ type: 'announce', from: room.peerId }, key) });
+      } else if (why) g.drop(why);
       else forward(args);
     });
   });
@@ -364,7 +412,12 @@ export function createTransport(o: TransportOptions): Transport {
     const r = room();
     if (!r) return;
     const original = r._bcSubscriber;
-    const guarded = (data: unknown): PromiseLike<unknown> => {
+    const guarded = (data: unknown, origin?: unknown): PromiseLike<unknown> => {
+      // lib0 hands every publish to this tab's own subscribers as well (origin null; other
+      // tabs' messages come with origin 'broadcastchannel'). y-webrtc would decrypt and apply
+      // its own updates again, and answer its own sync step 1 with a step 2 of the WHOLE
+      // document to every tab — at each connect and resync. Our own messages are skipped.
+      if (origin !== 'broadcastchannel') return Promise.resolve(undefined);
       const dropped = (e?: unknown): undefined => {
         channel.dropped++;
         channel.undecodable++;
@@ -397,7 +450,11 @@ export function createTransport(o: TransportOptions): Transport {
     if (!r || paused) return [];
     const out: ConnectionInfo[] = [];
     for (const peerId of r.bcConns) out.push({ peerId, path: 'tab', connected: true, synced: true });
-    for (const [peerId, c] of r.webrtcConns) if (!r.bcConns.has(peerId)) out.push({ peerId, path: 'webrtc', connected: c.connected, synced: c.synced });
+    for (const [peerId, c] of r.webrtcConns) {
+      if (r.bcConns.has(peerId)) continue;
+      const pc = c.peer?._pc;
+      out.push({ peerId, path: 'webrtc', connected: c.connected, synced: c.synced, ...(pc ? { ice: `${pc.connectionState}/${pc.iceConnectionState}/${pc.signalingState}` } : {}) });
+    }
     return out;
   };
 

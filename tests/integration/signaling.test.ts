@@ -66,4 +66,58 @@ describe('signaling server', () => {
     c.send({ type: 'publish', topic: 't', data: 'x'.repeat(10_000) });
     expect(await c.closed).toBe(1009);
   });
+
+  it('bounds the topics one connection may join: a topic past the limit gets nothing relayed', async () => {
+    const [c, peer] = [await client(), await client()];
+    c.send({ type: 'subscribe', topics: ['t1', 't2', 't3'] });
+    c.send({ type: 'subscribe', topics: ['t4'] }); // 4th: over maxTopicsPerConn = 3
+    peer.send({ type: 'subscribe', topics: ['t3', 't4'] });
+    await settle();
+    peer.send({ type: 'publish', topic: 't4', data: 'to t4' });
+    peer.send({ type: 'publish', topic: 't3', data: 'to t3' });
+    c.send({ type: 'publish', topic: 't4', data: 'c is no member of t4' });
+    await settle();
+    expect(c.inbox).toEqual([{ type: 'publish', topic: 't3', data: 'to t3', clients: 2 }]);
+    expect(peer.inbox.filter((m) => (m as { data?: string }).data === 'c is no member of t4')).toEqual([]);
+    for (const x of [c, peer]) x.ws.close();
+  });
+
+  it('counts binary frames and non-object JSON as garbage', async () => {
+    const c = await client();
+    const before = server.stats()['dropped']!;
+    c.ws.send(Buffer.from([1, 2, 3]));
+    c.send('null');
+    c.send('[1,2]');
+    c.send({ type: 'publish', topic: 42, data: 'x' });
+    await settle();
+    expect(server.stats()['dropped']! - before).toBe(4);
+    c.ws.close();
+  });
+
+  it('refuses connections over the limit', async () => {
+    const small = await startSignalingServer({ port: 0, limits: { maxConnections: 1 } });
+    try {
+      const first = new WebSocket(`ws://127.0.0.1:${small.port}`);
+      await new Promise((r) => first.on('open', r));
+      const second = new WebSocket(`ws://127.0.0.1:${small.port}`);
+      const code = await new Promise<number>((r) => second.on('close', (c) => r(c)));
+      expect(code).toBe(1013);
+      expect(small.stats()['refused']).toBe(1);
+      first.close();
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('listens on loopback only', async () => {
+    const { networkInterfaces } = await import('node:os');
+    const external = Object.values(networkInterfaces()).flat().find((i) => i && !i.internal && i.family === 'IPv4');
+    if (!external) return; // nothing but loopback here (e.g. inside the test namespace)
+    const ws = new WebSocket(`ws://${external.address}:${server.port}`);
+    const outcome = await new Promise<string>((r) => {
+      ws.on('open', () => r('open'));
+      ws.on('error', () => r('refused'));
+    });
+    expect(outcome).toBe('refused');
+  });
 });

@@ -73,6 +73,7 @@ describe('sync scenarios', () => {
     await devs[0]!.write([devs[0]!.shared('tag', tag, 'insert', tagFields('Vacation', A))]);
     await sync(w);
     expect(await sameOnAll(devs, 'SELECT uuid, display_name, color FROM tags')).toEqual([{ uuid: tag, display_name: 'Vacation', color: '#3b82f6' }]);
+    await converged(w);
   });
 
   it('concurrent edits of the same field: the higher HLC wins everywhere', async () => {
@@ -86,6 +87,7 @@ describe('sync scenarios', () => {
     w.net.isolate(A, false);
     await sync(w);
     expect(await sameOnAll([a!, b!], 'SELECT color FROM tags')).toEqual([{ color: '#00bb00' }]);
+    await converged(w);
   });
 
   it('concurrent edits of different fields both survive', async () => {
@@ -99,6 +101,7 @@ describe('sync scenarios', () => {
     w.net.isolate(A, false);
     await sync(w);
     expect(await sameOnAll([a!, b!], 'SELECT display_name, color FROM tags')).toEqual([{ display_name: 'Office', color: '#aa0000' }]);
+    await converged(w);
   });
 
   it('a tag updated then deleted is gone everywhere', async () => {
@@ -111,6 +114,7 @@ describe('sync scenarios', () => {
     await sync(w);
     expect(await sameOnAll(devs, 'SELECT count(*) AS n FROM tags')).toEqual([{ n: 0 }]);
     expect(await sameOnAll(devs, "SELECT uuid FROM tombstones WHERE model = 'tag'")).toEqual([{ uuid: tag }]);
+    await converged(w);
   });
 
   it('a delete concurrent with a later-stamped update stays deleted', async () => {
@@ -138,6 +142,7 @@ describe('sync scenarios', () => {
       { display_name: 'Vacation', created_by_device: A },
       { display_name: 'Vacation', created_by_device: B },
     ]);
+    await converged(w);
   });
 
   it('the same file added to an album on two devices is one membership', async () => {
@@ -153,6 +158,7 @@ describe('sync scenarios', () => {
     w.net.isolate(A, false);
     await sync(w);
     expect(await sameOnAll([a!, b!], 'SELECT album_uuid, entry_uuid, active FROM album_entries')).toEqual([{ album_uuid: album, entry_uuid: file, active: 1 }]);
+    await converged(w);
   });
 
   it('a tag link removed, then added again, is active everywhere', async () => {
@@ -168,6 +174,7 @@ describe('sync scenarios', () => {
     await a!.write([a!.shared('tag_link', link, 'update', { active: true })]);
     await sync(w);
     expect(await sameOnAll([a!, b!], 'SELECT active FROM tag_links')).toEqual([{ active: 1 }]);
+    await converged(w);
   });
 
   it('a note on A and a favourite on B of the same file are both kept', async () => {
@@ -181,6 +188,7 @@ describe('sync scenarios', () => {
     w.net.isolate(A, false);
     await sync(w);
     expect(await sameOnAll([a!, b!], 'SELECT notes, favorite FROM user_metadata')).toEqual([{ notes: 'sunset at the pier', favorite: 1 }]);
+    await converged(w);
   });
 
   it('a device joining later backfills what was created before it', async () => {
@@ -195,16 +203,28 @@ describe('sync scenarios', () => {
     expect(await rows(late, 'SELECT count(*) AS n FROM entries')).toEqual([{ n: 200 }]);
     expect(await rows(late, 'SELECT display_name FROM tags')).toEqual([{ display_name: 'Old' }]);
     expect(await late.digest()).toEqual(await a!.digest());
+    await converged(w);
   });
 
-  it('three devices, A offline from C: C receives A\'s data through B', async () => {
+  it('three devices, A offline: C receives A\'s data through B (transitive)', async () => {
     const { w, devs: [a, b, c] } = await world(0, 0, 0);
-    w.net.setLink(A, C, false);
+    w.net.isolate(C, true); // C is away while A and B meet
     const loc = ids();
-    await a!.write([a!.owned('location', loc, locationData(A, 'Via B'))]);
+    const tag = ids();
+    await a!.write([a!.owned('location', loc, locationData(A, 'Via B')), a!.shared('tag', tag, 'insert', tagFields('Relayed', A))]);
     await sync(w);
-    expect(await rows(c!, 'SELECT name FROM locations')).toEqual([{ name: 'Via B' }]);
-    void b;
+    expect(await rows(b!, 'SELECT name FROM locations')).toEqual([{ name: 'Via B' }]);
+    w.net.isolate(A, true); // A goes offline, then C comes back: only B can tell it
+    w.net.isolate(C, false);
+    await sync(w);
+    for (const d of [b!, c!]) {
+      expect(await rows(d, 'SELECT name, device_uuid FROM locations')).toEqual([{ name: 'Via B', device_uuid: A }]);
+      expect(await rows(d, 'SELECT uuid, display_name FROM tags')).toEqual([{ uuid: tag, display_name: 'Relayed' }]);
+    }
+    expect(await c!.digest()).toEqual(await a!.digest());
+    w.net.isolate(A, false);
+    await sync(w);
+    await converged(w);
   });
 
   it('a record planted in another device\'s owned map is rejected and counted', async () => {
@@ -214,10 +234,13 @@ describe('sync scenarios', () => {
       b!.live!.doc.getMap(`owned:${A}`).set(`location:${ids()}`, { hlc: b!.live!.clock.next(), data: locationData(A, 'Forged') });
     }, 'hostile');
     await sync(w);
-    expect(await rows(a!, 'SELECT count(*) AS n FROM locations')).toEqual([{ n: 0 }]);
-    const s = a!.live!.engine.stats();
-    expect(s.rejected).toBeGreaterThanOrEqual(1);
-    expect(s.lastRejections.some((r) => r.reason === 'ownership')).toBe(true);
+    for (const d of [a!, b!]) {
+      expect(await rows(d, 'SELECT count(*) AS n FROM locations')).toEqual([{ n: 0 }]);
+      const st = d.live!.engine.stats();
+      expect(st.rejectedBy).toEqual({ ownership: 1 });
+      expect(st.lastRejections.find((r) => r.reason === 'ownership')?.detail).toContain(B);
+    }
+    await converged(w);
   });
 
   it('malformed values are rejected and counted, and nothing else is disturbed', async () => {
@@ -235,8 +258,9 @@ describe('sync scenarios', () => {
       shared.set(h(), { model: 'tag', uuid: good, op: 'insert', fields: tagFields('Fine', B) });
     }, 'hostile');
     await sync(w);
-    expect(await rows(a!, 'SELECT uuid FROM tags')).toEqual([{ uuid: good }]);
-    expect(a!.live!.engine.stats().rejected).toBe(6);
+    expect(await sameOnAll([a!, b!], 'SELECT uuid FROM tags')).toEqual([{ uuid: good }]);
+    for (const d of [a!, b!]) expect(d.live!.engine.stats().rejectedBy).toEqual({ invalid: 6 });
+    await converged(w);
   });
 
   it('a device whose clock is a day ahead does not move the others\' clocks, and all converge', async () => {

@@ -128,6 +128,16 @@ describe('provider under hostile input (Node)', () => {
     for (const f of frames) ws.send(f);
     ws.send(JSON.stringify({ type: 'publish', topic: room, data: validNotForUs })); // well-formed: passes
     ws.send(JSON.stringify({ type: 'publish', topic: 'someone-elses-room', data: 'whatever' })); // not ours: ignored by y-webrtc
+    // a valid announce from a peer whose id sorts before ours: we must not initiate (glare),
+    // we announce ourselves instead, so that it initiates
+    const published: { from: string }[] = [];
+    ws.on('message', (raw: Buffer) => {
+      const m = JSON.parse(raw.toString()) as { type: string; topic?: string; data?: string };
+      if (m.type === 'publish' && m.topic === room && typeof m.data === 'string') published.push({ from: 'us' });
+    });
+    ws.send(JSON.stringify({ type: 'publish', topic: room, data: b64(await seal(encodeAny({ type: 'announce', from: '00000000-0000-4000-8000-000000000000' }), key)) }));
+    await until(() => published.length > 0);
+    expect(published.length).toBe(1);
     await until(() => transport!.counters().signalingDropped >= frames.length);
     await wait(200);
     expect(transport.counters().signalingDropped).toBe(frames.length);

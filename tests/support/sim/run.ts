@@ -5,11 +5,11 @@
  */
 import type { SqlJsStatic } from 'sql.js';
 import type { Fields } from '../../../src/core/change.ts';
-import { hlcDevice, hlcWall } from '../../../src/core/hlc.ts';
+import { hlcDevice, hlcWall, isHlc } from '../../../src/core/hlc.ts';
 import { MODELS, type OwnedModelName } from '../../../src/core/models.ts';
 import { createPrng, type Prng } from '../../../src/core/prng.ts';
 import { albumEntryUuid, contentUuid, tagLinkUuid, userMetadataUuid, uuidV4 } from '../../../src/core/uuid.ts';
-import { createExtractor } from '../../../src/sync/doc.ts';
+import { acksMap, createExtractor } from '../../../src/sync/doc.ts';
 import { MAX_DRIFT, SimDevice, SYNCED_TABLES, World } from './world.ts';
 
 export interface RunOptions {
@@ -22,6 +22,9 @@ export interface RunReport {
   readonly steps: number;
   readonly kills: number;
   readonly failures: string[];
+  /** end state and traffic of the run (digests, network counters, stamps issued): equal
+   *  fingerprints for one seed mean the run replayed exactly */
+  readonly fingerprint: string;
 }
 
 const COLORS = ['#e03131', '#2f9e44', '#1971c2', '#f08c00', null];
@@ -29,7 +32,7 @@ const NAMES = ['Vacation', 'Work', 'Family', 'Receipts', 'Music'];
 
 export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions = {}): Promise<RunReport> {
   const p = createPrng(`sim:${seed}`);
-  const faults = { drop: p.pick([0, 0.05, 0.2]), duplicate: p.pick([0, 0.05, 0.2]), reorder: p.pick([0, 0.3, 1]) };
+  const faults = { drop: p.pick([0, 0.05, 0.2]), duplicate: p.pick([0, 0.05, 0.2]), reorder: p.pick([0, 0.3, 1]), delay: p.pick([0, 0, 0.1]) };
   const world = new World(SQL, p, faults);
   const uuid = (): string => uuidV4(p.bytes(16));
   const n = p.int(2, 6);
@@ -99,7 +102,7 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
     }
     if (!live.length) continue;
     const d = p.pick(live);
-    const op = p.int(0, 15);
+    const op = p.int(0, 16);
     const entries = await allEntries(d);
     switch (op) {
       case 0: {
@@ -111,7 +114,9 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
         const root = uuid();
         const changes = [d.owned('entry', root, entry(loc, null, 'root', 'dir'))];
         for (let i = 0; i < p.int(0, 6); i++) changes.push(d.owned('entry', uuid(), entry(loc, root, `f${i}.txt`, 'file')));
-        changes.push(d.owned('location', loc, { device_uuid: d.id, volume_uuid: null, entry_uuid: root, name: `L${p.int(1, 99)}`, path: '/x', index_mode: 'deep', total_file_count: changes.length - 1, total_byte_size: 0, last_scan_at: null }));
+        const vols = await d.rows('SELECT uuid FROM volumes WHERE _owner = ?', [d.id]);
+        const vol = vols.length && p.chance(0.7) ? String(p.pick(vols)['uuid']) : null;
+        changes.push(d.owned('location', loc, { device_uuid: d.id, volume_uuid: vol, entry_uuid: root, name: `L${p.int(1, 99)}`, path: '/x', index_mode: 'deep', total_file_count: changes.length - 1, total_byte_size: 0, last_scan_at: null }));
         await d.write(p.chance(0.5) ? changes : changes.reverse());
         break;
       }
@@ -161,23 +166,27 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
         break;
       }
       case 10: {
-        if (!known.tags.length || !entries.length) break;
+        // a tag on a file or on a content identity (all copies of a file)
+        const onContent = known.contents.length > 0 && p.chance(0.3);
+        if (!known.tags.length || (!entries.length && !onContent)) break;
         const tag = p.pick(known.tags);
-        const e = p.pick(entries);
-        const link = tagLinkUuid(tag, e);
+        const target = onContent ? p.pick(known.contents) : p.pick(entries);
+        const link = tagLinkUuid(tag, target);
         await d.write([p.chance(0.6)
-          ? d.shared('tag_link', link, 'insert', { tag_uuid: tag, target_uuid: e, target_kind: 'entry', source: 'user', applied_by_device: d.id, active: true })
+          ? d.shared('tag_link', link, 'insert', { tag_uuid: tag, target_uuid: target, target_kind: onContent ? 'content' : 'entry', source: 'user', applied_by_device: d.id, active: true })
           : d.shared('tag_link', link, 'update', { active: p.chance(0.5) })]);
         break;
       }
       case 11:
       case 12: {
-        if (!entries.length) break;
-        const e = p.pick(entries);
+        // notes and favourite, often on the same file from several devices
+        const onContent = known.contents.length > 0 && p.chance(0.2);
+        if (!entries.length && !onContent) break;
+        const target = onContent ? p.pick(known.contents) : p.pick(entries);
         const fields: Fields = op === 11 ? { notes: `note ${p.int(1, 999)}` } : { favorite: p.chance(0.5) };
-        const id = userMetadataUuid(e);
+        const id = userMetadataUuid(target);
         await d.write([p.chance(0.5)
-          ? d.shared('user_metadata', id, 'insert', { entry_uuid: e, content_uuid: null, notes: null, favorite: false, hidden: false, custom_data: null, ...fields })
+          ? d.shared('user_metadata', id, 'insert', { entry_uuid: onContent ? null : target, content_uuid: onContent ? target : null, notes: null, favorite: false, hidden: false, custom_data: null, ...fields })
           : d.shared('user_metadata', id, 'update', fields)]);
         break;
       }
@@ -197,6 +206,20 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
         await d.live!.engine.compact();
         break;
       }
+      case 16: {
+        // volumes: add, update capacity, or delete one of this device's
+        const mine = await d.rows('SELECT uuid FROM volumes WHERE _owner = ?', [d.id]);
+        const k = p.next();
+        if (!mine.length || k < 0.4) {
+          await d.write([d.owned('volume', uuid(), { device_uuid: d.id, name: `Vol ${p.int(1, 9)}`, kind: p.pick(['browser', 'picked', 'sample']), total_capacity: p.int(0, 1e9), available_capacity: null })]);
+        } else {
+          const id = String(p.pick(mine)['uuid']);
+          const row = await ownRow(d, 'volumes', id);
+          if (!row) break;
+          await d.write([k < 0.8 ? d.owned('volume', id, { ...synced('volume', row), available_capacity: p.int(0, 1e9) }) : d.tombstone('volume', id)]);
+        }
+        break;
+      }
     }
     if (p.chance(0.5)) {
       world.net.deliver(p.int(0, 10));
@@ -210,8 +233,16 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
   await world.heal();
   void fresh;
   const failures = await checkInvariants(world);
+  if (world.healRounds < 0) failures.push('the network never became quiescent after healing (20 rounds)');
+  const live = world.live();
+  const fingerprint = JSON.stringify({
+    digest: live.length ? await live[0]!.digest() : null,
+    net: world.net.stats(),
+    issued: world.devices.map((d) => d.history.map((h) => h.length)),
+    heal: world.healRounds,
+  });
   await world.dispose();
-  return { seed, devices: world.devices.length, steps, kills, failures };
+  return { seed, devices: world.devices.length, steps, kills, failures, fingerprint };
 }
 
 function entry(location: string, parent: string | null, name: string, kind: 'file' | 'dir'): Fields {
@@ -267,6 +298,11 @@ export async function checkInvariants(world: World): Promise<string[]> {
     const again = await d.live!.storage.call('commit', { changes: all.changes, hlc: null });
     if (!again.ok) failures.push(`${d.id.slice(0, 8)}: re-apply failed: ${again.error.message}`);
     else if (again.value.applied !== 0) failures.push(`${d.id.slice(0, 8)}: re-applying the document changed ${again.value.applied} rows`);
+    // Acks are well-formed stamps, and each device acknowledged its own key only.
+    acksMap(d.live!.doc).forEach((v, k) => {
+      if (!isHlc(v)) failures.push(`${d.id.slice(0, 8)}: ack of ${k.slice(0, 8)} is not an HLC`);
+      if (!world.devices.some((x) => x.id === k)) failures.push(`${d.id.slice(0, 8)}: ack under unknown key ${k.slice(0, 12)}`);
+    });
     // No clock dragged into the future by a skewed peer.
     const cur = d.live!.clock.current();
     if (cur && hlcWall(cur) > d.now() + MAX_DRIFT + 60_000) failures.push(`${d.id.slice(0, 8)}: clock dragged ${hlcWall(cur) - d.now()} ms ahead`);

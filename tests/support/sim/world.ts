@@ -4,6 +4,10 @@
  * with its own (fake) IndexedDB that survives kills — connected by the seeded in-memory
  * network. A kill drops a device on the floor (no flush, no image); a restart boots it from
  * whatever its IndexedDB holds, exactly as a relaunched tab does.
+ *
+ * Everything is seeded so a seed replays exactly: Yjs client ids come from the world's PRNG
+ * (not Math.random), and the engines' throttled ack writes run on the world's timers, which
+ * fire at deterministic points (`idle()`, in simulated time) instead of on the wall clock.
  */
 import { IDBFactory } from 'fake-indexeddb';
 import type { SqlJsStatic } from 'sql.js';
@@ -53,6 +57,30 @@ export interface Incarnation {
   readonly close: () => Promise<void>;
 }
 
+/** Simulated timers: fire in simulated time, at deterministic points. */
+export class SimTimers {
+  private seq = 0;
+  private readonly timers = new Map<number, { at: number; fn: () => void }>();
+  constructor(private readonly time: () => number) {}
+  schedule = (fn: () => void, ms: number): (() => void) => {
+    const id = ++this.seq;
+    this.timers.set(id, { at: this.time() + ms, fn });
+    return () => void this.timers.delete(id);
+  };
+  /** Runs the timers due at the current simulated time (all of them with `all`), in order. */
+  fire(all = false): number {
+    const due = [...this.timers.entries()].filter(([, t]) => all || t.at <= this.time()).sort((a, b) => a[1].at - b[1].at || a[0] - b[0]);
+    for (const [id, t] of due) {
+      this.timers.delete(id);
+      t.fn();
+    }
+    return due.length;
+  }
+  pending(): number {
+    return this.timers.size;
+  }
+}
+
 export class SimDevice {
   readonly id: string;
   readonly idb = new IDBFactory();
@@ -83,7 +111,8 @@ export class SimDevice {
     const issued: string[] = [];
     const clock: HlcClock = { ...inner, next: () => { const h = inner.next(); issued.push(h); return h; } };
     const doc = new Y.Doc();
-    const engine = createSyncEngine({ doc, storage, clock, device: this.id, now: this.now });
+    doc.clientID = this.world.prng.int(1, 0x7fffffff); // a new client id per incarnation, seeded
+    const engine = createSyncEngine({ doc, storage, clock, device: this.id, now: this.now, schedule: this.world.timers.schedule });
     engine.boot(boot.value.ydoc);
     this.history.push(issued);
     this.bootClocks.push(boot.value.hlc);
@@ -141,6 +170,7 @@ export class World {
   time = 1_750_000_000_000;
   readonly net: MemoryNetwork;
   readonly devices: SimDevice[] = [];
+  readonly timers = new SimTimers(() => this.time);
 
   constructor(readonly SQL: SqlJsStatic, readonly prng: Prng, faults: NetFaults) {
     this.net = createMemoryNetwork(prng, faults);
@@ -167,11 +197,22 @@ export class World {
     return this.devices.filter((d) => d.live);
   }
 
-  async idle(): Promise<void> {
+  async idle(fireAllTimers = false): Promise<void> {
     for (let i = 0; i < 5; i++) {
+      this.timers.fire(fireAllTimers);
       await Promise.all(this.live().map((d) => d.live!.engine.idle()));
       await new Promise((r) => setTimeout(r, 0));
     }
+  }
+
+  /** Rounds the last heal took to become quiescent (-1: it never did). */
+  healRounds = 0;
+
+  /** Nothing in flight: no queued message, no timer, and every live document has the same state. */
+  quiescent(): boolean {
+    if (this.net.pending() || this.timers.pending()) return false;
+    const svs = this.live().map((d) => Y.encodeStateVector(d.live!.doc).join(','));
+    return svs.every((sv) => sv === svs[0]);
   }
 
   /** Heal everything, restart the dead, and exchange until every device is quiescent. */
@@ -181,11 +222,16 @@ export class World {
       for (const b of this.devices) this.net.setLink(a.id, b.id, true);
     }
     for (const d of this.devices) if (!d.live) await d.start();
-    for (let round = 0; round < 6; round++) {
+    this.healRounds = -1;
+    for (let round = 0; round < 20; round++) {
       this.net.syncAll();
-      await this.idle();
+      await this.idle(true);
       this.net.deliver();
-      await this.idle();
+      await this.idle(true);
+      if (this.quiescent()) {
+        this.healRounds = round + 1;
+        return;
+      }
     }
   }
 }
