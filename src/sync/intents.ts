@@ -161,6 +161,31 @@ export function createIntents(deps: IntentDeps) {
     },
     deleteTag: (uuid: string) => writeShared(shared('tag', uuid, 'delete', {})),
 
+    /**
+     * Merges tags into `keep` in ONE commit: every active link of a dropped tag is added to
+     * `keep` (same deterministic link uuid on every device, so two devices merging at once
+     * make one link) and switched off on the dropped tag, which is then deleted (sticky).
+     */
+    async mergeTags(keep: string, drop: readonly { readonly uuid: string; readonly links: readonly { readonly target: string; readonly kind: 'entry' | 'content' }[] }[]): Promise<Result<CommitResult, IntentError>> {
+      if (drop.some((d) => d.uuid === keep)) return fail('A tag cannot be merged into itself.');
+      if (!drop.length) return fail('Choose at least one tag to merge.');
+      const changes: SharedChange[] = [];
+      for (const d of drop) {
+        for (const l of d.links) {
+          changes.push(
+            shared('tag_link', tagLinkUuid(keep, l.target), 'insert', { tag_uuid: keep, target_uuid: l.target, target_kind: l.kind, source: 'user', applied_by_device: device, active: true }),
+            shared('tag_link', tagLinkUuid(d.uuid, l.target), 'update', { active: false }),
+          );
+        }
+        changes.push(shared('tag', d.uuid, 'delete', {}));
+      }
+      for (const c of changes) {
+        const v = validateChange(c);
+        if (!v.ok) return fail(v.error.detail);
+      }
+      return write(changes);
+    },
+
     async createAlbum(name: string, description: string | null = null): Promise<Result<{ uuid: string }, IntentError>> {
       const clean = name.trim();
       if (!clean) return fail('An album needs a name.');

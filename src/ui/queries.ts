@@ -6,8 +6,53 @@ export type QueryFn = (sql: string, params?: readonly (string | number | null)[]
 
 export interface DeviceRow { uuid: string; name: string; browser: string; os: string; files: number }
 export interface LocationRow { uuid: string; name: string; device_uuid: string; device_name: string | null; root: string | null; files: number; bytes: number; scan_state: string | null }
-export interface FileRow { uuid: string; name: string; kind: 'file' | 'dir'; extension: string | null; size: number; modified_at: number | null; location_uuid: string; parent_uuid: string | null }
-export interface FileDetail extends FileRow { created_at: number | null; device_name: string | null; device_uuid: string | null; location_name: string | null; path: string }
+export interface FileRow {
+  uuid: string; name: string; kind: 'file' | 'dir'; extension: string | null; size: number; modified_at: number | null;
+  location_uuid: string; parent_uuid: string | null; content_uuid: string | null;
+  /** the device whose file this is */
+  device_name: string | null;
+  /** how many other devices hold a file with the same content */
+  elsewhere: number;
+}
+export interface FileDetail extends FileRow { created_at: number | null; device_uuid: string | null; location_name: string | null; path: string }
+export interface TagRow {
+  uuid: string; name: string; canonical: string; namespace: string | null; color: string | null;
+  created_by: string; created_by_name: string | null; files: number;
+}
+export interface AlbumRow { uuid: string; name: string; description: string | null; files: number }
+export interface Copy { device_name: string | null; device_uuid: string | null; location_name: string | null; name: string }
+export interface FileMeta {
+  favorite: boolean; notes: string;
+  /** tags on this file, and whether through the file itself, its content (every copy) or both */
+  tags: (TagRow & { via: 'entry' | 'content' | 'both' })[];
+  albums: AlbumRow[];
+  /** the same content on other devices */
+  copies: Copy[];
+}
+
+/** What the file list shows: a directory of a location, a search, a tag or an album. */
+export type FileSource =
+  | { readonly kind: 'dir'; readonly dir: string }
+  | { readonly kind: 'search'; readonly text: string }
+  | { readonly kind: 'tag'; readonly tag: string }
+  | { readonly kind: 'album'; readonly album: string }
+  | { readonly kind: 'favorites' };
+
+export type SortKey = 'name' | 'name-desc' | 'size' | 'size-asc' | 'date' | 'date-asc';
+export const SORTS: readonly { key: SortKey; label: string }[] = [
+  { key: 'name', label: 'Name (A–Z)' }, { key: 'name-desc', label: 'Name (Z–A)' },
+  { key: 'size', label: 'Largest first' }, { key: 'size-asc', label: 'Smallest first' },
+  { key: 'date', label: 'Newest first' }, { key: 'date-asc', label: 'Oldest first' },
+];
+/** Folders first, then the chosen order; uuid last so equal keys page stably. */
+const ORDER: Record<SortKey, string> = {
+  name: 'e.name COLLATE NOCASE, e.uuid',
+  'name-desc': 'e.name COLLATE NOCASE DESC, e.uuid',
+  size: 'e.size DESC, e.name COLLATE NOCASE, e.uuid',
+  'size-asc': 'e.size, e.name COLLATE NOCASE, e.uuid',
+  date: 'e.modified_at DESC, e.name COLLATE NOCASE, e.uuid',
+  'date-asc': 'e.modified_at, e.name COLLATE NOCASE, e.uuid',
+};
 export interface Crumb { uuid: string; name: string }
 
 const s = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
@@ -18,8 +63,15 @@ const nn = (v: unknown): number | null => (v === null || v === undefined ? null 
 const toFile = (r: Record<string, unknown>): FileRow => ({
   uuid: s(r['uuid']), name: s(r['name']), kind: r['kind'] === 'dir' ? 'dir' : 'file', extension: sn(r['extension']),
   size: n(r['size']), modified_at: nn(r['modified_at']), location_uuid: s(r['location_uuid']), parent_uuid: sn(r['parent_uuid']),
+  content_uuid: sn(r['content_uuid']), device_name: sn(r['device_name']), elsewhere: n(r['elsewhere']),
 });
-const FILE_COLS = 'e.uuid, e.name, e.kind, e.extension, e.size, e.modified_at, e.location_uuid, e.parent_uuid';
+/** Columns of a file row; needs `entries e`. The device and the copies elsewhere are looked up
+ *  per row of the (small) page, through the primary keys and the content_uuid index. */
+const FILE_COLS = `e.uuid, e.name, e.kind, e.extension, e.size, e.modified_at, e.location_uuid, e.parent_uuid, e.content_uuid,
+  (SELECT d.name FROM locations l JOIN devices d ON d.uuid = l.device_uuid WHERE l.uuid = e.location_uuid) AS device_name,
+  CASE WHEN e.content_uuid IS NULL THEN 0 ELSE (
+    SELECT count(DISTINCT o._owner) FROM entries o WHERE o.content_uuid = e.content_uuid AND o._owner <> e._owner) END AS elsewhere`;
+
 
 export async function devices(q: QueryFn): Promise<DeviceRow[]> {
   const rows = await q(
@@ -42,19 +94,6 @@ export async function locations(q: QueryFn): Promise<LocationRow[]> {
   }));
 }
 
-export async function childCount(q: QueryFn, dir: string): Promise<number> {
-  return n((await q('SELECT count(*) AS c FROM entries WHERE parent_uuid = ?', [dir]))[0]?.['c']);
-}
-
-export async function children(q: QueryFn, dir: string, offset: number, limit: number): Promise<FileRow[]> {
-  const rows = await q(
-    `SELECT ${FILE_COLS} FROM entries e WHERE e.parent_uuid = ?
-     ORDER BY e.kind = 'file', e.name COLLATE NOCASE LIMIT ? OFFSET ?`,
-    [dir, limit, offset],
-  );
-  return rows.map(toFile);
-}
-
 /** "beach 20" → `beach* 20*`: every word must match as a prefix (FTS4 MATCH syntax). */
 export function ftsQuery(text: string): string | null {
   const words = text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean).slice(0, 8);
@@ -67,15 +106,123 @@ export async function searchCount(q: QueryFn, text: string): Promise<number> {
   return n((await q('SELECT count(*) AS c FROM entries_fts WHERE entries_fts MATCH ?', [m]))[0]?.['c']);
 }
 
-export async function search(q: QueryFn, text: string, offset: number, limit: number): Promise<FileRow[]> {
+export async function search(q: QueryFn, text: string, offset: number, limit: number, sort: SortKey = 'name'): Promise<FileRow[]> {
   const m = ftsQuery(text);
   if (!m) return [];
   const rows = await q(
     `SELECT ${FILE_COLS} FROM entries_fts f JOIN entries e ON e.rowid = f.docid
-     WHERE entries_fts MATCH ? ORDER BY e.kind = 'file', e.name COLLATE NOCASE LIMIT ? OFFSET ?`,
+     WHERE entries_fts MATCH ? ORDER BY e.kind = 'file', ${ORDER[sort]} LIMIT ? OFFSET ?`,
     [m, limit, offset],
   );
   return rows.map(toFile);
+}
+
+/** Entries a source selects: `FROM entries e WHERE <where>` with its parameters. */
+function sourceWhere(src: FileSource): { where: string; params: (string | number | null)[] } | null {
+  switch (src.kind) {
+    case 'dir':
+      return { where: 'e.parent_uuid = ?', params: [src.dir] };
+    // Driven from the (small) link tables, so a tag of 10 files does not scan 100k entries.
+    case 'tag':
+      return {
+        where: `(e.uuid IN (SELECT target_uuid FROM tag_links WHERE tag_uuid = ? AND active = 1 AND target_kind = 'entry')
+          OR e.content_uuid IN (SELECT target_uuid FROM tag_links WHERE tag_uuid = ? AND active = 1 AND target_kind = 'content'))`,
+        params: [src.tag, src.tag],
+      };
+    case 'album':
+      return { where: 'e.uuid IN (SELECT entry_uuid FROM album_entries WHERE album_uuid = ? AND active = 1)', params: [src.album] };
+    case 'favorites':
+      return {
+        where: `(e.uuid IN (SELECT entry_uuid FROM user_metadata WHERE favorite = 1)
+          OR e.content_uuid IN (SELECT content_uuid FROM user_metadata WHERE favorite = 1))`,
+        params: [],
+      };
+    case 'search':
+      return null;
+  }
+}
+
+export async function sourceCount(q: QueryFn, src: FileSource): Promise<number> {
+  if (src.kind === 'search') return searchCount(q, src.text);
+  const w = sourceWhere(src)!;
+  return n((await q(`SELECT count(*) AS c FROM entries e WHERE ${w.where}`, w.params))[0]?.['c']);
+}
+
+export async function sourceRows(q: QueryFn, src: FileSource, offset: number, limit: number, sort: SortKey): Promise<FileRow[]> {
+  if (src.kind === 'search') return search(q, src.text, offset, limit, sort);
+  const w = sourceWhere(src)!;
+  const rows = await q(
+    `SELECT ${FILE_COLS} FROM entries e WHERE ${w.where} ORDER BY e.kind = 'file', ${ORDER[sort]} LIMIT ? OFFSET ?`,
+    [...w.params, limit, offset],
+  );
+  return rows.map(toFile);
+}
+
+const toTag = (r: Record<string, unknown>): TagRow => ({
+  uuid: s(r['uuid']), name: s(r['display_name']), canonical: s(r['canonical_name']), namespace: sn(r['namespace']),
+  color: sn(r['color']), created_by: s(r['created_by_device']), created_by_name: sn(r['created_by_name']), files: n(r['files']),
+});
+const TAG_COLS = `g.uuid, g.display_name, g.canonical_name, g.namespace, g.color, g.created_by_device,
+  (SELECT d.name FROM devices d WHERE d.uuid = g.created_by_device) AS created_by_name`;
+
+/** Every tag (a shared row exists once its insert arrived: display_name is set), with how
+ *  many links are active. Same-name tags sort together. */
+export async function tags(q: QueryFn): Promise<TagRow[]> {
+  const rows = await q(
+    `SELECT ${TAG_COLS}, (SELECT count(*) FROM tag_links t WHERE t.tag_uuid = g.uuid AND t.active = 1) AS files
+     FROM tags g WHERE g.display_name IS NOT NULL ORDER BY g.canonical_name, g.namespace, g.uuid`,
+  );
+  return rows.map(toTag);
+}
+
+export async function albums(q: QueryFn): Promise<AlbumRow[]> {
+  const rows = await q(
+    `SELECT a.uuid, a.name, a.description,
+       (SELECT count(*) FROM album_entries x WHERE x.album_uuid = a.uuid AND x.active = 1) AS files
+     FROM albums a WHERE a.name IS NOT NULL ORDER BY a.name COLLATE NOCASE, a.uuid`,
+  );
+  return rows.map((r) => ({ uuid: s(r['uuid']), name: s(r['name']), description: sn(r['description']), files: n(r['files']) }));
+}
+
+/** Active links of a tag (what a merge moves). */
+export async function tagLinks(q: QueryFn, tag: string): Promise<{ target: string; kind: 'entry' | 'content' }[]> {
+  const rows = await q(`SELECT target_uuid, target_kind FROM tag_links WHERE tag_uuid = ? AND active = 1`, [tag]);
+  return rows.map((r) => ({ target: s(r['target_uuid']), kind: r['target_kind'] === 'content' ? 'content' : 'entry' }));
+}
+
+/** Tags, albums, favourite, notes and copies of one file. */
+export async function fileMeta(q: QueryFn, file: { uuid: string; content_uuid: string | null; device_uuid: string | null }): Promise<FileMeta> {
+  const [meta, tagRows, albumRows, copies] = await Promise.all([
+    q(`SELECT favorite, notes FROM user_metadata WHERE entry_uuid = ?`, [file.uuid]),
+    q(
+      `SELECT * FROM (SELECT ${TAG_COLS}, 0 AS files,
+         EXISTS (SELECT 1 FROM tag_links t WHERE t.tag_uuid = g.uuid AND t.active = 1 AND t.target_kind = 'entry' AND t.target_uuid = ?) AS on_entry,
+         EXISTS (SELECT 1 FROM tag_links t WHERE t.tag_uuid = g.uuid AND t.active = 1 AND t.target_kind = 'content' AND t.target_uuid = ?) AS on_content
+       FROM tags g WHERE g.display_name IS NOT NULL) WHERE on_entry OR on_content ORDER BY canonical_name, uuid`,
+      [file.uuid, file.content_uuid ?? ''],
+    ),
+    q(
+      `SELECT a.uuid, a.name, a.description, 0 AS files FROM albums a JOIN album_entries x ON x.album_uuid = a.uuid
+       WHERE x.entry_uuid = ? AND x.active = 1 AND a.name IS NOT NULL ORDER BY a.name COLLATE NOCASE`,
+      [file.uuid],
+    ),
+    file.content_uuid
+      ? q(
+          `SELECT e.name, l.name AS location_name, d.name AS device_name, d.uuid AS device_uuid FROM entries e
+           LEFT JOIN locations l ON l.uuid = e.location_uuid LEFT JOIN devices d ON d.uuid = l.device_uuid
+           WHERE e.content_uuid = ? AND e.uuid <> ? ORDER BY d.name, e.name LIMIT 20`,
+          [file.content_uuid, file.uuid],
+        )
+      : Promise.resolve([]),
+  ]);
+  const m = meta[0];
+  return {
+    favorite: m?.['favorite'] === 1,
+    notes: s(m?.['notes']),
+    tags: tagRows.map((r) => ({ ...toTag(r), via: r['on_entry'] === 1 ? (r['on_content'] === 1 ? 'both' : 'entry') : 'content' })),
+    albums: albumRows.map((r) => ({ uuid: s(r['uuid']), name: s(r['name']), description: sn(r['description']), files: 0 })),
+    copies: copies.map((r) => ({ name: s(r['name']), location_name: sn(r['location_name']), device_name: sn(r['device_name']), device_uuid: sn(r['device_uuid']) })),
+  };
 }
 
 export async function breadcrumbs(q: QueryFn, dir: string): Promise<Crumb[]> {
@@ -93,7 +240,7 @@ export async function breadcrumbs(q: QueryFn, dir: string): Promise<Crumb[]> {
 export async function fileDetail(q: QueryFn, uuid: string): Promise<FileDetail | null> {
   const r = (
     await q(
-      `SELECT ${FILE_COLS}, e.created_at, l.name AS location_name, d.name AS device_name, d.uuid AS device_uuid
+      `SELECT ${FILE_COLS}, e.created_at, l.name AS location_name, d.uuid AS device_uuid
        FROM entries e LEFT JOIN locations l ON l.uuid = e.location_uuid LEFT JOIN devices d ON d.uuid = l.device_uuid
        WHERE e.uuid = ?`,
       [uuid],
@@ -103,6 +250,6 @@ export async function fileDetail(q: QueryFn, uuid: string): Promise<FileDetail |
   const crumbs = await breadcrumbs(q, uuid);
   return {
     ...toFile(r), created_at: nn(r['created_at']), location_name: sn(r['location_name']),
-    device_name: sn(r['device_name']), device_uuid: sn(r['device_uuid']), path: '/' + crumbs.map((c) => c.name).join('/'),
+    device_uuid: sn(r['device_uuid']), path: '/' + crumbs.map((c) => c.name).join('/'),
   };
 }

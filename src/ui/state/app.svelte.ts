@@ -31,6 +31,15 @@ export interface AppDeps {
 
 export type SyncState = 'Ready' | 'Syncing' | 'Backfilling' | 'Offline';
 
+/** A filter of the explorer other than a location's folders. */
+export type Collection =
+  | { readonly kind: 'tag'; readonly uuid: string }
+  | { readonly kind: 'album'; readonly uuid: string }
+  | { readonly kind: 'favorites' };
+
+export type Layout = 'list' | 'grid';
+export type Theme = 'system' | 'light' | 'dark';
+
 const WINDOW = 200;
 
 export class AppState {
@@ -49,6 +58,14 @@ export class AppState {
   fileOffset = $state(0);
   fileRows = $state<Q.FileRow[]>([]);
   selected = $state<Q.FileDetail | null>(null);
+  /** tags, albums, favourite, notes and copies of the selected file */
+  meta = $state<Q.FileMeta | null>(null);
+  tags = $state<Q.TagRow[]>([]);
+  albums = $state<Q.AlbumRow[]>([]);
+  /** a tag, album or the favourites shown instead of a folder */
+  collection = $state<Collection | null>(null);
+  sort = $state<Q.SortKey>('name');
+  layout = $state<Layout>('list');
   progress = $state<Progress | null>(null);
   busy = $state(false);
   error = $state<string | null>(null);
@@ -115,7 +132,7 @@ export class AppState {
 
   async start(): Promise<void> {
     setInterval(() => this.tick(), 200);
-    await Promise.all([this.refreshDevices(), this.refreshLocations()]);
+    await Promise.all([this.refreshDevices(), this.refreshLocations(), this.refreshTags(), this.refreshAlbums()]);
     const first = this.locations.find((l) => l.device_uuid === this.deviceUuid) ?? this.locations[0];
     if (first) await this.openLocation(first.uuid);
     this.hlc = this.deps.hlc() ?? '';
@@ -127,7 +144,19 @@ export class AppState {
     const jobs: Promise<void>[] = [];
     if (tables.includes('devices') || tables.includes('locations')) jobs.push(this.refreshDevices());
     if (tables.includes('locations')) jobs.push(this.refreshLocations());
-    if (tables.includes('entries') || tables.includes('locations')) jobs.push(this.refreshFiles());
+    const has = (...t: string[]) => t.some((x) => tables.includes(x));
+    if (has('tags', 'tag_links', 'devices')) jobs.push(this.refreshTags());
+    if (has('albums', 'album_entries')) jobs.push(this.refreshAlbums());
+    const c = this.collection;
+    if (
+      has('entries', 'locations') ||
+      (c?.kind === 'tag' && has('tag_links')) ||
+      (c?.kind === 'album' && has('album_entries')) ||
+      (c?.kind === 'favorites' && has('user_metadata'))
+    ) jobs.push(this.refreshFiles());
+    if (this.selected && has('entries', 'locations', 'devices', 'tags', 'tag_links', 'albums', 'album_entries', 'user_metadata')) {
+      jobs.push(this.refreshSelected());
+    }
     await Promise.all(jobs);
     if (!this.location && this.locations.length) {
       const mine = this.locations.find((l) => l.device_uuid === this.deviceUuid) ?? this.locations[0]!;
@@ -147,6 +176,32 @@ export class AppState {
     if (me) this.deviceName = me.name;
   }
 
+  async refreshTags(): Promise<void> {
+    this.tags = await Q.tags(this.deps.query);
+    if (this.collection?.kind === 'tag' && !this.tags.some((t) => t.uuid === (this.collection as { uuid: string }).uuid)) {
+      this.collection = null; // the tag was deleted (here or elsewhere)
+      await this.refreshFiles();
+    }
+  }
+
+  async refreshAlbums(): Promise<void> {
+    this.albums = await Q.albums(this.deps.query);
+    if (this.collection?.kind === 'album' && !this.albums.some((a) => a.uuid === (this.collection as { uuid: string }).uuid)) {
+      this.collection = null;
+      await this.refreshFiles();
+    }
+  }
+
+  /** The selected file again (it may have been renamed, moved, deleted or re-tagged). */
+  async refreshSelected(): Promise<void> {
+    const f = this.selected;
+    if (!f) return;
+    const detail = await Q.fileDetail(this.deps.query, f.uuid);
+    if (this.selected?.uuid !== f.uuid) return;
+    this.selected = detail;
+    await this.refreshMeta();
+  }
+
   async refreshLocations(): Promise<void> {
     this.locations = await Q.locations(this.deps.query);
   }
@@ -154,12 +209,14 @@ export class AppState {
   async openLocation(uuid: string): Promise<void> {
     const loc = this.locations.find((l) => l.uuid === uuid);
     this.location = uuid;
+    this.collection = null;
     this.searchText = '';
     await this.openDir(loc?.root ?? null);
   }
 
   async openDir(dir: string | null): Promise<void> {
     this.dir = dir;
+    this.collection = null;
     this.fileOffset = 0;
     this.#windowStart = 0;
     this.crumbs = dir ? await Q.breadcrumbs(this.deps.query, dir) : [];
@@ -181,18 +238,23 @@ export class AppState {
     await this.refreshFiles();
   }
 
+  /** What the file list shows now: a search wins over a tag/album/favourites, which win over the folder. */
+  get source(): Q.FileSource | null {
+    const text = this.searchText.trim();
+    if (text) return { kind: 'search', text };
+    const c = this.collection;
+    if (c) return c.kind === 'tag' ? { kind: 'tag', tag: c.uuid } : c.kind === 'album' ? { kind: 'album', album: c.uuid } : { kind: 'favorites' };
+    return this.dir ? { kind: 'dir', dir: this.dir } : null;
+  }
+
   async refreshFiles(): Promise<void> {
     const seq = ++this.#seq;
     const q = this.deps.query;
-    const text = this.searchText.trim();
+    const src = this.source;
     let total = 0;
     let rows: Q.FileRow[] = [];
-    if (text) {
-      total = await Q.searchCount(q, text);
-      rows = await Q.search(q, text, this.#windowStart, this.#windowLen);
-    } else if (this.dir) {
-      total = await Q.childCount(q, this.dir);
-      rows = await Q.children(q, this.dir, this.#windowStart, this.#windowLen);
+    if (src) {
+      [total, rows] = await Promise.all([Q.sourceCount(q, src), Q.sourceRows(q, src, this.#windowStart, this.#windowLen, this.sort)]);
     }
     if (seq !== this.#seq) return; // a newer refresh started meanwhile
     this.fileTotal = total;
@@ -200,12 +262,55 @@ export class AppState {
     this.fileRows = rows;
   }
 
+  async setSort(sort: Q.SortKey): Promise<void> {
+    this.sort = sort;
+    this.#windowStart = 0;
+    await this.refreshFiles();
+  }
+
+  setLayout(layout: Layout): void {
+    this.layout = layout;
+  }
+
+  /** Shows a tag's, an album's or the favourite files (from every device). */
+  async openCollection(c: Collection): Promise<void> {
+    this.collection = c;
+    this.searchText = '';
+    this.#windowStart = 0;
+    await this.refreshFiles();
+  }
+
+  /** The heading of the file list when it shows a collection. */
+  get collectionTitle(): string | null {
+    const c = this.collection;
+    if (!c) return null;
+    if (c.kind === 'favorites') return 'Favorites';
+    if (c.kind === 'tag') return `Tag: ${this.tags.find((t) => t.uuid === c.uuid)?.name ?? 'deleted tag'}`;
+    return `Album: ${this.albums.find((a) => a.uuid === c.uuid)?.name ?? 'deleted album'}`;
+  }
+
   async select(file: Q.FileRow): Promise<void> {
     if (file.kind === 'dir' && !this.searchText.trim()) {
       await this.openDir(file.uuid);
       return;
     }
-    this.selected = await Q.fileDetail(this.deps.query, file.uuid);
+    await this.showDetails(file.uuid);
+  }
+
+  async showDetails(uuid: string): Promise<void> {
+    const detail = await Q.fileDetail(this.deps.query, uuid);
+    this.selected = detail;
+    await this.refreshMeta();
+  }
+
+  async refreshMeta(): Promise<void> {
+    const f = this.selected;
+    if (!f) {
+      this.meta = null;
+      return;
+    }
+    const meta = await Q.fileMeta(this.deps.query, f);
+    if (this.selected?.uuid === f.uuid) this.meta = meta;
   }
 
   async openFile(file: Q.FileRow): Promise<void> {
@@ -213,7 +318,7 @@ export class AppState {
       this.searchText = '';
       if (file.location_uuid !== this.location) this.location = file.location_uuid;
       await this.openDir(file.uuid);
-    } else this.selected = await Q.fileDetail(this.deps.query, file.uuid);
+    } else await this.showDetails(file.uuid);
   }
 
   async addSampleLocation(name: string, count: number): Promise<boolean> {
@@ -250,6 +355,84 @@ export class AppState {
   async deleteLocation(uuid: string): Promise<void> {
     const r = await this.deps.intents.deleteLocation(uuid);
     if (!r.ok) this.error = r.error.message;
+  }
+
+  /** Runs an intent; its error (if any) is shown, and the result says whether it worked. */
+  async #act(run: () => Promise<{ ok: boolean; error?: { message: string } }>): Promise<boolean> {
+    this.error = null;
+    const r = await run();
+    if (!r.ok) this.error = r.error?.message ?? 'That did not work.';
+    return r.ok;
+  }
+
+  // ── tags ─────────────────────────────────────────────────────────────────────────
+  createTag(name: string, namespace: string, color: string | null): Promise<boolean> {
+    return this.#act(() => this.deps.intents.createTag({ name, namespace: namespace || null, color }));
+  }
+  renameTag(uuid: string, name: string): Promise<boolean> {
+    return this.#act(() => this.deps.intents.updateTag(uuid, { name }));
+  }
+  recolorTag(uuid: string, color: string): Promise<boolean> {
+    return this.#act(() => this.deps.intents.updateTag(uuid, { color }));
+  }
+  setTagNamespace(uuid: string, namespace: string): Promise<boolean> {
+    return this.#act(() => this.deps.intents.updateTag(uuid, { namespace: namespace || null }));
+  }
+  deleteTag(uuid: string): Promise<boolean> {
+    return this.#act(() => this.deps.intents.deleteTag(uuid));
+  }
+  /** Groups of tags sharing a name (same canonical name and namespace): merge candidates. */
+  get duplicateTags(): Q.TagRow[][] {
+    const groups: Record<string, Q.TagRow[]> = {};
+    for (const t of this.tags) (groups[`${t.namespace ?? ''}\u0000${t.canonical}`] ??= []).push(t);
+    return Object.values(groups).filter((g) => g.length > 1);
+  }
+  /** Keeps `keep` and moves every link of the other same-name tags to it. */
+  async mergeTags(keep: string, others: readonly string[]): Promise<boolean> {
+    const drop = await Promise.all(others.map(async (uuid) => ({ uuid, links: await Q.tagLinks(this.deps.query, uuid) })));
+    return this.#act(() => this.deps.intents.mergeTags(keep, drop));
+  }
+
+  // ── albums ───────────────────────────────────────────────────────────────────────
+  createAlbum(name: string): Promise<boolean> {
+    return this.#act(() => this.deps.intents.createAlbum(name));
+  }
+  renameAlbum(uuid: string, name: string): Promise<boolean> {
+    return this.#act(() => this.deps.intents.renameAlbum(uuid, name));
+  }
+  deleteAlbum(uuid: string): Promise<boolean> {
+    return this.#act(() => this.deps.intents.deleteAlbum(uuid));
+  }
+
+  // ── the selected file ────────────────────────────────────────────────────────────
+  tagSelected(tag: string): Promise<boolean> {
+    const f = this.selected;
+    return f ? this.#act(() => this.deps.intents.tagEntry(tag, f.uuid)) : Promise.resolve(false);
+  }
+  /** Removes the tag from this file, whether it was on the file or on its content. */
+  async untagSelected(tag: string): Promise<boolean> {
+    const f = this.selected;
+    const t = this.meta?.tags.find((x) => x.uuid === tag);
+    if (!f || !t) return false;
+    if (t.via !== 'content' && !(await this.#act(() => this.deps.intents.untagEntry(tag, f.uuid)))) return false;
+    if (t.via !== 'entry' && f.content_uuid) return this.#act(() => this.deps.intents.untagEntry(tag, f.content_uuid!));
+    return true;
+  }
+  setFavorite(favorite: boolean): Promise<boolean> {
+    const f = this.selected;
+    return f ? this.#act(() => this.deps.intents.setFavorite(f.uuid, favorite)) : Promise.resolve(false);
+  }
+  /** Saves the notes of a file (the Inspector calls it as the user types, debounced). */
+  saveNotes(entry: string, notes: string): Promise<boolean> {
+    return this.#act(() => this.deps.intents.setNotes(entry, notes));
+  }
+  addSelectedToAlbum(album: string): Promise<boolean> {
+    const f = this.selected;
+    return f ? this.#act(() => this.deps.intents.addToAlbum(album, f.uuid)) : Promise.resolve(false);
+  }
+  removeSelectedFromAlbum(album: string): Promise<boolean> {
+    const f = this.selected;
+    return f ? this.#act(() => this.deps.intents.removeFromAlbum(album, f.uuid)) : Promise.resolve(false);
   }
 
   newDevice(): void {

@@ -1,6 +1,6 @@
 // Launches Debian Chromium for the e2e suite. Persistent contexts on a fresh profile dir, so
 // a test can kill the browser and relaunch it on the same profile.
-import { chromium, type BrowserContext, type Page } from '@playwright/test';
+import { chromium, test, type BrowserContext, type Page } from '@playwright/test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,26 @@ export function newProfile(): Profile {
     dir,
     launch: () => chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS }),
     remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** A fresh profile and browser for every test of the file (closed and removed after it). */
+export function freshBrowserPerTest(): { readonly context: BrowserContext } {
+  let profile: Profile | null = null;
+  let context: BrowserContext | null = null;
+  test.beforeEach(async () => {
+    profile = newProfile();
+    context = await profile.launch();
+  });
+  test.afterEach(async () => {
+    await context?.close();
+    profile?.remove();
+  });
+  return {
+    get context(): BrowserContext {
+      if (!context) throw new Error('no browser outside a test');
+      return context;
+    },
   };
 }
 
