@@ -15,6 +15,9 @@ import type { BootReport, StorageError, StorageHealth } from './storage/rpc.ts';
 import { createAntiEntropy, digestKey } from './sync/anti-entropy.ts';
 import { createSyncEngine, type SyncStats } from './sync/engine.ts';
 import { createIntents, type Intents } from './sync/intents.ts';
+import { LOCAL_ORIGIN, BOOT_ORIGIN, sharedMap } from './sync/doc.ts';
+import { createLatencyProbe } from './sync/latency.ts';
+import { compareDigests, parseDigest, type SyncReport } from './ui/state/inspector.svelte.ts';
 import { injectInbound } from './transport/chunked-channel.ts';
 import { inviteLink, parseInvite } from './transport/invite.ts';
 import { newSecret, roomName, roomPassword } from './transport/room.ts';
@@ -22,6 +25,7 @@ import { createTransport, type Transport } from './transport/webrtc.ts';
 import { registerServiceWorker } from './pwa/register.ts';
 import App from './ui/App.svelte';
 import { AppState } from './ui/state/app.svelte.ts';
+import { applyTheme, savedTheme } from './ui/theme.ts';
 
 export interface TabdriveApi {
   ready: Promise<void>;
@@ -83,6 +87,7 @@ const api: TabdriveApi = {
 window.tabdrive = api;
 
 async function start(): Promise<void> {
+  applyTheme(savedTheme());
   const target = document.getElementById('app')!;
   const params = new URLSearchParams(location.search);
   const browser = describeBrowser(navigator.userAgent);
@@ -122,6 +127,11 @@ async function start(): Promise<void> {
   // One path for every change: intents write into the sync document through the engine,
   // remote document updates come back through it, and both reach SQLite in the worker.
   const doc = new Y.Doc();
+  // Sync latency for the inspector: stamp of each small remote update → its commit here.
+  const latency = createLatencyProbe(() => Date.now());
+  doc.on('update', (update: Uint8Array, origin: unknown) => {
+    if (origin !== LOCAL_ORIGIN && origin !== BOOT_ORIGIN) latency.received(update);
+  });
   const engine = createSyncEngine({
     doc,
     storage,
@@ -129,6 +139,7 @@ async function start(): Promise<void> {
     device: claim.device,
     now: () => Date.now(),
     onCommit: (r, origin) => {
+      if (origin === 'remote') latency.committed();
       if (app && r.tables.length) void app.tablesChanged(r.tables);
       // For devtools and the bench: a change is in this device's SQLite from this moment.
       dispatchEvent(new CustomEvent('tabdrive:commit', { detail: { origin, tables: r.tables, at: performance.timeOrigin + performance.now() } }));
@@ -192,7 +203,51 @@ async function start(): Promise<void> {
       return s.digest === antiEntropy.stats.lastDigest ? 'in sync' : 'catching up';
     },
     inviteLink: inviteLink(location.href, { library: claim.library, secret }),
+    inspector: {
+      inspect: () => inspect(),
+      compact: () => engine.compact(),
+      persist: async () => (await navigator.storage?.persist?.()) ?? false,
+    },
   });
+  // The document's encoded size costs a full encode (MBs at 100k entries): at most every 5 s.
+  let docSize = { at: 0, bytes: 0 };
+  async function inspect(): Promise<SyncReport> {
+    const now = Date.now();
+    if (now - docSize.at > 5000) docSize = { at: now, bytes: Y.encodeStateAsUpdate(doc).byteLength };
+    const ours = parseDigest(antiEntropy.stats.lastDigest) ?? {};
+    const published = transport.peerSync();
+    const [health, estimate, persisted] = await Promise.all([
+      storage.call('health', {}),
+      navigator.storage?.estimate?.().catch(() => null) ?? Promise.resolve(null),
+      navigator.storage?.persisted?.().catch(() => null) ?? Promise.resolve(null),
+    ]);
+    const c = transport.channel;
+    return {
+      at: now,
+      hlc: clock.current(),
+      documentBytes: docSize.bytes,
+      sharedLog: sharedMap(doc).size,
+      engine: engine.stats(),
+      antiEntropy: { ...antiEntropy.stats },
+      tables: Object.keys(ours).sort(),
+      peers: transport.peers().map((p) => {
+        const theirs = parseDigest(published.find((x) => x.device === p.device)?.digest ?? null);
+        return {
+          device: p.device,
+          name: p.name,
+          path: p.path === 'tab' ? 'tab' : 'WebRTC',
+          state: app?.deps.peerSyncState(p.device) ?? 'unknown',
+          tables: theirs ? compareDigests(ours, theirs) : null,
+        };
+      }),
+      storage: health.ok ? health.value : null,
+      estimate: estimate ? { usage: estimate.usage ?? 0, quota: estimate.quota ?? 0 } : null,
+      persisted,
+      transport: { bytesSent: c.bytesSent, bytesReceived: c.bytesReceived, dropped: c.dropped, undecodable: c.undecodable, sendFailures: c.sendFailures },
+      backfill: c.inbound ? { ...c.inbound } : null,
+      latency: [...latency.samples()],
+    };
+  }
   // Anti-entropy: compare digests with connected peers; re-handshake on a persistent mismatch.
   const antiEntropy = createAntiEntropy({
     digest: async () => digestKey(unwrap(await storage.call('digest', {}))),

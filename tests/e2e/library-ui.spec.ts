@@ -169,3 +169,26 @@ test('list and grid layouts, sorting, and the devices of files in a search', asy
   const [r0, r1] = [await box(0), await box(1)];
   expect(r1!.y).toBeGreaterThan(r0!.y);
 });
+
+test('the sync inspector shows the peer, table digests, counters, storage and live latency', async ({ baseURL }) => {
+  const a = await openApp(browser.context, baseURL!);
+  const b = await openApp(browser.context, baseURL!);
+  await b.getByRole('button', { name: 'Sync inspector' }).click();
+  const panel = b.getByRole('dialog', { name: 'Sync inspector' });
+  await expect(panel).toBeVisible();
+  const aName = await a.evaluate(() => window.tabdrive.device.name);
+  const peers = panel.getByRole('region', { name: 'Peers' });
+  await expect(peers.getByRole('row').filter({ hasText: aName })).toContainText('tab');
+  // changes from A: latency samples appear, and after anti-entropy every table matches
+  await addSample(a, 'Live', 10);
+  for (let i = 0; i < 5; i++) await a.evaluate((i) => window.tabdrive.actions!.createAlbum(`Album ${i}`), i);
+  await expect(panel.getByRole('region', { name: 'Latency' })).toContainText(/median \d+ ms/);
+  await expect(panel.getByRole('region', { name: 'Latency' }).getByRole('img')).toBeVisible();
+  await expect(peers.getByRole('row').filter({ hasText: aName })).toContainText(/all \d+ match/, { timeout: 20_000 });
+  await expect(panel.getByRole('region', { name: 'This device' })).toContainText(/Applied\s*[1-9]/);
+  await expect(panel.getByRole('region', { name: 'Storage' })).toContainText('IndexedDB');
+  await panel.getByRole('button', { name: 'Compact now' }).click();
+  await expect(panel.getByRole('region', { name: 'This device' })).toContainText('just now');
+  await b.getByRole('button', { name: 'Sync inspector' }).click();
+  await expect(panel).toBeHidden();
+});

@@ -7,6 +7,8 @@ import type { Intents, Progress } from '../../sync/intents.ts';
 import type { PeerInfo, Transport } from '../../transport/webrtc.ts';
 import type { BootReport, StorageHealth } from '../../storage/rpc.ts';
 import * as Q from '../queries.ts';
+import { applyTheme, savedTheme, type ThemeChoice } from '../theme.ts';
+import { SyncInspectorState, type InspectorDeps } from './inspector.svelte.ts';
 
 export interface AppDeps {
   readonly query: Q.QueryFn;
@@ -27,6 +29,8 @@ export interface AppDeps {
   readonly resyncs: () => number;
   /** a peer's sync state as it published it: 'syncing', 'in sync' (same digest) or 'behind' */
   readonly peerSyncState: (device: string) => 'syncing' | 'in sync' | 'catching up' | null;
+  /** what the sync inspector reads and can do */
+  readonly inspector: InspectorDeps;
 }
 
 export type SyncState = 'Ready' | 'Syncing' | 'Backfilling' | 'Offline';
@@ -38,7 +42,6 @@ export type Collection =
   | { readonly kind: 'favorites' };
 
 export type Layout = 'list' | 'grid';
-export type Theme = 'system' | 'light' | 'dark';
 
 const WINDOW = 200;
 
@@ -66,6 +69,7 @@ export class AppState {
   collection = $state<Collection | null>(null);
   sort = $state<Q.SortKey>('name');
   layout = $state<Layout>('list');
+  theme = $state<ThemeChoice>(savedTheme());
   progress = $state<Progress | null>(null);
   busy = $state(false);
   error = $state<string | null>(null);
@@ -79,6 +83,9 @@ export class AppState {
   /** set when a new version of the app is downloaded: calling it reloads into it */
   updateReady = $state<(() => Promise<void>) | null>(null);
   syncTick = $state(0);
+  /** when each peer was last connected to this tab (epoch ms) */
+  lastSeen = $state<Record<string, number>>({});
+  readonly inspector: SyncInspectorState;
   #windowStart = 0;
   #windowLen = WINDOW;
   #seq = 0;
@@ -89,9 +96,11 @@ export class AppState {
     this.health = deps.boot.health;
     this.deviceName = deps.device.name;
     this.peers = deps.transport.peers();
+    this.inspector = new SyncInspectorState(deps.inspector);
     deps.transport.onPeers(() => {
       this.peers = deps.transport.peers();
       this.paused = deps.transport.paused;
+      this.#seen();
     });
   }
 
@@ -115,8 +124,14 @@ export class AppState {
     return this.deps.device.uuid;
   }
 
+  #seen(): void {
+    const now = Date.now();
+    for (const p of this.peers) if (now - (this.lastSeen[p.device] ?? 0) > 2000) this.lastSeen[p.device] = now;
+  }
+
   /** Derives the status bar's state from the transport and the engine (called on a timer). */
   tick(): void {
+    this.#seen();
     const inbound = this.deps.transport.channel.inbound;
     let state: SyncState;
     if (this.paused) state = 'Offline';
@@ -270,6 +285,11 @@ export class AppState {
 
   setLayout(layout: Layout): void {
     this.layout = layout;
+  }
+
+  setTheme(theme: ThemeChoice): void {
+    this.theme = theme;
+    applyTheme(theme);
   }
 
   /** Shows a tag's, an album's or the favourite files (from every device). */

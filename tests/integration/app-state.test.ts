@@ -1,0 +1,193 @@
+// The Svelte state modules (src/ui/state) on the real parts: two devices of the simulator
+// world (core, Yjs document + engine, storage engine on sql.js + fake IndexedDB) each driven
+// through an AppState, as the components drive it. Runes run here compiled by the Svelte
+// plugin; no DOM is needed because the state modules hold no DOM.
+import initSqlJs, { type SqlJsStatic } from 'sql.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MODELS, MODEL_NAMES } from '../../src/core/models.ts';
+import { createIntents } from '../../src/sync/intents.ts';
+import type { Transport } from '../../src/transport/webrtc.ts';
+import { AppState } from '../../src/ui/state/app.svelte.ts';
+import { compareDigests, latencySummary, parseDigest, SyncInspectorState, type SyncReport } from '../../src/ui/state/inspector.svelte.ts';
+import { createPrng } from '../../src/core/prng.ts';
+import { uuidFactory } from '../support/fixtures.ts';
+import { type SimDevice, World } from '../support/sim/world.ts';
+
+let SQL: SqlJsStatic;
+beforeAll(async () => {
+  SQL = await initSqlJs();
+});
+
+const ALL_TABLES = MODEL_NAMES.map((m) => MODELS[m].table);
+const A = '0aaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
+const B = '0bbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb';
+let world: World | null = null;
+afterEach(async () => {
+  await world?.dispose();
+  world = null;
+});
+
+/** Just what AppState reads of a transport: no peers, never paused. */
+const quietTransport = (): Transport =>
+  ({ peers: () => [], onPeers: () => () => undefined, paused: false, pause() {}, resume() {}, setName() {}, channel: { inbound: null } }) as unknown as Transport;
+
+function appFor(d: SimDevice, inspect?: () => Promise<SyncReport>): AppState {
+  const live = d.live!;
+  const ids = uuidFactory(`app:${d.id}`);
+  const query = async (sql: string, params: readonly (string | number | null)[] = []) => {
+    const r = await live.storage.call('query', { sql, params: [...params] });
+    if (!r.ok) throw new Error(r.error.message);
+    return r.value;
+  };
+  const intents = createIntents({
+    writer: { write: (c) => live.engine.write(c) },
+    clock: live.clock,
+    device: d.id,
+    now: d.now,
+    randomUuid: ids,
+    deviceInfo: { os: 'Linux', browser: 'Chrome' },
+    readOwned: async (table, uuid) => (await query(`SELECT * FROM ${table} WHERE uuid = ?`, [uuid]))[0] ?? null,
+  });
+  return new AppState({
+    query, intents, device: { uuid: d.id, name: d.id.slice(0, 4) }, boot: { health: null } as never, hlc: () => live.clock.current(),
+    openNewDevice: () => undefined, transport: quietTransport(), pendingCommits: () => 0, library: 'lib', inviteLink: '',
+    libraries: ['lib'], openLibrary: () => Promise.resolve(), resyncs: () => 0, peerSyncState: () => null,
+    inspector: { inspect: inspect ?? (() => Promise.reject(new Error('no inspector'))), compact: () => live.engine.compact(), persist: () => Promise.resolve(true) },
+  });
+}
+
+async function setup(): Promise<{ w: World; a: AppState; b: AppState }> {
+  const w = new World(SQL, createPrng('app-state'), { drop: 0, duplicate: 0, reorder: 0 });
+  world = w;
+  const [da, db] = [await w.addDevice(A, 0), await w.addDevice(B, 0)];
+  const [a, b] = [appFor(da), appFor(db)];
+  await a.deps.intents.ensureDevice('Alpha');
+  await b.deps.intents.ensureDevice('Beta');
+  await Promise.all([a.start(), b.start()]);
+  return { w, a, b };
+}
+/** Exchange everything, then let both states refresh as a commit would make them. */
+async function sync(w: World, ...apps: AppState[]): Promise<void> {
+  await w.heal();
+  await Promise.all(apps.map((x) => x.tablesChanged(ALL_TABLES)));
+}
+
+describe('AppState', () => {
+  it('tags a file, shows the tag as a collection, and both devices agree', async () => {
+    const { w, a, b } = await setup();
+    expect(await a.addSampleLocation('Photos', 40)).toBe(true);
+    expect(await a.createTag('Vacation', 'travel', '#e03131')).toBe(true);
+    await a.tablesChanged(ALL_TABLES);
+    expect(a.tags.map((t) => [t.name, t.namespace, t.color, t.files])).toEqual([['Vacation', 'travel', '#e03131', 0]]);
+
+    const [file] = await a.deps.query("SELECT uuid FROM entries WHERE kind = 'file' ORDER BY name LIMIT 1");
+    await a.showDetails(String(file!['uuid']));
+    expect(await a.tagSelected(a.tags[0]!.uuid)).toBe(true);
+    expect(await a.setFavorite(true)).toBe(true);
+    expect(await a.saveNotes(String(file!['uuid']), 'by the sea')).toBe(true);
+    await a.tablesChanged(ALL_TABLES);
+    expect(a.meta).toMatchObject({ favorite: true, notes: 'by the sea', tags: [{ name: 'Vacation', via: 'entry' }] });
+
+    await a.openCollection({ kind: 'tag', uuid: a.tags[0]!.uuid });
+    expect(a.collectionTitle).toBe('Tag: Vacation');
+    expect([a.fileTotal, a.fileRows.map((r) => r.uuid)]).toEqual([1, [file!['uuid']]]);
+
+    await sync(w, a, b);
+    expect(b.tags.map((t) => [t.name, t.files])).toEqual([['Vacation', 1]]);
+    await b.openCollection({ kind: 'favorites' });
+    expect(b.fileRows.map((r) => [r.uuid, r.device_name])).toEqual([[file!['uuid'], 'Alpha']]); // whose file it is
+
+    // A deletes the tag: B's open tag collection closes (it no longer exists).
+    await b.openCollection({ kind: 'tag', uuid: b.tags[0]!.uuid });
+    expect(await a.deleteTag(a.tags[0]!.uuid)).toBe(true);
+    await sync(w, a, b);
+    expect([b.tags, b.collection]).toEqual([[], null]);
+  });
+
+  it('same-name tags from two devices are grouped and merged with their links', async () => {
+    const { w, a, b } = await setup();
+    await a.addSampleLocation('Docs', 20);
+    await sync(w, a, b);
+    const files = (await a.deps.query("SELECT uuid FROM entries WHERE kind = 'file' ORDER BY name LIMIT 2")).map((r) => String(r['uuid']));
+    // apart: each makes "Receipts" and tags a different file with it
+    await a.createTag('Receipts', '', null);
+    await b.createTag('receipts', '', null);
+    await Promise.all([a.tablesChanged(ALL_TABLES), b.tablesChanged(ALL_TABLES)]);
+    await a.showDetails(files[0]!);
+    await a.tagSelected(a.tags[0]!.uuid);
+    await b.showDetails(files[1]!);
+    await b.tagSelected(b.tags[0]!.uuid);
+    await sync(w, a, b);
+    expect(a.duplicateTags.map((g) => g.length)).toEqual([2]);
+    expect(b.duplicateTags.map((g) => g.length)).toEqual([2]);
+
+    const [keep, drop] = [a.duplicateTags[0]![0]!, a.duplicateTags[0]![1]!];
+    expect(await a.mergeTags(keep.uuid, [drop.uuid])).toBe(true);
+    await sync(w, a, b);
+    for (const x of [a, b]) {
+      expect(x.tags.map((t) => [t.uuid, t.files])).toEqual([[keep.uuid, 2]]);
+      expect(x.duplicateTags).toEqual([]);
+    }
+    expect(b.meta?.tags.map((t) => t.uuid)).toEqual([keep.uuid]); // B's selected file kept a (the kept) tag
+    expect(await a.mergeTags(keep.uuid, [keep.uuid])).toBe(false);
+    expect(a.error).toMatch(/itself/);
+  });
+
+  it('sorts, pages and searches the file list', async () => {
+    const { a } = await setup();
+    await a.addSampleLocation('Music', 300);
+    await a.setSearch('1');
+    const total = a.fileTotal;
+    expect(total).toBeGreaterThan(10);
+    await a.setSort('size');
+    const sizes = a.fileRows.filter((r) => r.kind === 'file').map((r) => r.size);
+    expect(sizes).toEqual([...sizes].sort((x, y) => y - x));
+    await a.setSort('name-desc');
+    const names = a.fileRows.filter((r) => r.kind === 'file').map((r) => r.name.toLowerCase());
+    expect(names).toEqual([...names].sort().reverse());
+    expect(a.fileTotal).toBe(total);
+  });
+});
+
+describe('SyncInspectorState', () => {
+  const report = (over: Partial<SyncReport> = {}): SyncReport => ({
+    at: 10_000, hlc: null, documentBytes: 0, sharedLog: 0,
+    engine: { applied: 0, rejected: 0, received: 0, pending: 0, drifted: 0, compacted: 0, rejectedBy: {}, largestLocalUpdate: 0, oversizeLocalUpdates: 0, commitFailures: 0, lastRejections: [], lastDrifted: [] },
+    antiEntropy: { checks: 0, mismatches: 0, resyncs: 0, lastResync: null }, tables: [], peers: [], storage: null, estimate: null,
+    persisted: null, transport: { bytesSent: 0, bytesReceived: 0, dropped: 0, undecodable: 0, sendFailures: 0 }, backfill: null,
+    latency: [], ...over,
+  });
+
+  it('reads a report when shown, summarises latency, and stops polling when closed', async () => {
+    let calls = 0;
+    const ins = new SyncInspectorState({
+      inspect: () => (calls++, Promise.resolve(report({ latency: [5, 1, 9, 3, 7].map((ms, i) => ({ at: i, ms })) }))),
+      compact: () => Promise.resolve(3),
+      persist: () => Promise.resolve(true),
+    });
+    ins.show();
+    await ins.refresh();
+    expect(ins.open).toBe(true);
+    expect(ins.summary).toEqual({ p50: 5, p95: 9, n: 5 });
+    await ins.compact();
+    expect(ins.compactedNow).toBe(3);
+    ins.close();
+    const seen = calls;
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(calls).toBe(seen);
+  });
+
+  it('says why a report failed', async () => {
+    const ins = new SyncInspectorState({ inspect: () => Promise.reject(new Error('storage closed')), compact: () => Promise.resolve(0), persist: () => Promise.resolve(false) });
+    await ins.refresh();
+    expect(ins.error).toBe('storage closed');
+  });
+
+  it('compares published digests per table', () => {
+    const ours = parseDigest('entries=aa;tags=bb')!;
+    expect(compareDigests(ours, parseDigest('entries=aa;tags=cc')!)).toEqual({ entries: true, tags: false });
+    expect(compareDigests(ours, parseDigest('entries=aa')!)).toEqual({ entries: true, tags: false });
+    expect(parseDigest(null)).toBeNull();
+    expect(latencySummary([])).toBeNull();
+  });
+});
