@@ -4,7 +4,12 @@
  */
 export type QueryFn = (sql: string, params?: readonly (string | number | null)[]) => Promise<Record<string, string | number | null>[]>;
 
-export interface DeviceRow { uuid: string; name: string; browser: string; os: string; files: number }
+export interface DeviceRow {
+  uuid: string; name: string; browser: string; os: string; files: number;
+  locations: number;
+  /** names of the device's volumes */
+  volumes: string[];
+}
 export interface LocationRow { uuid: string; name: string; device_uuid: string; device_name: string | null; root: string | null; files: number; bytes: number; scan_state: string | null }
 export interface FileRow {
   uuid: string; name: string; kind: 'file' | 'dir'; extension: string | null; size: number; modified_at: number | null;
@@ -76,10 +81,15 @@ const FILE_COLS = `e.uuid, e.name, e.kind, e.extension, e.size, e.modified_at, e
 export async function devices(q: QueryFn): Promise<DeviceRow[]> {
   const rows = await q(
     `SELECT d.uuid, d.name, d.browser, d.os,
-       (SELECT coalesce(sum(l.total_file_count), 0) FROM locations l WHERE l.device_uuid = d.uuid) AS files
+       (SELECT coalesce(sum(l.total_file_count), 0) FROM locations l WHERE l.device_uuid = d.uuid) AS files,
+       (SELECT count(*) FROM locations l WHERE l.device_uuid = d.uuid) AS locations,
+       (SELECT json_group_array(v.name) FROM (SELECT name FROM volumes WHERE device_uuid = d.uuid ORDER BY name) v) AS volumes
      FROM devices d ORDER BY d.created_at, d.uuid`,
   );
-  return rows.map((r) => ({ uuid: s(r['uuid']), name: s(r['name']), browser: s(r['browser']), os: s(r['os']), files: n(r['files']) }));
+  return rows.map((r) => ({
+    uuid: s(r['uuid']), name: s(r['name']), browser: s(r['browser']), os: s(r['os']), files: n(r['files']),
+    locations: n(r['locations']), volumes: (JSON.parse(s(r['volumes']) || '[]') as unknown[]).map(s),
+  }));
 }
 
 export async function locations(q: QueryFn): Promise<LocationRow[]> {

@@ -137,6 +137,9 @@ test('list and grid layouts, sorting, and the devices of files in a search', asy
   const b = await openApp(browser.context, baseURL!);
   await addSample(b, 'Music B', 50);
   await expect(nav(a).getByRole('list', { name: 'Locations' })).toContainText('Music B');
+  // each device says what it holds: its locations, files and volumes
+  const bName = await b.evaluate(() => window.tabdrive.device.name);
+  await expect(nav(a).getByRole('list', { name: 'Devices' }).getByRole('listitem').filter({ hasText: bName })).toContainText('1 location · 50 files · Sample data');
 
   // A search lists files of both devices, each saying whose it is.
   const search = a.getByRole('searchbox', { name: 'Search files' });
