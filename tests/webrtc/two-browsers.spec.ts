@@ -2,6 +2,8 @@
 // an invite, backfill over WebRTC, then sync both ways; conflicting edits made while one was
 // disconnected converge. Runs in the test network namespace (scripts/netns.sh).
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { count, deviceOf, newProfile, waitReady, type Profile } from '../e2e/support/browser.ts';
 
 const SIGNALING = 'ws://127.0.0.1:4192';
@@ -164,4 +166,47 @@ test('a peer that disappears mid-backfill does not stall the new device', async 
   await contexts[0]!.close(); // … and A's browser goes away in the middle of it
   await expect.poll(() => count(c, 'SELECT count(*) FROM entries'), { timeout: 180_000, intervals: [500] }).toBe(target);
   await converged([b, c], 60_000);
+});
+
+// A real network loss, not the "Pause sync" button: the browser goes offline
+// (`context.setOffline`, which cuts its signaling WebSocket) and the test network's addresses
+// go away (which cuts the WebRTC path: Chromium's offline emulation does not touch WebRTC,
+// and a link merely set down still delivers local addresses through loopback).
+const ADDRS = [['10.99.0.1/24', 'v0'], ['10.99.0.2/24', 'v1']] as const;
+const link = (state: 'up' | 'down') => {
+  for (const [addr, dev] of ADDRS) execFileSync('ip', ['addr', state === 'up' ? 'add' : 'del', addr, 'dev', dev]);
+  if (state === 'up') execFileSync('ip', ['route', 'replace', 'default', 'dev', 'v0']);
+};
+test('the network drops: both browsers keep working, and converge when it returns', async ({ baseURL }) => {
+  test.skip(!existsSync('/proc/self/ns/net') || process.getuid?.() !== 0, 'needs the test network namespace (root)');
+  const a = await browser(`${baseURL}/?signaling=${SIGNALING}`);
+  await a.evaluate(() => window.tabdrive.actions!.addSampleLocation('Before', 200));
+  const b = await invitedBrowser(a, baseURL!);
+  await converged([a, b]);
+  const tag = await a.evaluate(async () => {
+    const r = await window.tabdrive.actions!.createTag({ name: 'Trip' });
+    return r.ok ? r.value.uuid : '';
+  });
+  await converged([a, b]);
+
+  await contexts[1]!.setOffline(true);
+  link('down');
+  try {
+    // B notices it is alone (the WebRTC connection times out), and both keep working.
+    await expect(b.getByRole('status', { name: 'Sync status' })).toContainText('Offline', { timeout: 60_000 });
+    await a.evaluate((t) => window.tabdrive.actions!.updateTag(t, { color: '#e03131' }), tag);
+    await b.evaluate((t) => window.tabdrive.actions!.updateTag(t, { name: 'Road trip' }), tag);
+    await a.evaluate(() => window.tabdrive.actions!.addSampleLocation('A offline', 10));
+    await b.evaluate(() => window.tabdrive.actions!.addSampleLocation('B offline', 10));
+    expect(await count(a, "SELECT count(*) FROM locations WHERE name = 'B offline'")).toBe(0);
+  } finally {
+    link('up');
+    await contexts[1]!.setOffline(false);
+  }
+  await converged([a, b], 120_000);
+  for (const p of [a, b]) {
+    expect(await p.evaluate((t) => window.tabdrive.query('SELECT display_name, color FROM tags WHERE uuid = ?', [t]), tag)).toEqual([{ display_name: 'Road trip', color: '#e03131' }]);
+    expect(await count(p, "SELECT count(*) FROM locations WHERE name IN ('A offline', 'B offline')")).toBe(2);
+  }
+  await expect(b.getByRole('status', { name: 'Sync status' })).toContainText('Ready');
 });
