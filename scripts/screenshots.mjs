@@ -15,7 +15,8 @@ const port = Number(process.env.SHOTS_PORT ?? 4176);
 const base = `http://127.0.0.1:${port}/?signaling=`;
 mkdirSync(out, { recursive: true });
 
-const server = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], { cwd: root, stdio: 'ignore' });
+// its own process group, so that stopping it also stops the vite process npx starts
+const server = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], { cwd: root, stdio: 'ignore', detached: true });
 const profile = mkdtempSync(join(tmpdir(), 'tabdrive-shots-'));
 try {
   for (let i = 0; i < 100; i++) {
@@ -92,6 +93,6 @@ try {
   await ctx.close();
   console.log(`screenshots written to ${out}`);
 } finally {
-  server.kill();
+  process.kill(-server.pid);
   rmSync(profile, { recursive: true, force: true });
 }
