@@ -17,6 +17,7 @@ import { createSyncEngine, type SyncStats } from './sync/engine.ts';
 import { createIntents, type Intents } from './sync/intents.ts';
 import { LOCAL_ORIGIN, BOOT_ORIGIN, sharedMap } from './sync/doc.ts';
 import { createLatencyProbe } from './sync/latency.ts';
+import { createHandleStore } from './indexer/handles.ts';
 import { compareDigests, parseDigest, type SyncReport } from './ui/state/inspector.svelte.ts';
 import { injectInbound } from './transport/chunked-channel.ts';
 import { inviteLink, parseInvite } from './transport/invite.ts';
@@ -203,6 +204,17 @@ async function start(): Promise<void> {
       return s.digest === antiEntropy.stats.lastDigest ? 'in sync' : 'catching up';
     },
     inviteLink: inviteLink(location.href, { library: claim.library, secret }),
+    folders: {
+      intents,
+      query,
+      digest: async (bytes: Uint8Array) => new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)),
+      randomUuid: () => crypto.randomUUID(),
+      yieldToUi: () => new Promise((r) => setTimeout(r, 0)),
+      handles: createHandleStore(indexedDB),
+      pickDirectory: 'showDirectoryPicker' in window
+        ? () => (window as unknown as { showDirectoryPicker: (o: { mode: 'read' }) => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker({ mode: 'read' })
+        : null,
+    },
     inspector: {
       inspect: () => inspect(),
       compact: () => engine.compact(),

@@ -81,7 +81,71 @@ export function createIntents(deps: IntentDeps) {
     return uuid;
   }
 
+  /** One "Picked folders" volume per device (stable id), made on first use. */
+  async function pickedVolume(): Promise<string> {
+    const uuid = `${device.slice(0, 24)}${'9f1c0d7e2b4a'}`;
+    if (!(await deps.readOwned('volumes', uuid))) {
+      await write([owned('volume', uuid, { device_uuid: device, name: 'Picked folders', kind: 'picked', total_capacity: null, available_capacity: null })]);
+    }
+    return uuid;
+  }
+
   return {
+    // ── folders picked from disk (src/indexer drives these) ──────────────────────────
+
+    /** A picked folder becomes a location of this device at once (0 files) with its root
+     *  entry, so it shows while it is being indexed. */
+    async createFolderLocation(name: string): Promise<Result<{ location: string; root: string }, IntentError>> {
+      const clean = name.trim().slice(0, 200);
+      if (!clean) return fail('A folder needs a name.');
+      const volume = await pickedVolume();
+      const location = deps.randomUuid();
+      const root = deps.randomUuid();
+      const r = await write([
+        owned('entry', root, { location_uuid: location, parent_uuid: null, name: clean, kind: 'dir', extension: null, size: 0, created_at: null, modified_at: null, content_uuid: null }),
+        owned('location', location, {
+          device_uuid: device, volume_uuid: volume, entry_uuid: root, name: clean, path: `picked://${clean}`, index_mode: 'content',
+          total_file_count: 0, total_byte_size: 0, last_scan_at: null,
+        }),
+      ]);
+      return r.ok ? ok({ location, root }) : r;
+    },
+
+    /** One batch of a folder's entries with their content identities, in ONE commit. */
+    async writeFolderEntries(
+      entries: readonly { readonly uuid: string; readonly data: Fields }[],
+      contents: readonly { readonly hash: string; readonly size: number; readonly kind: string | null }[],
+    ): Promise<Result<CommitResult, IntentError>> {
+      const seen = new Set<string>();
+      const changes: Change[] = [];
+      for (const c of contents) {
+        if (seen.has(c.hash)) continue;
+        seen.add(c.hash);
+        changes.push(shared('content_identity', contentUuid(c.hash), 'insert', { content_hash: c.hash, mime_type: null, kind: c.kind, total_size: c.size }));
+      }
+      for (const e of entries) changes.push(owned('entry', e.uuid, e.data));
+      for (const c of changes) {
+        const v = validateChange(c);
+        if (!v.ok) return fail(`${c.model}: ${v.error.detail}`);
+      }
+      return write(changes);
+    },
+
+    /** Removes entries of this device (a re-scan found them gone). */
+    async removeEntries(uuids: readonly string[]): Promise<Result<CommitResult | null, IntentError>> {
+      if (!uuids.length) return ok(null);
+      return write(uuids.map((uuid): OwnedChange => ({ kind: 'owned', model: 'entry', owner: device, uuid, hlc: clock.next(), deleted: true })));
+    },
+
+    /** A location's totals after a scan (or a cancelled one: what was indexed so far). */
+    async finishFolderLocation(location: string, totals: { files: number; bytes: number }): Promise<Result<CommitResult, IntentError>> {
+      const row = await deps.readOwned('locations', location);
+      if (!row || row['_owner'] !== device) return fail('That location is not on this device.');
+      const keep = ['device_uuid', 'volume_uuid', 'entry_uuid', 'name', 'path', 'index_mode'];
+      const data: Fields = Object.fromEntries(keep.map((k) => [k, row[k] as Fields[string]]));
+      return write([owned('location', location, { ...data, total_file_count: totals.files, total_byte_size: totals.bytes, last_scan_at: deps.now() })]);
+    },
+
     /** Writes this device's own record if it is missing or stale. */
     async ensureDevice(defaultName: string): Promise<Result<string, IntentError>> {
       const row = await deps.readOwned('devices', device);

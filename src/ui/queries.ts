@@ -10,7 +10,7 @@ export interface DeviceRow {
   /** names of the device's volumes */
   volumes: string[];
 }
-export interface LocationRow { uuid: string; name: string; device_uuid: string; device_name: string | null; root: string | null; files: number; bytes: number; scan_state: string | null }
+export interface LocationRow { uuid: string; name: string; path: string; device_uuid: string; device_name: string | null; root: string | null; files: number; bytes: number; scan_state: string | null }
 export interface FileRow {
   uuid: string; name: string; kind: 'file' | 'dir'; extension: string | null; size: number; modified_at: number | null;
   location_uuid: string; parent_uuid: string | null; content_uuid: string | null;
@@ -94,12 +94,12 @@ export async function devices(q: QueryFn): Promise<DeviceRow[]> {
 
 export async function locations(q: QueryFn): Promise<LocationRow[]> {
   const rows = await q(
-    `SELECT l.uuid, l.name, l.device_uuid, d.name AS device_name, l.entry_uuid AS root, l.total_file_count AS files,
+    `SELECT l.uuid, l.name, l.path, l.device_uuid, d.name AS device_name, l.entry_uuid AS root, l.total_file_count AS files,
             l.total_byte_size AS bytes, l.scan_state
      FROM locations l LEFT JOIN devices d ON d.uuid = l.device_uuid ORDER BY d.created_at, l.name`,
   );
   return rows.map((r) => ({
-    uuid: s(r['uuid']), name: s(r['name']), device_uuid: s(r['device_uuid']), device_name: sn(r['device_name']),
+    uuid: s(r['uuid']), name: s(r['name']), path: s(r['path']), device_uuid: s(r['device_uuid']), device_name: sn(r['device_name']),
     root: sn(r['root']), files: n(r['files']), bytes: n(r['bytes']), scan_state: sn(r['scan_state']),
   }));
 }

@@ -2,6 +2,7 @@
 // world (core, Yjs document + engine, storage engine on sql.js + fake IndexedDB) each driven
 // through an AppState, as the components drive it. Runes run here compiled by the Svelte
 // plugin; no DOM is needed because the state modules hold no DOM.
+import { webcrypto } from 'node:crypto';
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MODELS, MODEL_NAMES } from '../../src/core/models.ts';
@@ -52,6 +53,10 @@ function appFor(d: SimDevice, inspect?: () => Promise<SyncReport>): AppState {
     query, intents, device: { uuid: d.id, name: d.id.slice(0, 4) }, boot: { health: null } as never, hlc: () => live.clock.current(),
     openNewDevice: () => undefined, transport: quietTransport(), pendingCommits: () => 0, library: 'lib', inviteLink: '',
     libraries: ['lib'], openLibrary: () => Promise.resolve(), resyncs: () => 0, peerSyncState: () => null,
+    folders: {
+      intents, query, randomUuid: ids, handles: null, pickDirectory: null,
+      digest: async (b: Uint8Array) => new Uint8Array(await webcrypto.subtle.digest('SHA-256', b)),
+    },
     inspector: { inspect: inspect ?? (() => Promise.reject(new Error('no inspector'))), compact: () => live.engine.compact(), persist: () => Promise.resolve(true) },
   });
 }

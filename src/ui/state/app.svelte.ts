@@ -8,6 +8,7 @@ import type { PeerInfo, Transport } from '../../transport/webrtc.ts';
 import type { BootReport, StorageHealth } from '../../storage/rpc.ts';
 import * as Q from '../queries.ts';
 import { applyTheme, savedTheme, type ThemeChoice } from '../theme.ts';
+import { IndexingState, type FolderDeps } from './indexing.svelte.ts';
 import { SyncInspectorState, type InspectorDeps } from './inspector.svelte.ts';
 
 export interface AppDeps {
@@ -31,6 +32,8 @@ export interface AppDeps {
   readonly peerSyncState: (device: string) => 'syncing' | 'in sync' | 'catching up' | null;
   /** what the sync inspector reads and can do */
   readonly inspector: InspectorDeps;
+  /** real folders: indexing, re-scans, kept directory handles */
+  readonly folders: FolderDeps;
 }
 
 export type SyncState = 'Ready' | 'Syncing' | 'Backfilling' | 'Offline';
@@ -86,6 +89,7 @@ export class AppState {
   /** when each peer was last connected to this tab (epoch ms) */
   lastSeen = $state<Record<string, number>>({});
   readonly inspector: SyncInspectorState;
+  readonly indexing: IndexingState;
   #windowStart = 0;
   #windowLen = WINDOW;
   #seq = 0;
@@ -97,6 +101,7 @@ export class AppState {
     this.deviceName = deps.device.name;
     this.peers = deps.transport.peers();
     this.inspector = new SyncInspectorState(deps.inspector);
+    this.indexing = new IndexingState(deps.folders);
     deps.transport.onPeers(() => {
       this.peers = deps.transport.peers();
       this.paused = deps.transport.paused;
@@ -375,6 +380,24 @@ export class AppState {
   async deleteLocation(uuid: string): Promise<void> {
     const r = await this.deps.intents.deleteLocation(uuid);
     if (!r.ok) this.error = r.error.message;
+    else await this.indexing.forget(uuid);
+  }
+
+  /** After a folder was indexed: show it. */
+  async #opened(report: { location: string } | null): Promise<void> {
+    if (!report) return;
+    await this.refreshLocations();
+    await this.openLocation(report.location);
+  }
+  async addFolderFiles(files: ArrayLike<File>): Promise<void> {
+    await this.#opened(await this.indexing.addFromFiles(files));
+  }
+  async addFolderWithPicker(): Promise<void> {
+    await this.#opened(await this.indexing.addWithPicker());
+  }
+  async rescanLocation(uuid: string, files?: ArrayLike<File>): Promise<void> {
+    const name = this.locations.find((l) => l.uuid === uuid)?.name ?? 'folder';
+    await this.#opened(await this.indexing.rescan(uuid, name, files));
   }
 
   /** Runs an intent; its error (if any) is shown, and the result says whether it worked. */
