@@ -5,7 +5,7 @@
 //
 //   npm run bench                   all scenarios
 //   npm run bench -- --quick        smaller sizes (smoke run)
-//   npm run bench -- --only write   one group: write | cold | sync
+//   npm run bench -- --only write   one group: write | cold | sync | app
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -145,15 +145,25 @@ async function main() {
     if (r.status !== 0) console.error(`sync bench failed:\n${r.stderr}`);
   }
 
+  // App figures: indexing a real folder, search at 100k, frame budget during a backfill.
+  let appRows = '';
+  if (!only || only === 'app') {
+    const r = spawnSync('node', ['scripts/bench-app.mjs', ...(quick ? ['--quick'] : [])], {
+      cwd: root, encoding: 'utf8', env: { ...process.env, CHROMIUM_PATH: exe },
+    });
+    appRows = (r.stdout ?? '').split('\n').filter((l) => l.startsWith('|')).join('\n');
+    if (r.status !== 0) console.error(`app bench failed:\n${r.stderr}`);
+  }
+
   const header = ['figure', 'tabdrive (ms) p50 / p99', 'baseline (ms) p50 / p99', 'ratio', 'target'];
   const table = [
     `| ${header.join(' | ')} |`,
     `|${header.map(() => '---').join('|')}|`,
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n');
-  const syncTable = syncRows
+  const syncTable = (syncRows
     ? ['', '| sync figure | tabdrive (ms) | raw y-webrtc (ms) | target |', '|---|---|---|---|', syncRows].join('\n')
-    : '';
+    : '') + (appRows ? ['', '', '| app figure | tabdrive (ms) | baseline (same page) | target |', '|---|---|---|---|', appRows].join('\n') : '');
   console.log('\nBaselines: write = insert + db.export() + put whole image (naive), same page, same run;');
   console.log('cold = raw sql.js cold load of the same image (initSqlJs + IDB get + open + count).\n');
   console.log(table + '\n' + syncTable);
