@@ -19,6 +19,9 @@ export interface ApplyStore {
   get(table: string, uuid: Uuid): Row | undefined;
   /** Insert or replace the row with this uuid; columns not given keep their value or default. */
   upsert(table: string, row: Row): void;
+  /** Insert rows that are known to be new (no row has their uuid), all with the same columns:
+   *  the bulk path of a first sync (one multi-row statement instead of an upsert per row). */
+  insertMany(table: string, rows: readonly Row[]): void;
   delete(table: string, uuid: Uuid): void;
   /** uuids of rows whose `column` equals `value` (cascades: a location's entries). */
   uuidsWhere(table: string, column: string, value: FieldValue): Uuid[];
@@ -52,6 +55,14 @@ export function createMemoryApplyStore(): ApplyStore & {
       const uuid = row['uuid'];
       if (typeof uuid !== 'string') throw new Error('upsert without uuid');
       table(t).set(uuid, { ...table(t).get(uuid), ...row });
+    },
+    insertMany: (t, rows) => {
+      for (const row of rows) {
+        const uuid = row['uuid'];
+        if (typeof uuid !== 'string') throw new Error('insert without uuid');
+        if (table(t).has(uuid)) throw new Error(`insertMany: ${t} ${uuid} exists`);
+        table(t).set(uuid, { ...row });
+      }
     },
     delete: (t, uuid) => {
       table(t).delete(uuid);

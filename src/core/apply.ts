@@ -86,6 +86,7 @@ export function applyChanges(store: ApplyStore, changes: readonly unknown[]): Ap
     } else if (o.type === 'unchanged') unchanged++;
     else rejected.push({ type: o.type, model: c.model, uuid: c.uuid, hlc: c.hlc, detail: o.detail });
   }
+  memo.flush();
   return { applied, unchanged, rejected, tables: [...tables] };
 }
 
@@ -93,10 +94,19 @@ export function applyChanges(store: ApplyStore, changes: readonly unknown[]): Ap
  * Per-batch lookups that bulk applies repeat for every row (100k entries of one location):
  * the location's owner, and whether a model has any tombstone at all. The memo wraps the
  * store and is invalidated by the writes that could change those answers.
+ *
+ * It also buffers rows known to be new (`insertNew`: no row, no tombstone) and writes them
+ * with multi-row inserts. Anything that could observe the table — a read of a buffered uuid,
+ * an upsert, a delete, a query — first sees the buffer or flushes it, so the result is the
+ * same as writing each row at once; `flush()` ends the batch.
  */
 interface Memo extends ApplyStore {
   ownerOfLocation(uuid: string): string | null;
+  insertNew(table: string, row: Row): void;
+  flush(): void;
 }
+
+const INSERT_BUFFER = 500;
 
 function batchMemo(store: ApplyStore): Memo {
   const owners = new Map<string, string | null>();
@@ -106,17 +116,52 @@ function batchMemo(store: ApplyStore): Memo {
     if (v === undefined) anyTomb.set(m, (v = store.hasTombstones(m)));
     return v;
   };
+  // table → buffered new rows (one column set at a time), by uuid
+  const buffered = new Map<string, { cols: string; rows: Map<string, Row> }>();
+  const flushTable = (t: string): void => {
+    const b = buffered.get(t);
+    if (!b) return;
+    buffered.delete(t);
+    store.insertMany(t, [...b.rows.values()]);
+  };
+  const get = (t: string, u: string): Row | undefined => {
+    const row = buffered.get(t)?.rows.get(u);
+    return row ? { ...row } : store.get(t, u);
+  };
   return {
-    get: (t, u) => store.get(t, u),
+    get,
     upsert: (t, row) => {
       if (t === 'locations') owners.delete(String(row['uuid']));
+      flushTable(t);
       store.upsert(t, row);
+    },
+    insertMany: (t, rows) => {
+      flushTable(t);
+      store.insertMany(t, rows);
+    },
+    insertNew: (t, row) => {
+      if (t === 'locations') owners.delete(String(row['uuid']));
+      const cols = Object.keys(row).join(',');
+      let b = buffered.get(t);
+      if (b && (b.cols !== cols || b.rows.size >= INSERT_BUFFER)) {
+        flushTable(t);
+        b = undefined;
+      }
+      if (!b) buffered.set(t, (b = { cols, rows: new Map() }));
+      b.rows.set(String(row['uuid']), row);
+    },
+    flush: () => {
+      for (const t of [...buffered.keys()]) flushTable(t);
     },
     delete: (t, u) => {
       if (t === 'locations') owners.delete(u);
+      flushTable(t);
       store.delete(t, u);
     },
-    uuidsWhere: (t, c, v) => store.uuidsWhere(t, c, v),
+    uuidsWhere: (t, c, v) => {
+      flushTable(t);
+      return store.uuidsWhere(t, c, v);
+    },
     hasTombstones,
     tombstone: (m, u) => (hasTombstones(m) ? store.tombstone(m, u) : undefined),
     putTombstone: (m, u, h) => {
@@ -125,7 +170,7 @@ function batchMemo(store: ApplyStore): Memo {
     },
     ownerOfLocation(uuid) {
       if (!owners.has(uuid)) {
-        const loc = store.get('locations', uuid);
+        const loc = get('locations', uuid);
         owners.set(uuid, loc ? String(loc['_owner']) : null);
       }
       return owners.get(uuid)!;
@@ -173,8 +218,8 @@ function applyOwned(store: Memo, c: OwnedChange): Outcome {
   }
   if (existing && typeof existing['_hlc'] === 'string' && existing['_hlc'] >= c.hlc) return { type: 'unchanged' };
   const row: Row = { uuid: c.uuid, ...c.data, _owner: c.owner, _hlc: c.hlc };
-  if (!existing) Object.assign(row, spec.localDefaults);
-  store.upsert(spec.table, row);
+  if (existing) store.upsert(spec.table, row);
+  else store.insertNew(spec.table, Object.assign(row, spec.localDefaults));
   return { type: 'applied', tables: [spec.table] };
 }
 

@@ -37,7 +37,33 @@ export function createSqliteApplyStore(db: Sqlite): ApplyStore {
     }
     return sql;
   };
+  // Multi-row INSERTs, ≤ 50 rows (and well under SQLite's bound parameter limit) each.
+  const inserts = new Map<string, string>();
+  const insertSql = (table: string, cols: readonly string[], n: number): string => {
+    const key = `${table}|${cols.join(',')}|${n}`;
+    let sql = inserts.get(key);
+    if (!sql) {
+      checkIdent(table);
+      for (const c of cols) checkIdent(table, c);
+      const one = `(${cols.map(() => '?').join(', ')})`;
+      sql = `INSERT INTO ${table} (${cols.join(', ')}) VALUES ${Array.from({ length: n }, () => one).join(', ')}`;
+      inserts.set(key, sql);
+    }
+    return sql;
+  };
+  const PER_STATEMENT = 50;
   return {
+    insertMany(table, rows) {
+      const first = rows[0];
+      if (!first) return;
+      const cols = Object.keys(first);
+      for (let i = 0; i < rows.length; i += PER_STATEMENT) {
+        const chunk = rows.slice(i, i + PER_STATEMENT);
+        const params: (string | number | null)[] = [];
+        for (const r of chunk) for (const c of cols) params.push(toSql(r[c]));
+        db.run(insertSql(table, cols, chunk.length), params);
+      }
+    },
     get(table, uuid) {
       checkIdent(table);
       return db.all(`SELECT * FROM ${table} WHERE uuid = ?`, [uuid])[0];

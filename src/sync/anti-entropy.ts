@@ -37,9 +37,16 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
     stats,
     async check() {
       stats.checks++;
-      const busy = deps.busy();
+      // While syncing, a digest would be stale at once and costs a pass over every row in
+      // the storage worker (delaying the very commits being waited for): publish the last
+      // one, marked busy, which peers ignore.
+      if (deps.busy()) {
+        if (stats.lastDigest !== null) deps.publish({ digest: stats.lastDigest, busy: true });
+        return;
+      }
       const digest = await deps.digest();
       stats.lastDigest = digest;
+      const busy = deps.busy();
       deps.publish({ digest, busy });
       if (busy) return;
       let resync: string | null = null;

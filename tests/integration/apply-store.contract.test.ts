@@ -49,6 +49,17 @@ describe.each(stores)('ApplyStore contract: %s', (_name, make) => {
     expect(s.uuidsWhere('entries', 'parent_uuid', U2)).toEqual([]);
   });
 
+  it('inserts many new rows at once (more than one statement holds), readable like upserted ones', () => {
+    const s = make();
+    const uuid = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+    const rows = Array.from({ length: 123 }, (_, i) => ({ uuid: uuid(i + 10), location_uuid: U1, parent_uuid: null, name: `f${i}`, kind: 'file', extension: null, size: i, created_at: null, modified_at: null, content_uuid: null, _owner: U1, _hlc: 'h' }));
+    s.insertMany('entries', rows);
+    s.insertMany('entries', []);
+    expect(s.uuidsWhere('entries', 'location_uuid', U1)).toHaveLength(123);
+    expect(pick(s.get('entries', uuid(77)), ['name', 'size'])).toEqual({ name: 'f67', size: 67 });
+    expect(() => s.insertMany('entries', [rows[0]!])).toThrow(); // not new: a bug in the caller, not a silent overwrite
+  });
+
   it('keeps tombstones apart from rows, replacing their HLC', () => {
     const s = make();
     expect(s.tombstone('tag', U1)).toBeUndefined();
