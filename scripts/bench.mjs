@@ -5,7 +5,7 @@
 //
 //   npm run bench                   all scenarios
 //   npm run bench -- --quick        smaller sizes (smoke run)
-//   npm run bench -- --only write   one group: write | cold | sync | app
+//   npm run bench -- --only write   one group: write | cold | sync | transport | app
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -145,6 +145,18 @@ async function main() {
     if (r.status !== 0) console.error(`sync bench failed:\n${r.stderr}`);
   }
 
+  // Bare transport (no storage): our provider beside raw y-webrtc, tab and WebRTC, in the
+  // test network namespace (tests/webrtc/transport-bench.spec.ts; skipped by `npm test`).
+  let transportRows = '';
+  if ((!only || only === 'transport') && !quick) {
+    const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+    const pw = ['npx', 'playwright', 'test', '-c', 'playwright.webrtc.config.ts', 'tests/webrtc/transport-bench.spec.ts', '--reporter=list'];
+    const cmd = isRoot ? ['scripts/netns.sh', ...pw] : pw;
+    const r = spawnSync(cmd[0], cmd.slice(1), { cwd: root, encoding: 'utf8', env: { ...process.env, CHROMIUM_PATH: exe, TRANSPORT_BENCH: '1' } });
+    transportRows = (r.stdout ?? '').split('\n').filter((l) => l.startsWith('|') && !l.startsWith('| what') && !l.startsWith('|---')).join('\n');
+    if (r.status !== 0) console.error(`transport bench failed:\n${r.stdout?.slice(-3000)}\n${r.stderr}`);
+  }
+
   // App figures: indexing a real folder, search at 100k, frame budget during a backfill.
   let appRows = '';
   if (!only || only === 'app') {
@@ -163,7 +175,7 @@ async function main() {
   ].join('\n');
   const syncTable = (syncRows
     ? ['', '| sync figure | tabdrive (ms) | raw y-webrtc (ms) | target |', '|---|---|---|---|', syncRows].join('\n')
-    : '') + (appRows ? ['', '', '| app figure | tabdrive (ms) | baseline (same page) | target |', '|---|---|---|---|', appRows].join('\n') : '');
+    : '') + (transportRows ? ['', '', '| transport figure (bare Y.Doc, no storage) | provider | path | p50 ms | p99 ms | other |', '|---|---|---|---|---|---|', transportRows].join('\n') : '') + (appRows ? ['', '', '| app figure | tabdrive (ms) | baseline (same page) | target |', '|---|---|---|---|', appRows].join('\n') : '');
   console.log('\nBaselines: write = insert + db.export() + put whole image (naive), same page, same run;');
   console.log('cold = raw sql.js cold load of the same image (initSqlJs + IDB get + open + count).\n');
   console.log(table + '\n' + syncTable);

@@ -72,23 +72,17 @@ export function createIntents(deps: IntentDeps) {
     created_at,
   });
 
-  async function sampleVolume(): Promise<string> {
-    // One "sample" volume per device, with a stable id derived from the device.
-    const uuid = `${device.slice(0, 24)}${'5a3f1e0c7b9d'}`;
+  /** One volume of each kind per device, with a stable id derived from the device (the
+   *  suffix tells the kinds apart), written on first use. */
+  async function deviceVolume(suffix: string, name: string, kind: 'sample' | 'picked'): Promise<string> {
+    const uuid = `${device.slice(0, 24)}${suffix}`;
     if (!(await deps.readOwned('volumes', uuid))) {
-      await write([owned('volume', uuid, { device_uuid: device, name: 'Sample data', kind: 'sample', total_capacity: null, available_capacity: null })]);
+      await write([owned('volume', uuid, { device_uuid: device, name, kind, total_capacity: null, available_capacity: null })]);
     }
     return uuid;
   }
-
-  /** One "Picked folders" volume per device (stable id), made on first use. */
-  async function pickedVolume(): Promise<string> {
-    const uuid = `${device.slice(0, 24)}${'9f1c0d7e2b4a'}`;
-    if (!(await deps.readOwned('volumes', uuid))) {
-      await write([owned('volume', uuid, { device_uuid: device, name: 'Picked folders', kind: 'picked', total_capacity: null, available_capacity: null })]);
-    }
-    return uuid;
-  }
+  const sampleVolume = () => deviceVolume('5a3f1e0c7b9d', 'Sample data', 'sample');
+  const pickedVolume = () => deviceVolume('9f1c0d7e2b4a', 'Picked folders', 'picked');
 
   return {
     // ── folders picked from disk (src/indexer drives these) ──────────────────────────

@@ -195,3 +195,33 @@ test('the sync inspector shows the peer, table digests, counters, storage and li
   await b.getByRole('button', { name: 'Sync inspector' }).click();
   await expect(panel).toBeHidden();
 });
+
+test('the theme follows the choice across a reload, and a phone-width window stacks library, files and inspector', async ({ baseURL }) => {
+  const a = await openApp(browser.context, baseURL!);
+  const theme = () => a.evaluate(() => document.documentElement.dataset['theme']);
+  const bg = () => a.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+  expect(await theme()).toBe('light'); // "System theme", and headless Chromium's system is light
+  const light = await bg();
+  await a.getByRole('combobox', { name: 'Theme' }).selectOption({ label: 'Dark theme' });
+  expect(await theme()).toBe('dark');
+  expect(await bg()).not.toBe(light);
+  await a.reload();
+  await a.waitForFunction(() => window.tabdrive?.device?.uuid);
+  expect(await theme()).toBe('dark');
+  await expect(a.getByRole('combobox', { name: 'Theme' })).toHaveValue('dark');
+  await a.getByRole('combobox', { name: 'Theme' }).selectOption({ label: 'System theme' });
+  expect(await theme()).toBe('light');
+
+  await addSample(a, 'Phone', 30);
+  await a.setViewportSize({ width: 390, height: 844 });
+  const box = async (role: 'navigation' | 'main' | 'complementary', name: string) => (await a.getByRole(role, { name }).boundingBox())!;
+  const [navBox, mainBox, asideBox] = [await box('navigation', 'Library'), await box('main', 'Files'), await box('complementary', 'Inspector')];
+  for (const b of [navBox, mainBox, asideBox]) {
+    expect(b.x).toBe(0);
+    expect(b.width).toBeLessThanOrEqual(390);
+  }
+  expect(mainBox.y).toBeGreaterThanOrEqual(navBox.y + navBox.height - 1);
+  expect(asideBox.y).toBeGreaterThanOrEqual(mainBox.y + mainBox.height - 1);
+  expect(mainBox.height).toBeGreaterThan(844 * 0.5); // the file list keeps most of the screen
+  expect(await a.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390); // nothing sideways
+});

@@ -1,4 +1,5 @@
-// Transport bench (not part of the default run: TRANSPORT_BENCH=1). Our provider beside raw
+// Transport bench, run by `npm run bench` (TRANSPORT_BENCH=1); `npm test` skips it: timings
+// are measured in the bench, never asserted in the test run. Our provider beside raw
 // y-webrtc, same harness, same run: one-way latency p50/p99 over 200 sequential changes
 // tab-to-tab (BroadcastChannel) and browser-to-browser (WebRTC), and backfill time of a fresh
 // peer for 10k / 100k records. Prints a table and writes TRANSPORT_BENCH_OUT (JSON).

@@ -31,6 +31,19 @@ const digest = (p: Page) => p.evaluate(() => window.tabdrive.digest());
 async function converged(pages: Page[], timeout = 60_000): Promise<void> {
   await expect.poll(async () => new Set(await Promise.all(pages.map(async (p) => JSON.stringify(await digest(p))))).size, { timeout }).toBe(1);
 }
+/** A's library with a sample location and a "Trip" tag, and B invited into it, in step. */
+async function pairWithTag(baseURL: string, location: string, files: number): Promise<{ a: Page; b: Page; tag: string }> {
+  const a = await browser(`${baseURL}/?signaling=${SIGNALING}`);
+  await a.evaluate(([name, n]) => window.tabdrive.actions!.addSampleLocation(name, n), [location, files] as const);
+  const b = await invitedBrowser(a, baseURL);
+  await converged([a, b]);
+  const tag = await a.evaluate(async () => {
+    const r = await window.tabdrive.actions!.createTag({ name: 'Trip' });
+    return r.ok ? r.value.uuid : '';
+  });
+  await converged([a, b]);
+  return { a, b, tag };
+}
 async function invitedBrowser(a: Page, baseURL: string): Promise<Page> {
   const box = a.getByRole('textbox', { name: 'Invite link' });
   if (!(await box.isVisible())) await a.getByRole('button', { name: 'Invite' }).click();
@@ -61,15 +74,7 @@ test('an invited browser backfills the library over WebRTC, then changes flow bo
 });
 
 test('both browsers edit while disconnected, reconnect, and converge sending only what was missed', async ({ baseURL }) => {
-  const a = await browser(`${baseURL}/?signaling=${SIGNALING}`);
-  await a.evaluate(() => window.tabdrive.actions!.addSampleLocation('Base', 2000));
-  const b = await invitedBrowser(a, baseURL!);
-  await converged([a, b]);
-  const tag = await a.evaluate(async () => {
-    const r = await window.tabdrive.actions!.createTag({ name: 'Trip' });
-    return r.ok ? r.value.uuid : '';
-  });
-  await converged([a, b]);
+  const { a, b, tag } = await pairWithTag(baseURL!, 'Base', 2000);
   await b.getByRole('button', { name: 'Pause sync' }).click();
   await expect(b.getByRole('status', { name: 'Sync status' })).toContainText('Offline');
   const before = await a.evaluate(() => window.tabdrive.transportStats?.() ?? null);
@@ -179,15 +184,7 @@ const link = (state: 'up' | 'down') => {
 };
 test('the network drops: both browsers keep working, and converge when it returns', async ({ baseURL }) => {
   test.skip(!existsSync('/proc/self/ns/net') || process.getuid?.() !== 0, 'needs the test network namespace (root)');
-  const a = await browser(`${baseURL}/?signaling=${SIGNALING}`);
-  await a.evaluate(() => window.tabdrive.actions!.addSampleLocation('Before', 200));
-  const b = await invitedBrowser(a, baseURL!);
-  await converged([a, b]);
-  const tag = await a.evaluate(async () => {
-    const r = await window.tabdrive.actions!.createTag({ name: 'Trip' });
-    return r.ok ? r.value.uuid : '';
-  });
-  await converged([a, b]);
+  const { a, b, tag } = await pairWithTag(baseURL!, 'Before', 200);
 
   await contexts[1]!.setOffline(true);
   link('down');
