@@ -1,10 +1,15 @@
 import { defineConfig } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { VitePWA } from 'vite-plugin-pwa';
+import { dependencyPatch } from './build/patch-dependency.ts';
+import { SQLJS_FILE_GROWTH } from './build/sqljs-file-growth.ts';
+import { YWEBRTC_CONNECT_STATE } from './build/ywebrtc-connect-state.ts';
 
 export default defineConfig({
   plugins: [
     svelte(),
+    dependencyPatch(SQLJS_FILE_GROWTH),
+    dependencyPatch(YWEBRTC_CONNECT_STATE),
     // Installable, and opens offline: the service worker precaches the app shell, the
     // storage worker and sql.js' wasm (not matched by workbox's default patterns). The bench
     // and transport harness pages are not part of the app and stay out of the cache.
@@ -37,7 +42,8 @@ export default defineConfig({
       },
     }),
   ],
-  worker: { format: 'es' },
+  // the storage worker (where sql.js runs) is bundled with its own plugin list
+  worker: { format: 'es', plugins: () => [dependencyPatch(SQLJS_FILE_GROWTH)] },
   build: {
     target: 'es2022',
     sourcemap: true,

@@ -8,7 +8,7 @@ import * as Y from 'yjs';
 import { createHlcClock } from './core/hlc.ts';
 import type { Result } from './core/result.ts';
 import { openSlotRegistry } from './device/registry.ts';
-import { claimDeviceSlot, createMemorySlotRegistry } from './device/slots.ts';
+import { claimDeviceSlot, createMemorySlotRegistry, dbNameOf } from './device/slots.ts';
 import { describeBrowser } from './device/browser.ts';
 import { createStorageClient } from './storage/client.ts';
 import type { BootReport, StorageError, StorageHealth } from './storage/rpc.ts';
@@ -45,7 +45,7 @@ export interface TabdriveApi {
   /** Pause sync (disconnect from every peer) or resume it. */
   pause(paused: boolean): void;
   /** data-channel counters: frames, bytes, drops, send failures, inbound progress */
-  transportStats?: () => { bytesSent: number; bytesReceived: number; dropped: number; undecodable: number; sendFailures: number };
+  transportStats?: () => { bytesSent: number; bytesReceived: number; dropped: number; undecodable: number; sendFailures: number; bcBytesReceived: number };
   /** the (hashed) room this library syncs in: also the BroadcastChannel name */
   room?: string;
   /** test hook: feed raw bytes to every open data channel as if a peer had sent them */
@@ -120,7 +120,15 @@ async function start(): Promise<void> {
 
   const worker = new Worker(new URL('./storage/db.worker.ts', import.meta.url), { type: 'module' });
   const storage = createStorageClient(worker);
-  const boot = unwrap(await storage.call('open', { dbName: claim.dbName, deviceUuid: claim.device }));
+  // A new device starts from the newest image another device of this library keeps in this
+  // browser (storage engine S5), then syncs only what that image lacks (?no-seed: sync all).
+  const siblings = claim.how === 'created' && !params.has('no-seed')
+    ? (await registry.slots(claim.library).catch(() => []))
+        .filter((s) => s.device !== claim.device)
+        .sort((a, b) => b.lastUsed - a.lastUsed)
+        .map((s) => dbNameOf(claim.library, s.device))
+    : [];
+  const boot = unwrap(await storage.call('open', { dbName: claim.dbName, deviceUuid: claim.device, seedFrom: siblings }));
   const clock = createHlcClock({ device: claim.device, now: () => Date.now(), last: boot.hlc });
   const query = async (sql: string, p: readonly (string | number | null)[] = []) => unwrap(await storage.call('query', { sql, params: p }));
 
@@ -309,7 +317,7 @@ async function start(): Promise<void> {
     snapshot: async () => unwrap(await storage.call('snapshot', {})),
     actions: intents,
     pause: (p: boolean) => app?.setPaused(p),
-    transportStats: () => ({ ...transport.channel }),
+    transportStats: () => ({ ...transport.channel, bcBytesReceived: transport.counters().bcBytesReceived }),
     room,
     injectInbound: (data: Uint8Array) => injectInbound(data),
     dropInboundFor: (ms: number) => transport.dropInboundFor(ms),

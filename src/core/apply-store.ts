@@ -17,6 +17,9 @@ export type Row = Record<string, FieldValue>;
 
 export interface ApplyStore {
   get(table: string, uuid: Uuid): Row | undefined;
+  /** The rows among these uuids that exist, in any order (bulk applies read ahead with it:
+   *  one statement per few hundred rows instead of one per row). */
+  getMany(table: string, uuids: readonly Uuid[]): Row[];
   /** Insert or replace the row with this uuid; columns not given keep their value or default. */
   upsert(table: string, row: Row): void;
   /** Insert rows that are known to be new (no row has their uuid), all with the same columns:
@@ -51,6 +54,10 @@ export function createMemoryApplyStore(): ApplyStore & {
       const row = table(t).get(uuid);
       return row ? { ...row } : undefined;
     },
+    getMany: (t, uuids) => uuids.flatMap((u) => {
+      const row = table(t).get(u);
+      return row ? [{ ...row }] : [];
+    }),
     upsert: (t, row) => {
       const uuid = row['uuid'];
       if (typeof uuid !== 'string') throw new Error('upsert without uuid');

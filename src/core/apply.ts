@@ -75,6 +75,14 @@ export function applyChanges(store: ApplyStore, changes: readonly unknown[]): Ap
   }
   valid.sort((a, b) => ORDER.get(a.model)! - ORDER.get(b.model)! || (a.hlc < b.hlc ? -1 : a.hlc > b.hlc ? 1 : 0));
   const memo = batchMemo(store);
+  const byTable = new Map<string, string[]>();
+  for (const c of valid) {
+    const t = MODELS[c.model].table;
+    let list = byTable.get(t);
+    if (!list) byTable.set(t, (list = []));
+    list.push(c.uuid);
+  }
+  for (const [t, uuids] of byTable) if (uuids.length >= PREFETCH_MIN) memo.prefetch(t, uuids);
   let applied = 0;
   let unchanged = 0;
   const tables = new Set<string>();
@@ -99,14 +107,21 @@ export function applyChanges(store: ApplyStore, changes: readonly unknown[]): Ap
  * with multi-row inserts. Anything that could observe the table — a read of a buffered uuid,
  * an upsert, a delete, a query — first sees the buffer or flushes it, so the result is the
  * same as writing each row at once; `flush()` ends the batch.
+ *
+ * And it reads ahead (`prefetch`): the rows of a large batch's uuids in a few statements, so
+ * a first sync does not look up 100k absent rows one by one. A read-ahead answer is
+ * forgotten as soon as the memo writes that uuid (upsert, insert, delete), so `get` always
+ * returns what the store holds or will hold.
  */
 interface Memo extends ApplyStore {
   ownerOfLocation(uuid: string): string | null;
   insertNew(table: string, row: Row): void;
+  prefetch(table: string, uuids: readonly string[]): void;
   flush(): void;
 }
 
 const INSERT_BUFFER = 500;
+const PREFETCH_MIN = 32;
 
 function batchMemo(store: ApplyStore): Memo {
   const owners = new Map<string, string | null>();
@@ -124,23 +139,44 @@ function batchMemo(store: ApplyStore): Memo {
     buffered.delete(t);
     store.insertMany(t, [...b.rows.values()]);
   };
+  // table → uuid → the row read ahead (null: none); dropped for a uuid once it is written
+  const known = new Map<string, Map<string, Row | null>>();
+  const forget = (t: string, u: string): void => void known.get(t)?.delete(u);
   const get = (t: string, u: string): Row | undefined => {
     const row = buffered.get(t)?.rows.get(u);
-    return row ? { ...row } : store.get(t, u);
+    if (row) return { ...row };
+    const ahead = known.get(t)?.get(u);
+    if (ahead !== undefined) return ahead === null ? undefined : { ...ahead };
+    return store.get(t, u);
   };
   return {
     get,
+    getMany: (t, uuids) => uuids.flatMap((u) => {
+      const row = get(t, u);
+      return row ? [row] : [];
+    }),
+    prefetch: (t, uuids) => {
+      flushTable(t);
+      let m = known.get(t);
+      if (!m) known.set(t, (m = new Map<string, Row | null>()));
+      const ask = [...new Set(uuids)].filter((u) => !m.has(u));
+      for (const u of ask) m.set(u, null);
+      for (const row of store.getMany(t, ask)) m.set(String(row['uuid']), row);
+    },
     upsert: (t, row) => {
       if (t === 'locations') owners.delete(String(row['uuid']));
+      forget(t, String(row['uuid']));
       flushTable(t);
       store.upsert(t, row);
     },
     insertMany: (t, rows) => {
+      for (const r of rows) forget(t, String(r['uuid']));
       flushTable(t);
       store.insertMany(t, rows);
     },
     insertNew: (t, row) => {
       if (t === 'locations') owners.delete(String(row['uuid']));
+      forget(t, String(row['uuid']));
       const cols = Object.keys(row).join(',');
       let b = buffered.get(t);
       if (b && (b.cols !== cols || b.rows.size >= INSERT_BUFFER)) {
@@ -155,6 +191,7 @@ function batchMemo(store: ApplyStore): Memo {
     },
     delete: (t, u) => {
       if (t === 'locations') owners.delete(u);
+      forget(t, u);
       flushTable(t);
       store.delete(t, u);
     },

@@ -18,7 +18,12 @@ export async function dispatch(engine: StorageEngine, method: unknown, params: u
     switch (method as Method) {
       case 'open':
         if (typeof p['dbName'] !== 'string' || typeof p['deviceUuid'] !== 'string') return invalid('open needs dbName and deviceUuid');
-        return await engine.open({ dbName: p['dbName'], deviceUuid: p['deviceUuid'] });
+      {
+        const seedFrom = p['seedFrom'] ?? [];
+        if (!Array.isArray(seedFrom) || seedFrom.length > 64 || !seedFrom.every((x) => typeof x === 'string'))
+          return invalid('open: seedFrom must be a list of database names');
+        return await engine.open({ dbName: p['dbName'], deviceUuid: p['deviceUuid'], seedFrom: seedFrom });
+      }
       case 'commit':
         if (!Array.isArray(p['changes'])) return invalid('commit needs changes[]');
         return await engine.commit({

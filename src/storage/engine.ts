@@ -11,7 +11,19 @@
  *  S3 An image replaces the current one only after it was read back, its checksum matched and
  *     sql.js opened it and passed `PRAGMA quick_check`. Frames after the *previous* image are
  *     kept, so a damaged current image can always be recovered from the previous one.
- *  S4 One writer: groups, images and the naive bench write never interleave (`exclusive`).
+ *  S4 One writer: groups, the export of an image and the naive bench write never interleave
+ *     (`exclusive`). Checking and storing an exported image (read back, checksum,
+ *     quick_check: seconds at 100k entries) runs beside later commits, one image at a time;
+ *     promoting it prunes only frames up to the image's seq, and frames written meanwhile
+ *     stay in the journal and in the pending document updates.
+ *  S5 A device without an image of its own may start from a sibling's: the verified image
+ *     (S3's checks) of another device of the same library in this browser, plus that
+ *     device's frames after it — the same library state, persisted by this origin, read
+ *     only. Local-only columns are reset as if every row had arrived by sync. Until this
+ *     device's own first image (scheduled at once) a restart starts from a sibling again and
+ *     replays this device's frames on top: S2 with the sibling's image as the base.
+ *     A sibling that cannot be read (no image, damaged, pruned under us) is skipped: the
+ *     device then syncs everything, as it would without siblings.
  */
 import type { SqlJsStatic } from 'sql.js';
 import { mergeUpdates } from 'yjs';
@@ -43,8 +55,15 @@ export interface CommitInput {
   readonly yUpdate?: Uint8Array | null;
 }
 
+export interface OpenParams {
+  readonly dbName: string;
+  readonly deviceUuid: string;
+  /** journals of other devices of this library in this browser, most recent first (S5) */
+  readonly seedFrom?: readonly string[];
+}
+
 export interface StorageEngine {
-  open(p: { dbName: string; deviceUuid: string }): Promise<Result<BootReport, StorageError>>;
+  open(p: OpenParams): Promise<Result<BootReport, StorageError>>;
   commit(p: CommitInput): Promise<Result<CommitResult, StorageError>>;
   query(p: { sql: string; params?: Params }): Result<QueryRow[], StorageError>;
   digest(): Result<Record<string, string>, StorageError>;
@@ -111,10 +130,10 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     d.run('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value', [key, value]);
   const maxHlc = (a: Hlc | null, b: Hlc | null | undefined): Hlc | null => (!b ? a : !a || b > a ? b : a);
 
-  async function loadImage(id: string | null): Promise<{ img: ImageRecord; sqlite: Sqlite } | string> {
-    if (!id || !journal) return 'missing';
+  async function loadImage(id: string | null, from: Journal | null = journal): Promise<{ img: ImageRecord; sqlite: Sqlite } | string> {
+    if (!id || !from) return 'missing';
     try {
-      const img = await journal.readImage(id);
+      const img = await from.readImage(id);
       if (!img) return 'missing';
       if ((await sha256Hex(img.bytes)) !== img.checksum) return 'damaged (checksum mismatch)';
       const sqlite = openSqlite(deps.sql, img.bytes);
@@ -127,6 +146,41 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       return { img, sqlite };
     } catch (e) {
       return `unreadable (${describe(e)})`;
+    }
+  }
+
+  /** S5: the newest readable sibling image and the sibling's frames after it, or null. */
+  async function seedFromSibling(names: readonly string[]): Promise<{ sqlite: Sqlite; img: ImageRecord; frames: Frame[]; dbName: string } | null> {
+    if (!deps.idb) return null;
+    for (const name of names) {
+      const opened = await openJournal(deps.idb, name, true);
+      if (!opened.ok || !opened.value) continue;
+      const sibling = opened.value;
+      try {
+        const pointer = await sibling.pointer();
+        const loaded = await loadImage(pointer.current, sibling);
+        if (typeof loaded === 'string') continue;
+        const frames = await sibling.framesAfter(loaded.img.seq);
+        if (!frames.ok) {
+          loaded.sqlite.close();
+          continue;
+        }
+        return { ...loaded, frames: frames.value, dbName: name };
+      } catch {
+        continue; // a sibling being torn down: the next one, or a normal sync
+      } finally {
+        sibling.close();
+      }
+    }
+    return null;
+  }
+
+  /** Local-only columns as a row arriving by sync gets them (apply's localDefaults). */
+  function resetLocalColumns(d: Sqlite): void {
+    for (const model of MODEL_NAMES) {
+      const cols = Object.entries(MODELS[model].localDefaults);
+      if (cols.length === 0) continue;
+      d.run(`UPDATE ${MODELS[model].table} SET ${cols.map(([c]) => `${c} = ?`).join(', ')}`, cols.map(([, v]) => v));
     }
   }
 
@@ -228,27 +282,49 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
    * Writes a verified image now. Never rejects: IndexedDB throws synchronously once its
    * connection is closed (a tab being torn down), and this runs from timers with no caller.
    */
+  let imaging: Promise<Result<StorageHealth, StorageError>> | null = null;
   async function snapshot(): Promise<Result<StorageHealth, StorageError>> {
-    return exclusive(async () => {
+    while (imaging) await imaging; // one image at a time
+    const run = (async () => {
       try {
-        return await writeImage();
+        // S4: the export sees exactly the frames up to `seq`; the rest runs beside commits
+        const exported = await exclusive(async () => exportImage());
+        return exported.ok && exported.value ? await storeImage(exported.value) : exported.ok ? ok(health) : exported;
       } catch (e) {
         return err(toStorageError(e, 'saving a database image'));
+      } finally {
+        imaging = null;
       }
-    });
+    })();
+    imaging = run;
+    return run;
   }
 
-  async function writeImage(): Promise<Result<StorageHealth, StorageError>> {
+  interface Exported {
+    readonly id: string;
+    readonly seq: number;
+    readonly bytes: Uint8Array;
+    readonly ydoc: Uint8Array | null;
+    /** how many pending document updates and frames the image holds (later ones stay pending) */
+    readonly updates: number;
+    readonly frames: number;
+  }
+
+  function exportImage(): Promise<Result<Exported | null, StorageError>> {
     const d = db;
-    if (!d) return err<StorageError>({ type: 'NotOpen', message: 'the storage is not open' });
-    if (!journal) return ok(health);
-    if (image && image.seq === seq) return ok(health);
+    if (!d) return Promise.resolve(err<StorageError>({ type: 'NotOpen', message: 'the storage is not open' }));
+    if (!journal || (image && image.seq === seq)) return Promise.resolve(ok(null));
     if (timer) clearTimeout(timer);
     timer = null;
     const bytes = d.exportBytes();
     const ydoc = yPending.length ? mergeUpdates(imageYdoc ? [imageYdoc, ...yPending] : yPending) : imageYdoc;
-    const id = `img-${seq}-${deps.now()}`;
-    const record: ImageRecord = { id, seq, bytes, ydoc, checksum: await sha256Hex(bytes), at: deps.now(), schema: SCHEMA_VERSION };
+    return Promise.resolve(ok({ id: `img-${seq}-${deps.now()}`, seq, bytes, ydoc, updates: yPending.length, frames: framesSinceImage }));
+  }
+
+  async function storeImage({ id, seq: imageSeq, bytes, ydoc, updates, frames }: Exported): Promise<Result<StorageHealth, StorageError>> {
+    if (!journal) return ok(health);
+    const record: ImageRecord = { id, seq: imageSeq, bytes, ydoc, checksum: await sha256Hex(bytes), at: deps.now(), schema: SCHEMA_VERSION };
+    if (!journal) return ok(health); // closed meanwhile
     const put = await journal.putImage(record);
     if (!put.ok) {
       goMemoryOnly(put.error);
@@ -274,17 +350,18 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       goMemoryOnly(promoted.error);
       return ok(health);
     }
-    image = { id, seq };
-    imageYdoc = ydoc;
-    yPending = [];
-    framesSinceImage = 0;
+    image = { id, seq: record.seq };
+    imageYdoc = record.ydoc;
+    yPending = yPending.slice(updates);
+    framesSinceImage -= frames;
     firstDirtyAt = null;
-    setHealth({ lastImageAt: record.at, lastImageBytes: bytes.byteLength, journalFrames: await journal.frameCount() });
+    setHealth({ lastImageAt: record.at, lastImageBytes: record.bytes.byteLength, journalFrames: journal ? await journal.frameCount() : 0 });
+    if (framesSinceImage > 0) scheduleImage(); // commits landed while this image was checked
     return ok(health);
   }
 
   return {
-    async open({ dbName }) {
+    async open({ dbName, seedFrom = [] }) {
       if (db) return err({ type: 'AlreadyOpen', message: 'the storage is already open' });
       const started = deps.now();
       if (deps.idb) {
@@ -313,10 +390,17 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
           }
         }
       }
-      const d = loaded?.sqlite ?? openSqlite(deps.sql);
+      // S5: no image of our own (a new device, or one killed before its first image)
+      const seed = !loaded && journal && !problems.length ? await seedFromSibling(seedFrom) : null;
+      const d = loaded?.sqlite ?? seed?.sqlite ?? openSqlite(deps.sql);
+      if (seed) source = 'sibling';
       const migrationsApplied = d.migrate(MIGRATIONS, deps.now());
       const metaHlc = d.all("SELECT value FROM meta WHERE key = 'hlc'")[0]?.['value'];
       hlc = typeof metaHlc === 'string' ? metaHlc : null;
+      if (seed) {
+        replay(d, seed.frames);
+        d.transaction(() => resetLocalColumns(d));
+      }
       const base = loaded?.img.seq ?? 0;
       let frames: Frame[] = [];
       if (journal) {
@@ -333,7 +417,8 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
         image = source === 'image' ? { id: loaded.img.id, seq: loaded.img.seq } : null;
         imageYdoc = loaded.img.ydoc;
       }
-      yPending = frames.flatMap((f) => f.yUpdates ?? []);
+      if (seed) imageYdoc = seed.img.ydoc;
+      yPending = [...(seed?.frames.flatMap((f) => f.yUpdates ?? []) ?? []), ...frames.flatMap((f) => f.yUpdates ?? [])];
       framesSinceImage = frames.length;
       db = d;
       let recovered: string | null = null;
@@ -347,7 +432,9 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
         lastImageAt: loaded?.img.at ?? null,
         lastImageBytes: loaded?.img.bytes.byteLength ?? null,
       });
-      if (problems.length || frames.length > everyFrames) scheduleImage();
+      // S5: our own image soon, so the next boot needs no sibling (until then a restart
+      // simply starts from a sibling again, plus this device's own frames)
+      if (seed || problems.length || frames.length > everyFrames) scheduleImage();
       return ok({
         source,
         imageSeq: base,
@@ -357,6 +444,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
         hlc,
         health,
         ms: deps.now() - started,
+        seeded: seed ? { dbName: seed.dbName, imageAt: seed.img.at, frames: seed.frames.length } : null,
         ydoc: [...(imageYdoc ? [imageYdoc] : []), ...yPending],
       });
     },
@@ -419,6 +507,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       closed = true;
       if (timer) clearTimeout(timer);
       await exclusive(() => Promise.resolve(undefined));
+      while (imaging) await imaging;
       journal?.close();
       journal = null;
       db?.close();

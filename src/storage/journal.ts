@@ -66,7 +66,14 @@ const req = <T>(r: IDBRequest<T>): Promise<T> =>
     r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'));
   });
 
-export function openJournal(idb: IDBFactory, name: string): Promise<Result<Journal, StorageError>> {
+/**
+ * Opens (creating if needed) a device's journal. With `existingOnly` a database that does not
+ * exist yet is not created: the open is aborted in its upgrade and the answer is `null`
+ * (reading another device's journal must not leave empty databases behind).
+ */
+export function openJournal(idb: IDBFactory, name: string): Promise<Result<Journal, StorageError>>;
+export function openJournal(idb: IDBFactory, name: string, existingOnly: true): Promise<Result<Journal | null, StorageError>>;
+export function openJournal(idb: IDBFactory, name: string, existingOnly = false): Promise<Result<Journal | null, StorageError>> {
   return new Promise((resolve) => {
     let open: IDBOpenDBRequest;
     try {
@@ -75,7 +82,12 @@ export function openJournal(idb: IDBFactory, name: string): Promise<Result<Journ
       resolve(err(toStorageError(e, 'opening IndexedDB')));
       return;
     }
-    open.onupgradeneeded = () => {
+    open.onupgradeneeded = (ev) => {
+      if (existingOnly && ev.oldVersion === 0) {
+        open.transaction?.abort();
+        resolve(ok(null));
+        return;
+      }
       const db = open.result;
       for (const s of STORES) if (!db.objectStoreNames.contains(s)) db.createObjectStore(s, s === 'journal' ? { keyPath: 'seq' } : undefined);
     };

@@ -42,8 +42,11 @@ export interface StorageHealth {
 }
 
 export interface BootReport {
-  /** 'fresh' = no saved data; 'image' = last image loaded; 'previous-image' = fallback used. */
-  readonly source: 'fresh' | 'image' | 'previous-image';
+  /** 'fresh' = no saved data; 'image' = last image loaded; 'previous-image' = fallback used;
+   *  'sibling' = a new device started from another device's image in this browser. */
+  readonly source: 'fresh' | 'image' | 'previous-image' | 'sibling';
+  /** 'sibling': whose image this device started from (engine S5), and how old it was */
+  readonly seeded: { readonly dbName: string; readonly imageAt: number; readonly frames: number } | null;
   readonly imageSeq: number;
   readonly replayedFrames: number;
   /** Plain-words description of damage found and repaired at boot, if any. */
@@ -73,7 +76,7 @@ export type QueryRow = Record<string, string | number | null>;
 
 export interface Requests {
   open: {
-    req: { dbName: string; deviceUuid: string };
+    req: { dbName: string; deviceUuid: string; seedFrom?: readonly string[] };
     res: BootReport;
   };
   /** Apply changes and make them durable; `hlc` is the clock to persist with them. */

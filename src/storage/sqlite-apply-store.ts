@@ -4,7 +4,7 @@
  * so local-only columns survive and the entries rowid (the FTS docid) stays stable.
  * Must behave exactly like the in-memory double (tests/integration/apply-store.contract.test.ts).
  */
-import type { ApplyStore } from '../core/apply-store.ts';
+import type { ApplyStore, Row } from '../core/apply-store.ts';
 import type { FieldValue } from '../core/change.ts';
 import { MODELS } from '../core/models.ts';
 import type { Sqlite } from './sqlite.ts';
@@ -52,6 +52,8 @@ export function createSqliteApplyStore(db: Sqlite): ApplyStore {
     return sql;
   };
   const PER_STATEMENT = 50;
+  // measured (Node, sql.js): 100k point lookups 1.2 s, the same in IN-lists of 500: 85 ms
+  const READ_PER_STATEMENT = 500;
   return {
     insertMany(table, rows) {
       const first = rows[0];
@@ -67,6 +69,15 @@ export function createSqliteApplyStore(db: Sqlite): ApplyStore {
     get(table, uuid) {
       checkIdent(table);
       return db.all(`SELECT * FROM ${table} WHERE uuid = ?`, [uuid])[0];
+    },
+    getMany(table, uuids) {
+      checkIdent(table);
+      const out: Row[] = [];
+      for (let i = 0; i < uuids.length; i += READ_PER_STATEMENT) {
+        const chunk = uuids.slice(i, i + READ_PER_STATEMENT);
+        out.push(...db.all(`SELECT * FROM ${table} WHERE uuid IN (${chunk.map(() => '?').join(', ')})`, chunk));
+      }
+      return out;
     },
     upsert(table, row) {
       const cols = Object.keys(row);

@@ -2,7 +2,8 @@
  * The sync document (DESIGN §3): one Y.Doc per library, the replicated log every change
  * travels in. Layout:
  *
- *   owned:<device>  Y.Map  `<model>:<uuid>` → { hlc, data } | { hlc, deleted: true }
+ *   owned:<device>  Y.Map  `<model>:<uuid>` → '[hlc, v1, v2, …]' | '[hlc]' (a delete)
+ *                          a JSON string, the model's fields in registry order (below);
  *                          written only by <device> (root types: named, so two devices can
  *                          never create conflicting copies of one map — a nested map created
  *                          twice after a crash would lose one copy's content)
@@ -17,8 +18,16 @@
  *     rejected and counted (the owner rule), never applied.
  *  D3 Deleting a `shared` key (compaction) is not a change: what a device materialized stays.
  *  D4 One local batch's Yjs update stays under MAX_BATCH_UPDATE_BYTES when the caller splits
- *     bulk writes with `batchChanges` (measured: a realistic owned entry — 3 uuids, a name,
- *     sizes and dates — costs ~413 B of update; with nulls ~230 B).
+ *     bulk writes with `batchChanges` (measured: a sample entry — 2 uuids, a name, sizes and
+ *     dates, its key and its root's name — costs ~300 B of update).
+ *
+ * Why owned records are one JSON string and not a nested object: Yjs encodes an object value
+ * field by field, one UTF-8 string write per key and per string value, and decodes it the same
+ * way. A fresh device's backfill of 100k entries is 100k such records: as objects the update
+ * was 38.4 MB, 674 ms to encode and 1.4 s to apply (Node); as positional JSON strings it is
+ * 31 MB, 328 ms and 0.6 s, plus 0.27 s of JSON.parse at extraction. Positional, because the
+ * keys repeated in every record were a fifth of the bytes. The extractor still reads the
+ * object form (documents written before this encoding).
  *
  * Why `owned:<device>` roots and not one root `owned` map holding a nested map per device:
  * a nested Y.Map is an item created by whoever sets it. A device killed after its first
@@ -31,7 +40,7 @@
 import * as Y from 'yjs';
 import type { Change } from '../core/change.ts';
 import { decodeHlc, hlcDevice } from '../core/hlc.ts';
-import { isOwnedModel } from '../core/models.ts';
+import { isOwnedModel, MODELS, type OwnedModelName } from '../core/models.ts';
 import { isUuid } from '../core/uuid.ts';
 import { validateChange } from '../core/validate.ts';
 
@@ -60,13 +69,20 @@ export const sharedMap = (doc: Y.Doc): Y.Map<unknown> => doc.getMap('shared');
 export const acksMap = (doc: Y.Doc): Y.Map<unknown> => doc.getMap('acks');
 export const metaMap = (doc: Y.Doc): Y.Map<unknown> => doc.getMap('meta');
 
+const FIELD_NAMES = new Map<string, readonly string[]>(Object.values(MODELS).map((m) => [m.name, Object.keys(m.fields)]));
+const fieldNames = (model: OwnedModelName): readonly string[] => FIELD_NAMES.get(model)!;
+
+/** An owned record as stored in the document: '[hlc, …fields in registry order]', '[hlc]' if deleted. */
+export function encodeOwnedValue(c: Extract<Change, { kind: 'owned' }>): string {
+  if ('deleted' in c) return JSON.stringify([c.hlc]);
+  const row: unknown[] = [c.hlc];
+  for (const name of fieldNames(c.model)) row.push(c.data[name] ?? null);
+  return JSON.stringify(row);
+}
+
 /** The value a change is stored as in the document (and so, roughly, what it costs). */
 const docValue = (c: Change): unknown =>
-  c.kind === 'owned'
-    ? 'deleted' in c
-      ? { hlc: c.hlc, deleted: true }
-      : { hlc: c.hlc, data: c.data }
-    : { model: c.model, uuid: c.uuid, op: c.op, fields: c.fields };
+  c.kind === 'owned' ? encodeOwnedValue(c) : { model: c.model, uuid: c.uuid, op: c.op, fields: c.fields };
 
 /**
  * An upper estimate of the bytes a change adds to a Yjs update: its JSON, its key, its
@@ -76,7 +92,8 @@ const docValue = (c: Change): unknown =>
 export function estimateChangeBytes(c: Change): number {
   // key + parent root name (each new map key is an item that names its parent)
   const where = c.kind === 'owned' ? c.model.length + 1 + c.uuid.length + ownedMapName(c.owner).length : c.hlc.length + 6;
-  return utf8Length(JSON.stringify(docValue(c))) + where + 24;
+  const v = docValue(c);
+  return utf8Length(typeof v === 'string' ? v : JSON.stringify(v)) + where + 24;
 }
 
 /** UTF-8 byte length (Yjs writes strings as UTF-8; JSON.stringify leaves non-ASCII as is). */
@@ -134,6 +151,7 @@ function ownedChange(owner: string, key: string, value: unknown): { change: unkn
   const model = key.slice(0, sep);
   const uuid = key.slice(sep + 1);
   if (sep < 0 || !isOwnedModel(model) || !isUuid(uuid)) return { reason: 'invalid', where, detail: 'malformed key' };
+  if (typeof value === 'string') return ownedFromString(owner, model, uuid, value, where);
   if (!isRecord(value)) return { reason: 'invalid', where, detail: 'value is not an object' };
   const hlc = value['hlc'];
   if (!decodeHlc(hlc).ok) return { reason: 'invalid', where, detail: 'invalid HLC' };
@@ -142,6 +160,28 @@ function ownedChange(owner: string, key: string, value: unknown): { change: unkn
   return value['deleted'] === true
     ? { change: { kind: 'owned', model, owner, uuid, hlc, deleted: true } }
     : { change: { kind: 'owned', model, owner, uuid, hlc, data: value['data'] } };
+}
+
+/** The positional form (encodeOwnedValue); the checks are the object form's. */
+function ownedFromString(owner: string, model: OwnedModelName, uuid: string, value: string, where: string): { change: unknown } | DocRejection {
+  let row: unknown;
+  try {
+    row = JSON.parse(value);
+  } catch {
+    return { reason: 'invalid', where, detail: 'value is not JSON' };
+  }
+  if (!Array.isArray(row) || row.length === 0) return { reason: 'invalid', where, detail: 'value is not a record' };
+  const hlc: unknown = row[0];
+  if (!decodeHlc(hlc).ok) return { reason: 'invalid', where, detail: 'invalid HLC' };
+  if (hlcDevice(hlc as string) !== owner)
+    return { reason: 'ownership', where, detail: `stamped by ${hlcDevice(hlc as string)}, planted in ${owner}'s records` };
+  if (row.length === 1) return { change: { kind: 'owned', model, owner, uuid, hlc, deleted: true } };
+  const names = fieldNames(model);
+  if (row.length !== names.length + 1)
+    return { reason: 'invalid', where, detail: `${row.length - 1} fields where ${model} has ${names.length}` };
+  const data: Record<string, unknown> = {};
+  for (let i = 0; i < names.length; i++) data[names[i]!] = row[i + 1];
+  return { change: { kind: 'owned', model, owner, uuid, hlc, data } };
 }
 
 function sharedChange(key: string, value: unknown): { change: unknown } | DocRejection {
@@ -176,9 +216,12 @@ export function ownedRoots(doc: Y.Doc): string[] {
 /**
  * Tracks which owned roots this device has seen, so a remote transaction yields exactly the
  * changed keys (D2): known maps report their changed keys; a map seen for the first time is
- * read whole.
+ * read whole. `self`'s root is known from the start: this device creates it with its local
+ * writes, and it used to be "seen for the first time" at the first remote transaction after
+ * them — which re-read (and re-committed) every record this device had written, 100k records
+ * of a fresh library at the moment a new device joined.
  */
-export function createExtractor(doc: Y.Doc) {
+export function createExtractor(doc: Y.Doc, self?: string) {
   // Define the fixed roots up front: a root first met in a remote update is a placeholder
   // type in that transaction, and its changes would not be recognised as `shared`'s.
   sharedMap(doc);
@@ -190,6 +233,7 @@ export function createExtractor(doc: Y.Doc) {
     known.set(m, name.slice(OWNED_PREFIX.length));
     return m;
   };
+  if (self !== undefined) adopt(ownedMapName(self));
   return {
     /** Everything in the document (boot, re-materialization checks). */
     all(): Extracted {

@@ -78,7 +78,7 @@ const LAST = 20;
 export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   const { doc, storage, clock, device } = deps;
   const leaseMs = deps.leaseMs ?? 2_000;
-  const extractor = createExtractor(doc);
+  const extractor = createExtractor(doc, device);
   const schedule = deps.schedule ?? ((fn: () => void, ms: number) => {
     const t = setTimeout(fn, ms);
     return () => clearTimeout(t);

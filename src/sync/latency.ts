@@ -42,7 +42,12 @@ export function newestStamp(update: Uint8Array): number | null {
     for (const s of Y.decodeUpdate(update).structs) {
       if (!(s instanceof Y.Item)) continue;
       consider(s.parentSub);
-      if (s.content instanceof Y.ContentAny) for (const v of s.content.arr) if (v && typeof v === 'object') consider((v as { hlc?: unknown }).hlc);
+      if (!(s.content instanceof Y.ContentAny)) continue;
+      for (const v of s.content.arr) {
+        // owned records are '["<hlc>", …]' (sync/doc.ts); legacy ones { hlc, … }
+        if (typeof v === 'string' && v.startsWith('["')) consider(v.slice(2, v.indexOf('"', 2)));
+        else if (v && typeof v === 'object') consider((v as { hlc?: unknown }).hlc);
+      }
     }
   } catch {
     return null; // not ours to judge: the sync engine validates and counts bad updates

@@ -25,6 +25,7 @@ import * as bc from 'lib0/broadcastchannel';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { WebrtcProvider } from 'y-webrtc';
+import * as syncProtocol from 'y-protocols/sync';
 import type * as Y from 'yjs';
 import type { PeerSyncState } from '../sync/anti-entropy.ts';
 import { chunkedWrtc, newChannelStats, type ChannelStats, type SendFailure, type WrtcImpl } from './chunked-channel.ts';
@@ -125,6 +126,9 @@ export interface Transport {
 
 /** y-webrtc frames encrypted messages as varString('AES-GCM') · varBytes(iv) · varBytes(cipher). */
 const AES_GCM = Array.from(new TextEncoder().encode('AES-GCM'));
+/** y-webrtc's message type for sync messages, and y-protocols' sync message type for an update */
+const MESSAGE_SYNC = 0;
+const MESSAGE_YJS_UPDATE = 2;
 
 interface AwarenessState {
   device?: { uuid?: unknown; name?: unknown; peer?: unknown };
@@ -135,9 +139,14 @@ interface AwarenessState {
 interface RoomLike {
   readonly name: string;
   readonly peerId: string;
+  readonly key: CryptoKey | null;
   readonly bcConns: Set<string>;
-  readonly webrtcConns: Map<string, { connected: boolean; synced: boolean; peer?: { _pc?: RTCPeerConnection | null } }>;
+  readonly webrtcConns: Map<string, { connected: boolean; synced: boolean; peer?: { _pc?: RTCPeerConnection | null; send?: (m: Uint8Array) => void } }>;
+  readonly bcconnected: boolean;
+  /** y-webrtc reads BroadcastChannel messages inside this mutex (and nothing else it applies) */
+  readonly mux: (f: () => void, g?: () => void) => void;
   _bcSubscriber: (d: unknown) => PromiseLike<unknown>;
+  _docUpdateHandler: (update: Uint8Array, origin: unknown) => void;
 }
 
 function asBytes(data: unknown): Uint8Array | null {
@@ -233,17 +242,22 @@ async function checkPublication(m: { topic: string; data?: unknown }, g: Guarded
   return null;
 }
 
-async function sealJson(value: unknown, key: CryptoKey): Promise<string> {
-  const inner = encoding.createEncoder();
-  encoding.writeAny(inner, value as never);
+/** y-webrtc's encryption framing (its crypto.js): varString('AES-GCM') · varBytes(iv) · varBytes(cipher). */
+async function sealFramed(plain: Uint8Array, key: CryptoKey): Promise<Uint8Array> {
   const iv = crypto.getRandomValues(new Uint8Array(12));
-  const cipher = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, encoding.toUint8Array(inner)));
+  const cipher = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, plain as Uint8Array<ArrayBuffer>));
   const e = encoding.createEncoder();
   encoding.writeVarString(e, 'AES-GCM');
   encoding.writeVarUint8Array(e, iv);
   encoding.writeVarUint8Array(e, cipher);
+  return encoding.toUint8Array(e);
+}
+
+async function sealJson(value: unknown, key: CryptoKey): Promise<string> {
+  const inner = encoding.createEncoder();
+  encoding.writeAny(inner, value as never);
   let s = '';
-  for (const b of encoding.toUint8Array(e)) s += String.fromCharCode(b);
+  for (const b of await sealFramed(encoding.toUint8Array(inner), key)) s += String.fromCharCode(b);
   return btoa(s);
 }
 
@@ -401,6 +415,7 @@ export function createTransport(o: TransportOptions): Transport {
       if (destroyed) return;
       publish();
       guardBroadcastChannel();
+      narrowRelay();
       notify();
     }, 0),
   );
@@ -445,6 +460,67 @@ export function createTransport(o: TransportOptions): Transport {
     bc.unsubscribe(r.name, original);
   };
 
+  /**
+   * y-webrtc relays every update it applies to every peer, the BroadcastChannel included. An
+   * update that came in over the BroadcastChannel already reached every tab of this browser,
+   * so it is relayed to WebRTC peers only: without this a new tab sent its whole backfill
+   * (38 MB at 100k entries) back to every tab, each of which decrypted and decoded it again.
+   * y-webrtc applies BroadcastChannel messages inside `room.mux` and nothing else it applies,
+   * so "the mutex is held" means "this update came over the BroadcastChannel".
+   */
+  const narrowRelay = (): void => {
+    const r = room();
+    if (!r) return;
+    const relayAll = r._docUpdateHandler;
+    const relay = (update: Uint8Array, origin: unknown): void => {
+      let fromTab = true;
+      r.mux(() => {
+        fromTab = false;
+      });
+      if (!fromTab) return relayAll(update, origin);
+      if (r.webrtcConns.size === 0) return;
+      const encoder = encoding.createEncoder();
+      encoding.writeVarUint(encoder, MESSAGE_SYNC);
+      encoding.writeVarUint(encoder, MESSAGE_YJS_UPDATE);
+      encoding.writeVarUint8Array(encoder, update);
+      const m = encoding.toUint8Array(encoder);
+      for (const c of r.webrtcConns.values()) {
+        try {
+          c.peer?.send?.(m);
+        } catch {
+          /* as y-webrtc: a closing connection; its sync step on reconnect covers it */
+        }
+      }
+    };
+    // connect() subscribes `_docUpdateHandler` and disconnect() unsubscribes it: swap in place
+    r._docUpdateHandler = relay;
+    if (r.bcconnected) {
+      o.doc.off('update', relayAll);
+      o.doc.on('update', relay);
+    }
+  };
+
+  /**
+   * A tab that appears on the BroadcastChannel gets this device's sync step 1, and answers with
+   * what it has that this device lacks. y-webrtc instead has every connecting tab broadcast
+   * its whole document (removed at build time: build/ywebrtc-connect-state.ts); both tabs
+   * greet each other (y-webrtc re-announces a tab to a newcomer), so both get the difference.
+   */
+  function greetNewTabs(e: { added?: unknown; bcPeers?: unknown }): void {
+    const r = room();
+    const added = Array.isArray(e.added) ? e.added : [];
+    const tabs = Array.isArray(e.bcPeers) ? e.bcPeers : [];
+    if (!r?.key || paused || destroyed || !added.some((p) => tabs.includes(p))) return;
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, MESSAGE_SYNC);
+    syncProtocol.writeSyncStep1(encoder, o.doc);
+    void sealFramed(encoding.toUint8Array(encoder), r.key)
+      .then((sealed) => {
+        if (!paused && !destroyed) bc.publish(r.name, sealed);
+      })
+      .catch(() => undefined); // a tab closing under us: its next connect greets again
+  }
+
   const connections = (): ConnectionInfo[] => {
     const r = room();
     if (!r || paused) return [];
@@ -480,6 +556,7 @@ export function createTransport(o: TransportOptions): Transport {
 
   awareness.on('change', notify);
   provider.on('peers', notify);
+  provider.on('peers', greetNewTabs);
   provider.on('synced', notify);
 
   const counters = (): TransportCounters => ({

@@ -60,6 +60,18 @@ describe.each(stores)('ApplyStore contract: %s', (_name, make) => {
     expect(() => s.insertMany('entries', [rows[0]!])).toThrow(); // not new: a bug in the caller, not a silent overwrite
   });
 
+  it('reads many rows at once (more than one statement holds), only those that exist', () => {
+    const s = make();
+    const uuid = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+    const rows = Array.from({ length: 700 }, (_, i) => ({ uuid: uuid(i), location_uuid: U1, parent_uuid: null, name: `f${i}`, kind: 'file', extension: null, size: i, created_at: null, modified_at: null, content_uuid: null, _owner: U1, _hlc: 'h' }));
+    s.insertMany('entries', rows.filter((_, i) => i % 2 === 0));
+    const asked = Array.from({ length: 1400 }, (_, i) => uuid(i));
+    const got = s.getMany('entries', asked);
+    expect(got.map((r) => r['uuid']).sort()).toEqual(rows.filter((_, i) => i % 2 === 0).map((r) => r.uuid));
+    expect(pick(got.find((r) => r['uuid'] === uuid(42)), ['name', 'size'])).toEqual({ name: 'f42', size: 42 });
+    expect(s.getMany('entries', [])).toEqual([]);
+  });
+
   it('keeps tombstones apart from rows, replacing their HLC', () => {
     const s = make();
     expect(s.tombstone('tag', U1)).toBeUndefined();

@@ -1,5 +1,6 @@
 import { IDBFactory } from 'fake-indexeddb';
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
+import * as Y from 'yjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Change, OwnedState } from '../../src/core/change.ts';
 import { createStorageEngine, type StorageEngine, type StorageEngineDeps } from '../../src/storage/engine.ts';
@@ -86,6 +87,26 @@ describe('storage engine', () => {
     expect(boot.source).toBe('image');
     expect(boot.replayedFrames).toBe(1);
     expect(count(e2, 'SELECT count(*) FROM entries')).toBe(20);
+  });
+
+  it('answers commits while an image is being checked, and keeps them in the journal after it', async () => {
+    const idb = new IDBFactory();
+    const { e } = await openEngine(idb);
+    await e.commit({ changes: locationWithEntries(300, 'a'), hlc: null });
+    let imageDone = false;
+    const snap = e.snapshot().then((r) => {
+      imageDone = true;
+      return r;
+    });
+    const during = await e.commit({ changes: locationWithEntries(3, 'b'), hlc: null });
+    expect(during.ok && during.value.durable).toBe(true);
+    expect(imageDone).toBe(false);
+    const s = await snap;
+    expect(s.ok && s.value.lastImageBytes).toBeGreaterThan(0);
+    const { e: e2, boot } = await openEngine(idb);
+    expect(boot.source).toBe('image');
+    expect(boot.replayedFrames).toBe(1);
+    expect(count(e2, 'SELECT count(*) FROM entries')).toBe(303);
   });
 
   it('recovers from a damaged current image using the previous image and the journal', async () => {
@@ -182,9 +203,9 @@ describe('storage engine', () => {
   });
 });
 
-async function withDb<T>(idb: IDBFactory, fn: (db: IDBDatabase) => Promise<T>): Promise<T> {
+async function withDb<T>(idb: IDBFactory, fn: (db: IDBDatabase) => Promise<T>, name = 'dev'): Promise<T> {
   const db = await new Promise<IDBDatabase>((res, rej) => {
-    const r = idb.open('dev', 1);
+    const r = idb.open(name, 1);
     r.onsuccess = () => res(r.result);
     r.onerror = () => rej(r.error ?? new Error('open failed'));
   });
@@ -195,7 +216,7 @@ async function withDb<T>(idb: IDBFactory, fn: (db: IDBDatabase) => Promise<T>): 
   }
 }
 
-async function corruptCurrentImage(idb: IDBFactory): Promise<void> {
+async function corruptCurrentImage(idb: IDBFactory, name = 'dev'): Promise<void> {
   await withDb(idb, async (db) => {
     const t = db.transaction(['meta', 'images'], 'readwrite');
     const done = new Promise((r) => (t.oncomplete = r));
@@ -211,7 +232,7 @@ async function corruptCurrentImage(idb: IDBFactory): Promise<void> {
       };
     };
     await done;
-  });
+  }, name);
 }
 
 /** Until restored, every IndexedDB put throws QuotaExceededError (as a full disk does). */
@@ -248,5 +269,90 @@ describe('storage engine: clock-only commits', () => {
     expect(boot.hlc).toBe(lease);
     expect(boot.replayedFrames).toBe(2);
     expect(boot.recovered).toBeNull();
+  });
+});
+
+describe('storage engine: a new device starts from a sibling in this browser (S5)', () => {
+  const open = async (idb: IDBFactory, dbName: string, seedFrom: string[] = []) => {
+    const e = engine(idb);
+    const boot = await e.open({ dbName, deviceUuid: DEV, seedFrom });
+    if (!boot.ok) throw new Error(boot.error.message);
+    return { e, boot: boot.value };
+  };
+  const rows = (e: StorageEngine, sql: string) => {
+    const r = e.query({ sql });
+    if (!r.ok) throw new Error(r.error.message);
+    return r.value;
+  };
+
+  it("takes the sibling's verified image and the frames after it, until it has an image of its own", async () => {
+    const idb = new IDBFactory();
+    const { e: a } = await open(idb, 'sibling');
+    const doc = new Y.Doc();
+    const update = (k: string): Uint8Array => {
+      const before = Y.encodeStateVector(doc);
+      doc.getMap('m').set(k, k);
+      return Y.encodeStateAsUpdate(doc, before);
+    };
+    await a.commit({ changes: locationWithEntries(30, 'a'), hlc: null, yUpdate: update('in-image') });
+    expect((await a.snapshot()).ok).toBe(true);
+    await a.commit({ changes: locationWithEntries(5, 'b'), hlc: null, yUpdate: update('after-image') });
+    const lease = testDevice(DEV, time.now).clock.next(); // the sibling's clock moved last
+    await a.commit({ changes: [], hlc: lease });
+    const aDigest = a.digest();
+    const { e: b, boot } = await open(idb, 'newcomer', ['missing-device', 'sibling']);
+    expect(boot.source).toBe('sibling');
+    expect(boot.seeded).toMatchObject({ dbName: 'sibling', frames: 2 });
+    const seeded = new Y.Doc();
+    for (const u of boot.ydoc) Y.applyUpdate(seeded, u);
+    expect(seeded.getMap('m').toJSON()).toEqual({ 'in-image': 'in-image', 'after-image': 'after-image' });
+    expect(count(b, 'SELECT count(*) FROM entries')).toBe(35);
+    expect(b.digest()).toEqual(aDigest);
+    expect(rows(b, 'SELECT DISTINCT scan_state FROM locations')).toEqual([{ scan_state: 'pending' }]);
+    expect(boot.hlc).toBe(lease);
+    // reading a device that does not exist did not create its database
+    expect((await idb.databases()).map((x) => x.name).sort()).toEqual(['newcomer', 'sibling']);
+    // killed before its own first image: it starts from the sibling again, plus its own frames
+    await b.commit({ changes: locationWithEntries(2, 'mine'), hlc: null });
+    const { e: b2, boot: restarted } = await open(idb, 'newcomer', ['sibling']);
+    expect(restarted.source).toBe('sibling');
+    expect(restarted.replayedFrames).toBe(1);
+    expect(count(b2, 'SELECT count(*) FROM entries')).toBe(37);
+    // once it has an image of its own, no sibling is read any more
+    expect((await b2.snapshot()).ok).toBe(true);
+    await b2.commit({ changes: locationWithEntries(1, 'later'), hlc: null });
+    const { e: b3, boot: again } = await open(idb, 'newcomer', ['sibling']);
+    expect(again.source).toBe('image');
+    expect(again.seeded).toBeNull();
+    expect(count(b3, 'SELECT count(*) FROM entries')).toBe(38);
+  });
+
+  it('skips a sibling without a readable image and syncs from scratch instead', async () => {
+    const idb = new IDBFactory();
+    const { e: a } = await open(idb, 'no-image');
+    await a.commit({ changes: locationWithEntries(3, 'a'), hlc: null });
+    const { e: c } = await open(idb, 'damaged');
+    await c.commit({ changes: locationWithEntries(3, 'c'), hlc: null });
+    await c.snapshot();
+    await c.close();
+    await corruptCurrentImage(idb, 'damaged');
+    const { e: b, boot } = await open(idb, 'newcomer', ['no-image', 'damaged']);
+    expect(boot.source).toBe('fresh');
+    expect(boot.seeded).toBeNull();
+    expect(boot.recovered).toBeNull();
+    expect(count(b, 'SELECT count(*) FROM entries')).toBe(0);
+  });
+
+  it('never seeds a device that has an image of its own', async () => {
+    const idb = new IDBFactory();
+    const { e: a } = await open(idb, 'sibling');
+    await a.commit({ changes: locationWithEntries(3, 'a'), hlc: null });
+    await a.snapshot();
+    const { e: b } = await open(idb, 'me');
+    await b.commit({ changes: locationWithEntries(1, 'mine'), hlc: null });
+    await b.snapshot();
+    const { e: b2, boot } = await open(idb, 'me', ['sibling']);
+    expect(boot.source).toBe('image');
+    expect(count(b2, 'SELECT count(*) FROM entries')).toBe(1);
   });
 });

@@ -10,6 +10,7 @@ import { compactDoc, planCompaction } from '../../src/sync/compaction.ts';
 import {
   batchChanges,
   createExtractor,
+  encodeOwnedValue,
   estimateChangeBytes,
   LOCAL_ORIGIN,
   MAX_BATCH_UPDATE_BYTES,
@@ -67,6 +68,33 @@ describe('sync document', () => {
     expect(last.changes.find((c) => c.kind === 'owned')).toMatchObject({ owner: A, uuid: loc, data: { name: 'Pictures' } });
   });
 
+  it("a device's own records are not re-read when the first remote change arrives, but come back after a crash", () => {
+    const t = fakeTime();
+    const a = testDevice(A, t.now);
+    const b = testDevice(B, t.now);
+    const doc = new Y.Doc();
+    const ex = createExtractor(doc, A);
+    const got: ReturnType<typeof ex.fromTransaction>[] = [];
+    doc.on('afterTransaction', (tr: Y.Transaction) => {
+      if (tr.origin !== LOCAL_ORIGIN) got.push(ex.fromTransaction(tr));
+    });
+    const loc = ids();
+    const mine: Change[] = [a.owned('location', loc, locationData(A, 'Photos'))];
+    for (let i = 0; i < 50; i++) mine.push(a.owned('entry', ids(), entryData(loc, `f${i}.txt`)));
+    writeChanges(doc, A, mine);
+    const other = new Y.Doc();
+    writeChanges(other, B, [b.owned('location', ids(), locationData(B, 'Music'))]);
+    relay(other, doc);
+    expect(got.at(-1)!.changes.map((c) => c.kind === 'owned' && c.owner)).toEqual([B]);
+    // A restarts with nothing (killed before its writes were durable); a peer sends them back
+    const fresh = new Y.Doc();
+    const ex2 = createExtractor(fresh, A);
+    const back: ReturnType<typeof ex2.fromTransaction>[] = [];
+    fresh.on('afterTransaction', (tr: Y.Transaction) => back.push(ex2.fromTransaction(tr)));
+    relay(doc, fresh);
+    expect(back.flatMap((g) => g.changes).filter((c) => c.kind === 'owned' && c.owner === A)).toHaveLength(51);
+  });
+
   it('the owner rule: a value in owned:X not stamped by X is rejected as ownership', () => {
     const t = fakeTime();
     const b = testDevice(B, t.now);
@@ -100,6 +128,54 @@ describe('sync document', () => {
     const all = r.got.flatMap((g) => g.rejections);
     expect(all.map((x) => x.reason)).toEqual(Array(7).fill('invalid'));
     expect(r.got.flatMap((g) => g.changes)).toEqual([]);
+  });
+
+  it('owned records travel as positional JSON strings, and every malformed one is rejected with its reason', () => {
+    const t = fakeTime();
+    const a = testDevice(A, t.now);
+    const b = testDevice(B, t.now);
+    const loc = ids();
+    const entry = a.owned('entry', ids(), entryData(loc, 'a "quoted" name.txt'));
+    const gone = a.tombstone('entry', ids());
+    const src = new Y.Doc();
+    writeChanges(src, A, [entry, gone]);
+    const stored = src.getMap(ownedMapName(A)).get(`entry:${entry.uuid}`);
+    expect(typeof stored).toBe('string');
+    expect(stored).toBe(encodeOwnedValue(entry));
+    expect(src.getMap(ownedMapName(A)).get(`entry:${gone.uuid}`)).toBe(JSON.stringify([gone.hlc]));
+    src.transact(() => {
+      const mine = src.getMap(ownedMapName(A));
+      mine.set(`entry:${ids()}`, '{not json');
+      mine.set(`entry:${ids()}`, '{"hlc":"x"}');
+      mine.set(`entry:${ids()}`, JSON.stringify([a.clock.next(), loc, null]));
+      mine.set(`entry:${ids()}`, encodeOwnedValue({ ...entry, hlc: b.clock.next() }));
+    });
+    const r = receiver();
+    relay(src, r.doc);
+    const changes = r.got.flatMap((g) => g.changes);
+    expect(changes).toEqual(expect.arrayContaining([entry, gone]));
+    expect(changes).toHaveLength(2);
+    const rejections = r.got.flatMap((g) => g.rejections);
+    expect(rejections.map((x) => [x.reason, x.detail])).toEqual(
+      expect.arrayContaining([
+        ['invalid', 'value is not JSON'],
+        ['invalid', 'value is not a record'],
+        ['invalid', '2 fields where entry has 9'],
+        ['ownership', expect.stringContaining(B)],
+      ]),
+    );
+    expect(rejections).toHaveLength(4);
+  });
+
+  it('reads records written in the object form (documents from before the positional one)', () => {
+    const t = fakeTime();
+    const a = testDevice(A, t.now);
+    const entry = a.owned('entry', ids(), entryData(ids(), 'old.txt'));
+    const src = new Y.Doc();
+    src.transact(() => src.getMap(ownedMapName(A)).set(`entry:${entry.uuid}`, { hlc: entry.hlc, data: entry.data }));
+    const r = receiver();
+    relay(src, r.doc);
+    expect(r.got.flatMap((g) => g.changes)).toEqual([entry]);
   });
 
   it('deleting shared keys (compaction) is not a change', () => {
