@@ -84,6 +84,19 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/**
+ * The document state an image keeps: its base and the updates after it. Merging a 30 MB base
+ * with a few small updates re-encodes all of it (seconds, on the worker's one thread, at
+ * 100k entries), so small updates stay a separate, merged tail until they reach a quarter
+ * of the base.
+ */
+export function imageDocState(base: Uint8Array | null, after: readonly Uint8Array[]): { ydoc: Uint8Array | null; ydocTail: Uint8Array[] } {
+  if (after.length === 0) return { ydoc: base, ydocTail: [] };
+  const tailBytes = after.reduce((n, u) => n + u.byteLength, 0);
+  if (!base || tailBytes > base.byteLength / 4) return { ydoc: mergeUpdates(base ? [base, ...after] : [...after]), ydocTail: [] };
+  return { ydoc: base, ydocTail: [after.length === 1 ? after[0]! : mergeUpdates([...after])] };
+}
+
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 const MEMORY_ONLY_SUFFIX = 'changes are kept in memory only and will be lost when this tab closes.';
 
@@ -97,6 +110,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   let hlc: Hlc | null = null;
   let image: { id: string; seq: number } | null = null;
   let imageYdoc: Uint8Array | null = null;
+  let imageTail: readonly Uint8Array[] = [];
   let yPending: Uint8Array[] = [];
   let framesSinceImage = 0;
   let health: StorageHealth = { mode: 'durable', problem: null, lastImageAt: null, lastImageBytes: null, journalFrames: 0, pending: 0 };
@@ -305,6 +319,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     readonly seq: number;
     readonly bytes: Uint8Array;
     readonly ydoc: Uint8Array | null;
+    readonly ydocTail: readonly Uint8Array[];
     /** how many pending document updates and frames the image holds (later ones stay pending) */
     readonly updates: number;
     readonly frames: number;
@@ -317,13 +332,13 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     if (timer) clearTimeout(timer);
     timer = null;
     const bytes = d.exportBytes();
-    const ydoc = yPending.length ? mergeUpdates(imageYdoc ? [imageYdoc, ...yPending] : yPending) : imageYdoc;
-    return Promise.resolve(ok({ id: `img-${seq}-${deps.now()}`, seq, bytes, ydoc, updates: yPending.length, frames: framesSinceImage }));
+    const { ydoc, ydocTail } = imageDocState(imageYdoc, [...imageTail, ...yPending]);
+    return Promise.resolve(ok({ id: `img-${seq}-${deps.now()}`, seq, bytes, ydoc, ydocTail, updates: yPending.length, frames: framesSinceImage }));
   }
 
-  async function storeImage({ id, seq: imageSeq, bytes, ydoc, updates, frames }: Exported): Promise<Result<StorageHealth, StorageError>> {
+  async function storeImage({ id, seq: imageSeq, bytes, ydoc, ydocTail, updates, frames }: Exported): Promise<Result<StorageHealth, StorageError>> {
     if (!journal) return ok(health);
-    const record: ImageRecord = { id, seq: imageSeq, bytes, ydoc, checksum: await sha256Hex(bytes), at: deps.now(), schema: SCHEMA_VERSION };
+    const record: ImageRecord = { id, seq: imageSeq, bytes, ydoc, ydocTail, checksum: await sha256Hex(bytes), at: deps.now(), schema: SCHEMA_VERSION };
     if (!journal) return ok(health); // closed meanwhile
     const put = await journal.putImage(record);
     if (!put.ok) {
@@ -352,6 +367,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     }
     image = { id, seq: record.seq };
     imageYdoc = record.ydoc;
+    imageTail = ydocTail;
     yPending = yPending.slice(updates);
     framesSinceImage -= frames;
     firstDirtyAt = null;
@@ -416,8 +432,12 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       if (loaded) {
         image = source === 'image' ? { id: loaded.img.id, seq: loaded.img.seq } : null;
         imageYdoc = loaded.img.ydoc;
+        imageTail = loaded.img.ydocTail ?? [];
       }
-      if (seed) imageYdoc = seed.img.ydoc;
+      if (seed) {
+        imageYdoc = seed.img.ydoc;
+        imageTail = seed.img.ydocTail ?? [];
+      }
       yPending = [...(seed?.frames.flatMap((f) => f.yUpdates ?? []) ?? []), ...frames.flatMap((f) => f.yUpdates ?? [])];
       framesSinceImage = frames.length;
       db = d;
@@ -445,7 +465,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
         health,
         ms: deps.now() - started,
         seeded: seed ? { dbName: seed.dbName, imageAt: seed.img.at, frames: seed.frames.length } : null,
-        ydoc: [...(imageYdoc ? [imageYdoc] : []), ...yPending],
+        ydoc: [...(imageYdoc ? [imageYdoc] : []), ...imageTail, ...yPending],
       });
     },
     commit(input) {

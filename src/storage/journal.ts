@@ -24,6 +24,8 @@ export interface ImageRecord {
   readonly seq: number;
   readonly bytes: Uint8Array;
   readonly ydoc: Uint8Array | null;
+  /** document updates after `ydoc`, kept apart while small (engine: `imageDocState`) */
+  readonly ydocTail?: readonly Uint8Array[];
   readonly checksum: string;
   readonly at: number;
   readonly schema: number;

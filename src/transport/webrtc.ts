@@ -15,9 +15,13 @@
  *    re-apply its own updates and answer its own sync step 1 with the whole document);
  *  - of two browsers, only the one with the smaller y-webrtc peer id initiates the WebRTC
  *    connection (y-webrtc's glare handling can otherwise leave both sides stuck);
- *  - the echo is NOT suppressed: y-webrtc re-broadcasts every applied update to all peers
- *    (measured: a fresh browser sends its whole 23 MB backfill straight back), because that
- *    relay is what carries changes across peers that are not directly connected;
+ *  - a peer's update is relayed (that relay carries changes across peers that are not
+ *    directly connected) but never back where it came from: one from the BroadcastChannel
+ *    goes to WebRTC peers only, one from a WebRTC peer to the tabs and the OTHER WebRTC peers
+ *    (y-webrtc sent a fresh browser's whole backfill straight back to its sender, and a new
+ *    tab's to every tab);
+ *  - connecting does not broadcast the whole document to the tabs (build patch); a tab that
+ *    appears is greeted with sync step 1 and answers with the difference;
  *  - `signaling: []` means tabs only: y-webrtc is never left to its public default servers;
  *  - ICE servers default to none (local candidates only): no traffic to third parties.
  */
@@ -28,7 +32,7 @@ import { WebrtcProvider } from 'y-webrtc';
 import * as syncProtocol from 'y-protocols/sync';
 import type * as Y from 'yjs';
 import type { PeerSyncState } from '../sync/anti-entropy.ts';
-import { chunkedWrtc, newChannelStats, type ChannelStats, type SendFailure, type WrtcImpl } from './chunked-channel.ts';
+import { chunkedWrtc, deliveringChannel, newChannelStats, type ChannelStats, type SendFailure, type WrtcImpl } from './chunked-channel.ts';
 
 export const DEFAULT_SIGNALING: readonly string[] = ['ws://127.0.0.1:4444'];
 
@@ -141,7 +145,7 @@ interface RoomLike {
   readonly peerId: string;
   readonly key: CryptoKey | null;
   readonly bcConns: Set<string>;
-  readonly webrtcConns: Map<string, { connected: boolean; synced: boolean; peer?: { _pc?: RTCPeerConnection | null; send?: (m: Uint8Array) => void } }>;
+  readonly webrtcConns: Map<string, { connected: boolean; synced: boolean; peer?: { _pc?: RTCPeerConnection | null; _channel?: unknown; send?: (m: Uint8Array) => void } }>;
   readonly bcconnected: boolean;
   /** y-webrtc reads BroadcastChannel messages inside this mutex (and nothing else it applies) */
   readonly mux: (f: () => void, g?: () => void) => void;
@@ -378,6 +382,7 @@ export function createTransport(o: TransportOptions): Transport {
                 onChange: notify,
                 onChannel: notify,
                 onSendFailure: (f) => failureListeners.forEach((l) => l(f)),
+                compress: true,
               },
               base,
             ),
@@ -465,26 +470,33 @@ export function createTransport(o: TransportOptions): Transport {
    * update that came in over the BroadcastChannel already reached every tab of this browser,
    * so it is relayed to WebRTC peers only: without this a new tab sent its whole backfill
    * (38 MB at 100k entries) back to every tab, each of which decrypted and decoded it again.
-   * y-webrtc applies BroadcastChannel messages inside `room.mux` and nothing else it applies,
-   * so "the mutex is held" means "this update came over the BroadcastChannel".
+   * One that came from a WebRTC peer goes to the tabs and the other WebRTC peers, not back to
+   * that peer (a fresh browser used to return its whole backfill to the sender).
+   * y-webrtc applies what peers send with the room as origin, and BroadcastChannel messages
+   * inside `room.mux` (WebRTC ones outside it): "origin is the room and the mutex is held"
+   * means "this update came over the BroadcastChannel". The origin matters: a local write made
+   * by an observer of such an update runs inside the mutex too, and must reach every tab.
    */
   const narrowRelay = (): void => {
     const r = room();
     if (!r) return;
     const relayAll = r._docUpdateHandler;
     const relay = (update: Uint8Array, origin: unknown): void => {
+      if ((origin) !== r) return relayAll(update, origin); // this device's own
       let fromTab = true;
       r.mux(() => {
         fromTab = false;
       });
-      if (!fromTab) return relayAll(update, origin);
-      if (r.webrtcConns.size === 0) return;
+      const from = fromTab ? null : deliveringChannel();
+      if (!fromTab && (!from || !r.key)) return relayAll(update, origin); // source unknown: y-webrtc's way
       const encoder = encoding.createEncoder();
       encoding.writeVarUint(encoder, MESSAGE_SYNC);
       encoding.writeVarUint(encoder, MESSAGE_YJS_UPDATE);
       encoding.writeVarUint8Array(encoder, update);
       const m = encoding.toUint8Array(encoder);
+      if (!fromTab) broadcastTabs(m);
       for (const c of r.webrtcConns.values()) {
+        if (from && c.peer?._channel === from) continue;
         try {
           c.peer?.send?.(m);
         } catch {
@@ -514,11 +526,18 @@ export function createTransport(o: TransportOptions): Transport {
     const encoder = encoding.createEncoder();
     encoding.writeVarUint(encoder, MESSAGE_SYNC);
     syncProtocol.writeSyncStep1(encoder, o.doc);
-    void sealFramed(encoding.toUint8Array(encoder), r.key)
+    broadcastTabs(encoding.toUint8Array(encoder));
+  }
+
+  /** A y-webrtc message to every other tab, encrypted as y-webrtc does (room key). */
+  function broadcastTabs(m: Uint8Array): void {
+    const r = room();
+    if (!r?.key || !r.bcconnected) return;
+    void sealFramed(m, r.key)
       .then((sealed) => {
         if (!paused && !destroyed) bc.publish(r.name, sealed);
       })
-      .catch(() => undefined); // a tab closing under us: its next connect greets again
+      .catch(() => undefined); // a tab closing under us: its next connect syncs again
   }
 
   const connections = (): ConnectionInfo[] => {

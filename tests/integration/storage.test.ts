@@ -3,7 +3,7 @@ import initSqlJs, { type SqlJsStatic } from 'sql.js';
 import * as Y from 'yjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Change, OwnedState } from '../../src/core/change.ts';
-import { createStorageEngine, type StorageEngine, type StorageEngineDeps } from '../../src/storage/engine.ts';
+import { createStorageEngine, imageDocState, type StorageEngine, type StorageEngineDeps } from '../../src/storage/engine.ts';
 import { MIGRATIONS } from '../../src/storage/migrations.ts';
 import { deviceData, entryData, fakeTime, locationData, testDevice, uuidFactory } from '../support/fixtures.ts';
 
@@ -354,5 +354,40 @@ describe('storage engine: a new device starts from a sibling in this browser (S5
     const { e: b2, boot } = await open(idb, 'me', ['sibling']);
     expect(boot.source).toBe('image');
     expect(count(b2, 'SELECT count(*) FROM entries')).toBe(1);
+  });
+});
+
+describe('storage engine: the document state an image keeps', () => {
+  const doc = new Y.Doc();
+  const update = (n: number): Uint8Array => {
+    const before = Y.encodeStateVector(doc);
+    doc.transact(() => {
+      for (let i = 0; i < n; i++) doc.getMap('m').set(`k${doc.getMap('m').size}`, 'x'.repeat(40));
+    });
+    return Y.encodeStateAsUpdate(doc, before);
+  };
+  const state = (parts: readonly (Uint8Array | null)[]) => {
+    const d = new Y.Doc();
+    for (const p of parts) if (p) Y.applyUpdate(d, p);
+    return d.getMap('m').toJSON();
+  };
+
+  it('keeps a large base as it is and small later updates as one merged tail', () => {
+    const base = update(2000);
+    const small = [update(1), update(2), update(3)];
+    const r = imageDocState(base, small);
+    expect(r.ydoc).toBe(base); // not re-encoded
+    expect(r.ydocTail).toHaveLength(1);
+    expect(state([r.ydoc, ...r.ydocTail])).toEqual(state([base, ...small]));
+  });
+
+  it('merges everything once the tail outgrows a quarter of the base', () => {
+    const base = update(100);
+    const big = [update(60), update(1)];
+    const r = imageDocState(base, big);
+    expect(r.ydoc).not.toBe(base);
+    expect(r.ydocTail).toEqual([]);
+    expect(state([r.ydoc])).toEqual(state([base, ...big]));
+    expect(imageDocState(null, [base])).toMatchObject({ ydocTail: [] });
   });
 });

@@ -219,3 +219,52 @@ describe('chunked data channel', () => {
     expect(stats.inbound).toEqual({ received: P, total: 4 * P });
   });
 });
+
+describe('chunked data channel, compressing', () => {
+  const text = (n: number, seed: number) => new TextEncoder().encode(Array.from({ length: Math.ceil(n / 8) }, (_, i) => `"entry:${(i * 7919 + seed) % 100000}",`).join('')).slice(0, n);
+
+  it('sends large messages deflated, small ones as they are, and delivers all intact and in send order', async () => {
+    const pair = fakePair();
+    const sa = newChannelStats();
+    const sb = newChannelStats();
+    const wa = wrapChannel(pair.a, { stats: sa, compress: true });
+    const wb = wrapChannel(pair.b, { stats: sb, compress: true });
+    const got: Uint8Array[] = [];
+    wb.onmessage = (ev) => got.push(new Uint8Array(ev.data as ArrayBuffer));
+    const msgs = [text(10, 1), text(4 * 1024 * 1024, 2), text(20, 3), text(300_000, 4), bytes(5, 5)];
+    for (const m of msgs) wa.send(m);
+    await until(() => got.length === msgs.length);
+    expect(got.map((g) => g.byteLength)).toEqual(msgs.map((m) => m.byteLength));
+    for (let i = 0; i < msgs.length; i++) expect(Buffer.compare(Buffer.from(got[i]!), Buffer.from(msgs[i]!))).toBe(0);
+    const raw = msgs.reduce((n, m) => n + m.byteLength, 0);
+    expect(sa.bytesSent).toBeLessThan(raw / 3); // the wire carried the deflated bytes
+    expect(sb.dropped).toBe(0);
+  });
+
+  it('drops and counts a deflated payload that does not inflate, and one that inflates past the bound', async () => {
+    const pair = fakePair();
+    const sb = newChannelStats();
+    const wa = wrapChannel(pair.a, { stats: newChannelStats(), compress: true });
+    const wb = wrapChannel(pair.b, { stats: sb, maxMessageBytes: 1024 * 1024 });
+    const got: Uint8Array[] = [];
+    wb.onmessage = (ev) => got.push(new Uint8Array(ev.data as ArrayBuffer));
+    const frame = (payload: Uint8Array) => {
+      const f = new Uint8Array(17 + payload.byteLength);
+      const v = new DataView(f.buffer);
+      v.setUint8(0, 2);
+      v.setUint32(1, 77);
+      v.setUint32(5, 0);
+      v.setUint32(9, 1);
+      v.setUint32(13, payload.byteLength);
+      f.set(payload, 17);
+      return f;
+    };
+    pair.b.deliver(frame(bytes(100, 9))); // not deflate data
+    const bomb = new Uint8Array(await new Response(new Blob([new Uint8Array(64 * 1024 * 1024)]).stream().pipeThrough(new CompressionStream('deflate-raw'))).arrayBuffer());
+    pair.b.deliver(frame(bomb)); // 64 MB of zeros in ~64 KB
+    wa.send(text(20, 1)); // and the channel still works, in order
+    await until(() => got.length === 1 && sb.dropped === 2);
+    expect(sb.dropped).toBe(2);
+    expect(got[0]!.byteLength).toBe(20);
+  });
+});
