@@ -8,7 +8,7 @@ import * as Y from 'yjs';
 import { createHlcClock } from './core/hlc.ts';
 import type { Result } from './core/result.ts';
 import { openSlotRegistry } from './device/registry.ts';
-import { claimDeviceSlot, createMemorySlotRegistry, dbNameOf } from './device/slots.ts';
+import { claimDeviceSlot, createMemorySlotRegistry } from './device/slots.ts';
 import { describeBrowser } from './device/browser.ts';
 import { createStorageClient } from './storage/client.ts';
 import type { BootReport, StorageError, StorageHealth } from './storage/rpc.ts';
@@ -122,13 +122,8 @@ async function start(): Promise<void> {
   const storage = createStorageClient(worker);
   // A new device starts from the newest image another device of this library keeps in this
   // browser (storage engine S5), then syncs only what that image lacks (?no-seed: sync all).
-  const siblings = claim.how === 'created' && !params.has('no-seed')
-    ? (await registry.slots(claim.library).catch(() => []))
-        .filter((s) => s.device !== claim.device)
-        .sort((a, b) => b.lastUsed - a.lastUsed)
-        .map((s) => dbNameOf(claim.library, s.device))
-    : [];
-  const boot = unwrap(await storage.call('open', { dbName: claim.dbName, deviceUuid: claim.device, seedFrom: siblings }));
+  const seedFrom = claim.how === 'created' && !params.has('no-seed') ? claim.siblings : [];
+  const boot = unwrap(await storage.call('open', { dbName: claim.dbName, deviceUuid: claim.device, seedFrom }));
   const clock = createHlcClock({ device: claim.device, now: () => Date.now(), last: boot.hlc });
   const query = async (sql: string, p: readonly (string | number | null)[] = []) => unwrap(await storage.call('query', { sql, params: p }));
 

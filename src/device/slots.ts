@@ -82,6 +82,8 @@ export interface Claim {
   readonly how: 'reloaded' | 'adopted' | 'created';
   /** IndexedDB database of this device */
   readonly dbName: string;
+  /** the IndexedDB databases of this library's other devices here, most recently used first */
+  readonly siblings: readonly string[];
   /** releases the Web Lock (tests; a closing tab releases it by itself) */
   readonly release: () => void;
 }
@@ -118,7 +120,8 @@ export async function claimDeviceSlot(deps: SlotDeps, browser: string): Promise<
     const name = slots.find((s) => s.device === device)?.name ?? defaultDeviceName(browser, device);
     await deps.registry.put({ device, library: lib, lastUsed: deps.now(), name });
     deps.session.setItem(SESSION_KEY, device);
-    return { library: lib, device, name, how, dbName: dbNameOf(lib, device), release };
+    const siblings = [...slots].filter((s) => s.device !== device).sort((a, b) => b.lastUsed - a.lastUsed).map((s) => dbNameOf(lib, s.device));
+    return { library: lib, device, name, how, dbName: dbNameOf(lib, device), siblings, release };
   };
   if (!deps.forceNew) {
     const mine = deps.session.getItem(SESSION_KEY);

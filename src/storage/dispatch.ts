@@ -16,13 +16,12 @@ export async function dispatch(engine: StorageEngine, method: unknown, params: u
   const p = isRecord(params) ? params : {};
   try {
     switch (method as Method) {
-      case 'open':
-        if (typeof p['dbName'] !== 'string' || typeof p['deviceUuid'] !== 'string') return invalid('open needs dbName and deviceUuid');
-      {
+      case 'open': {
         const seedFrom = p['seedFrom'] ?? [];
+        if (typeof p['dbName'] !== 'string' || typeof p['deviceUuid'] !== 'string') return invalid('open needs dbName and deviceUuid');
         if (!Array.isArray(seedFrom) || seedFrom.length > 64 || !seedFrom.every((x) => typeof x === 'string'))
           return invalid('open: seedFrom must be a list of database names');
-        return await engine.open({ dbName: p['dbName'], deviceUuid: p['deviceUuid'], seedFrom: seedFrom });
+        return await engine.open({ dbName: p['dbName'], deviceUuid: p['deviceUuid'], seedFrom });
       }
       case 'commit':
         if (!Array.isArray(p['changes'])) return invalid('commit needs changes[]');

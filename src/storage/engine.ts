@@ -302,8 +302,9 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     const run = (async () => {
       try {
         // S4: the export sees exactly the frames up to `seq`; the rest runs beside commits
-        const exported = await exclusive(async () => exportImage());
-        return exported.ok && exported.value ? await storeImage(exported.value) : exported.ok ? ok(health) : exported;
+        const exported = await exclusive(() => Promise.resolve(exportImage()));
+        if (!exported.ok) return exported;
+        return exported.value ? await storeImage(exported.value) : ok(health);
       } catch (e) {
         return err(toStorageError(e, 'saving a database image'));
       } finally {
@@ -325,21 +326,20 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     readonly frames: number;
   }
 
-  function exportImage(): Promise<Result<Exported | null, StorageError>> {
+  function exportImage(): Result<Exported | null, StorageError> {
     const d = db;
-    if (!d) return Promise.resolve(err<StorageError>({ type: 'NotOpen', message: 'the storage is not open' }));
-    if (!journal || (image && image.seq === seq)) return Promise.resolve(ok(null));
+    if (!d) return err({ type: 'NotOpen', message: 'the storage is not open' });
+    if (!journal || (image && image.seq === seq)) return ok(null);
     if (timer) clearTimeout(timer);
     timer = null;
     const bytes = d.exportBytes();
     const { ydoc, ydocTail } = imageDocState(imageYdoc, [...imageTail, ...yPending]);
-    return Promise.resolve(ok({ id: `img-${seq}-${deps.now()}`, seq, bytes, ydoc, ydocTail, updates: yPending.length, frames: framesSinceImage }));
+    return ok({ id: `img-${seq}-${deps.now()}`, seq, bytes, ydoc, ydocTail, updates: yPending.length, frames: framesSinceImage });
   }
 
   async function storeImage({ id, seq: imageSeq, bytes, ydoc, ydocTail, updates, frames }: Exported): Promise<Result<StorageHealth, StorageError>> {
-    if (!journal) return ok(health);
     const record: ImageRecord = { id, seq: imageSeq, bytes, ydoc, ydocTail, checksum: await sha256Hex(bytes), at: deps.now(), schema: SCHEMA_VERSION };
-    if (!journal) return ok(health); // closed meanwhile
+    if (!journal) return ok(health); // closed, or gone memory-only, meanwhile
     const put = await journal.putImage(record);
     if (!put.ok) {
       goMemoryOnly(put.error);
@@ -429,14 +429,11 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
         problems.push('Some changes older than the last saved copy could not be recovered.');
       replay(d, frames);
       seq = frames.length ? frames[frames.length - 1]!.seq : base;
-      if (loaded) {
-        image = source === 'image' ? { id: loaded.img.id, seq: loaded.img.seq } : null;
-        imageYdoc = loaded.img.ydoc;
-        imageTail = loaded.img.ydocTail ?? [];
-      }
-      if (seed) {
-        imageYdoc = seed.img.ydoc;
-        imageTail = seed.img.ydocTail ?? [];
+      if (loaded) image = source === 'image' ? { id: loaded.img.id, seq: loaded.img.seq } : null;
+      const baseImage = loaded?.img ?? seed?.img;
+      if (baseImage) {
+        imageYdoc = baseImage.ydoc;
+        imageTail = baseImage.ydocTail ?? [];
       }
       yPending = [...(seed?.frames.flatMap((f) => f.yUpdates ?? []) ?? []), ...frames.flatMap((f) => f.yUpdates ?? [])];
       framesSinceImage = frames.length;

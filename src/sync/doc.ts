@@ -38,7 +38,7 @@
  * devices we have not met — is one scan of `doc.share` after a remote transaction.
  */
 import * as Y from 'yjs';
-import type { Change } from '../core/change.ts';
+import type { Change, OwnedChange } from '../core/change.ts';
 import { decodeHlc, hlcDevice } from '../core/hlc.ts';
 import { isOwnedModel, MODELS, type OwnedModelName } from '../core/models.ts';
 import { isUuid } from '../core/uuid.ts';
@@ -73,7 +73,7 @@ const FIELD_NAMES = new Map<string, readonly string[]>(Object.values(MODELS).map
 const fieldNames = (model: OwnedModelName): readonly string[] => FIELD_NAMES.get(model)!;
 
 /** An owned record as stored in the document: '[hlc, …fields in registry order]', '[hlc]' if deleted. */
-export function encodeOwnedValue(c: Extract<Change, { kind: 'owned' }>): string {
+export function encodeOwnedValue(c: OwnedChange): string {
   if ('deleted' in c) return JSON.stringify([c.hlc]);
   const row: unknown[] = [c.hlc];
   for (const name of fieldNames(c.model)) row.push(c.data[name] ?? null);
@@ -151,37 +151,33 @@ function ownedChange(owner: string, key: string, value: unknown): { change: unkn
   const model = key.slice(0, sep);
   const uuid = key.slice(sep + 1);
   if (sep < 0 || !isOwnedModel(model) || !isUuid(uuid)) return { reason: 'invalid', where, detail: 'malformed key' };
-  if (typeof value === 'string') return ownedFromString(owner, model, uuid, value, where);
-  if (!isRecord(value)) return { reason: 'invalid', where, detail: 'value is not an object' };
-  const hlc = value['hlc'];
+  const record = typeof value === 'string' ? fromPositional(model, value) : value;
+  if (typeof record === 'string') return { reason: 'invalid', where, detail: record };
+  if (!isRecord(record)) return { reason: 'invalid', where, detail: 'value is not an object' };
+  const hlc = record['hlc'];
   if (!decodeHlc(hlc).ok) return { reason: 'invalid', where, detail: 'invalid HLC' };
   if (hlcDevice(hlc as string) !== owner)
     return { reason: 'ownership', where, detail: `stamped by ${hlcDevice(hlc as string)}, planted in ${owner}'s records` };
-  return value['deleted'] === true
+  return record['deleted'] === true
     ? { change: { kind: 'owned', model, owner, uuid, hlc, deleted: true } }
-    : { change: { kind: 'owned', model, owner, uuid, hlc, data: value['data'] } };
+    : { change: { kind: 'owned', model, owner, uuid, hlc, data: record['data'] } };
 }
 
-/** The positional form (encodeOwnedValue); the checks are the object form's. */
-function ownedFromString(owner: string, model: OwnedModelName, uuid: string, value: string, where: string): { change: unknown } | DocRejection {
+/** The positional form (encodeOwnedValue) as the object form, or why it is not a record. */
+function fromPositional(model: OwnedModelName, value: string): Record<string, unknown> | string {
   let row: unknown;
   try {
     row = JSON.parse(value);
   } catch {
-    return { reason: 'invalid', where, detail: 'value is not JSON' };
+    return 'value is not JSON';
   }
-  if (!Array.isArray(row) || row.length === 0) return { reason: 'invalid', where, detail: 'value is not a record' };
-  const hlc: unknown = row[0];
-  if (!decodeHlc(hlc).ok) return { reason: 'invalid', where, detail: 'invalid HLC' };
-  if (hlcDevice(hlc as string) !== owner)
-    return { reason: 'ownership', where, detail: `stamped by ${hlcDevice(hlc as string)}, planted in ${owner}'s records` };
-  if (row.length === 1) return { change: { kind: 'owned', model, owner, uuid, hlc, deleted: true } };
+  if (!Array.isArray(row) || row.length === 0) return 'value is not a record';
+  if (row.length === 1) return { hlc: row[0], deleted: true };
   const names = fieldNames(model);
-  if (row.length !== names.length + 1)
-    return { reason: 'invalid', where, detail: `${row.length - 1} fields where ${model} has ${names.length}` };
+  if (row.length !== names.length + 1) return `${row.length - 1} fields where ${model} has ${names.length}`;
   const data: Record<string, unknown> = {};
   for (let i = 0; i < names.length; i++) data[names[i]!] = row[i + 1];
-  return { change: { kind: 'owned', model, owner, uuid, hlc, data } };
+  return { hlc: row[0], data };
 }
 
 function sharedChange(key: string, value: unknown): { change: unknown } | DocRejection {

@@ -50,6 +50,28 @@ async function deflate(bytes: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
+/**
+ * Asynchronous steps that must run in order (deflating a send, inflating a delivery), and
+ * whether any is pending — then what follows waits in line. Steps report their own failures.
+ */
+function lane(): { readonly busy: boolean; then(step: () => unknown): void } {
+  let tail: Promise<void> | null = null;
+  return {
+    get busy() {
+      return tail !== null;
+    },
+    then(step) {
+      const run: Promise<void> = (tail ?? Promise.resolve())
+        .then(step)
+        .catch(() => undefined)
+        .then(() => {
+          if (tail === run) tail = null;
+        });
+      tail = run;
+    },
+  };
+}
+
 /** Inflates, refusing to produce more than `max` bytes. */
 async function inflate(bytes: Uint8Array, max: number): Promise<Uint8Array> {
   const reader = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('deflate-raw')).getReader();
@@ -186,9 +208,8 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
   let queued = 0;
   let nextId = 1;
   let current: { kind: number; id: number; count: number; total: number; next: number; parts: Uint8Array[]; got: number } | null = null;
-  // asynchronous steps in flight (deflating a send, inflating a delivery): what follows waits
-  let sending: Promise<void> | null = null;
-  let delivering: Promise<void> | null = null;
+  const sends = lane();
+  const deliveries = lane();
   let closed = false;
   const handlers: Record<'onmessage' | 'onbufferedamountlow' | 'onopen' | 'onclose' | 'onerror', ((ev: never) => void) | null> = {
     onmessage: null, onbufferedamountlow: null, onopen: null, onclose: null, onerror: null,
@@ -291,20 +312,13 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
     }
     if (kind === DEFLATED) {
       const inflated = inflate(message, maxMessage);
-      after(() => inflated.then(deliver, (e: unknown) => {
+      deliveries.then(() => inflated.then(deliver, (e: unknown) => {
         stats.dropped++;
         stats.lastError = e instanceof Error ? e.message : String(e);
         hooks.onChange?.();
       }));
-    } else if (delivering) after(() => deliver(message));
+    } else if (deliveries.busy) deliveries.then(() => deliver(message));
     else deliver(message);
-  };
-  /** Runs `step` once every delivery before it is done (inflation is asynchronous). */
-  const after = (step: () => unknown): void => {
-    const run: Promise<void> = (delivering ?? Promise.resolve()).then(step).then(() => {
-      if (delivering === run) delivering = null;
-    });
-    delivering = run;
   };
   const deliver = (message: Uint8Array): void => {
     if (closed) return;
@@ -379,26 +393,15 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
       if (hooks.compress && bytes.byteLength >= COMPRESS_MIN) {
         const own = bytes.slice(); // the caller may reuse its buffer while we deflate
         const deflated = deflate(own).catch(() => own);
-        const run: Promise<void> = (sending ?? Promise.resolve()).then(async () => {
+        sends.then(async () => {
           const d = await deflated;
           if (d.byteLength < own.byteLength) enqueue(d, DEFLATED);
           else enqueue(own, PLAIN);
-        }).then(() => {
-          if (sending === run) sending = null;
         });
-        sending = run;
-        return;
-      }
-      if (sending) {
+      } else if (sends.busy) {
         const own = bytes.slice();
-        const run: Promise<void> = sending.then(() => {
-          enqueue(own, PLAIN);
-          if (sending === run) sending = null;
-        });
-        sending = run;
-        return;
-      }
-      enqueue(bytes, PLAIN);
+        sends.then(() => enqueue(own, PLAIN));
+      } else enqueue(bytes, PLAIN);
     },
     close() {
       closed = true;

@@ -46,6 +46,16 @@ describe('device slots', () => {
     expect(dup.how).toBe('created');
   });
 
+  it("names the library's other devices here, most recently used first (a new device may start from one)", async () => {
+    const open = browser(createMemorySlotRegistry(), fakeLocks());
+    const a = await open(session());
+    const b = await open(session());
+    const c = await open(session());
+    expect(a.siblings).toEqual([]);
+    expect(c.how).toBe('created');
+    expect(c.siblings).toEqual([b.dbName, a.dbName]);
+  });
+
   it('a new tab adopts the most recently used free slot', async () => {
     const open = browser(createMemorySlotRegistry(), fakeLocks());
     const a = await open(session());
