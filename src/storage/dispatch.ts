@@ -6,7 +6,12 @@ import { err, type Result } from '../core/result.ts';
 import type { StorageEngine } from './engine.ts';
 import type { Method, StorageError } from './rpc.ts';
 
-const METHODS: readonly Method[] = ['open', 'commit', 'query', 'digest', 'flush', 'snapshot', 'health', 'benchNaiveWrite', 'close'];
+const METHODS: readonly Method[] = ['open', 'commit', 'stage', 'query', 'digest', 'flush', 'snapshot', 'health', 'benchNaiveWrite', 'close'];
+/** Batches staged per engine, by ticket, until a commit claims them. A caller that stages and
+ *  never commits (a bug) cannot grow this without bound: the oldest are dropped, and a commit
+ *  naming one is refused as an InvalidRequest (the sync engine then sends the changes along). */
+const STAGED_MAX = 64;
+const stagedBy = new WeakMap<StorageEngine, Map<number, unknown[]>>();
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const invalid = (message: string): Result<never, StorageError> => err({ type: 'InvalidRequest', message });
 
@@ -23,13 +28,32 @@ export async function dispatch(engine: StorageEngine, method: unknown, params: u
           return invalid('open: seedFrom must be a list of database names');
         return await engine.open({ dbName: p['dbName'], deviceUuid: p['deviceUuid'], seedFrom });
       }
-      case 'commit':
+      case 'commit': {
         if (!Array.isArray(p['changes'])) return invalid('commit needs changes[]');
+        const tickets = p['staged'] ?? [];
+        if (!Array.isArray(tickets)) return invalid('commit: staged must be a list of tickets');
+        const staged = stagedBy.get(engine);
+        const batches: unknown[][] = [];
+        for (const t of tickets) {
+          const batch = staged?.get(t as number);
+          if (!batch) return invalid(`commit: no staged batch ${String(t).slice(0, 20)}`);
+          batches.push(batch);
+        }
+        for (const t of tickets) staged?.delete(t as number);
         return await engine.commit({
-          changes: p['changes'] as never, // validated change by change by core apply
+          changes: (batches.length ? [...batches.flat(), ...(p['changes'] as unknown[])] : p['changes']) as never, // validated change by change by core apply
           hlc: typeof p['hlc'] === 'string' ? p['hlc'] : null,
           yUpdate: p['yUpdate'] instanceof Uint8Array ? p['yUpdate'] : null,
         });
+      }
+      case 'stage': {
+        if (typeof p['ticket'] !== 'number' || !Array.isArray(p['changes'])) return invalid('stage needs a ticket and changes[]');
+        let staged = stagedBy.get(engine);
+        if (!staged) stagedBy.set(engine, (staged = new Map<number, unknown[]>()));
+        staged.set(p['ticket'], p['changes']);
+        for (const t of staged.keys()) if (staged.size > STAGED_MAX) staged.delete(t);
+        return { ok: true, value: null };
+      }
       case 'query': {
         if (typeof p['sql'] !== 'string') return invalid('query needs sql');
         const params = p['params'] ?? [];

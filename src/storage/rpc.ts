@@ -79,11 +79,16 @@ export interface Requests {
     req: { dbName: string; deviceUuid: string; seedFrom?: readonly string[] };
     res: BootReport;
   };
-  /** Apply changes and make them durable; `hlc` is the clock to persist with them. */
+  /** Apply changes and make them durable; `hlc` is the clock to persist with them. The
+   *  changes applied are those of the `staged` batches, in order, then `changes`. */
   commit: {
-    req: { changes: readonly Change[]; hlc: Hlc | null; yUpdate?: Uint8Array | null };
+    req: { changes: readonly Change[]; hlc: Hlc | null; yUpdate?: Uint8Array | null; staged?: readonly number[] };
     res: CommitResult;
   };
+  /** Hand over a large batch of changes ahead of its commit, under a ticket the caller chose
+   *  (see the sync engine's `flushRemote`): copying it to the worker then overlaps with the
+   *  caller's remaining work. Nothing is applied until a commit names the ticket. */
+  stage: { req: { ticket: number; changes: readonly Change[] }; res: null };
   /** Read-only SQL (enforced with PRAGMA query_only). */
   query: { req: { sql: string; params?: Params }; res: QueryRow[] };
   digest: { req: Record<string, never>; res: Record<string, string> };

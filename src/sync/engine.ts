@@ -12,6 +12,11 @@
  *     durable; a restarted device resumes above the lease.
  *  E4 Every remote stamp is offered to the clock; one more than maxDrift ahead is applied but
  *     not adopted, counted, and listed with the record it touches.
+ *  E5 A large remote transaction's changes are handed to storage (`stage`) as soon as they are
+ *     extracted, before Yjs encodes the transaction's update for the 'update' event: copying
+ *     100k changes to the worker then overlaps with that encoding (~0.5 s each on a first
+ *     sync). Staging applies nothing; the batch's one commit (E1, E2) names the tickets and
+ *     storage applies the staged changes first, in order, then the rest.
  */
 import * as Y from 'yjs';
 import type { Change, Hlc } from '../core/change.ts';
@@ -58,6 +63,8 @@ export interface SyncStats {
   oversizeLocalUpdates: number;
   /** commits the storage refused (the document then holds more than the database) */
   commitFailures: number;
+  /** large remote batches handed to storage ahead of their commit (E5) */
+  staged: number;
   readonly lastRejections: (DocRejection | { reason: string; where: string; detail: string })[];
   readonly lastDrifted: DriftRecord[];
 }
@@ -74,6 +81,15 @@ export interface SyncEngine {
 }
 
 const LAST = 20;
+/** A remote transaction with at least this many changes is staged (E5). */
+const STAGE_MIN = 2000;
+
+/** Remote changes and updates waiting for one commit (E2); `staged` come first, in order. */
+interface RemoteBatch {
+  readonly staged: { readonly ticket: number; readonly changes: Change[]; readonly ready: Promise<Result<null, StorageError>> }[];
+  readonly changes: Change[];
+  readonly updates: Uint8Array[];
+}
 
 export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   const { doc, storage, clock, device } = deps;
@@ -86,11 +102,12 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   const ackDelayMs = deps.ackDelayMs ?? 1000;
   const stats: SyncStats = {
     applied: 0, rejected: 0, received: 0, pending: 0, drifted: 0, compacted: 0, rejectedBy: {},
-    largestLocalUpdate: 0, oversizeLocalUpdates: 0, commitFailures: 0, lastRejections: [], lastDrifted: [],
+    largestLocalUpdate: 0, oversizeLocalUpdates: 0, commitFailures: 0, staged: 0, lastRejections: [], lastDrifted: [],
   };
   let chain: Promise<unknown> = Promise.resolve();
   let lease = 0; // wall ms up to which stamps are covered by a durable lease
-  let remote: { changes: Change[]; updates: Uint8Array[] } | null = null;
+  let remote: RemoteBatch | null = null;
+  let nextTicket = 1;
   let captured: Uint8Array[] = [];
   let ackTimer: (() => void) | null = null;
   let maxMaterialized: Hlc | null = null;
@@ -124,12 +141,19 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     deps.onCommit?.(r.value, origin);
   };
 
+  const newBatch = (): RemoteBatch => ({ staged: [], changes: [], updates: [] });
   const onUpdate = (update: Uint8Array, origin: unknown): void => {
     if (origin === LOCAL_ORIGIN) captured.push(update);
     else if (origin !== BOOT_ORIGIN) {
-      (remote ??= { changes: [], updates: [] }).updates.push(update);
+      (remote ??= newBatch()).updates.push(update);
       queueMicrotask(flushRemote);
     }
+  };
+  /** E5: hands `changes` to storage now, to be claimed by the batch's commit. */
+  const stage = (batch: RemoteBatch, changes: Change[]): void => {
+    const ticket = nextTicket++;
+    stats.staged++;
+    batch.staged.push({ ticket, changes, ready: storage.call('stage', { ticket, changes }) });
   };
   const onAfterTransaction = (tr: Y.Transaction): void => {
     if (tr.origin === LOCAL_ORIGIN || tr.origin === BOOT_ORIGIN || tr.changed.size === 0) return;
@@ -147,7 +171,11 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         remember(stats.lastDrifted, { hlc: c.hlc, model: c.model, uuid: c.uuid, aheadMs: o.aheadMs });
       }
     }
-    (remote ??= { changes: [], updates: [] }).changes.push(...got.changes);
+    const batch = (remote ??= newBatch());
+    if (got.changes.length >= STAGE_MIN) {
+      if (batch.changes.length) stage(batch, batch.changes.splice(0)); // keeps the order (E5)
+      stage(batch, got.changes);
+    } else for (const c of got.changes) batch.changes.push(c);
     queueMicrotask(flushRemote);
   };
   doc.on('update', onUpdate);
@@ -160,10 +188,16 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     stats.pending++;
     void serial(async () => {
       const yUpdate = batch.updates.length === 1 ? batch.updates[0]! : Y.mergeUpdates(batch.updates);
-      const r = await storage.call('commit', { changes: batch.changes, hlc: clock.current(), yUpdate });
+      const staged = await Promise.all(batch.staged.map((b) => b.ready));
+      const all = batch.staged.map((b) => b.changes).concat([batch.changes]);
+      let r = batch.staged.length && staged.every((x) => x.ok)
+        ? await storage.call('commit', { changes: batch.changes, staged: batch.staged.map((b) => b.ticket), hlc: clock.current(), yUpdate })
+        : null;
+      // not staged, or storage no longer holds it: the changes travel with the commit
+      if (!r || (!r.ok && r.error.type === 'InvalidRequest')) r = await storage.call('commit', { changes: all.flat(), hlc: clock.current(), yUpdate });
       stats.pending--;
       record(r, 'remote');
-      for (const c of batch.changes) if (!maxMaterialized || c.hlc > maxMaterialized) maxMaterialized = c.hlc;
+      for (const part of all) for (const c of part) if (!maxMaterialized || c.hlc > maxMaterialized) maxMaterialized = c.hlc;
       scheduleAck();
     });
   }

@@ -133,10 +133,11 @@ const AES_GCM = Array.from(new TextEncoder().encode('AES-GCM'));
 /** y-webrtc's message type for sync messages, and y-protocols' sync message type for an update */
 const MESSAGE_SYNC = 0;
 const MESSAGE_YJS_UPDATE = 2;
-/** How long a newcomer tab waits for the other tabs' answer before greeting them, and how soon
- *  after its connect it meets them (greetNewTabs) */
-const GREET_HOLD_MS = 3000;
-const NEWCOMER_MS = 400;
+/** Appended to the sync step 1 of a greeting (y-protocols ignores what follows a step 1), so
+ *  that a tab can tell a greeting from the step 1 a tab sends when it connects. */
+const GREETING = 'tabdrive:greeting';
+/** Larger BroadcastChannel messages are not peeked at: a sync step 1 is a state vector. */
+const PEEK_MAX_BYTES = 4096;
 
 interface AwarenessState {
   device?: { uuid?: unknown; name?: unknown; peer?: unknown };
@@ -259,6 +260,31 @@ async function sealFramed(plain: Uint8Array, key: CryptoKey): Promise<Uint8Array
   encoding.writeVarUint8Array(e, iv);
   encoding.writeVarUint8Array(e, cipher);
   return encoding.toUint8Array(e);
+}
+
+/** The inverse of sealFramed; null if `framed` is not such a message or does not decrypt. */
+async function openFramed(framed: Uint8Array, key: CryptoKey): Promise<Uint8Array | null> {
+  try {
+    const d = decoding.createDecoder(framed);
+    if (decoding.readVarString(d) !== 'AES-GCM') return null;
+    const iv = decoding.readVarUint8Array(d);
+    const cipher = decoding.readVarUint8Array(d);
+    return new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv: iv as Uint8Array<ArrayBuffer> }, key, cipher as Uint8Array<ArrayBuffer>));
+  } catch {
+    return null;
+  }
+}
+
+/** What a small plain message from a tab is, for greetings: a connect's sync step 1, or our greeting. */
+function syncStep1Kind(plain: Uint8Array): 'connect' | 'greeting' | null {
+  try {
+    const d = decoding.createDecoder(plain);
+    if (decoding.readVarUint(d) !== MESSAGE_SYNC || decoding.readVarUint(d) !== syncProtocol.messageYjsSyncStep1) return null;
+    decoding.readVarUint8Array(d); // the state vector
+    return decoding.hasContent(d) && decoding.readVarString(d) === GREETING ? 'greeting' : 'connect';
+  } catch {
+    return null;
+  }
 }
 
 async function sealJson(value: unknown, key: CryptoKey): Promise<string> {
@@ -413,11 +439,19 @@ export function createTransport(o: TransportOptions): Transport {
   const awareness = provider.awareness;
   let name = o.self?.name ?? '';
   let dropUntil = 0;
-  // see greetNewTabs; reset by every connect (y-webrtc sends a sync step 1 with each)
-  const greetHold = { connectedAt: Date.now(), heardFromTabs: false, timer: null as ReturnType<typeof setTimeout> | null };
+  let greeting: ReturnType<typeof setTimeout> | null = null; // see greetTabs
+  /**
+   * y-webrtc's disconnect removes this device's awareness state (so the others show it offline)
+   * and its connect broadcasts whatever state is left — none: after a resync or a resume the
+   * device stayed invisible to every peer until reloaded. The state is put back before connecting.
+   */
+  let awarenessState: Record<string, unknown> | null = null;
+  const disconnect = (): void => {
+    awarenessState = awareness.getLocalState() ?? awarenessState;
+    provider.disconnect();
+  };
   const connect = (): void => {
-    greetHold.connectedAt = Date.now();
-    greetHold.heardFromTabs = false;
+    if (awarenessState && awareness.getLocalState() === null) awareness.setLocalState(awarenessState);
     provider.connect();
   };
   // Each device publishes its y-webrtc peer id, so the others can tell whether they reach it
@@ -429,7 +463,6 @@ export function createTransport(o: TransportOptions): Transport {
   void provider.key.then(() =>
     setTimeout(() => {
       if (destroyed) return;
-      greetHold.connectedAt = Date.now(); // y-webrtc's first connect waits for the room key
       publish();
       guardBroadcastChannel();
       narrowRelay();
@@ -464,6 +497,13 @@ export function createTransport(o: TransportOptions): Transport {
       const bytes = asBytes(data);
       if (!bytes || !isAesGcmFramed(bytes)) return Promise.resolve(dropped());
       extra.bcBytesReceived += bytes.byteLength;
+      // a sync step 1 is small: read it (y-webrtc decrypts it again) to see whether to greet
+      const key = r.key;
+      if (key && bytes.byteLength <= PEEK_MAX_BYTES)
+        void openFramed(bytes, key).then((plain) => {
+          const kind = plain && syncStep1Kind(plain);
+          if (kind) onTabStep1(kind);
+        });
       try {
         return Promise.resolve(original(data)).then(undefined, dropped);
       } catch (e) {
@@ -499,10 +539,6 @@ export function createTransport(o: TransportOptions): Transport {
       r.mux(() => {
         fromTab = false;
       });
-      if (fromTab && !greetHold.heardFromTabs) {
-        greetHold.heardFromTabs = true;
-        if (greetHold.timer) setTimeout(greet, 0); // after this update is part of the state vector
-      }
       const from = fromTab ? null : deliveringChannel();
       if (!fromTab && (!from || !r.key)) return relayAll(update, origin); // source unknown: y-webrtc's way
       // Nobody to relay to (a browser's only tab): a 100k backfill was encoded again and
@@ -534,37 +570,31 @@ export function createTransport(o: TransportOptions): Transport {
   };
 
   /**
-   * A tab that appears on the BroadcastChannel gets this device's sync step 1, and answers with
-   * what it has that this device lacks. y-webrtc instead has every connecting tab broadcast
-   * its whole document (removed at build time: build/ywebrtc-connect-state.ts); both tabs
-   * greet each other (y-webrtc re-announces a tab to a newcomer), so both get the difference.
+   * Tabs learn each other's state with sync step 1 / step 2. A connecting tab sends its step 1
+   * (y-webrtc's connect) and every tab already there answers with what the newcomer lacks. The
+   * newcomer's own state reaches them because each of them, seeing a connect's step 1, greets
+   * it with a step 1 of its own, marked GREETING; the newcomer answers with exactly the
+   * difference. y-webrtc instead had every connecting tab broadcast its whole document
+   * (removed at build time: build/ywebrtc-connect-state.ts).
    *
-   * The newcomer holds its greeting until the tabs already there have answered the sync step 1
-   * its connect sent (the first update from a tab), or GREET_HOLD_MS: greeting at once, with
-   * the empty state vector of a new tab, had every tab send it the whole document once more per
-   * tab it met (6 copies with two tabs open; 30 MB each at 100k entries). It knows it is the
-   * newcomer because it meets the others within NEWCOMER_MS of its connect: they announce
-   * themselves in answer to its announcement. The tabs already there greet at once — the
-   * newcomer's own state reaches them only through that greeting; were one of them to hold
-   * by mistake (two tabs connecting within NEWCOMER_MS), it greets GREET_HOLD_MS late.
+   * Only a connect's step 1 is greeted, never a greeting: a newcomer that greeted the tabs it
+   * met, with a new tab's empty state vector, had each of them send it the whole document once
+   * more per tab it met (6 copies with two tabs open; 30 MB each at 100k entries). Two tabs
+   * connecting at once each see the other's connect and greet it: both directions are covered
+   * whichever subscribed first. Resyncs and resumes are connects, and greeted the same way.
    */
-  function greetNewTabs(e: { added?: unknown; bcPeers?: unknown }): void {
-    const added = Array.isArray(e.added) ? e.added : [];
-    const tabs = Array.isArray(e.bcPeers) ? e.bcPeers : [];
-    if (!added.some((p) => tabs.includes(p))) return;
-    // a tab met this soon after our connect is answering our announcement: we are the newcomer
-    const sinceConnect = Date.now() - greetHold.connectedAt;
-    if (greetHold.heardFromTabs || (!greetHold.timer && sinceConnect > NEWCOMER_MS)) return greet();
-    greetHold.timer ??= setTimeout(greet, Math.max(0, GREET_HOLD_MS - sinceConnect));
+  function onTabStep1(kind: 'connect' | 'greeting'): void {
+    if (kind !== 'connect' || greeting) return;
+    greeting = setTimeout(greetTabs, 0); // one greeting for a burst of connects
   }
-  function greet(): void {
-    if (greetHold.timer) clearTimeout(greetHold.timer);
-    greetHold.timer = null;
+  function greetTabs(): void {
+    greeting = null;
     const r = room();
     if (!r?.key || paused || destroyed) return;
     const encoder = encoding.createEncoder();
     encoding.writeVarUint(encoder, MESSAGE_SYNC);
     syncProtocol.writeSyncStep1(encoder, o.doc);
+    encoding.writeVarString(encoder, GREETING);
     broadcastTabs(encoding.toUint8Array(encoder));
   }
 
@@ -614,7 +644,6 @@ export function createTransport(o: TransportOptions): Transport {
 
   awareness.on('change', notify);
   provider.on('peers', notify);
-  provider.on('peers', greetNewTabs);
   provider.on('synced', notify);
 
   const counters = (): TransportCounters => ({
@@ -679,7 +708,7 @@ export function createTransport(o: TransportOptions): Transport {
     },
     resync() {
       if (paused) return;
-      provider.disconnect();
+      disconnect();
       connect();
       guardSignaling();
     },
@@ -692,7 +721,7 @@ export function createTransport(o: TransportOptions): Transport {
     },
     pause() {
       paused = true;
-      provider.disconnect();
+      disconnect();
       notify();
     },
     resume() {
@@ -708,7 +737,7 @@ export function createTransport(o: TransportOptions): Transport {
     destroy() {
       destroyed = true;
       clearInterval(timer);
-      if (greetHold.timer) clearTimeout(greetHold.timer);
+      if (greeting) clearTimeout(greeting);
       ourRooms.delete(o.room);
       awareness.off('change', notify);
       provider.destroy();

@@ -15,6 +15,11 @@ test.afterEach(async () => {
   profile.remove();
 });
 
+/** `viewer` lists `other`'s device as online. */
+async function expectOnline(viewer: Page, other: Page): Promise<void> {
+  const name = await other.evaluate(() => window.tabdrive.device.name);
+  await expect(viewer.getByRole('list', { name: 'Devices' }).getByRole('listitem').filter({ hasText: name })).toContainText('online');
+}
 const digest = (p: Page) => p.evaluate(() => window.tabdrive.digest());
 async function converged(pages: Page[]): Promise<void> {
   await expect.poll(async () => new Set(await Promise.all(pages.map(async (p) => JSON.stringify(await digest(p))))).size, { timeout: 20_000 }).toBe(1);
@@ -83,6 +88,8 @@ test('"Pause sync" keeps a tab working alone, and releasing it catches up both w
   await converged([a, b]);
   expect(await count(a, 'SELECT count(*) FROM locations')).toBe(2);
   await expect(b.getByRole('status', { name: 'Sync status' })).toContainText('Ready');
+  await expectOnline(a, b); // y-webrtc's disconnect drops the device's presence; resume restores it
+  await expectOnline(b, a);
 });
 
 test('garbage on the BroadcastChannel is dropped and counted; sync goes on', async ({ baseURL }) => {
@@ -104,6 +111,22 @@ test('garbage on the BroadcastChannel is dropped and counted; sync goes on', asy
   expect(errors).toEqual([]);
 });
 
+test('tabs opened at the same moment get each other\'s state without anti-entropy', async ({ baseURL }) => {
+  // both may take themselves for the newcomer and hold their greeting (transport greetNewTabs):
+  // the hold ends, they do not wait for each other forever
+  const path = '/?signaling=&anti-entropy-ms=600000';
+  const [a, b] = await Promise.all([openApp(context, baseURL!, path), openApp(context, baseURL!, path)]);
+  await Promise.all([
+    a.evaluate(() => window.tabdrive.actions!.createTag({ name: 'from A at start' })),
+    b.evaluate(() => window.tabdrive.actions!.createTag({ name: 'from B at start' })),
+  ]);
+  await converged([a, b]);
+  for (const p of [a, b]) expect(await count(p, "SELECT count(*) FROM tags WHERE display_name LIKE 'from _ at start'")).toBe(2);
+  for (const p of [a, b]) expect(await count(p, 'SELECT count(*) FROM devices')).toBe(2);
+  const repaired = await Promise.all([a, b].map((p) => p.evaluate(async () => (await window.tabdrive.stats()).antiEntropy.resyncs)));
+  expect(repaired).toEqual([0, 0]);
+});
+
 test('anti-entropy: a tab that missed an update while connected is repaired, and says so', async ({ baseURL }) => {
   const path = '/?signaling=&anti-entropy-ms=700';
   const a = await openApp(context, baseURL!, path);
@@ -122,6 +145,8 @@ test('anti-entropy: a tab that missed an update while connected is repaired, and
   const repaired = await Promise.all([a, b].map((p) => p.evaluate(async () => (await window.tabdrive.stats()).antiEntropy.resyncs)));
   expect(Math.max(...repaired)).toBeGreaterThanOrEqual(1);
   await expect((repaired[1]! > 0 ? b : a).getByRole('status', { name: 'Sync status' })).toContainText('repaired');
+  await expectOnline(a, b); // a resync is a reconnect: the resynced device stays present
+  await expectOnline(b, a);
 });
 
 test('a new tab starts from the newest image of a device in this browser and receives only the rest', async ({ baseURL }) => {

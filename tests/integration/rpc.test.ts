@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { createStorageClient, createInProcessStorage, type WorkerLike } from '../../src/storage/client.ts';
 import { dispatch } from '../../src/storage/dispatch.ts';
 import { createStorageEngine } from '../../src/storage/engine.ts';
+import { entryData, testDevice, uuidFactory } from '../support/fixtures.ts';
 
 /** A worker double: runs dispatch() on the engine, like db.worker.ts, with controllable failure. */
 async function fakeWorker() {
@@ -62,5 +63,24 @@ describe('storage RPC', () => {
     expect(await client.call('nope' as 'health', {})).toMatchObject({ ok: false, error: { type: 'InvalidRequest' } });
     expect((await client.call('open', { dbName: 'x', deviceUuid: 'y' })).ok).toBe(true);
     expect(await client.call('query', { sql: 'SELECT 2 AS two' })).toEqual({ ok: true, value: [{ two: 2 }] });
+  });
+
+  it('a staged batch is applied by the commit that names it, before that commit\'s own changes, once', async () => {
+    const engine = createStorageEngine({ sql: await initSqlJs(), idb: new IDBFactory(), now: () => Date.now() });
+    const client = createInProcessStorage(engine);
+    const ids = uuidFactory('rpc-stage');
+    const dev = testDevice('0aaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', () => 1_750_000_000_000);
+    await client.call('open', { dbName: 'stage', deviceUuid: dev.uuid });
+    const e = ids();
+    const first = dev.owned('entry', e, entryData(ids(), 'first name'));
+    const second = dev.owned('entry', e, entryData(ids(), 'second name')); // newer stamp: must win
+    expect(await client.call('stage', { ticket: 7, changes: [first] })).toEqual({ ok: true, value: null });
+    expect(await client.call('query', { sql: 'SELECT count(*) AS n FROM entries' })).toEqual({ ok: true, value: [{ n: 0 }] });
+    expect(await client.call('commit', { changes: [second], staged: [7], hlc: null })).toMatchObject({ ok: true, value: { applied: 2 } });
+    expect(await client.call('query', { sql: 'SELECT name FROM entries' })).toEqual({ ok: true, value: [{ name: 'second name' }] });
+    // claimed once: naming it again is refused and applies nothing
+    expect(await client.call('commit', { changes: [], staged: [7], hlc: null })).toMatchObject({ ok: false, error: { type: 'InvalidRequest' } });
+    expect(await client.call('stage', { ticket: 'x', changes: [] } as never)).toMatchObject({ ok: false, error: { type: 'InvalidRequest' } });
+    expect(await client.call('commit', { changes: [], staged: 'all', hlc: null } as never)).toMatchObject({ ok: false, error: { type: 'InvalidRequest' } });
   });
 });

@@ -67,6 +67,24 @@ describe('sync scenarios', () => {
     await converged(w);
   });
 
+  it('a large first sync is handed to storage ahead of its commit (E5) and lands whole', async () => {
+    const { w, devs: [a, b] } = await world(0, 0);
+    const loc = ids();
+    const root = ids();
+    const files = Array.from({ length: 2500 }, (_, i) => a!.owned('entry', ids(), entryData(loc, `f${i}.jpg`, root)));
+    await a!.write([a!.owned('entry', root, entryData(loc, 'root', null, 'dir')), ...files]);
+    await sync(w);
+    expect(b!.live!.engine.stats().staged).toBeGreaterThanOrEqual(1);
+    expect(b!.live!.engine.stats().commitFailures).toBe(0);
+    expect(await rows(b!, 'SELECT count(*) AS n FROM entries')).toEqual([{ n: 2501 }]);
+    await a!.write([a!.owned('entry', ids(), entryData(loc, 'small.jpg', root))]); // below the threshold: not staged
+    const before = b!.live!.engine.stats().staged;
+    await sync(w);
+    expect(b!.live!.engine.stats().staged).toBe(before);
+    expect(await rows(b!, 'SELECT count(*) AS n FROM entries')).toEqual([{ n: 2502 }]);
+    await converged(w);
+  });
+
   it('tags sync', async () => {
     const { w, devs } = await world(0, 0);
     const tag = ids();
