@@ -338,8 +338,9 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   }
 
   async function storeImage({ id, seq: imageSeq, bytes, ydoc, ydocTail, updates, frames }: Exported): Promise<Result<StorageHealth, StorageError>> {
-    const record: ImageRecord = { id, seq: imageSeq, bytes, ydoc, ydocTail, checksum: await sha256Hex(bytes), at: deps.now(), schema: SCHEMA_VERSION };
     if (!journal) return ok(health); // closed, or gone memory-only, meanwhile
+    const record: ImageRecord = { id, seq: imageSeq, bytes, ydoc, ydocTail, checksum: await sha256Hex(bytes), at: deps.now(), schema: SCHEMA_VERSION };
+    if (!journal) return ok(health); // and while hashing
     const put = await journal.putImage(record);
     if (!put.ok) {
       goMemoryOnly(put.error);

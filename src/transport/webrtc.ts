@@ -20,8 +20,9 @@
  *    goes to WebRTC peers only, one from a WebRTC peer to the tabs and the OTHER WebRTC peers
  *    (y-webrtc sent a fresh browser's whole backfill straight back to its sender, and a new
  *    tab's to every tab);
- *  - connecting does not broadcast the whole document to the tabs (build patch); a tab that
- *    appears is greeted with sync step 1 and answers with the difference;
+ *  - connecting does not broadcast the whole document to the tabs (build patch): the tabs
+ *    answer a connecting tab's sync step 1 and greet it with their own (marked), so each
+ *    side sends only what the other lacks;
  *  - `signaling: []` means tabs only: y-webrtc is never left to its public default servers;
  *  - ICE servers default to none (local candidates only): no traffic to third parties.
  */
@@ -275,15 +276,16 @@ async function openFramed(framed: Uint8Array, key: CryptoKey): Promise<Uint8Arra
   }
 }
 
-/** What a small plain message from a tab is, for greetings: a connect's sync step 1, or our greeting. */
-function syncStep1Kind(plain: Uint8Array): 'connect' | 'greeting' | null {
+/** Whether a plain message from a tab is the sync step 1 a tab sends when it connects (a
+ *  greeting is a step 1 followed by GREETING). */
+function isConnectStep1(plain: Uint8Array): boolean {
   try {
     const d = decoding.createDecoder(plain);
-    if (decoding.readVarUint(d) !== MESSAGE_SYNC || decoding.readVarUint(d) !== syncProtocol.messageYjsSyncStep1) return null;
+    if (decoding.readVarUint(d) !== MESSAGE_SYNC || decoding.readVarUint(d) !== syncProtocol.messageYjsSyncStep1) return false;
     decoding.readVarUint8Array(d); // the state vector
-    return decoding.hasContent(d) && decoding.readVarString(d) === GREETING ? 'greeting' : 'connect';
+    return !decoding.hasContent(d);
   } catch {
-    return null;
+    return false;
   }
 }
 
@@ -501,8 +503,7 @@ export function createTransport(o: TransportOptions): Transport {
       const key = r.key;
       if (key && bytes.byteLength <= PEEK_MAX_BYTES)
         void openFramed(bytes, key).then((plain) => {
-          const kind = plain && syncStep1Kind(plain);
-          if (kind) onTabStep1(kind);
+          if (plain && isConnectStep1(plain)) greetSoon();
         });
       try {
         return Promise.resolve(original(data)).then(undefined, dropped);
@@ -534,7 +535,7 @@ export function createTransport(o: TransportOptions): Transport {
     if (!r) return;
     const relayAll = r._docUpdateHandler;
     const relay = (update: Uint8Array, origin: unknown): void => {
-      if ((origin) !== r) return relayAll(update, origin); // this device's own
+      if (origin !== r) return relayAll(update, origin); // this device's own
       let fromTab = true;
       r.mux(() => {
         fromTab = false;
@@ -583,9 +584,8 @@ export function createTransport(o: TransportOptions): Transport {
    * connecting at once each see the other's connect and greet it: both directions are covered
    * whichever subscribed first. Resyncs and resumes are connects, and greeted the same way.
    */
-  function onTabStep1(kind: 'connect' | 'greeting'): void {
-    if (kind !== 'connect' || greeting) return;
-    greeting = setTimeout(greetTabs, 0); // one greeting for a burst of connects
+  function greetSoon(): void {
+    greeting ??= setTimeout(greetTabs, 0); // one greeting for a burst of connects
   }
   function greetTabs(): void {
     greeting = null;

@@ -15,11 +15,12 @@ test.afterEach(async () => {
   profile.remove();
 });
 
-/** `viewer` lists `other`'s device as online. */
-async function expectOnline(viewer: Page, other: Page): Promise<void> {
+/** `other`'s device as `viewer`'s Devices list shows it. */
+async function deviceItem(viewer: Page, other: Page) {
   const name = await other.evaluate(() => window.tabdrive.device.name);
-  await expect(viewer.getByRole('list', { name: 'Devices' }).getByRole('listitem').filter({ hasText: name })).toContainText('online');
+  return viewer.getByRole('list', { name: 'Devices' }).getByRole('listitem').filter({ hasText: name });
 }
+const expectOnline = async (viewer: Page, other: Page) => expect(await deviceItem(viewer, other)).toContainText('online');
 const digest = (p: Page) => p.evaluate(() => window.tabdrive.digest());
 async function converged(pages: Page[]): Promise<void> {
   await expect.poll(async () => new Set(await Promise.all(pages.map(async (p) => JSON.stringify(await digest(p))))).size, { timeout: 20_000 }).toBe(1);
@@ -43,8 +44,7 @@ test('a location added in one tab shows up in the other, as the other device\'s'
 test('each tab lists the other as online over a tab connection, in sync, and renames travel', async ({ baseURL }) => {
   const a = await openApp(context, baseURL!, '/?signaling=&anti-entropy-ms=300');
   const b = await openApp(context, baseURL!, '/?signaling=&anti-entropy-ms=300');
-  const nameB = await b.evaluate(() => window.tabdrive.device.name);
-  const item = a.getByRole('list', { name: 'Devices' }).getByRole('listitem').filter({ hasText: nameB });
+  const item = await deviceItem(a, b);
   await expect(item).toContainText('online');
   await expect(item).toContainText('tab');
   await expect(item).toContainText('in sync');
@@ -112,8 +112,7 @@ test('garbage on the BroadcastChannel is dropped and counted; sync goes on', asy
 });
 
 test('tabs opened at the same moment get each other\'s state without anti-entropy', async ({ baseURL }) => {
-  // both may take themselves for the newcomer and hold their greeting (transport greetNewTabs):
-  // the hold ends, they do not wait for each other forever
+  // each sees the other's connect (sync step 1) and greets it, whichever subscribed first
   const path = '/?signaling=&anti-entropy-ms=600000';
   const [a, b] = await Promise.all([openApp(context, baseURL!, path), openApp(context, baseURL!, path)]);
   await Promise.all([
@@ -176,8 +175,8 @@ test('a new tab starts from the newest image of a device in this browser and rec
   await converged([a, b, c]);
   const synced = await c.evaluate(() => window.tabdrive.transportStats!().bcBytesReceived);
   expect(synced).toBeGreaterThan(1_000_000);
-  // each of the two tabs answers the newcomer's sync step 1 once; its own greeting waits for
-  // those answers (greeting with an empty state vector had both send the document twice more)
+  // each of the two tabs answers the newcomer's sync step 1 once; the newcomer greets nobody
+  // (greeting with its empty state vector had both send the document twice more)
   const documentSize = await a.evaluate(async () => (await window.tabdrive.stats()).documentSize);
   expect(synced).toBeLessThan(2.5 * documentSize);
 });
