@@ -11,7 +11,7 @@ import { openSlotRegistry } from './device/registry.ts';
 import { claimDeviceSlot, createMemorySlotRegistry } from './device/slots.ts';
 import { describeBrowser } from './device/browser.ts';
 import { createStorageClient } from './storage/client.ts';
-import type { BootReport, StorageError, StorageHealth } from './storage/rpc.ts';
+import type { BootReport, CommitResult, StorageError, StorageHealth } from './storage/rpc.ts';
 import { createAntiEntropy, digestKey } from './sync/anti-entropy.ts';
 import { createSyncEngine, type SyncStats } from './sync/engine.ts';
 import { createIntents, type Intents } from './sync/intents.ts';
@@ -23,6 +23,8 @@ import { injectInbound } from './transport/chunked-channel.ts';
 import { inviteLink, parseInvite } from './transport/invite.ts';
 import { newSecret, roomName, roomPassword } from './transport/room.ts';
 import { createTransport, type Transport } from './transport/webrtc.ts';
+import { combineNets, createBroadcastNet, createDataChannelNet, deriveStreamKey } from './transport/stream-net.ts';
+import { createStream, type Stream } from './sync/stream.ts';
 import { registerServiceWorker } from './pwa/register.ts';
 import App from './ui/App.svelte';
 import { AppState } from './ui/state/app.svelte.ts';
@@ -128,6 +130,12 @@ async function start(): Promise<void> {
   const query = async (sql: string, p: readonly (string | number | null)[] = []) => unwrap(await storage.call('query', { sql, params: p }));
 
   let app: AppState | null = null;
+  let stream: Stream | null = null;
+  const committed = (r: CommitResult, origin: 'local' | 'remote'): void => {
+    if (app && r.tables.length) void app.tablesChanged(r.tables);
+    // For devtools and the bench: a change is in this device's SQLite from this moment.
+    dispatchEvent(new CustomEvent('tabdrive:commit', { detail: { origin, tables: r.tables, at: performance.timeOrigin + performance.now() } }));
+  };
   // One path for every change: intents write into the sync document through the engine,
   // remote document updates come back through it, and both reach SQLite in the worker.
   const doc = new Y.Doc();
@@ -144,9 +152,8 @@ async function start(): Promise<void> {
     now: () => Date.now(),
     onCommit: (r, origin) => {
       if (origin === 'remote') latency.committed();
-      if (app && r.tables.length) void app.tablesChanged(r.tables);
-      // For devtools and the bench: a change is in this device's SQLite from this moment.
-      dispatchEvent(new CustomEvent('tabdrive:commit', { detail: { origin, tables: r.tables, at: performance.timeOrigin + performance.now() } }));
+      else stream?.committed(r);
+      committed(r, origin);
     },
   });
   engine.boot(boot.ydoc);
@@ -176,13 +183,34 @@ async function start(): Promise<void> {
   const signalingParam = params.get('signaling');
   const signaling = signalingParam === null ? [`ws://${location.hostname}:4444`] : signalingParam.split(',').filter(Boolean);
   const room = await roomName(claim.library, secret);
+  const password = await roomPassword(claim.library, secret);
+  // The owned-state stream rides the same channels: its own BroadcastChannel between tabs
+  // (encrypted with a key from the same secret) and its own frames on every data channel.
+  const browsers = createDataChannelNet(claim.device);
   const transport: Transport = createTransport({
     doc,
     room,
-    password: await roomPassword(claim.library, secret),
+    password,
     signaling,
     self: { device: claim.device, name: device.name },
+    streamHooks: browsers.hooks,
   });
+  const tabs = createBroadcastNet({ name: `${room}:stream`, key: await deriveStreamKey(password, room), self: claim.device });
+  stream = createStream({
+    self: claim.device,
+    storage,
+    net: combineNets(tabs, browsers.net),
+    peers: () => transport.peerMarks(),
+    announce: (m) => transport.publishMarks(m),
+    onApplied: (r) => {
+      latency.committed();
+      committed(r, 'remote');
+    },
+    initial: boot.marks,
+    now: () => Date.now(),
+  });
+  transport.onPeers(() => stream?.poke());
+  transport.on('status', () => stream?.setPaused(transport.paused));
 
   app = new AppState({
     query,
@@ -193,6 +221,7 @@ async function start(): Promise<void> {
     openNewDevice: () => window.open(`${location.pathname}?new-device${signalingParam === null ? '' : `&signaling=${signalingParam}`}`, '_blank', 'noopener'),
     transport,
     pendingCommits: () => engine.stats().pending,
+    streamProgress: () => stream?.progress() ?? null,
     library: claim.library,
     resyncs: () => antiEntropy.stats.resyncs,
     libraries,

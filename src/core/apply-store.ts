@@ -31,16 +31,20 @@ export interface ApplyStore {
   tombstone(model: ModelName, uuid: Uuid): Hlc | undefined;
   /** Whether any tombstone of this model exists (lets bulk applies skip per-row lookups). */
   hasTombstones(model: ModelName): boolean;
-  putTombstone(model: ModelName, uuid: Uuid, hlc: Hlc): void;
+  /** Records a delete; keeps the higher stamp. `streamed`: the owner and seq of a streamed
+   *  model's delete (core/stream.ts), kept as the higher seq, so the delete can be served. */
+  putTombstone(model: ModelName, uuid: Uuid, hlc: Hlc, streamed?: { readonly owner: Uuid; readonly seq: number }): void;
 }
 
 /** In-memory ApplyStore for tests and the pure simulator. */
 export function createMemoryApplyStore(): ApplyStore & {
   readonly tables: Map<string, Map<Uuid, Row>>;
   readonly tombstones: Map<string, Hlc>;
+  readonly tombstoneSeqs: Map<string, { owner: Uuid; seq: number }>;
 } {
   const tables = new Map<string, Map<Uuid, Row>>();
   const tombstones = new Map<string, Hlc>();
+  const tombstoneSeqs = new Map<string, { owner: Uuid; seq: number }>();
   const table = (name: string): Map<Uuid, Row> => {
     let t = tables.get(name);
     if (!t) tables.set(name, (t = new Map<Uuid, Row>()));
@@ -50,6 +54,7 @@ export function createMemoryApplyStore(): ApplyStore & {
   return {
     tables,
     tombstones,
+    tombstoneSeqs,
     get: (t, uuid) => {
       const row = table(t).get(uuid);
       return row ? { ...row } : undefined;
@@ -78,8 +83,12 @@ export function createMemoryApplyStore(): ApplyStore & {
       [...table(t).values()].filter((r) => r[column] === value).map((r) => r['uuid'] as Uuid),
     tombstone: (model, uuid) => tombstones.get(key(model, uuid)),
     hasTombstones: (model) => [...tombstones.keys()].some((k) => k.startsWith(`${model}:`)),
-    putTombstone: (model, uuid, hlc) => {
-      tombstones.set(key(model, uuid), hlc);
+    putTombstone: (model, uuid, hlc, streamed) => {
+      const k = key(model, uuid);
+      const had = tombstones.get(k);
+      tombstones.set(k, had !== undefined && had > hlc ? had : hlc);
+      const s = tombstoneSeqs.get(k);
+      if (streamed && (!s || streamed.seq > s.seq)) tombstoneSeqs.set(k, { owner: streamed.owner, seq: streamed.seq });
     },
   };
 }

@@ -26,6 +26,7 @@ import type { ApplyStore, Row } from './apply-store.ts';
 import { isOwnedTombstone, type Change, type OwnedChange, type SharedChange } from './change.ts';
 import { hlcDevice } from './hlc.ts';
 import { MODELS, MODELS_IN_DEPENDENCY_ORDER, type ModelName } from './models.ts';
+import { isStreamModel } from './stream.ts';
 import type { Typed } from './result.ts';
 import { validateChange } from './validate.ts';
 
@@ -201,9 +202,9 @@ function batchMemo(store: ApplyStore): Memo {
     },
     hasTombstones,
     tombstone: (m, u) => (hasTombstones(m) ? store.tombstone(m, u) : undefined),
-    putTombstone: (m, u, h) => {
+    putTombstone: (m, u, h, streamed) => {
       anyTomb.set(m, true);
-      store.putTombstone(m, u, h);
+      store.putTombstone(m, u, h, streamed);
     },
     ownerOfLocation(uuid) {
       if (!owners.has(uuid)) {
@@ -240,8 +241,13 @@ function applyOwned(store: Memo, c: OwnedChange): Outcome {
   if (violation) return { type: 'ownership', detail: violation };
   const tomb = store.tombstone(c.model, c.uuid);
   if (isOwnedTombstone(c)) {
-    if (tomb !== undefined && tomb >= c.hlc && !existing) return { type: 'unchanged' };
-    store.putTombstone(c.model, c.uuid, tomb !== undefined && tomb > c.hlc ? tomb : c.hlc);
+    const streamed = c.seq === undefined ? undefined : { owner: c.owner, seq: c.seq };
+    if (tomb !== undefined && tomb >= c.hlc && !existing) {
+      // already deleted; a streamed copy still records its seq, so this device can serve it
+      if (streamed) store.putTombstone(c.model, c.uuid, tomb, streamed);
+      return { type: 'unchanged' };
+    }
+    store.putTombstone(c.model, c.uuid, tomb !== undefined && tomb > c.hlc ? tomb : c.hlc, streamed);
     return { type: 'applied', tables: removeOwned(store, c.model, c.uuid) };
   }
   if (tomb !== undefined) return { type: 'tombstoned', detail: `${c.model} ${c.uuid} was deleted at ${tomb}` };
@@ -253,11 +259,26 @@ function applyOwned(store: Memo, c: OwnedChange): Outcome {
     if (typeof parent === 'string' && store.tombstone('entry', parent) !== undefined)
       return { type: 'tombstoned', detail: `its parent ${parent} was deleted` };
   }
-  if (existing && typeof existing['_hlc'] === 'string' && existing['_hlc'] >= c.hlc) return { type: 'unchanged' };
+  if (existing && !newer(existing, c)) return { type: 'unchanged' };
   const row: Row = { uuid: c.uuid, ...c.data, _owner: c.owner, _hlc: c.hlc };
+  if (isStreamModel(c.model)) row['_seq'] = c.seq ?? null;
   if (existing) store.upsert(spec.table, row);
   else store.insertNew(spec.table, Object.assign(row, spec.localDefaults));
   return { type: 'applied', tables: [spec.table] };
+}
+
+/**
+ * Whether an owned state replaces the stored row (I2, stream P3). Streamed rows compare the
+ * owner's seq; a row stored before the stream existed (no seq) is replaced unless it holds a
+ * later write (its stamp is higher: the owner's seq and stamp orders agree). Device records
+ * (the sync document, no seq) compare stamps.
+ */
+function newer(existing: Row, c: OwnedChange): boolean {
+  const stored = existing['_seq'];
+  const hlc = typeof existing['_hlc'] === 'string' ? existing['_hlc'] : '';
+  if (c.seq === undefined) return c.hlc > hlc;
+  if (typeof stored === 'number') return c.seq > stored;
+  return c.hlc >= hlc;
 }
 
 /** Deletes an owned row and everything that hangs below it; returns the tables touched. */

@@ -23,6 +23,9 @@ export interface OwnedState {
   readonly owner: Uuid;
   readonly uuid: Uuid;
   readonly hlc: Hlc;
+  /** the owner's sequence number (core/stream.ts P1): streamed models only, set by the
+   *  owner's storage when it commits the change */
+  readonly seq?: number;
   readonly data: Fields;
 }
 
@@ -32,6 +35,7 @@ export interface OwnedTombstone {
   readonly owner: Uuid;
   readonly uuid: Uuid;
   readonly hlc: Hlc;
+  readonly seq?: number;
   readonly deleted: true;
 }
 

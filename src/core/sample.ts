@@ -80,9 +80,23 @@ export function sampleContentHash(name: string, size: number): string {
 }
 
 export function generateSampleLocation(o: SampleOptions): SampleLocation {
+  const entries: SampleEntry[] = [];
+  const gen = streamSampleLocation(o);
+  for (let r = gen.next(); ; r = gen.next()) {
+    if (r.done) return { location: r.value, root: entries[0]!.uuid, entries };
+    entries.push(r.value);
+  }
+}
+
+/**
+ * The same tree, one entry at a time (parents first; the root first of all), so a location of
+ * a million files is written in batches without ever holding it whole. Returns the location
+ * record (its totals) when done.
+ */
+export function* streamSampleLocation(o: SampleOptions): Generator<SampleEntry, Fields, void> {
   const p = createPrng(`${o.seed}:${o.locationUuid}`);
   const newUuid = (): string => uuidV4(p.bytes(16));
-  const entries: SampleEntry[] = [];
+  const entries: SampleEntry[] = []; // entries made by the current step, yielded at its end
   const oldest = o.now - 3 * YEAR_MS;
   const dir = (name: string, parent: string | null): string => {
     const uuid = newUuid();
@@ -96,6 +110,7 @@ export function generateSampleLocation(o: SampleOptions): SampleLocation {
     return uuid;
   };
   const root = dir(o.name, null);
+  yield* entries.splice(0);
   const catDirs = new Map<number, string>();
   const subDirs = new Map<string, string>();
   const perCat = new Array<number>(CATEGORIES.length).fill(0);
@@ -122,6 +137,7 @@ export function generateSampleLocation(o: SampleOptions): SampleLocation {
       data: { location_uuid: o.locationUuid, parent_uuid: sub, name: f.name, kind: 'file', extension: f.ext,
         size: f.size, created_at: created, modified_at: modified, content_uuid: o.withContent ? contentUuid(hash) : null },
     });
+    yield* entries.splice(0);
   }
   const location: Fields = {
     device_uuid: o.owner,
@@ -134,5 +150,5 @@ export function generateSampleLocation(o: SampleOptions): SampleLocation {
     total_byte_size: bytes,
     last_scan_at: o.now,
   };
-  return { location, root, entries };
+  return location;
 }

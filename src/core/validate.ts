@@ -7,6 +7,7 @@ import type { Change, FieldValue, Fields } from './change.ts';
 import { isHlc } from './hlc.ts';
 import { isOwnedModel, isSharedModel, MAX_TEXT, MODELS, type FieldSpec, type ModelSpec } from './models.ts';
 import { err, ok, type Result, type Typed } from './result.ts';
+import { isStreamModel } from './stream.ts';
 import { isUuid } from './uuid.ts';
 
 export interface InvalidChange extends Typed<'InvalidChange'> {
@@ -76,13 +77,20 @@ export function validateChange(x: unknown): Result<Change, InvalidChange> {
     if (!isOwnedModel(model)) return bad(`model: not a device-owned model (${String(model).slice(0, 40)})`);
     const owner = x['owner'];
     if (!isUuid(owner)) return bad('owner: expected uuid');
+    const seq = x['seq'];
+    let withSeq: { seq?: number } = {};
+    if (seq !== undefined) {
+      if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) return bad('seq: expected a positive integer');
+      if (!isStreamModel(model)) return bad(`seq: ${model} records do not travel in the stream`);
+      withSeq = { seq };
+    }
     if ('deleted' in x) {
-      if (x['deleted'] !== true || 'data' in x) return bad('tombstone: malformed');
-      return ok({ kind, model, owner, uuid, hlc, deleted: true });
+      if (x['deleted'] !== true || ('data' in x && x['data'] !== undefined)) return bad('tombstone: malformed');
+      return ok({ kind, model, owner, uuid, hlc, ...withSeq, deleted: true });
     }
     const data = checkFields(MODELS[model], x['data'], true);
     if (!data.ok) return bad(`${model}.${data.error}`);
-    return ok({ kind, model, owner, uuid, hlc, data: data.value });
+    return ok({ kind, model, owner, uuid, hlc, ...withSeq, data: data.value });
   }
   if (kind === 'shared') {
     if (!isSharedModel(model)) return bad(`model: not a shared model (${String(model).slice(0, 40)})`);

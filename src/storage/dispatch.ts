@@ -3,10 +3,11 @@
  * Shared by the worker and the in-process double so both answer identically.
  */
 import { err, type Result } from '../core/result.ts';
+import { isUuid } from '../core/uuid.ts';
 import type { StorageEngine } from './engine.ts';
 import type { Method, StorageError } from './rpc.ts';
 
-const METHODS: readonly Method[] = ['open', 'commit', 'stage', 'query', 'digest', 'flush', 'snapshot', 'health', 'benchNaiveWrite', 'close'];
+const METHODS: readonly Method[] = ['open', 'commit', 'stage', 'marks', 'servePages', 'applyPage', 'query', 'digest', 'flush', 'snapshot', 'health', 'benchNaiveWrite', 'close'];
 /** Batches staged per engine, by ticket, until a commit claims them. A caller that stages and
  *  never commits (a bug) cannot grow this without bound: the oldest are dropped, and a commit
  *  naming one is refused as an InvalidRequest (the sync engine then sends the changes along). */
@@ -54,6 +55,17 @@ export async function dispatch(engine: StorageEngine, method: unknown, params: u
         for (const t of staged.keys()) if (staged.size > STAGED_MAX) staged.delete(t);
         return { ok: true, value: null };
       }
+      case 'marks':
+        return engine.marks();
+      case 'servePages': {
+        const { owner, after, count } = p;
+        if (!isUuid(owner) || typeof after !== 'number' || !Number.isSafeInteger(after) || after < 0 || typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1)
+          return invalid('servePages needs an owner uuid, after ≥ 0 and count ≥ 1');
+        return await engine.servePages({ owner, after, count });
+      }
+      case 'applyPage':
+        if (!(p['bytes'] instanceof Uint8Array)) return invalid('applyPage needs bytes');
+        return await engine.applyPage({ bytes: p['bytes'] });
       case 'query': {
         if (typeof p['sql'] !== 'string') return invalid('query needs sql');
         const params = p['params'] ?? [];

@@ -34,9 +34,11 @@ import { MODEL_NAMES, MODELS, syncedColumns } from '../core/models.ts';
 import { err, ok, type Result } from '../core/result.ts';
 import { openJournal, toStorageError, type Frame, type ImageRecord, type Journal } from './journal.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
-import type { BootReport, CommitResult, Params, QueryRow, StorageError, StorageHealth } from './rpc.ts';
+import type { BootReport, CommitResult, PageResult, Params, QueryRow, ServedPages, StorageError, StorageHealth } from './rpc.ts';
 import { createSqliteApplyStore } from './sqlite-apply-store.ts';
 import { openSqlite, type Sqlite } from './sqlite.ts';
+import { isStreamModel, STREAM_LAYOUT as LAYOUT, type Marks, type SeqChange } from '../core/stream.ts';
+import { loadMarks, MAX_PAGES_PER_PULL, numberOwnRows, packPage, raiseMarks, readPage, unpackPage, upgradeDocState } from './stream-store.ts';
 
 export interface StorageEngineDeps {
   readonly sql: SqlJsStatic;
@@ -47,12 +49,17 @@ export interface StorageEngineDeps {
   readonly imageDebounceMs?: number;
   readonly imageMaxDelayMs?: number;
   readonly imageEveryFrames?: number;
+  /** rows per served page (default MAX_PAGE_ROWS; the simulator uses tiny pages) */
+  readonly pageRows?: number;
 }
 
 export interface CommitInput {
   readonly changes: readonly Change[];
   readonly hlc: Hlc | null;
   readonly yUpdate?: Uint8Array | null;
+  /** a page of another owner's rows (core/stream.ts): applied only if it continues what this
+   *  device holds of that owner (P2), and its watermark moves with it */
+  readonly page?: { readonly owner: string; readonly from: number; readonly to: number };
 }
 
 export interface OpenParams {
@@ -68,6 +75,12 @@ export interface StorageEngine {
   query(p: { sql: string; params?: Params }): Result<QueryRow[], StorageError>;
   digest(): Result<Record<string, string>, StorageError>;
   flush(): Promise<Result<StorageHealth, StorageError>>;
+  /** This device's watermark vector (core/stream.ts P2). */
+  marks(): Result<Marks, StorageError>;
+  /** Up to `count` pages of `owner`'s rows after `after` (what this device holds). */
+  servePages(p: { owner: string; after: number; count: number }): Promise<Result<ServedPages, StorageError>>;
+  /** Decodes, validates and commits a page received from a peer (a gap is not applied). */
+  applyPage(p: { bytes: Uint8Array }): Promise<Result<PageResult, StorageError>>;
   snapshot(): Promise<Result<StorageHealth, StorageError>>;
   health(): StorageHealth;
   benchNaiveWrite(p: { changes: readonly Change[] }): Promise<Result<{ ms: number; bytes: number }, StorageError>>;
@@ -105,6 +118,9 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   const maxDelayMs = deps.imageMaxDelayMs ?? 15_000;
   const everyFrames = deps.imageEveryFrames ?? 2000;
   let db: Sqlite | null = null;
+  /** this device (the owner of the rows it numbers) and its watermarks (core/stream.ts P1, P2) */
+  let self = '';
+  let marks = new Map<string, number>();
   let journal: Journal | null = null;
   let seq = 0;
   let hlc: Hlc | null = null;
@@ -120,6 +136,9 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   let timer: ReturnType<typeof setTimeout> | null = null;
   let firstDirtyAt: number | null = null;
   let closed = false;
+  /** the next image is written even with no new frame (the layout upgrade changed the database) */
+  let forceImage = false;
+  let pageLane: Promise<unknown> = Promise.resolve();
 
   const setHealth = (patch: Partial<StorageHealth>): void => {
     health = { ...health, ...patch };
@@ -171,6 +190,8 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       if (!opened.ok || !opened.value) continue;
       const sibling = opened.value;
       try {
+        // a sibling still in the layout before the stream upgrades itself when it next opens
+        if ((await sibling.layout()) !== LAYOUT) continue;
         const pointer = await sibling.pointer();
         const loaded = await loadImage(pointer.current, sibling);
         if (typeof loaded === 'string') continue;
@@ -203,10 +224,23 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     d.transaction(() => {
       for (const f of frames) {
         applyChanges(store, f.changes);
+        if (f.marks) raiseMarks(d, f.marks);
         hlc = maxHlc(hlc, f.hlc);
       }
       if (hlc) writeMeta(d, 'hlc', hlc);
     });
+  }
+
+  /** P1: this device's own streamed changes get the next seqs (in order), unless they have one. */
+  function numberOwn(changes: readonly Change[]): { changes: Change[]; own: SeqChange[] } {
+    const own: SeqChange[] = [];
+    const out = changes.map((c) => {
+      if (c.kind !== 'owned' || c.owner !== self || !isStreamModel(c.model) || c.seq !== undefined) return c;
+      const next = { ...c, seq: (marks.get(self) ?? 0) + own.length + 1 } as SeqChange;
+      own.push(next);
+      return next;
+    });
+    return { changes: out, own };
   }
 
   function scheduleImage(): void {
@@ -244,19 +278,46 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     const results: (Result<Omit<CommitResult, 'seq' | 'durable'>, StorageError>)[] = [];
     const frameChanges: Change[] = [];
     const yUpdates: Uint8Array[] = [];
+    /** per input: this device's streamed rows it numbered (the live page, P1) */
+    const ownRows: SeqChange[][] = [];
+    const moved = new Map<string, number>(); // watermarks this group raises (P2)
+    const before = new Map(marks);
     let groupHlc = hlc;
+    const empty = { applied: 0, rejected: 0, tables: [] as string[], rejections: [] };
     try {
       d.transaction(() => {
         for (const p of group) {
+          ownRows.push([]);
+          const page = p.input.page;
+          if (page) {
+            const have = moved.get(page.owner) ?? marks.get(page.owner) ?? 0;
+            // P2: a page that does not continue what we hold is not applied (the puller asks
+            // for the gap); one we already hold changes nothing.
+            if (page.owner === self || have < page.from || have >= page.to) {
+              results.push(ok({ ...empty, stream: { owner: page.owner, watermark: have, gap: have < page.from && page.owner !== self } }));
+              continue;
+            }
+          }
           try {
-            const report = d.transaction(() => applyChanges(store, p.input.changes));
+            const numbered = numberOwn(p.input.changes);
+            const report = d.transaction(() => applyChanges(store, numbered.changes));
+            const marksNow: Record<string, number> = {};
+            if (numbered.own.length) marksNow[self] = numbered.own[numbered.own.length - 1]!.seq;
+            if (page) marksNow[page.owner] = page.to;
+            raiseMarks(d, marksNow);
+            for (const [o, v] of Object.entries(marksNow)) {
+              moved.set(o, v);
+              marks.set(o, v);
+            }
+            ownRows[ownRows.length - 1] = numbered.own;
             results.push(ok({
               applied: report.applied,
               rejected: report.rejected.length,
               tables: report.tables,
               rejections: report.rejected.slice(-5).map((r: Rejection) => ({ type: r.type, model: r.model, uuid: r.uuid, detail: r.detail })),
+              ...(page ? { stream: { owner: page.owner, watermark: page.to, gap: false } } : {}),
             }));
-            frameChanges.push(...p.input.changes);
+            frameChanges.push(...numbered.changes);
             if (p.input.yUpdate) yUpdates.push(p.input.yUpdate);
             groupHlc = maxHlc(groupHlc, p.input.hlc);
           } catch (e) {
@@ -266,6 +327,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
         if (groupHlc) writeMeta(d, 'hlc', groupHlc);
       });
     } catch (e) {
+      marks = before; // nothing of the group was committed: its seqs were never used
       for (const p of group) p.resolve(err({ type: 'SqlError', message: describe(e) }));
       return;
     }
@@ -273,11 +335,12 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     // a clock that moved (the sync engine's clock lease is an empty commit with an HLC).
     const clockMoved = groupHlc !== hlc;
     hlc = groupHlc;
-    const mustPersist = frameChanges.length > 0 || yUpdates.length > 0 || clockMoved;
+    const mustPersist = frameChanges.length > 0 || yUpdates.length > 0 || clockMoved || moved.size > 0;
     const frameSeq = mustPersist ? ++seq : seq;
     let durable = false;
     if (journal && mustPersist) {
-      const appended = await journal.append({ seq: frameSeq, changes: frameChanges, hlc: groupHlc, yUpdates });
+      const frameMarks = moved.size ? Object.fromEntries(moved) : undefined;
+      const appended = await journal.append({ seq: frameSeq, changes: frameChanges, hlc: groupHlc, yUpdates, ...(frameMarks ? { marks: frameMarks } : {}) });
       if (appended.ok) {
         durable = true;
         framesSinceImage++;
@@ -286,9 +349,18 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       } else goMemoryOnly(appended.error);
     } else durable = journal !== null;
     yPending.push(...yUpdates);
+    // The live page of each local commit's own rows (P1): peers at its start apply it at once.
+    const pages = await Promise.all(ownRows.map(async (own) => {
+      if (!own.length) return null;
+      const from = own[0]!.seq - 1;
+      const to = own[own.length - 1]!.seq;
+      return packPage(self, from, to, own).then((bytes) => ({ bytes, from, to }), () => null);
+    }));
+    const current = Object.fromEntries(marks);
     group.forEach((p, i) => {
       const r = results[i]!;
-      p.resolve(r.ok ? ok({ ...r.value, seq: frameSeq, durable }) : r);
+      const page = pages[i];
+      p.resolve(r.ok ? ok({ ...r.value, seq: frameSeq, durable, marks: current, ...(page ? { page } : {}) }) : r);
     });
   }
 
@@ -329,7 +401,8 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   function exportImage(): Result<Exported | null, StorageError> {
     const d = db;
     if (!d) return err({ type: 'NotOpen', message: 'the storage is not open' });
-    if (!journal || (image && image.seq === seq)) return ok(null);
+    if (!journal || (!forceImage && image && image.seq === seq)) return ok(null);
+    forceImage = false;
     if (timer) clearTimeout(timer);
     timer = null;
     const bytes = d.exportBytes();
@@ -377,9 +450,45 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     return ok(health);
   }
 
+  /**
+   * A library persisted before the owned-state stream (release 0.1: its journal records no
+   * layout) is upgraded once, at open: this device's own rows are numbered (stream-store
+   * `numberOwnRows`) and the document keeps only what it holds now (`upgradeDocState`). An
+   * image is written at once and the journal then records the layout; until then a restart
+   * upgrades again, which only gives rows higher seqs (a rewrite, P3).
+   */
+  function upgradeLayout(d: Sqlite): void {
+    d.transaction(() => {
+      const own = numberOwnRows(d, self, marks.get(self) ?? 0);
+      if (own) marks.set(self, own);
+    });
+    const state = [...(imageYdoc ? [imageYdoc] : []), ...imageTail, ...yPending];
+    if (state.length) {
+      imageYdoc = upgradeDocState(state, self);
+      imageTail = [];
+      yPending = [];
+    }
+    if (!journal) return;
+    forceImage = true;
+    const before = image?.id;
+    void snapshot().then(async () => {
+      if (journal && image && image.id !== before) await journal.setLayout(LAYOUT); // the upgraded image is the current one
+    });
+  }
+
+  function commit(input: CommitInput): Promise<Result<CommitResult, StorageError>> {
+    if (!db) return Promise.resolve(err({ type: 'NotOpen', message: 'the storage is not open' }));
+    return new Promise((resolve) => {
+      queue.push({ input, resolve });
+      health = { ...health, pending: queue.length };
+      void pump();
+    });
+  }
+
   return {
-    async open({ dbName, seedFrom = [] }) {
+    async open({ dbName, deviceUuid, seedFrom = [] }) {
       if (db) return err({ type: 'AlreadyOpen', message: 'the storage is already open' });
+      self = deviceUuid;
       const started = deps.now();
       if (deps.idb) {
         const j = await openJournal(deps.idb, dbName);
@@ -387,6 +496,13 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
         else goMemoryOnly(j.error);
       } else goMemoryOnly({ type: 'StorageUnavailable', message: 'IndexedDB is not available in this browser window' });
 
+      // A journal that records no layout but holds data was written by release 0.1.
+      let legacy = false;
+      if (journal && (await journal.layout()) === null) {
+        const p = await journal.pointer();
+        if (p.current || (await journal.frameCount()) > 0) legacy = true;
+        else await journal.setLayout(LAYOUT);
+      }
       let source: BootReport['source'] = 'fresh';
       const problems: string[] = [];
       let loaded: { img: ImageRecord; sqlite: Sqlite } | null = null;
@@ -430,6 +546,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
         problems.push('Some changes older than the last saved copy could not be recovered.');
       replay(d, frames);
       seq = frames.length ? frames[frames.length - 1]!.seq : base;
+      marks = loadMarks(d);
       if (loaded) image = source === 'image' ? { id: loaded.img.id, seq: loaded.img.seq } : null;
       const baseImage = loaded?.img ?? seed?.img;
       if (baseImage) {
@@ -439,6 +556,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       yPending = [...(seed?.frames.flatMap((f) => f.yUpdates ?? []) ?? []), ...frames.flatMap((f) => f.yUpdates ?? [])];
       framesSinceImage = frames.length;
       db = d;
+      if (legacy) upgradeLayout(d);
       let recovered: string | null = null;
       if (problems.length) {
         const from = source === 'previous-image' ? 'the previous saved copy' : 'the change journal';
@@ -463,17 +581,12 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
         health,
         ms: deps.now() - started,
         seeded: seed ? { dbName: seed.dbName, imageAt: seed.img.at, frames: seed.frames.length } : null,
+        layoutUpgraded: legacy,
+        marks: Object.fromEntries(marks),
         ydoc: [...(imageYdoc ? [imageYdoc] : []), ...imageTail, ...yPending],
       });
     },
-    commit(input) {
-      if (!db) return Promise.resolve(err({ type: 'NotOpen', message: 'the storage is not open' }));
-      return new Promise((resolve) => {
-        queue.push({ input, resolve });
-        health = { ...health, pending: queue.length };
-        void pump();
-      });
-    },
+    commit,
     query({ sql, params }) {
       const d = need();
       if (!d.ok) return d;
@@ -507,6 +620,41 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     },
     snapshot,
     health: () => health,
+    marks() {
+      const d = need();
+      return d.ok ? ok(Object.fromEntries(marks)) : d;
+    },
+    servePages({ owner, after, count }) {
+      // Read under the writer lock: a page sees whole commits only (its range is exact, P2).
+      return exclusive(async () => {
+        const d = db;
+        if (!d) return err<StorageError>({ type: 'NotOpen', message: 'the storage is not open' });
+        const held = marks.get(owner) ?? 0;
+        const ranges: { changes: SeqChange[]; from: number; to: number }[] = [];
+        let from = after;
+        for (let i = 0; i < Math.min(count, MAX_PAGES_PER_PULL) && from < held; i++) {
+          const page = readPage(d, owner, from, held, deps.pageRows);
+          ranges.push({ ...page, from });
+          from = page.to;
+        }
+        const pages = await Promise.all(ranges.map(async (r) => ({ bytes: await packPage(owner, r.from, r.to, r.changes), from: r.from, to: r.to })));
+        return ok({ pages, held });
+      });
+    },
+    async applyPage({ bytes }) {
+      if (!db) return err({ type: 'NotOpen', message: 'the storage is not open' });
+      // Pages of one owner must commit in the order they arrived (P2: a page continues the
+      // previous one); inflating is asynchronous, so unpacking is serialized, and each commit
+      // is queued as soon as its page is read — in order.
+      const unpacked = pageLane.then(() => unpackPage(bytes));
+      pageLane = unpacked.catch(() => undefined);
+      const decoded = await unpacked;
+      if (!decoded.ok) return err({ type: 'InvalidRequest', message: decoded.error });
+      const { owner, from, to, changes, unknownFields } = decoded.value;
+      const r = await commit({ changes: changes as Change[], hlc: null, page: { owner, from, to } }); // validated change by change by core apply
+      if (!r.ok) return r;
+      return ok({ ...r.value, owner, from, to, rows: changes.length, bytes: bytes.byteLength, unknownFields });
+    },
     benchNaiveWrite({ changes }) {
       return exclusive(async () => {
         const d = db;

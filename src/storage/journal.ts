@@ -16,6 +16,8 @@ export interface Frame {
   readonly hlc: Hlc | null;
   /** sync-document updates whose materialization this frame holds (issue 3) */
   readonly yUpdates: readonly Uint8Array[];
+  /** watermarks this frame raised (core/stream.ts P2): replay raises them again */
+  readonly marks?: Readonly<Record<string, number>>;
 }
 
 export interface ImageRecord {
@@ -41,6 +43,10 @@ export interface Journal {
   framesAfter(seq: number): Promise<Result<Frame[], StorageError>>;
   frameCount(): Promise<number>;
   pointer(): Promise<Pointer>;
+  /** The sync layout this journal's data is in (null: written before layouts were recorded,
+   *  i.e. release 0.1 — or nothing written yet). */
+  layout(): Promise<number | null>;
+  setLayout(layout: number): Promise<Result<void, StorageError>>;
   readImage(id: string): Promise<ImageRecord | undefined>;
   putImage(image: ImageRecord): Promise<Result<void, StorageError>>;
   /** One transaction: pointer ← {next, current}, drop frames ≤ keepFramesAfter, drop other images. */
@@ -132,6 +138,11 @@ function wrap(db: IDBDatabase): Journal {
       const p = (await req(tx('meta', 'readonly').objectStore('meta').get('pointer'))) as Pointer | undefined;
       return p ?? { current: null, previous: null };
     },
+    async layout() {
+      const v: unknown = await req(tx('meta', 'readonly').objectStore('meta').get('layout'));
+      return typeof v === 'number' ? v : null;
+    },
+    setLayout: (layout) => write('meta', 'recording the sync layout', (t) => t.objectStore('meta').put(layout, 'layout')),
     readImage: async (id) => (await req(tx('images', 'readonly').objectStore('images').get(id))) as ImageRecord | undefined,
     putImage: (image) => write('images', 'saving a database image', (t) => t.objectStore('images').put(image, image.id)),
     promote: (next, previous, keepFramesAfter) =>

@@ -68,6 +68,28 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE VIRTUAL TABLE entries_fts USING fts4(content="entries", name, tokenize=unicode61);
       INSERT INTO entries_fts(entries_fts) VALUES ('rebuild');`,
   },
+  {
+    // The owned-state stream (core/stream.ts): each streamed row keeps its owner's seq, deletes
+    // keep owner and seq, and a watermark per owner says up to which seq this device holds all
+    // of that owner's rows. (_owner, _seq) replaces the _owner indexes: pages read rows by it.
+    // Rows stored before have no seq until the layout upgrade (storage/engine.ts) numbers
+    // this device's own rows; other owners' rows count as not held (watermark 0).
+    id: 3,
+    name: 'owned-state stream: seq, tombstone owner and seq, watermarks',
+    sql: `ALTER TABLE volumes ADD COLUMN _seq INTEGER;
+      ALTER TABLE locations ADD COLUMN _seq INTEGER;
+      ALTER TABLE entries ADD COLUMN _seq INTEGER;
+      ALTER TABLE tombstones ADD COLUMN owner TEXT;
+      ALTER TABLE tombstones ADD COLUMN seq INTEGER;
+      DROP INDEX IF EXISTS volumes_owner;
+      DROP INDEX IF EXISTS locations_owner;
+      DROP INDEX IF EXISTS entries_owner;
+      CREATE INDEX volumes_owner_seq ON volumes(_owner, _seq);
+      CREATE INDEX locations_owner_seq ON locations(_owner, _seq);
+      CREATE INDEX entries_owner_seq ON entries(_owner, _seq);
+      CREATE INDEX tombstones_owner_seq ON tombstones(owner, seq);
+      CREATE TABLE watermarks (owner TEXT PRIMARY KEY NOT NULL, seq INTEGER NOT NULL);`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.id;

@@ -57,6 +57,10 @@ export interface BootReport {
   readonly ms: number;
   /** Sync-document state to restore, in order (image state, then frames' updates). */
   readonly ydoc: readonly Uint8Array[];
+  /** a library persisted before the owned-state stream was upgraded at this boot */
+  readonly layoutUpgraded: boolean;
+  /** this device's watermark vector (core/stream.ts P2) */
+  readonly marks: Readonly<Record<string, number>>;
 }
 
 export interface CommitResult {
@@ -69,6 +73,30 @@ export interface CommitResult {
   readonly tables: readonly string[];
   /** the last few rejections, explained */
   readonly rejections: readonly { type: string; model: string; uuid: string; detail: string }[];
+  /** the watermark vector after this commit (core/stream.ts P2) */
+  readonly marks?: Readonly<Record<string, number>>;
+  /** a local commit of this device's streamed rows: the page to push to peers (P1) */
+  readonly page?: { readonly bytes: Uint8Array; readonly from: number; readonly to: number };
+  /** a page commit: the owner's watermark now, and whether the page left a gap (not applied) */
+  readonly stream?: { readonly owner: string; readonly watermark: number; readonly gap: boolean };
+}
+
+/** Pages read for a pull: each deflated, with its range (core/stream.ts). */
+export interface ServedPages {
+  readonly pages: readonly { readonly bytes: Uint8Array; readonly from: number; readonly to: number }[];
+  /** this device's watermark of the owner: nothing after it to serve */
+  readonly held: number;
+}
+
+/** What applying a received page did. */
+export interface PageResult extends CommitResult {
+  readonly owner: string;
+  readonly from: number;
+  readonly to: number;
+  readonly rows: number;
+  readonly bytes: number;
+  /** fields the page carried that this schema does not know (ignored, core/stream.ts P4) */
+  readonly unknownFields: readonly string[];
 }
 
 export type Params = readonly (string | number | null)[];
@@ -89,6 +117,12 @@ export interface Requests {
    *  (see the sync engine's `flushRemote`): copying it to the worker then overlaps with the
    *  caller's remaining work. Nothing is applied until a commit names the ticket. */
   stage: { req: { ticket: number; changes: readonly Change[] }; res: null };
+  /** This device's watermark vector (core/stream.ts). */
+  marks: { req: Record<string, never>; res: Record<string, number> };
+  /** Up to `count` pages (deflated) of `owner`'s rows after `after` that this device holds. */
+  servePages: { req: { owner: string; after: number; count: number }; res: ServedPages };
+  /** A page a peer sent: decoded, validated and committed here (transferred bytes). */
+  applyPage: { req: { bytes: Uint8Array }; res: PageResult };
   /** Read-only SQL (enforced with PRAGMA query_only). */
   query: { req: { sql: string; params?: Params }; res: QueryRow[] };
   digest: { req: Record<string, never>; res: Record<string, string> };

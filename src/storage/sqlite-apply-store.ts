@@ -107,10 +107,13 @@ export function createSqliteApplyStore(db: Sqlite): ApplyStore {
       const r = db.all('SELECT hlc FROM tombstones WHERE model = ? AND uuid = ?', [model, uuid])[0];
       return r ? String(r['hlc']) : undefined;
     },
-    putTombstone(model, uuid, hlc) {
+    putTombstone(model, uuid, hlc, streamed) {
       db.run(
-        'INSERT INTO tombstones (model, uuid, hlc) VALUES (?, ?, ?) ON CONFLICT(model, uuid) DO UPDATE SET hlc = excluded.hlc',
-        [model, uuid, hlc],
+        'INSERT INTO tombstones (model, uuid, hlc, owner, seq) VALUES (?, ?, ?, ?, ?) ON CONFLICT(model, uuid) DO UPDATE SET ' +
+          'hlc = max(hlc, excluded.hlc), ' +
+          'owner = CASE WHEN excluded.seq > coalesce(seq, 0) THEN excluded.owner ELSE owner END, ' +
+          'seq = CASE WHEN excluded.seq > coalesce(seq, 0) THEN excluded.seq ELSE seq END',
+        [model, uuid, hlc, streamed?.owner ?? null, streamed?.seq ?? null],
       );
     },
   };

@@ -42,6 +42,7 @@ import type { Change, OwnedChange } from '../core/change.ts';
 import { decodeHlc, hlcDevice } from '../core/hlc.ts';
 import { isOwnedModel, MODELS, type OwnedModelName } from '../core/models.ts';
 import { isUuid } from '../core/uuid.ts';
+import { isStreamModel } from '../core/stream.ts';
 import { validateChange } from '../core/validate.ts';
 
 export const LOCAL_ORIGIN = 'tabdrive:local';
@@ -135,15 +136,21 @@ export function writeChanges(doc: Y.Doc, device: string, changes: readonly Chang
   for (const c of changes) {
     if (c.kind === 'owned' && c.owner !== device) throw new Error(`device ${device} cannot write ${c.owner}'s records`);
   }
+  const inDoc = changes.filter(travelsInDoc);
+  if (!inDoc.length) return;
   doc.transact(() => {
     const owned = doc.getMap<unknown>(ownedMapName(device));
     const shared = sharedMap(doc);
-    for (const c of changes) {
+    for (const c of inDoc) {
       if (c.kind === 'owned') owned.set(`${c.model}:${c.uuid}`, docValue(c));
       else shared.set(c.hlc, docValue(c));
     }
   }, LOCAL_ORIGIN);
 }
+
+/** Shared changes and device records travel in the document; volumes, locations and entries
+ *  in the owned-state stream (core/stream.ts), so the document does not grow with files. */
+export const travelsInDoc = (c: Change): boolean => c.kind === 'shared' || !isStreamModel(c.model);
 
 function ownedChange(owner: string, key: string, value: unknown): { change: unknown } | DocRejection {
   const where = `${OWNED_PREFIX}${owner.slice(0, 8)}… ${key.slice(0, 60)}`;
@@ -151,6 +158,7 @@ function ownedChange(owner: string, key: string, value: unknown): { change: unkn
   const model = key.slice(0, sep);
   const uuid = key.slice(sep + 1);
   if (sep < 0 || !isOwnedModel(model) || !isUuid(uuid)) return { reason: 'invalid', where, detail: 'malformed key' };
+  if (isStreamModel(model)) return { reason: 'invalid', where, detail: `${model} records travel in the owned-state stream, not the document` };
   const record = typeof value === 'string' ? fromPositional(model, value) : value;
   if (typeof record === 'string') return { reason: 'invalid', where, detail: record };
   if (!isRecord(record)) return { reason: 'invalid', where, detail: 'value is not an object' };

@@ -8,7 +8,7 @@
 import type { Change, Fields, OwnedChange, SharedChange } from '../core/change.ts';
 import type { HlcClock } from '../core/hlc.ts';
 import { err, ok, type Result } from '../core/result.ts';
-import { generateSampleLocation } from '../core/sample.ts';
+import { streamSampleLocation } from '../core/sample.ts';
 import { albumEntryUuid, contentUuid, isUuid, tagLinkUuid, userMetadataUuid } from '../core/uuid.ts';
 import { validateChange } from '../core/validate.ts';
 import type { CommitResult, StorageError } from '../storage/rpc.ts';
@@ -39,6 +39,8 @@ export type IntentError = StorageError | { readonly type: 'InvalidInput'; readon
 
 /** Changes per commit for bulk writes: small frames keep the UI and the sync document fluid. */
 export const BULK_BATCH = 2000;
+/** The largest sample location (DESIGN §10: libraries of a million files). */
+export const MAX_SAMPLE_FILES = 1_000_000;
 
 export function createIntents(deps: IntentDeps) {
   const { writer, clock, device } = deps;
@@ -159,38 +161,81 @@ export function createIntents(deps: IntentDeps) {
       return write([owned('device', device, deviceRecord(clean, created))]);
     },
 
+    /**
+     * A generated location of up to MAX_SAMPLE_FILES files. Small ones go in ONE commit (wholly
+     * there or wholly absent after a crash). Large ones are written as a real folder is: the
+     * location and its root first (so peers receive the location before its entries, in seq
+     * order), then the entries in batches — generated as they go, never held whole — and the
+     * totals last. `shouldStop` between batches cancels: what was written stays, and the totals
+     * say what is there.
+     */
     async addSampleLocation(
       name: string,
       count: number,
       onProgress?: (p: Progress) => void,
-    ): Promise<Result<{ location: string; files: number }, IntentError>> {
+      shouldStop?: () => boolean,
+    ): Promise<Result<{ location: string; files: number; cancelled: boolean }, IntentError>> {
       const clean = name.trim();
       if (!clean) return fail('A location needs a name.');
       if (clean.length > 200) return fail('That name is too long (200 characters at most).');
-      if (!Number.isSafeInteger(count) || count < 0 || count > 100_000) return fail('Number of files must be between 0 and 100,000.');
+      if (!Number.isSafeInteger(count) || count < 0 || count > MAX_SAMPLE_FILES) return fail(`Number of files must be between 0 and ${MAX_SAMPLE_FILES.toLocaleString('en')}.`);
       const volume = await sampleVolume();
       const location = deps.randomUuid();
-      const sample = generateSampleLocation({ seed: clean, count, owner: device, locationUuid: location, volumeUuid: volume, name: clean, now: deps.now() });
-      const entries = sample.entries.map((e) => owned('entry', e.uuid, e.data));
-      const locChange = owned('location', location, sample.location);
-      const total = entries.length;
-      // Small locations go in ONE commit (wholly there or wholly absent after a crash); big
-      // ones in batches so the UI stays responsive, the location record last so it appears
-      // complete.
-      if (total + 1 <= BULK_BATCH) {
-        const r = await write([...entries, locChange]);
+      const gen = streamSampleLocation({ seed: clean, count, owner: device, locationUuid: location, volumeUuid: volume, name: clean, now: deps.now() });
+      const take = (n: number): { entries: OwnedChange[]; done: Fields | null } => {
+        const entries: OwnedChange[] = [];
+        while (entries.length < n) {
+          const r = gen.next();
+          if (r.done) return { entries, done: r.value };
+          entries.push(owned('entry', r.value.uuid, r.value.data));
+        }
+        return { entries, done: null };
+      };
+      const first = take(BULK_BATCH);
+      if (first.done) {
+        const r = await write([...first.entries, owned('location', location, first.done)]);
         if (!r.ok) return r;
-        onProgress?.({ done: total, total });
-        return ok({ location, files: count });
+        onProgress?.({ done: count, total: count });
+        return ok({ location, files: count, cancelled: false });
       }
-      for (let i = 0; i < total; i += BULK_BATCH) {
-        const r = await write(entries.slice(i, i + BULK_BATCH));
-        if (!r.ok) return r;
-        onProgress?.({ done: Math.min(total, i + BULK_BATCH), total });
+      const root = first.entries[0]!;
+      const head = (files: number, bytes: number, scanned: number | null): Fields => ({
+        device_uuid: device, volume_uuid: volume, entry_uuid: root.uuid, name: clean, path: `sample://${clean}/${clean}`, index_mode: 'deep',
+        total_file_count: files, total_byte_size: bytes, last_scan_at: scanned,
+      });
+      let files = 0;
+      let bytes = 0;
+      const count1 = (batch: readonly OwnedChange[]): void => {
+        for (const c of batch) {
+          if ('data' in c && c.data['kind'] === 'file') {
+            files++;
+            bytes += Number(c.data['size']);
+          }
+        }
+      };
+      let r = await write([owned('location', location, head(0, 0, null)), ...first.entries]);
+      if (!r.ok) return r;
+      count1(first.entries);
+      onProgress?.({ done: files, total: count });
+      let done: Fields | null = null;
+      let cancelled = false;
+      while (!done) {
         await deps.yieldToUi?.();
+        if (shouldStop?.()) {
+          cancelled = true;
+          break;
+        }
+        const next = take(BULK_BATCH);
+        done = next.done;
+        if (next.entries.length) {
+          r = await write(next.entries);
+          if (!r.ok) return r;
+          count1(next.entries);
+        }
+        onProgress?.({ done: files, total: count });
       }
-      const r = await write([locChange]);
-      return r.ok ? ok({ location, files: count }) : r;
+      r = await write([owned('location', location, head(files, bytes, deps.now()))]);
+      return r.ok ? ok({ location, files, cancelled }) : r;
     },
 
     // ── shared records: tags, albums, links, metadata, content identities ──────────────

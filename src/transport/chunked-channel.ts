@@ -44,6 +44,9 @@ export const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 export const COMPRESS_MIN = 256 * 1024;
 const PLAIN = 1;
 const DEFLATED = 2;
+/** A message of our own protocol (the owned-state stream), not y-webrtc's: it goes to
+ *  `hooks.onStream`, never to simple-peer, and counts in no backfill progress. */
+const STREAM = 3;
 
 async function deflate(bytes: Uint8Array): Promise<Uint8Array> {
   const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream('deflate-raw'));
@@ -167,6 +170,16 @@ export interface ChunkedHooks {
   readonly maxMessageBytes?: number;
   /** deflate messages of COMPRESS_MIN bytes or more when that makes them smaller */
   readonly compress?: boolean;
+  /** a channel that can carry stream messages opened or closed (the stream net keeps a list) */
+  readonly onStreamChannel?: (channel: StreamEndpoint, event: 'open' | 'close') => void;
+  /** a whole stream message arrived on `channel` */
+  readonly onStream?: (channel: StreamEndpoint, message: Uint8Array) => void;
+}
+
+/** One data channel as the owned-state stream sees it: same framing, pacing and bounds. */
+export interface StreamEndpoint {
+  send(message: Uint8Array): void;
+  readonly open: boolean;
 }
 
 /**
@@ -272,7 +285,7 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
   const receive = (data: unknown): void => {
     const bytes = toBytes(data);
     const kind = bytes?.[0];
-    if (!bytes || bytes.byteLength < HEADER || (kind !== PLAIN && kind !== DEFLATED)) return drop();
+    if (!bytes || bytes.byteLength < HEADER || (kind !== PLAIN && kind !== DEFLATED && kind !== STREAM)) return drop();
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const id = view.getUint32(1);
     const index = view.getUint32(5);
@@ -292,7 +305,7 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
     current.next++;
     if (current.got > total) return drop();
     if (current.next < count) {
-      setInbound(stats, key, { received: current.got, total });
+      if (kind !== STREAM) setInbound(stats, key, { received: current.got, total });
       if (current.next % 16 === 1) hooks.onChange?.();
       return;
     }
@@ -309,6 +322,10 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
         message.set(p, o);
         o += p.byteLength;
       }
+    }
+    if (kind === STREAM) {
+      if (!closed) hooks.onStream?.(endpoint, message);
+      return;
     }
     if (kind === DEFLATED) {
       const inflated = inflate(message, maxMessage);
@@ -338,6 +355,12 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
     }
   };
   live.add(receive);
+  const endpoint: StreamEndpoint = {
+    send: (message) => enqueue(message, STREAM),
+    get open() {
+      return !closed && real.readyState === 'open';
+    },
+  };
 
   real.onmessage = (ev) => receive(ev.data);
   real.onbufferedamountlow = () => pump();
@@ -345,6 +368,7 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
     pump();
     handlers.onopen?.(ev as never);
     hooks.onChannel?.('open');
+    hooks.onStreamChannel?.(endpoint, 'open');
   };
   real.onclose = (ev) => {
     closed = true;
@@ -357,6 +381,7 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
     setInbound(stats, key, null);
     handlers.onclose?.(ev as never);
     hooks.onChannel?.('close');
+    hooks.onStreamChannel?.(endpoint, 'close');
   };
   real.onerror = (ev) => handlers.onerror?.(ev as never);
 

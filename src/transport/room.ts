@@ -4,10 +4,12 @@
  * over signaling and BroadcastChannel traffic) derives from the secret, which travels only
  * in invite links' URL fragments.
  */
+import { STREAM_LAYOUT as LAYOUT } from '../core/stream.ts';
+
 const hex = (b: ArrayBuffer): string => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, '0')).join('');
 
 export async function roomName(library: string, secret: string): Promise<string> {
-  return `tabdrive-${hex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`tabdrive:room:${library}:${secret}`)))}`;
+  return `tabdrive-${hex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`tabdrive:room:v${LAYOUT}:${library}:${secret}`)))}`;
 }
 
 export async function roomPassword(library: string, secret: string): Promise<string> {

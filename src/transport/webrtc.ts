@@ -33,7 +33,8 @@ import { WebrtcProvider } from 'y-webrtc';
 import * as syncProtocol from 'y-protocols/sync';
 import type * as Y from 'yjs';
 import type { PeerSyncState } from '../sync/anti-entropy.ts';
-import { chunkedWrtc, deliveringChannel, newChannelStats, type ChannelStats, type SendFailure, type WrtcImpl } from './chunked-channel.ts';
+import { isMarks, type Marks } from '../core/stream.ts';
+import { chunkedWrtc, deliveringChannel, newChannelStats, type ChannelStats, type ChunkedHooks, type SendFailure, type WrtcImpl } from './chunked-channel.ts';
 
 export const DEFAULT_SIGNALING: readonly string[] = ['ws://127.0.0.1:4444'];
 
@@ -100,6 +101,8 @@ export interface TransportOptions {
   readonly peerOpts?: { readonly config?: RTCConfiguration; readonly wrtc?: WrtcImpl; readonly [k: string]: unknown };
   /** y-webrtc: do not open WebRTC to peers already reachable over BroadcastChannel (default true) */
   readonly filterBcConns?: boolean;
+  /** the owned-state stream's side of every data channel (stream-net.ts `createDataChannelNet`) */
+  readonly streamHooks?: Pick<ChunkedHooks, 'onStreamChannel' | 'onStream'>;
 }
 
 export interface Transport {
@@ -119,6 +122,10 @@ export interface Transport {
   publishSync(state: { digest: string; busy: boolean }): void;
   /** the sync state every connected peer published */
   peerSync(): PeerSyncState[];
+  /** publish this device's watermark vector (the owned-state stream) */
+  publishMarks(marks: Marks): void;
+  /** the watermark vectors of the peers this device is connected to */
+  peerMarks(): { device: string; marks: Marks }[];
   /** re-run the sync handshake (step 1/2) with every peer */
   resync(): void;
   /** test hook: drop every inbound BroadcastChannel message for `ms` (a lossy moment) */
@@ -143,6 +150,7 @@ const PEEK_MAX_BYTES = 4096;
 interface AwarenessState {
   device?: { uuid?: unknown; name?: unknown; peer?: unknown };
   sync?: { digest?: unknown; busy?: unknown };
+  wm?: unknown;
 }
 
 /** What we touch of y-webrtc's Room (not in its type declarations, or typed loosely). */
@@ -415,6 +423,7 @@ export function createTransport(o: TransportOptions): Transport {
                 onChannel: notify,
                 onSendFailure: (f) => failureListeners.forEach((l) => l(f)),
                 compress: true,
+                ...o.streamHooks,
               },
               base,
             ),
@@ -695,6 +704,20 @@ export function createTransport(o: TransportOptions): Transport {
     },
     publishSync(state) {
       awareness.setLocalStateField('sync', state);
+    },
+    publishMarks(marks) {
+      awareness.setLocalStateField('wm', marks);
+    },
+    peerMarks() {
+      const connected = new Set(this.peers().filter((p) => p.connected).map((p) => p.device));
+      const out: { device: string; marks: Marks }[] = [];
+      for (const [clientId, state] of awareness.getStates()) {
+        if (clientId === awareness.clientID) continue;
+        const s = state as AwarenessState;
+        const d = s.device?.uuid;
+        if (typeof d === 'string' && connected.has(d) && isMarks(s.wm)) out.push({ device: d, marks: s.wm });
+      }
+      return out;
     },
     peerSync() {
       const out: PeerSyncState[] = [];

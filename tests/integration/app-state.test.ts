@@ -51,7 +51,7 @@ function appFor(d: SimDevice, inspect?: () => Promise<SyncReport>): AppState {
   });
   return new AppState({
     query, intents, device: { uuid: d.id, name: d.id.slice(0, 4) }, boot: { health: null } as never, hlc: () => live.clock.current(),
-    openNewDevice: () => undefined, transport: quietTransport(), pendingCommits: () => 0, library: 'lib', inviteLink: '',
+    openNewDevice: () => undefined, transport: quietTransport(), pendingCommits: () => 0, streamProgress: () => null, library: 'lib', inviteLink: '',
     libraries: ['lib'], openLibrary: () => Promise.resolve(), resyncs: () => 0, peerSyncState: () => null,
     folders: {
       intents, query, randomUuid: ids, handles: null, pickDirectory: null,

@@ -9,7 +9,8 @@ import { createPrng } from '../../src/core/prng.ts';
 import { albumEntryUuid, tagLinkUuid, userMetadataUuid } from '../../src/core/uuid.ts';
 import { checkInvariants } from '../support/sim/run.ts';
 import { type SimDevice, World } from '../support/sim/world.ts';
-import { entryData, locationData, tagFields, uuidFactory } from '../support/fixtures.ts';
+import { deviceData, entryData, locationData, tagFields, uuidFactory } from '../support/fixtures.ts';
+import * as Y from 'yjs';
 
 let SQL: SqlJsStatic;
 beforeAll(async () => {
@@ -69,19 +70,82 @@ describe('sync scenarios', () => {
 
   it('a large first sync is handed to storage ahead of its commit (E5) and lands whole', async () => {
     const { w, devs: [a, b] } = await world(0, 0);
-    const loc = ids();
-    const root = ids();
-    const files = Array.from({ length: 2500 }, (_, i) => a!.owned('entry', ids(), entryData(loc, `f${i}.jpg`, root)));
-    await a!.write([a!.owned('entry', root, entryData(loc, 'root', null, 'dir')), ...files]);
+    const tag = ids();
+    await a!.write([a!.shared('tag', tag, 'insert', tagFields('Bulk', A))]);
+    // 2,500 tag links in one transaction: a shared batch large enough to be staged
+    const links = Array.from({ length: 2500 }, () => {
+      const target = ids();
+      return a!.shared('tag_link', tagLinkUuid(tag, target), 'insert', { tag_uuid: tag, target_uuid: target, target_kind: 'entry', source: 'user', applied_by_device: A, active: true });
+    });
+    await a!.write(links);
     await sync(w);
     expect(b!.live!.engine.stats().staged).toBeGreaterThanOrEqual(1);
     expect(b!.live!.engine.stats().commitFailures).toBe(0);
-    expect(await rows(b!, 'SELECT count(*) AS n FROM entries')).toEqual([{ n: 2501 }]);
-    await a!.write([a!.owned('entry', ids(), entryData(loc, 'small.jpg', root))]); // below the threshold: not staged
+    expect(await rows(b!, 'SELECT count(*) AS n FROM tag_links')).toEqual([{ n: 2500 }]);
+    const one = ids();
+    await a!.write([a!.shared('tag_link', tagLinkUuid(tag, one), 'insert', { tag_uuid: tag, target_uuid: one, target_kind: 'entry', source: 'user', applied_by_device: A, active: true })]); // below the threshold: not staged
     const before = b!.live!.engine.stats().staged;
     await sync(w);
     expect(b!.live!.engine.stats().staged).toBe(before);
-    expect(await rows(b!, 'SELECT count(*) AS n FROM entries')).toEqual([{ n: 2502 }]);
+    expect(await rows(b!, 'SELECT count(*) AS n FROM tag_links')).toEqual([{ n: 2501 }]);
+    await converged(w);
+  });
+
+  it('a large location travels in pages of the owned-state stream; the document does not grow with it', async () => {
+    const { w, devs: [a, b] } = await world(0, 0);
+    const loc = ids();
+    const root = ids();
+    const docBefore = Y.encodeStateAsUpdate(a!.live!.doc).byteLength;
+    await a!.write([a!.owned('location', loc, locationData(A, 'Big', root)), a!.owned('entry', root, entryData(loc, 'root', null, 'dir'))]);
+    for (let i = 0; i < 5; i++) await a!.write(Array.from({ length: 2000 }, (_, k) => a!.owned('entry', ids(), entryData(loc, `f${i}-${k}.jpg`, root))));
+    await sync(w);
+    expect(await rows(b!, 'SELECT count(*) AS n FROM entries')).toEqual([{ n: 10_001 }]);
+    expect(Y.encodeStateAsUpdate(a!.live!.doc).byteLength - docBefore).toBeLessThan(1000);
+    expect(b!.live!.stream.marks()[A]).toBe(a!.live!.stream.marks()[A]);
+    // every row keeps its owner's seq everywhere
+    expect(await rows(b!, 'SELECT uuid, _seq FROM entries ORDER BY uuid')).toEqual(await rows(a!, 'SELECT uuid, _seq FROM entries ORDER BY uuid'));
+    await converged(w);
+  });
+
+  it('a device that missed live pages pulls the gap; a late device pulls everything from a peer that is not the owner', async () => {
+    const { w, devs: [a, b] } = await world(0, 0);
+    const loc = ids();
+    const root = ids();
+    await a!.write([a!.owned('location', loc, locationData(A, 'Photos', root)), a!.owned('entry', root, entryData(loc, 'root', null, 'dir'))]);
+    await sync(w);
+    w.net.setLink(A, B, false); // B misses these live pages
+    for (let i = 0; i < 3; i++) await a!.write([a!.owned('entry', ids(), entryData(loc, `missed${i}.jpg`, root))]);
+    await sync(w);
+    expect(await rows(b!, 'SELECT count(*) AS n FROM entries')).toEqual([{ n: 1 }]);
+    w.net.setLink(A, B, true);
+    await a!.write([a!.owned('entry', ids(), entryData(loc, 'after.jpg', root))]); // a live page B cannot continue: it pulls
+    await sync(w);
+    expect(await rows(b!, 'SELECT count(*) AS n FROM entries')).toEqual([{ n: 5 }]);
+    expect(b!.live!.stream.stats.gaps).toBeGreaterThanOrEqual(1);
+    // A goes away; C joins and gets A's rows from B
+    await a!.kill();
+    const c = await w.addDevice(C, 0);
+    await sync(w);
+    expect(await rows(c, 'SELECT count(*) AS n FROM entries')).toEqual([{ n: 5 }]);
+    expect(await rows(c, 'SELECT name FROM locations')).toEqual([{ name: 'Photos' }]);
+    expect(c.live!.stream.marks()[A]).toBe(b!.live!.stream.marks()[A]);
+    await converged(w);
+  });
+
+  it('deletes travel as tombstones with a seq: a location deleted while a device was away is gone there too', async () => {
+    const { w, devs: [a, b] } = await world(0, 0);
+    const loc = ids();
+    const root = ids();
+    await a!.write([a!.owned('location', loc, locationData(A, 'Gone', root)), a!.owned('entry', root, entryData(loc, 'root', null, 'dir')), a!.owned('entry', ids(), entryData(loc, 'x.jpg', root))]);
+    await sync(w);
+    expect(await rows(b!, 'SELECT count(*) AS n FROM entries')).toEqual([{ n: 2 }]);
+    w.net.isolate(B, true);
+    await a!.write([a!.tombstone('location', loc)]);
+    await sync(w);
+    w.net.isolate(B, false);
+    await sync(w);
+    expect(await rows(b!, 'SELECT count(*) AS n FROM entries')).toEqual([{ n: 0 }]);
+    expect(await rows(b!, 'SELECT model, owner, seq FROM tombstones')).toEqual(await rows(a!, 'SELECT model, owner, seq FROM tombstones'));
     await converged(w);
   });
 
@@ -249,11 +313,11 @@ describe('sync scenarios', () => {
     const { w, devs: [a, b] } = await world(0, 0);
     // B writes into A's map directly (a hostile or buggy peer): stamped by B, in owned:A.
     b!.live!.doc.transact(() => {
-      b!.live!.doc.getMap(`owned:${A}`).set(`location:${ids()}`, { hlc: b!.live!.clock.next(), data: locationData(A, 'Forged') });
+      b!.live!.doc.getMap(`owned:${A}`).set(`device:${A}`, { hlc: b!.live!.clock.next(), data: deviceData('Forged') });
     }, 'hostile');
     await sync(w);
     for (const d of [a!, b!]) {
-      expect(await rows(d, 'SELECT count(*) AS n FROM locations')).toEqual([{ n: 0 }]);
+      expect(await rows(d, "SELECT count(*) AS n FROM devices WHERE name = 'Forged'")).toEqual([{ n: 0 }]);
       const st = d.live!.engine.stats();
       expect(st.rejectedBy).toEqual({ ownership: 1 });
       expect(st.lastRejections.find((r) => r.reason === 'ownership')?.detail).toContain(B);

@@ -3,6 +3,7 @@
  * src/ui/queries.ts and all writes through the intents. When a commit touches tables, the
  * lists that read them refresh (`tablesChanged`).
  */
+import type { StreamProgress } from '../../sync/stream.ts';
 import type { Intents, Progress } from '../../sync/intents.ts';
 import type { PeerInfo, Transport } from '../../transport/webrtc.ts';
 import type { BootReport, StorageHealth } from '../../storage/rpc.ts';
@@ -21,6 +22,8 @@ export interface AppDeps {
   readonly transport: Transport;
   /** commits queued in the sync engine (Syncing while > 0) */
   readonly pendingCommits: () => number;
+  /** how far the owned-state stream is behind the peers (null: caught up) */
+  readonly streamProgress: () => StreamProgress | null;
   readonly library: string;
   readonly inviteLink: string;
   /** every library this browser holds, and how to switch to another */
@@ -47,6 +50,8 @@ export type Collection =
 export type Layout = 'list' | 'grid';
 
 const WINDOW = 200;
+/** the stream is "Backfilling" (with a progress bar) while this many rows or more are missing */
+const BACKFILL_ROWS = 2000;
 
 export class AppState {
   readonly deps: AppDeps;
@@ -138,14 +143,15 @@ export class AppState {
   tick(): void {
     this.#seen();
     const inbound = this.deps.transport.channel.inbound;
+    const streamed = this.deps.streamProgress();
     let state: SyncState;
     if (this.paused) state = 'Offline';
-    else if (inbound && inbound.total >= 512 * 1024) state = 'Backfilling';
-    else if (this.deps.pendingCommits() > 0) state = 'Syncing';
+    else if ((inbound && inbound.total >= 512 * 1024) || (streamed && streamed.behind >= BACKFILL_ROWS)) state = 'Backfilling';
+    else if (this.deps.pendingCommits() > 0 || streamed) state = 'Syncing';
     else if (this.devices.length > 1 && this.peers.length === 0) state = 'Offline';
     else state = 'Ready';
     this.syncState = state;
-    this.backfill = state === 'Backfilling' && inbound ? inbound.received / inbound.total : null;
+    this.backfill = state !== 'Backfilling' ? null : streamed ? streamed.fraction : inbound ? inbound.received / inbound.total : null;
     this.resyncs = this.deps.resyncs();
     this.syncTick = (this.syncTick + 1) % 1_000_000;
   }
@@ -346,12 +352,19 @@ export class AppState {
     } else await this.showDetails(file.uuid);
   }
 
+  #stopSample = false;
+  /** Cancels a sample location being added (between batches; what was written stays). */
+  cancelSample(): void {
+    this.#stopSample = true;
+  }
+
   async addSampleLocation(name: string, count: number): Promise<boolean> {
     this.busy = true;
     this.error = null;
     this.progress = { done: 0, total: count };
+    this.#stopSample = false;
     try {
-      const r = await this.deps.intents.addSampleLocation(name, count, (p) => (this.progress = p));
+      const r = await this.deps.intents.addSampleLocation(name, count, (p) => (this.progress = p), () => this.#stopSample);
       if (!r.ok) {
         this.error = r.error.message;
         return false;

@@ -34,6 +34,7 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
   const p = createPrng(`sim:${seed}`);
   const faults = { drop: p.pick([0, 0.05, 0.2]), duplicate: p.pick([0, 0.05, 0.2]), reorder: p.pick([0, 0.3, 1]), delay: p.pick([0, 0, 0.1]) };
   const world = new World(SQL, p, faults);
+  world.pageRows = p.pick([1, 3, 2000]);
   const uuid = (): string => uuidV4(p.bytes(16));
   const n = p.int(2, 6);
   for (let i = 0; i < n; i++) {
@@ -74,6 +75,10 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
     if (r < 0.21) {
       const d = p.pick(world.devices);
       if (d.live && live.length > 1) {
+        // Pages in flight: pulls planned, some messages delivered, some pages being applied
+        for (const x of live) x.live!.stream.poke();
+        world.hub.deliver(p.int(0, 6));
+        for (let i = p.int(0, 3); i > 0; i--) await Promise.resolve();
         if (p.chance(0.5)) {
           // Kill in the middle of a write: the update may already be on the network while
           // its commit (and the clock lease) is still in flight.
@@ -276,7 +281,14 @@ export async function checkInvariants(world: World): Promise<string[]> {
       failures.push(`digest of ${devices[i]!.id.slice(0, 8)} differs from ${devices[0]!.id.slice(0, 8)} in ${diff.join(', ')}`);
     }
   });
-  const tombSets = await Promise.all(devices.map((d) => d.rows('SELECT model, uuid, hlc FROM tombstones ORDER BY model, uuid')));
+  // The stream: every device holds every owner's rows up to the same watermark, each row and
+  // delete with the seq its owner gave it.
+  if (!world.marksAgree()) failures.push(`watermarks differ: ${devices.map((d) => JSON.stringify(d.live!.stream.marks())).join(' ')}`);
+  const seqs = await Promise.all(devices.map(async (d) => JSON.stringify(await Promise.all(['volumes', 'locations', 'entries'].map((t) => d.rows(`SELECT uuid, _owner, _seq FROM ${t} ORDER BY uuid`))))));
+  seqs.forEach((x, i) => {
+    if (x !== seqs[0]) failures.push(`row seqs of ${devices[i]!.id.slice(0, 8)} differ from ${devices[0]!.id.slice(0, 8)}`);
+  });
+  const tombSets = await Promise.all(devices.map((d) => d.rows('SELECT model, uuid, hlc, owner, seq FROM tombstones ORDER BY model, uuid')));
   tombSets.forEach((t, i) => {
     if (JSON.stringify(t) !== JSON.stringify(tombSets[0])) failures.push(`tombstones of ${devices[i]!.id.slice(0, 8)} differ`);
   });
@@ -284,6 +296,10 @@ export async function checkInvariants(world: World): Promise<string[]> {
     for (const t of await d.rows('SELECT model, uuid FROM tombstones')) {
       const table = MODELS[t['model'] as keyof typeof MODELS].table;
       if ((await d.rows(`SELECT 1 FROM ${table} WHERE uuid = ?`, [t['uuid']!])).length) failures.push(`${d.id.slice(0, 8)}: deleted ${String(t['model'])} ${String(t['uuid'])} is present`);
+    }
+    for (const table of ['volumes', 'locations', 'entries']) {
+      const unnumbered = await d.rows(`SELECT uuid FROM ${table} WHERE _seq IS NULL`);
+      if (unnumbered.length) failures.push(`${d.id.slice(0, 8)}: ${table} rows without their owner's seq`);
     }
     for (const table of ['devices', 'volumes', 'locations', 'entries']) {
       const bad = await d.rows(`SELECT uuid FROM ${table} WHERE substr(_hlc, 21) <> _owner`);

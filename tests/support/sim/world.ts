@@ -20,6 +20,8 @@ import { createInProcessStorage, type StorageClient } from '../../../src/storage
 import { createStorageEngine } from '../../../src/storage/engine.ts';
 import { createSyncEngine, type SyncEngine } from '../../../src/sync/engine.ts';
 import { createMemoryNetwork, type MemoryNetwork, type NetFaults } from '../../../src/transport/memory.ts';
+import { createMemoryHub } from '../../../src/transport/stream-net.ts';
+import { createStream, type Stream } from '../../../src/sync/stream.ts';
 
 export const MAX_DRIFT = 5 * 60_000;
 
@@ -50,6 +52,8 @@ function killableIdb(real: IDBFactory): { idb: IDBFactory; kill: () => void } {
 export interface Incarnation {
   readonly storage: StorageClient;
   readonly engine: SyncEngine;
+  /** the owned-state stream, on the world's in-memory hub */
+  readonly stream: Stream;
   readonly clock: HlcClock;
   readonly doc: Y.Doc;
   readonly kill: () => void;
@@ -103,7 +107,7 @@ export class SimDevice {
 
   async start(): Promise<void> {
     const { idb, kill } = killableIdb(this.idb);
-    const storageEngine = createStorageEngine({ sql: this.world.SQL, idb, now: this.now, imageDebounceMs: 10_000_000, imageMaxDelayMs: 10_000_000, imageEveryFrames: 25 });
+    const storageEngine = createStorageEngine({ sql: this.world.SQL, idb, now: this.now, imageDebounceMs: 10_000_000, imageMaxDelayMs: 10_000_000, imageEveryFrames: 25, pageRows: this.world.pageRows });
     const storage = createInProcessStorage(storageEngine);
     const boot = await storage.call('open', { dbName: 'device', deviceUuid: this.id });
     if (!boot.ok) throw new Error(`boot failed: ${boot.error.message}`);
@@ -112,11 +116,31 @@ export class SimDevice {
     const clock: HlcClock = { ...inner, next: () => { const h = inner.next(); issued.push(h); return h; } };
     const doc = new Y.Doc();
     doc.clientID = this.world.prng.int(1, 0x7fffffff); // a new client id per incarnation, seeded
-    const engine = createSyncEngine({ doc, storage, clock, device: this.id, now: this.now, schedule: this.world.timers.schedule });
+    let stream: Stream | null = null;
+    const engine = createSyncEngine({ doc, storage, clock, device: this.id, now: this.now, schedule: this.world.timers.schedule,
+      onCommit: (r, origin) => {
+        if (origin === 'local') stream?.committed(r);
+      } });
     engine.boot(boot.value.ydoc);
+    const net = this.world.hub.join(this.id);
+    stream = createStream({
+      self: this.id,
+      storage,
+      net,
+      // presence, instantly: the marks of the live devices this one is linked to
+      peers: () => this.world.live().filter((d) => d !== this && this.world.hub.linked(this.id, d.id)).map((d) => ({ device: d.id, marks: d.live!.stream.marks() })),
+      announce: () => undefined,
+      initial: boot.value.marks,
+      now: this.now,
+      schedule: (fn) => {
+        fn();
+        return () => undefined;
+      },
+      tickMs: null,
+    });
     this.history.push(issued);
     this.bootClocks.push(boot.value.hlc);
-    this.live = { storage, engine, clock, doc, kill, issued, close: () => storageEngine.close() };
+    this.live = { storage, engine, stream, clock, doc, kill, issued, close: () => storageEngine.close() };
     this.world.net.join(this.id, doc);
   }
 
@@ -131,6 +155,8 @@ export class SimDevice {
     l.doc.getMap('shared').forEach((_v, k) => consider(k));
     this.escaped[this.history.length - 1] = top;
     this.world.net.leave(this.id);
+    this.world.hub.leave(this.id);
+    l.stream.destroy();
     l.engine.destroy();
     l.kill();
     this.live = null;
@@ -168,12 +194,29 @@ export class SimDevice {
 
 export class World {
   time = 1_750_000_000_000;
+  /** the document network and the stream hub, cut and healed together */
   readonly net: MemoryNetwork;
+  readonly hub: ReturnType<typeof createMemoryHub>;
+  /** rows per page (small pages make every pull span several pages and batches) */
+  pageRows = 2000;
   readonly devices: SimDevice[] = [];
   readonly timers = new SimTimers(() => this.time);
 
   constructor(readonly SQL: SqlJsStatic, readonly prng: Prng, faults: NetFaults) {
-    this.net = createMemoryNetwork(prng, faults);
+    const docs = createMemoryNetwork(prng, faults);
+    this.hub = createMemoryHub(prng, faults);
+    const hub = this.hub;
+    this.net = {
+      ...docs,
+      setLink(a, b, up) {
+        docs.setLink(a, b, up);
+        hub.setLink(a, b, up);
+      },
+      isolate(id, on) {
+        docs.isolate(id, on);
+        hub.isolate(id, on);
+      },
+    };
   }
 
   async addDevice(id: string, skew: number): Promise<SimDevice> {
@@ -188,6 +231,7 @@ export class World {
     for (const d of this.devices) {
       const l = d.live;
       if (!l) continue;
+      l.stream.destroy();
       l.engine.destroy();
       await l.close();
     }
@@ -201,8 +245,31 @@ export class World {
     for (let i = 0; i < 5; i++) {
       this.timers.fire(fireAllTimers);
       await Promise.all(this.live().map((d) => d.live!.engine.idle()));
+      await this.pumpStream();
       await new Promise((r) => setTimeout(r, 0));
     }
+  }
+
+  /**
+   * Runs the owned-state stream until nothing moves: every live device plans its pulls, the
+   * hub delivers (with the run's faults), pages are served and applied. A lost message leaves
+   * a pull waiting until it stalls: `heal` moves time on so it is planned again.
+   */
+  async pumpStream(rounds = 200): Promise<void> {
+    for (let r = 0; r < rounds; r++) {
+      for (const d of this.live()) d.live!.stream.poke();
+      const moved = this.hub.deliver();
+      await new Promise((res) => setTimeout(res, 0));
+      const busy = this.live().some((d) => d.live!.stream.busy());
+      if (!moved && !this.hub.pending() && !busy) return;
+    }
+  }
+
+  /** Every live device holds what every other holds (missing = 0). */
+  marksAgree(): boolean {
+    const vecs = this.live().map((d) => d.live!.stream.marks());
+    const owners = new Set(vecs.flatMap((v) => Object.keys(v)));
+    return [...owners].every((o) => vecs.every((v) => (v[o] ?? 0) === (vecs[0]![o] ?? 0)));
   }
 
   /** Rounds the last heal took to become quiescent (-1: it never did). */
@@ -210,7 +277,8 @@ export class World {
 
   /** Nothing in flight: no queued message, no timer, and every live document has the same state. */
   quiescent(): boolean {
-    if (this.net.pending() || this.timers.pending()) return false;
+    if (this.net.pending() || this.timers.pending() || this.hub.pending()) return false;
+    if (this.live().some((d) => d.live!.stream.busy()) || !this.marksAgree()) return false;
     const svs = this.live().map((d) => Y.encodeStateVector(d.live!.doc).join(','));
     return svs.every((sv) => sv === svs[0]);
   }
@@ -224,6 +292,7 @@ export class World {
     for (const d of this.devices) if (!d.live) await d.start();
     this.healRounds = -1;
     for (let round = 0; round < 20; round++) {
+      this.time += 30_000; // pulls whose messages were lost stall and are planned again
       this.net.syncAll();
       await this.idle(true);
       this.net.deliver();

@@ -1,0 +1,166 @@
+/**
+ * The storage side of the owned-state stream (core/stream.ts): watermarks, reading an owner's
+ * rows as pages, packing pages for the wire (deflated JSON) and unpacking them with bounds,
+ * and the one-time layout upgrade of a library persisted before the stream existed.
+ * Runs in the storage worker (and in Node tests), inside the engine's transactions.
+ */
+import * as Y from 'yjs';
+import type { Hlc } from '../core/change.ts';
+import { MODELS } from '../core/models.ts';
+import { err, type Result } from '../core/result.ts';
+import { decodePage, encodePage, fieldNames, isStreamModel, MAX_PAGE_ROWS, STREAM_MODELS, type DecodedPage, type Marks, type SeqChange, type StreamModelName } from '../core/stream.ts';
+import type { Sqlite } from './sqlite.ts';
+
+/** A page never inflates past this (a row is capped by validation at a few KB; 2,000 rows). */
+export const MAX_PAGE_INFLATED = 16 * 1024 * 1024;
+/** The most pages one pull is answered with (flow control: the puller asks again). */
+export const MAX_PAGES_PER_PULL = 8;
+
+export function loadMarks(d: Sqlite): Map<string, number> {
+  return new Map(d.all('SELECT owner, seq FROM watermarks').map((r) => [String(r['owner']), Number(r['seq'])]));
+}
+
+/** Raises watermarks (never lowers them), inside the caller's transaction. */
+export function raiseMarks(d: Sqlite, marks: Marks): void {
+  for (const [owner, seq] of Object.entries(marks))
+    d.run('INSERT INTO watermarks (owner, seq) VALUES (?, ?) ON CONFLICT(owner) DO UPDATE SET seq = max(seq, excluded.seq)', [owner, seq]);
+}
+
+const TABLE = (m: StreamModelName): string => MODELS[m].table;
+
+/**
+ * The owner's rows with after < seq ≤ held, at most MAX_PAGE_ROWS, as one page range: `to` is
+ * where the page ends (every row of the owner up to `to` is in it, P2). Reads each source (three
+ * tables and the tombstones) in seq order through the (owner, seq) indexes.
+ */
+export function readPage(d: Sqlite, owner: string, after: number, held: number, limit = MAX_PAGE_ROWS): { changes: SeqChange[]; to: number } {
+  const rows: SeqChange[] = [];
+  let to = held;
+  const take = (list: SeqChange[]): void => {
+    if (list.length === limit) to = Math.min(to, list[list.length - 1]!.seq);
+    rows.push(...list);
+  };
+  for (const model of STREAM_MODELS) {
+    const fields = fieldNames(model);
+    const list: SeqChange[] = [];
+    d.each(
+      `SELECT uuid, _seq, _hlc, ${fields.join(', ')} FROM ${TABLE(model)} WHERE _owner = ? AND _seq > ? AND _seq <= ? ORDER BY _seq LIMIT ${limit}`,
+      [owner, after, held],
+      (v) => {
+        const data: Record<string, string | number | null> = {};
+        for (let i = 0; i < fields.length; i++) data[fields[i]!] = v[i + 3] as string | number | null;
+        list.push({ kind: 'owned', model, owner, uuid: String(v[0]), seq: Number(v[1]), hlc: String(v[2]), data });
+      },
+    );
+    take(list);
+  }
+  const tombs: SeqChange[] = [];
+  d.each(
+    `SELECT model, uuid, seq, hlc FROM tombstones WHERE owner = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ${limit}`,
+    [owner, after, held],
+    (v) => {
+      if (isStreamModel(v[0])) tombs.push({ kind: 'owned', model: v[0], owner, uuid: String(v[1]), seq: Number(v[2]), hlc: String(v[3]), deleted: true });
+    },
+  );
+  take(tombs);
+  const inPage = rows.filter((c) => c.seq <= to).sort((a, b) => a.seq - b.seq);
+  // Several sources may each have filled up: keep the page within its bound.
+  if (inPage.length > limit) {
+    to = inPage[limit - 1]!.seq;
+    return { changes: inPage.slice(0, limit), to };
+  }
+  return { changes: inPage, to };
+}
+
+async function pipe(bytes: Uint8Array, stream: CompressionStream | DecompressionStream, max: number): Promise<Uint8Array> {
+  const reader = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(stream).getReader();
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.byteLength;
+    if (n > max) {
+      await reader.cancel();
+      throw new Error(`inflates past ${max} bytes`);
+    }
+    parts.push(value);
+  }
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
+}
+
+/** A page for the wire: deflated JSON. */
+export async function packPage(owner: string, from: number, to: number, changes: readonly SeqChange[]): Promise<Uint8Array> {
+  const json = new TextEncoder().encode(JSON.stringify(encodePage(owner, from, to, changes)));
+  return pipe(json, new CompressionStream('deflate-raw'), Number.MAX_SAFE_INTEGER);
+}
+
+/** The inverse of packPage, bounded (MAX_PAGE_INFLATED): never throws. */
+export async function unpackPage(bytes: Uint8Array): Promise<Result<DecodedPage, string>> {
+  let json: unknown;
+  try {
+    const plain = await pipe(bytes, new DecompressionStream('deflate-raw'), MAX_PAGE_INFLATED);
+    json = JSON.parse(new TextDecoder().decode(plain));
+  } catch (e) {
+    return err(`page: ${e instanceof Error ? e.message : 'unreadable'}`);
+  }
+  return decodePage(json);
+}
+
+/**
+ * Layout upgrade, step 1 (SQLite): number this device's own streamed rows and deletes that
+ * have no seq yet, in stamp order (the order the owner wrote them), after `from`; deletes of
+ * streamed models get their owner (the device part of their stamp). Returns the new own
+ * watermark. Other owners' rows keep no seq: they are not held in the stream's sense until
+ * their owner (or a device it served) sends them again.
+ */
+export function numberOwnRows(d: Sqlite, self: string, from: number): number {
+  const own: { table: string; uuid: string; hlc: Hlc }[] = [];
+  for (const model of STREAM_MODELS) {
+    for (const r of d.all(`SELECT uuid, _hlc FROM ${TABLE(model)} WHERE _owner = ? AND _seq IS NULL`, [self]))
+      own.push({ table: TABLE(model), uuid: String(r['uuid']), hlc: String(r['_hlc']) });
+  }
+  const models = STREAM_MODELS.map((m) => `'${m}'`).join(', ');
+  d.run(`UPDATE tombstones SET owner = substr(hlc, 21) WHERE owner IS NULL AND model IN (${models})`);
+  for (const r of d.all(`SELECT model, uuid, hlc FROM tombstones WHERE owner = ? AND seq IS NULL AND model IN (${models})`, [self]))
+    own.push({ table: `tombstones:${String(r['model'])}`, uuid: String(r['uuid']), hlc: String(r['hlc']) });
+  own.sort((a, b) => (a.hlc < b.hlc ? -1 : a.hlc > b.hlc ? 1 : 0));
+  let seq = from;
+  for (const o of own) {
+    seq++;
+    if (o.table.startsWith('tombstones:')) d.run('UPDATE tombstones SET seq = ? WHERE model = ? AND uuid = ?', [seq, o.table.slice(11), o.uuid]);
+    else d.run(`UPDATE ${o.table} SET _seq = ? WHERE uuid = ?`, [seq, o.uuid]);
+  }
+  if (seq > from) raiseMarks(d, { [self]: seq });
+  return seq;
+}
+
+/**
+ * Layout upgrade, step 2 (the sync document): the document persisted before the stream holds
+ * every owned record of every device. The new one keeps what the document is for now: the
+ * shared log, this device's ack and record, and meta. Other devices' records come back when
+ * they write them on the new layout (their rows stay in SQLite meanwhile).
+ */
+export function upgradeDocState(updates: readonly Uint8Array[], self: string): Uint8Array {
+  const old = new Y.Doc();
+  for (const u of updates) Y.applyUpdate(old, u);
+  const next = new Y.Doc();
+  next.transact(() => {
+    old.getMap('shared').forEach((v, k) => next.getMap('shared').set(k, v));
+    old.getMap('meta').forEach((v, k) => next.getMap('meta').set(k, v));
+    const ack = old.getMap('acks').get(self);
+    if (ack !== undefined) next.getMap('acks').set(self, ack);
+    const record = old.getMap(`owned:${self}`).get(`device:${self}`);
+    if (record !== undefined) next.getMap(`owned:${self}`).set(`device:${self}`, record);
+  });
+  const out = Y.encodeStateAsUpdate(next);
+  old.destroy();
+  next.destroy();
+  return out;
+}
