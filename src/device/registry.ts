@@ -35,7 +35,7 @@ export interface RegistryLocks {
 export const REGISTRY_LOCK = 'tabdrive:registry';
 
 export interface IdbSlotRegistry extends SlotRegistry {
-  /** slots moved from the first layout at this open; malformed records skipped (dropped) since */
+  /** slots moved from the first layout at this open; malformed records skipped since (per read) */
   stats(): { readonly migrated: number; readonly invalid: number };
 }
 
@@ -47,10 +47,10 @@ const isSlot = (v: unknown): v is Slot => {
 };
 
 /**
- * Moves the first layout's slots into `meta` (see the header); returns how many. One
- * transaction over both stores, so a kill leaves either both layouts as they were or the move
- * done, and two tabs opening at once move each slot once (IndexedDB orders the two).
- * Returns how many moved, and how many were dropped for having no device id.
+ * Moves the first layout's slots into `meta` (see the header). One transaction over both
+ * stores, so a kill leaves either both layouts as they were or the move done, and two tabs
+ * opening at once move each slot once (IndexedDB orders the two). Returns how many moved,
+ * and how many were dropped for having no device id.
  */
 async function migrateLegacySlots(store: UseStore): Promise<{ moved: number; dropped: number }> {
   const db = await store('readonly', (s) => s.transaction.db);
