@@ -95,7 +95,7 @@ async function start(): Promise<void> {
   const params = new URLSearchParams(location.search);
   const browser = describeBrowser(navigator.userAgent);
   // Without IndexedDB (some private windows) the device lives for this tab only.
-  const registry = await openSlotRegistry(indexedDB).catch(() => createMemorySlotRegistry());
+  const registry = await openSlotRegistry(indexedDB, 'locks' in navigator ? navigator.locks : null).catch(() => createMemorySlotRegistry());
   // An invite link (#/join/<library>/<secret>) makes this browser a device of that library.
   const invite = parseInvite(location.hash);
   if (invite && !invite.ok) throw new Error(invite.error.message);

@@ -3,42 +3,35 @@
  * structured-cloneable), so "Rescan" can read the folder again without asking the user to
  * find it — after asking for permission again when the browser requires it.
  */
+import { del, get, set } from 'idb-keyval';
+import { keyvalStore } from '../storage/keyval.ts';
+
+/** The layout since the first version: database `tabdrive:folder-handles`, one store `handles`,
+ * key = location uuid (out-of-line), value = the handle — what idb-keyval keeps, unchanged. */
 const DB = 'tabdrive:folder-handles';
 const STORE = 'handles';
 
-function open(idb: IDBFactory): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
-    const req = idb.open(DB, 1);
-    req.onupgradeneeded = () => req.result.createObjectStore(STORE);
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error ?? new Error('IndexedDB unavailable'));
-  });
-}
-
-async function tx<T>(idb: IDBFactory, mode: IDBTransactionMode, fn: (s: IDBObjectStore) => IDBRequest): Promise<T> {
-  const db = await open(idb);
-  try {
-    return await new Promise<T>((resolve, reject) => {
-      const req = fn(db.transaction(STORE, mode).objectStore(STORE));
-      req.onsuccess = () => resolve(req.result as T);
-      req.onerror = () => reject(req.error ?? new Error('IndexedDB request failed'));
-    });
-  } finally {
-    db.close();
-  }
-}
-
 export interface HandleStore {
   save(location: string, handle: FileSystemDirectoryHandle): Promise<void>;
+  /** null when none is kept, or when what is kept is not a directory handle */
   load(location: string): Promise<FileSystemDirectoryHandle | null>;
   forget(location: string): Promise<void>;
 }
 
+/** A stored value is used only if it is a directory handle (kind checked, not assumed). */
+const isDirectoryHandle = (v: unknown): v is FileSystemDirectoryHandle =>
+  typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === 'directory';
+
 export function createHandleStore(idb: IDBFactory): HandleStore {
+  // default durability: a handle lost to a power cut costs picking the folder again
+  const store = keyvalStore(idb, DB, STORE);
   return {
-    save: (location, handle) => tx<unknown>(idb, 'readwrite', (s) => s.put(handle, location)).then(() => undefined),
-    load: async (location) => ((await tx<FileSystemDirectoryHandle | undefined>(idb, 'readonly', (s) => s.get(location))) ?? null),
-    forget: (location) => tx<unknown>(idb, 'readwrite', (s) => s.delete(location)).then(() => undefined),
+    save: (location, handle) => set(location, handle, store),
+    load: async (location) => {
+      const kept = await get<unknown>(location, store);
+      return isDirectoryHandle(kept) ? kept : null;
+    },
+    forget: (location) => del(location, store),
   };
 }
 
