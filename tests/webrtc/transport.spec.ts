@@ -1,7 +1,7 @@
 // The transport alone (bench/transport.html: a bare Y.Doc, no app), between two separately
 // launched Chromium processes over WebRTC — inside the test network namespace
 // (scripts/netns.sh) — and between two tabs over BroadcastChannel.
-import { expect, test } from '@playwright/test';
+import { expect, test } from '../e2e/support/browser.ts';
 import { SIGNALING, browser, closeAll, connected, room, start, tab } from './support/harness.ts';
 
 test.afterEach(closeAll);
