@@ -25,23 +25,24 @@ export function watchPage(page) {
   if (existing) return existing;
   const seen = [];
   const patterns = [];
-  const record = (kind, text) => seen.push({ kind, text, url: safeUrl(page) });
+  // `text` is what declared patterns match; `at` (the source) only helps reading a failure
+  const record = (kind, text, at = '') => seen.push({ kind, text, at, url: safeUrl(page) });
   page.on('pageerror', (e) => record('uncaught', `${e.name}: ${e.message}`));
   page.on('console', (m) => {
     if (!ERROR_TYPES.has(m.type())) return;
     const loc = m.location();
-    const at = loc.url ? ` (${loc.url}:${loc.lineNumber + 1})` : '';
-    record(m.worker() ? 'worker console.error' : 'console.error', `${m.text()}${at}`);
+    record(m.worker() ? 'worker console.error' : 'console.error', m.text(), loc.url ? ` (${loc.url}:${loc.lineNumber + 1})` : '');
   });
   page.on('crash', () => record('crash', 'the page crashed'));
   const split = () => {
     const expected = [];
     const unexpected = [];
-    for (const s of seen) (patterns.some((re) => re.test(s.text)) ? expected : unexpected).push(`${s.kind}: ${s.text} [${s.url}]`);
+    for (const s of seen) (patterns.some((re) => re.test(s.text)) ? expected : unexpected).push(`${s.kind}: ${s.text}${s.at} [${s.url}]`);
     return { expected, unexpected };
   };
   const watch = {
-    expect: (...res) => void patterns.push(...res),
+    // without g / y: RegExp#test of such a pattern is stateful (lastIndex)
+    expect: (...res) => void patterns.push(...res.map((re) => new RegExp(re.source, re.flags.replace(/[gy]/g, '')))),
     unexpected: () => split().unexpected,
     expected: () => split().expected,
   };

@@ -39,6 +39,18 @@ test('uncaught errors and console errors of a page and of its storage worker are
   expect(unexpectedPageErrors(page)).toEqual([]);
 });
 
+test('what the browser itself logs as an error counts too (a refused WebSocket)', async ({ baseURL }) => {
+  const page = await openApp(browser.context, baseURL!);
+  await page.evaluate(() => void new WebSocket('ws://127.0.0.1:9/')); // port 9: refused by Chromium itself, no network
+  await expect.poll(() => unexpectedPageErrors(page)).toEqual([
+    expect.stringMatching(/^console\.error: WebSocket connection to 'ws:\/\/127\.0\.0\.1:9\/' failed: .*net::ERR_UNSAFE_PORT/),
+  ]);
+  expectPageErrors(page, /^WebSocket connection to 'ws:\/\/127\.0\.0\.1:9\/' failed: .*net::ERR_UNSAFE_PORT$/g);
+  // read twice: a declared /g pattern keeps no lastIndex between readings
+  expect(unexpectedPageErrors(page)).toEqual([]);
+  expect(unexpectedPageErrors(page)).toEqual([]);
+});
+
 test('a tab the app opens itself is watched too', async ({ baseURL }) => {
   const a = await openApp(browser.context, baseURL!);
   const [fresh] = await Promise.all([browser.context.waitForEvent('page'), a.getByRole('button', { name: 'New device' }).click()]);

@@ -4,7 +4,7 @@
 import type { BrowserContext, Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { count, deviceOf, expect, newProfile, test, unexpectedPageErrors, waitReady, type Profile } from '../e2e/support/browser.ts';
+import { count, deviceOf, expect, expectPageErrors, newProfile, test, unexpectedPageErrors, waitReady, type Profile } from '../e2e/support/browser.ts';
 
 const SIGNALING = 'ws://127.0.0.1:4192';
 let profiles: Profile[] = [];
@@ -175,6 +175,8 @@ test('a peer that disappears mid-backfill does not stall the new device', async 
 // (`context.setOffline`, which cuts its signaling WebSocket) and the test network's addresses
 // go away (which cuts the WebRTC path: Chromium's offline emulation does not touch WebRTC,
 // and a link merely set down still delivers local addresses through loopback).
+/** Chromium's console error for a WebSocket opened while offline (setOffline) */
+const OFFLINE_SIGNALING = /^WebSocket connection to 'ws:\/\/127\.0\.0\.1:4192\/' failed: .*net::ERR_INTERNET_DISCONNECTED$/;
 const ADDRS = [['10.99.0.1/24', 'v0'], ['10.99.0.2/24', 'v1']] as const;
 const link = (state: 'up' | 'down') => {
   for (const [addr, dev] of ADDRS) execFileSync('ip', ['addr', state === 'up' ? 'add' : 'del', addr, 'dev', dev]);
@@ -183,6 +185,8 @@ const link = (state: 'up' | 'down') => {
 test('the network drops: both browsers keep working, and converge when it returns', async ({ baseURL }) => {
   test.skip(!existsSync('/proc/self/ns/net') || process.getuid?.() !== 0, 'needs the test network namespace (root)');
   const { a, b, tag } = await pairWithTag(baseURL!, 'Before', 200);
+  // the browser's own report of the cut: signaling reconnects fail while B is offline
+  expectPageErrors(b, OFFLINE_SIGNALING);
 
   await contexts[1]!.setOffline(true);
   link('down');
