@@ -13,4 +13,5 @@ export declare function watchPage(page: Page): PageWatch;
 export declare function watchContext(context: BrowserContext): ErrorWatch;
 export declare function expectPageErrors(page: Page, ...patterns: RegExp[]): void;
 export declare function unexpectedPageErrors(page: Page): string[];
+export declare function unexpectedContextErrors(context: BrowserContext): string[];
 export declare function assertNoPageErrors(watched: readonly ErrorWatch[], what?: string): void;

@@ -15,6 +15,7 @@
 const ERROR_TYPES = new Set(['error', 'assert']);
 /** the watch of each page, so a test can declare expected errors knowing only the page */
 const watches = new WeakMap();
+const contextWatches = new WeakMap();
 
 /**
  * Starts recording `page`'s errors (idempotent). Classification against the expected patterns
@@ -58,8 +59,14 @@ function safeUrl(page) {
   }
 }
 
-/** Watches every page of `context`: those open now and every one opened later (window.open too). */
+/**
+ * Watches every page of `context` — those open now and every one opened later (window.open
+ * too) — and its service workers' console errors (a service worker belongs to no page: its
+ * messages reach only the context; its uncaught exceptions reach nothing Playwright reports).
+ */
 export function watchContext(context) {
+  const existing = contextWatches.get(context);
+  if (existing) return existing;
   const pages = [];
   const add = (p) => {
     watchPage(p);
@@ -67,7 +74,18 @@ export function watchContext(context) {
   };
   for (const p of context.pages()) add(p);
   context.on('page', add);
-  return { unexpected: () => pages.flatMap((p) => watchPage(p).unexpected()) };
+  const serviceWorker = [];
+  context.on('console', (m) => {
+    if (m.page() === null && m.worker() && ERROR_TYPES.has(m.type())) serviceWorker.push(`service worker console.error: ${m.text()} [${m.worker().url()}]`);
+  });
+  const watch = { unexpected: () => [...pages.flatMap((p) => watchPage(p).unexpected()), ...serviceWorker] };
+  contextWatches.set(context, watch);
+  return watch;
+}
+
+/** The unexpected errors of every page and service worker of `context` so far. */
+export function unexpectedContextErrors(context) {
+  return watchContext(context).unexpected();
 }
 
 /** Declares errors `page` is expected to show (matched against the error's text). */

@@ -3,7 +3,7 @@
 // it, and an undeclared one does — so the rule every other spec relies on cannot quietly stop
 // working.
 import type { Page } from '@playwright/test';
-import { expect, expectPageErrors, freshBrowserPerTest, openApp, test, unexpectedPageErrors } from './support/browser.ts';
+import { expect, expectPageErrors, freshBrowserPerTest, openApp, test, unexpectedContextErrors, unexpectedPageErrors } from './support/browser.ts';
 
 const browser = freshBrowserPerTest();
 
@@ -49,6 +49,15 @@ test('what the browser itself logs as an error counts too (a refused WebSocket)'
   // read twice: a declared /g pattern keeps no lastIndex between readings
   expect(unexpectedPageErrors(page)).toEqual([]);
   expect(unexpectedPageErrors(page)).toEqual([]);
+});
+
+test('the service worker\'s console errors are caught too', async ({ baseURL }) => {
+  test.fail(); // a service worker has no page to declare an error on: this one fails the test
+  const page = await openApp(browser.context, baseURL!);
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  const sw = browser.context.serviceWorkers()[0]!;
+  await sw.evaluate(() => console.error('probe-9 logged by the service worker'));
+  await expect.poll(() => unexpectedContextErrors(browser.context).some((l) => l.includes('probe-9'))).toBe(true);
 });
 
 test('a tab the app opens itself is watched too', async ({ baseURL }) => {

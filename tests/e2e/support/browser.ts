@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { assertNoPageErrors, watchContext, type ErrorWatch } from '../../../scripts/lib/page-errors.mjs';
 
 export { expect };
-export { expectPageErrors, unexpectedPageErrors } from '../../../scripts/lib/page-errors.mjs';
+export { expectPageErrors, unexpectedContextErrors, unexpectedPageErrors } from '../../../scripts/lib/page-errors.mjs';
 
 /**
  * The watches of the browsers launched by the running test. Module state is sound because a
