@@ -42,6 +42,17 @@ export default tseslint.config(
     },
   },
   {
+    // Browser specs take `test` from the e2e support: it carries the page-error rule (issue 15).
+    files: ['tests/e2e/**/*.ts', 'tests/webrtc/**/*.ts'],
+    ignores: ['tests/e2e/support/browser.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: '@playwright/test', importNames: ['test', 'expect'], message: 'import test and expect from tests/e2e/support/browser.ts (page errors fail the test there).' }] },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     ...tseslint.configs.disableTypeChecked,
   },

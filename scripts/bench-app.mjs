@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { ensureChromium } from './lib/chromium.mjs';
+import { assertNoPageErrors, watchContext } from './lib/page-errors.mjs';
 
 const quick = process.argv.includes('--quick');
 const port = Number(process.env.BENCH_APP_PORT ?? 4183);
@@ -60,6 +61,7 @@ async function main() {
     executablePath: ensureChromium(), headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+  const watch = watchContext(ctx); // an error in a measured page fails the bench (scripts/lib/page-errors.mjs)
   const open = async () => {
     const p = await ctx.newPage();
     await p.addInitScript(() => {
@@ -169,6 +171,7 @@ async function main() {
     rmSync(dir, { recursive: true, force: true });
     rmSync(profile, { recursive: true, force: true });
   }
+  assertNoPageErrors([watch], 'the app bench');
   for (const r of rows) console.log(r);
   process.exit(0);
 }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { findChromium } from './lib/chromium.mjs';
+import { assertNoPageErrors, watchContext } from './lib/page-errors.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const quick = process.argv.includes('--quick');
@@ -44,10 +45,14 @@ const stopAll = () => procs.forEach((p) => { try { process.kill(-p.pid, 'SIGTERM
 process.on('exit', stopAll);
 
 const profiles = [];
+/** every page of every browser launched: an error in one (app or raw baseline) fails the bench */
+const watched = [];
 async function launch() {
   const dir = mkdtempSync(join(tmpdir(), 'tabdrive-bench-sync-'));
   profiles.push(dir);
-  return chromium.launchPersistentContext(dir, { executablePath: findChromium(), headless: true, args: ARGS });
+  const context = await chromium.launchPersistentContext(dir, { executablePath: findChromium(), headless: true, args: ARGS });
+  watched.push(watchContext(context));
+  return context;
 }
 async function app(context, url) {
   const page = await context.newPage();
@@ -172,6 +177,7 @@ async function main() {
   }
   for (const d of profiles) rmSync(d, { recursive: true, force: true });
   stopAll();
+  assertNoPageErrors(watched, 'the sync bench');
   mkdirSync(join(root, '.bench'), { recursive: true });
   writeFileSync(join(root, '.bench', 'sync.json'), JSON.stringify({ at: new Date().toISOString(), results }, null, 2));
   console.log(rows.map((r) => `| ${r.join(' | ')} |`).join('\n'));

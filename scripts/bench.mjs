@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { ensureChromium } from './lib/chromium.mjs';
+import { assertNoPageErrors, watchContext } from './lib/page-errors.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -73,8 +74,10 @@ async function main() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
   });
+  // Figures from a page that threw or logged an error are not figures: the page-error rule of
+  // the tests (scripts/lib/page-errors.mjs) fails the bench too, after the browser part.
+  const watch = watchContext(context);
   const page = context.pages()[0] ?? (await context.newPage());
-  page.on('pageerror', (e) => console.error('page error:', e.message));
   const open = async (query = '') => {
     await page.goto(`${base}/bench/${query}`);
     await page.waitForFunction(() => window.bench?.ready === true, null, { timeout: 60_000 });
@@ -132,6 +135,7 @@ async function main() {
   await context.close();
   rmSync(profile, { recursive: true, force: true });
   killServer();
+  assertNoPageErrors([watch], 'the storage bench');
 
   // Sync figures (tab and browser latency, backfill) beside raw y-webrtc: browser-to-browser
   // WebRTC runs inside a private network namespace (root), never on a real interface.

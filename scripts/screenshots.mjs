@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { ensureChromium } from './lib/chromium.mjs';
+import { assertNoPageErrors, watchContext } from './lib/page-errors.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const out = join(root, 'docs', 'screenshots');
@@ -27,6 +28,7 @@ try {
     executablePath: ensureChromium(), headless: true, viewport: { width: 1360, height: 820 }, colorScheme: 'light',
     args: ['--no-sandbox', '--disable-gpu', '--no-first-run'],
   });
+  const watch = watchContext(ctx); // a page that threw is not what the README should show
   const open = async () => {
     const p = await ctx.newPage();
     await p.goto(base);
@@ -91,6 +93,7 @@ try {
   await b.waitForTimeout(500);
   await b.screenshot({ path: join(out, 'phone.png') });
   await ctx.close();
+  assertNoPageErrors([watch], 'the screenshots');
   console.log(`screenshots written to ${out}`);
 } finally {
   process.kill(-server.pid);

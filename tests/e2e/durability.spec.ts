@@ -1,8 +1,8 @@
 // Durability as a user meets it: a killed browser loses no acknowledged write and leaves no
 // half-written one; a damaged saved image is reported in plain words and recovered from.
 import { execFileSync } from 'node:child_process';
-import { expect, test, type BrowserContext, type Page } from '@playwright/test';
-import { count, newProfile, openApp, waitReady } from './support/browser.ts';
+import type { BrowserContext, Page } from '@playwright/test';
+import { count, expect, newProfile, openApp, test, waitReady } from './support/browser.ts';
 
 test.setTimeout(240_000);
 

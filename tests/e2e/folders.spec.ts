@@ -3,11 +3,11 @@
 // sampled content (same file on two devices ⇒ same content uuid) — with progress and Cancel;
 // a re-scan applies additions, changes and deletions; deleting the location removes it
 // everywhere. The fixture folder is written by the test (deterministic bytes).
-import { expect, test, type Locator, type Page } from '@playwright/test';
+import type { Locator, Page } from '@playwright/test';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freshBrowserPerTest, openApp } from './support/browser.ts';
+import { expect, freshBrowserPerTest, openApp, test } from './support/browser.ts';
 
 const browser = freshBrowserPerTest();
 const nav = (p: Page): Locator => p.getByRole('navigation', { name: 'Library' });
@@ -83,6 +83,26 @@ test('a folder is indexed with its tree, sizes and content identities; another d
   await expect(files(b).getByRole('button', { name: /notes\.txt/ })).toContainText('also on 1');
 });
 
+test('the same folder picked twice is indexed twice; the input is cleared after each pick', async ({ baseURL }) => {
+  const dir = fixture();
+  const a = await openApp(browser.context, baseURL!);
+  const input = nav(a).getByLabel('Folder', { exact: true });
+  // the items of the per-device lists (each device's group is itself an item of "Locations")
+  const trips = nav(a).getByRole('list', { name: 'Locations' }).getByRole('list').getByRole('listitem').filter({ hasText: 'Trip' });
+  await addFolder(a, dir);
+  await expect(trips).toHaveCount(1);
+  await expect(nav(a).getByRole('status')).toContainText('“Trip”: 6 files');
+  // cleared once the pick is indexed (after an await: the event's currentTarget is gone by then),
+  // so choosing the same folder again is a change the browser reports
+  await expect(input).toHaveValue('');
+  await addFolder(a, dir);
+  await expect(trips).toHaveCount(2);
+  for (const t of await trips.all()) await expect(t).toContainText('6 files');
+  await expect(input).toHaveValue('');
+  expect(await q(a, "SELECT count(*) AS n FROM entries WHERE kind = 'file'")).toEqual([{ n: 12 }]);
+  expect(await q(a, 'SELECT count(*) AS n FROM content_identities')).toEqual([{ n: 5 }]); // same bytes, same identities
+});
+
 test('Cancel stops indexing and leaves a consistent, usable location', async ({ baseURL }) => {
   const root = join(tmp, 'Many');
   for (let d = 0; d < 20; d++) {
@@ -128,6 +148,14 @@ test('a re-scan applies additions, changes and deletions; deleting the location 
   expect(after!['size']).toBe(statSync(join(dir, 'notes.txt')).size);
   await expect(nav(b).getByRole('list', { name: 'Locations' })).toContainText('6 files');
   await expect.poll(async () => (await q(b, "SELECT name FROM entries WHERE name IN ('video.mp4', 'sunset.jpg')")).map((r) => r['name'])).toEqual(['sunset.jpg']);
+
+  // the same folder picked again for a second re-scan: nothing changed since the first
+  await item.hover();
+  const again = a.waitForEvent('filechooser');
+  await item.getByRole('button', { name: 'Rescan' }).click();
+  await (await again).setFiles(dir);
+  await expect(nav(a).getByRole('status')).toContainText('“Trip”: 6 files, nothing changed');
+  await expect(a.getByLabel('Folder to re-scan')).toHaveValue('');
 
   await item.hover();
   await item.getByRole('button', { name: 'Delete' }).click();

@@ -1,8 +1,8 @@
 // The foundation as a user meets it: the shell, a sample location to browse and search,
 // and devices — every tab a device, reload keeps it, a duplicated tab does not share it,
 // a reopened app adopts the device it had.
-import { expect, test, type BrowserContext } from '@playwright/test';
-import { count, deviceOf, newProfile, openApp, waitReady, type Profile } from './support/browser.ts';
+import type { BrowserContext } from '@playwright/test';
+import { count, deviceOf, expect, newProfile, openApp, test, waitReady, type Profile } from './support/browser.ts';
 
 let profile: Profile;
 let context: BrowserContext;

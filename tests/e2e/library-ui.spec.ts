@@ -1,8 +1,8 @@
 // The library through its interface (DESIGN §8 names only): tags, albums, favourites and
 // notes made with the sidebar and the Inspector in one tab show up in another tab; same-name
 // tags made while apart are shown side by side and merged; list/grid and sorting.
-import { expect, test, type Locator, type Page } from '@playwright/test';
-import { freshBrowserPerTest, openApp } from './support/browser.ts';
+import type { Locator, Page } from '@playwright/test';
+import { expect, freshBrowserPerTest, openApp, test } from './support/browser.ts';
 
 const browser = freshBrowserPerTest();
 

@@ -1,7 +1,6 @@
 // Installable and offline: the manifest is there with its icons, and once the service worker
 // has installed, the app opens with the network gone — storage worker, wasm and all.
-import { expect, test } from '@playwright/test';
-import { count, newProfile, openApp, waitReady } from './support/browser.ts';
+import { count, expect, newProfile, openApp, test, waitReady } from './support/browser.ts';
 
 test('installs a service worker, then opens offline with its data', async ({ baseURL }) => {
   const profile = newProfile();

@@ -1,7 +1,7 @@
 // Every model syncs between tabs through the app's own intents, and conflicting edits made
 // while one tab had sync paused resolve the same way on both (DESIGN §5).
-import { expect, test, type BrowserContext, type Page } from '@playwright/test';
-import { newProfile, openApp, type Profile } from './support/browser.ts';
+import type { BrowserContext, Page } from '@playwright/test';
+import { expect, newProfile, openApp, test, type Profile } from './support/browser.ts';
 
 let profile: Profile;
 let context: BrowserContext;

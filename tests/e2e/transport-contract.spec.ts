@@ -1,8 +1,8 @@
 // The transport contract (tests/support/transport-contract.ts) against the real provider:
 // y-webrtc + our guards and chunked channels, between two tabs (BroadcastChannel).
-import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import type { BrowserContext, Page } from '@playwright/test';
 import { TRANSPORT_CONTRACT, type ContractPair } from '../support/transport-contract.ts';
-import { newProfile, type Profile } from './support/browser.ts';
+import { expect, newProfile, test, type Profile } from './support/browser.ts';
 
 let profile: Profile;
 let context: BrowserContext;

@@ -6,7 +6,8 @@
 // Each measurement asserts only that it completed (every pong came back, every record
 // arrived) — except raw y-webrtc over WebRTC at ≥ 10k, which is expected NOT to arrive.
 import { writeFileSync } from 'node:fs';
-import { expect, test, type Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
+import { expect, test } from '../e2e/support/browser.ts';
 import { SIGNALING, browser, closeAll, connected, pct, room, start, tab } from './support/harness.ts';
 
 test.skip(!process.env['TRANSPORT_BENCH'], 'bench: set TRANSPORT_BENCH=1');

@@ -1,7 +1,7 @@
 // The transport alone (bench/transport.html: a bare Y.Doc, no app), between two separately
 // launched Chromium processes over WebRTC — inside the test network namespace
 // (scripts/netns.sh) — and between two tabs over BroadcastChannel.
-import { expect, test } from '@playwright/test';
+import { expect, expectPageErrors, test } from '../e2e/support/browser.ts';
 import { SIGNALING, browser, closeAll, connected, room, start, tab } from './support/harness.ts';
 
 test.afterEach(closeAll);
@@ -111,6 +111,8 @@ test('disconnect (offline / pause), both edit, reconnect: converge, exchanging o
 
   // Does Playwright's offline mode cut an established WebRTC connection? (It emulates the
   // network for HTTP/WebSocket; record what it does to the data channel.)
+  // Chromium reports each signaling reconnect tried while offline as a console error
+  expectPageErrors(b, /^WebSocket connection to 'ws:\/\/127\.0\.0\.1:4192\/' failed: .*net::ERR_INTERNET_DISCONNECTED$/);
   await cb.setOffline(true);
   await a.evaluate(() => window.transportHarness.set('while-offline', 1));
   const deliveredOffline = await b

@@ -1,9 +1,39 @@
 // Launches Debian Chromium for the e2e suite. Persistent contexts on a fresh profile dir, so
 // a test can kill the browser and relaunch it on the same profile.
-import { chromium, test, type BrowserContext, type Page } from '@playwright/test';
+//
+// Every spec (e2e and WebRTC) imports `test` and `expect` from here, not from
+// @playwright/test: `test` carries the page-error rule (scripts/lib/page-errors.mjs) — any
+// uncaught error, console.error or crash of a page of a browser launched during the test, or
+// of one of its workers (the storage worker), fails the test at its end unless the test
+// declared it with `expectPageErrors`.
+import { chromium, expect, test as base, type BrowserContext, type Page } from '@playwright/test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { assertNoPageErrors, watchContext, type ErrorWatch } from '../../../scripts/lib/page-errors.mjs';
+
+export { expect };
+export { expectPageErrors, unexpectedContextErrors, unexpectedPageErrors } from '../../../scripts/lib/page-errors.mjs';
+
+/**
+ * The watches of the browsers launched by the running test. Module state is sound because a
+ * Playwright worker process runs one test at a time; the fixture below empties it before each
+ * test and reads it after the test's own afterEach hooks (which close the browsers).
+ */
+const launchedThisTest: ErrorWatch[] = [];
+
+export const test = base.extend<{ pageErrors: void }>({
+  pageErrors: [
+    // eslint-disable-next-line no-empty-pattern -- Playwright fixtures must destructure their first argument
+    async ({}, use) => {
+      launchedThisTest.length = 0;
+      await use();
+      const watched = launchedThisTest.splice(0);
+      assertNoPageErrors(watched);
+    },
+    { auto: true },
+  ],
+});
 
 export const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 export const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -19,7 +49,11 @@ export function newProfile(): Profile {
   const dir = mkdtempSync(join(tmpdir(), 'tabdrive-e2e-'));
   return {
     dir,
-    launch: () => chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS }),
+    launch: async () => {
+      const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS });
+      launchedThisTest.push(watchContext(context));
+      return context;
+    },
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
@@ -44,14 +78,15 @@ export function freshBrowserPerTest(): { readonly context: BrowserContext } {
   };
 }
 
-/** Opens the app in a new page of `context` and waits until its device has booted. */
 /** Tabs of one context sync over BroadcastChannel; no signaling server in these tests. */
 export const TABS_ONLY = '/?signaling=';
 
+/**
+ * Opens the app in a new page of `context` and waits until its device has booted. The page's
+ * errors are watched through its context (see `launch`).
+ */
 export async function openApp(context: BrowserContext, baseURL: string, path = TABS_ONLY): Promise<Page> {
   const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(new URL(path, baseURL).toString());
   await waitReady(page);
   return page;

@@ -36,8 +36,8 @@ export async function tab(context: BrowserContext, baseURL: string): Promise<Pag
   return page;
 }
 
+/** The page's errors fail the test through the e2e support's rule (its context was launched there). */
 async function open(page: Page, baseURL: string): Promise<void> {
-  page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
   await page.goto(new URL(HARNESS, baseURL).toString());
   await page.waitForFunction(() => window.transportHarness?.ready === true);
 }
