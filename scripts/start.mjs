@@ -86,9 +86,11 @@ if (existsSync(signaling)) {
   if (!loopback && host !== '0.0.0.0' && host !== '::') {
     env.SIGNALING_ORIGINS = [process.env.SIGNALING_ORIGINS, `http://${host}:${port}`].filter(Boolean).join(',');
   }
-  supervise('the signaling server', 'node', [signaling], env);
+  supervise('the signaling server', process.execPath, [signaling], env);
 }
-supervise('the app server (vite preview)', 'npx', ['vite', 'preview', '--host', host, '--port', port, '--strictPort'], process.env);
+// vite itself, not `npx vite`: npx does not pass SIGTERM on, and its vite would outlive us
+const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');
+supervise('the app server (vite preview)', process.execPath, [vite, 'preview', '--host', host, '--port', port, '--strictPort'], process.env);
 console.log(`\ntabdrive: open http://${host}:${port}/ (each tab is a device)\n`);
 
 const stop = () => {
