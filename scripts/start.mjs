@@ -85,6 +85,8 @@ if (existsSync(signaling)) {
   const env = { ...process.env };
   if (!loopback && host !== '0.0.0.0' && host !== '::') {
     env.SIGNALING_ORIGINS = [process.env.SIGNALING_ORIGINS, `http://${host}:${port}`].filter(Boolean).join(',');
+  } else if (!loopback && !process.env.SIGNALING_ORIGINS) {
+    console.log(`Note: the signaling server serves pages on this machine only; set SIGNALING_ORIGINS to the address other machines open (e.g. http://<this host>:${port}).`);
   }
   supervise('the signaling server', process.execPath, [signaling], env);
 }

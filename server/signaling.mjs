@@ -124,6 +124,8 @@ function bucket(rate, burst, now) {
   };
 }
 
+const PONG = Buffer.from('{"type":"pong"}');
+
 /** '::ffff:127.0.0.1' and '127.0.0.1' are the same address. */
 const addressOf = (/** @type {string | undefined} */ a) => (a ?? 'unknown').replace(/^::ffff:/, '');
 
@@ -211,18 +213,21 @@ export function startSignalingServer(opts = {}) {
     }
   });
 
-  /** @param {import('ws').WebSocket} conn @param {string} message */
+  /**
+   * Sends one text frame (encoded once by the caller, however many receivers it has).
+   * @param {import('ws').WebSocket} conn @param {Buffer} message UTF-8 JSON
+   */
   const send = (conn, message) => {
     if (conn.readyState !== conn.OPEN) return;
-    // Invariant: a connection never holds more than maxBufferedBytes (+ one frame) unsent.
-    // A receiver that does not read is cut off rather than buffered for.
+    // Invariant: a connection never holds more than maxBufferedBytes unsent. A receiver that
+    // does not read is cut off rather than buffered for.
     if (conn.bufferedAmount + message.length > limits.maxBufferedBytes) {
       counters.closedSlow++;
       conn.terminate(); // a close frame would queue behind the full buffer
       return;
     }
     try {
-      conn.send(message);
+      conn.send(message, { binary: false });
     } catch {
       conn.terminate();
     }
@@ -406,13 +411,13 @@ export function startSignalingServer(opts = {}) {
           }
           const receivers = topics.get(m.topic);
           if (!receivers) break;
-          const out = JSON.stringify({ type: 'publish', topic: m.topic, data, clients: receivers.size });
+          const out = Buffer.from(JSON.stringify({ type: 'publish', topic: m.topic, data, clients: receivers.size }));
           for (const r of receivers) send(r, out);
           counters.relayed++;
           break;
         }
         case 'ping':
-          send(conn, '{"type":"pong"}');
+          send(conn, PONG);
           break;
         default:
           counters.dropped++;
