@@ -26,6 +26,8 @@ export interface SignalingServer {
   close(): Promise<void>;
 }
 export declare function originAllowed(origin: string | undefined, extra: readonly string[]): boolean;
+/** the key the per-address cap and buckets count: IPv4 address, or IPv6 /64 */
+export declare function addressKey(remoteAddress: string | undefined): string;
 export declare function parseOrigins(v: string | undefined): string[];
 export declare function startSignalingServer(opts?: {
   host?: string;

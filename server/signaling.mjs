@@ -35,7 +35,7 @@ export const LIMITS = {
   maxTopicsPerConn: 32,
   maxTopicLength: 128,
   maxConnections: 512,
-  /** per remote address (IPv4-mapped IPv6 counts as its IPv4 address) */
+  /** per remote address (an IPv6 /64 counts as one address: see addressKey) */
   maxConnectionsPerAddress: 32,
   /** nesting depth of an unencrypted publication's `data` (y-webrtc's signals use ≤ 4) */
   maxDataDepth: 32,
@@ -126,8 +126,21 @@ function bucket(rate, burst, now) {
 
 const PONG = Buffer.from('{"type":"pong"}');
 
-/** '::ffff:127.0.0.1' and '127.0.0.1' are the same address. */
-const addressOf = (/** @type {string | undefined} */ a) => (a ?? 'unknown').replace(/^::ffff:/, '');
+/**
+ * The "address" that the per-address cap and buckets count: an IPv4 address (IPv4-mapped
+ * IPv6 included), or an IPv6 /64 — one host usually holds a whole /64, so counting single
+ * IPv6 addresses would cap nothing.
+ * @param {string | undefined} a a socket's remoteAddress
+ */
+export function addressKey(a) {
+  const s = (a ?? 'unknown').replace(/^::ffff:(?=\d+\.)/i, '').replace(/%.*$/, '');
+  if (!s.includes(':')) return s;
+  const [head = '', tail = ''] = s.split('::');
+  const h = head ? head.split(':') : [];
+  const t = s.includes('::') && tail ? tail.split(':') : [];
+  const groups = s.includes('::') ? [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t] : h;
+  return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':')}::/64`;
+}
 
 /**
  * @param {{ host?: string, port?: number, limits?: Partial<typeof LIMITS>, origins?: readonly string[], log?: (m: string) => void }} [opts]
@@ -206,7 +219,7 @@ export function startSignalingServer(opts = {}) {
         socket.end('HTTP/1.1 403 Forbidden\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
         return;
       }
-      wss.handleUpgrade(req, socket, head, (conn) => onConnection(conn, addressOf(req.socket.remoteAddress)));
+      wss.handleUpgrade(req, socket, head, (conn) => onConnection(conn, addressKey(req.socket.remoteAddress)));
     } catch (e) {
       caught('upgrade', e);
       socket.destroy();

@@ -3,7 +3,7 @@
 // defence against a hostile client on its own (the figures: signaling-hostile.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { originAllowed, parseOrigins, startSignalingServer, type SignalingServer } from '../../server/signaling.mjs';
+import { addressKey, originAllowed, parseOrigins, startSignalingServer, type SignalingServer } from '../../server/signaling.mjs';
 
 let server: SignalingServer;
 beforeAll(async () => {
@@ -200,6 +200,17 @@ describe('signaling server against hostile clients', () => {
     } finally {
       await s.close();
     }
+  });
+
+  it('counts an IPv4 address as itself and an IPv6 address by its /64', () => {
+    expect(addressKey('127.0.0.2')).toBe('127.0.0.2');
+    expect(addressKey('::ffff:10.0.0.7')).toBe('10.0.0.7');
+    expect(addressKey('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:db8:1:2:bbbb:cccc:dddd:eeee')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(addressKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(addressKey('::1')).toBe('0:0:0:0::/64');
+    expect(addressKey(undefined)).toBe('unknown');
   });
 
   // other "addresses" are 127.0.0.x source addresses: Linux routes all of 127/8 to lo
