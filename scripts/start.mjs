@@ -5,6 +5,8 @@
 //
 //   HOST / PORT                 where the app is served (default 127.0.0.1:4173)
 //   SIGNALING_HOST / _PORT      where the signaling server listens (default 127.0.0.1:4444)
+//   SIGNALING_ORIGINS           extra origins the signaling server serves (server/signaling.mjs)
+// A service that crashes is restarted with backoff; the other keeps running.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -34,30 +36,69 @@ if (stale) {
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
-const children = [];
+// Each service is supervised: one that exits on its own (a crash, an OOM kill) is restarted
+// with backoff, and the app keeps running; one that fails again and again right after
+// starting (a port in use, a broken build) is given up on, loudly. Ctrl-C stops everything.
+const BACKOFF_MS = [500, 1000, 2000, 5000, 10_000, 30_000];
+/** a run at least this long resets the backoff */
+const HEALTHY_MS = 60_000;
+/** this many runs in a row shorter than QUICK_MS: stop trying */
+const MAX_QUICK_FAILURES = 5;
+const QUICK_MS = 5_000;
+let stopping = false;
+/** @type {Set<import('node:child_process').ChildProcess>} */
+const running = new Set();
+
+function supervise(name, cmd, args, env) {
+  let failures = 0;
+  let quick = 0;
+  const run = () => {
+    const started = Date.now();
+    const child = spawn(cmd, args, { cwd: root, stdio: 'inherit', env });
+    running.add(child);
+    child.on('error', (e) => console.error(`${name}: ${e.message}`)); // 'exit' follows
+    child.on('exit', (code, signal) => {
+      running.delete(child);
+      if (stopping) return;
+      const ran = Date.now() - started;
+      if (ran >= HEALTHY_MS) failures = 0;
+      quick = ran < QUICK_MS ? quick + 1 : 0;
+      const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
+      if (quick >= MAX_QUICK_FAILURES) {
+        console.error(`${name} ${how}, ${quick} times in a row right after starting; not restarting it.`);
+        return;
+      }
+      const wait = BACKOFF_MS[Math.min(failures, BACKOFF_MS.length - 1)];
+      failures++;
+      console.error(`${name} ${how}; restarting it in ${wait / 1000} s (restart ${failures}).`);
+      setTimeout(() => !stopping && run(), wait);
+    });
+  };
+  run();
+}
+
 const signaling = join(root, 'server', 'signaling.mjs');
 if (existsSync(signaling)) {
-  children.push(spawn('node', [signaling], { cwd: root, stdio: 'inherit', env: process.env }));
+  // The app's own origin is always allowed when it is on loopback; served on another host
+  // name, that origin must be allowed too (more with SIGNALING_ORIGINS).
+  const loopback = ['127.0.0.1', 'localhost', '::1'].includes(host);
+  const env = { ...process.env };
+  if (!loopback && host !== '0.0.0.0' && host !== '::') {
+    env.SIGNALING_ORIGINS = [process.env.SIGNALING_ORIGINS, `http://${host}:${port}`].filter(Boolean).join(',');
+  } else if (!loopback && !process.env.SIGNALING_ORIGINS) {
+    console.log(`Note: the signaling server serves pages on this machine only; set SIGNALING_ORIGINS to the address other machines open (e.g. http://<this host>:${port}).`);
+  }
+  supervise('the signaling server', process.execPath, [signaling], env);
 }
-children.push(
-  spawn('npx', ['vite', 'preview', '--host', host, '--port', port, '--strictPort'], {
-    cwd: root,
-    stdio: 'inherit',
-  }),
-);
+// vite itself, not `npx vite`: npx does not pass SIGTERM on, and its vite would outlive us
+const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');
+supervise('the app server (vite preview)', process.execPath, [vite, 'preview', '--host', host, '--port', port, '--strictPort'], process.env);
 console.log(`\ntabdrive: open http://${host}:${port}/ (each tab is a device)\n`);
 
 const stop = () => {
-  for (const c of children) c.kill('SIGTERM');
+  stopping = true;
+  for (const c of running) c.kill('SIGTERM');
   process.exit(0);
 };
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
-for (const c of children) {
-  c.on('exit', (code) => {
-    if (code !== 0 && code !== null) {
-      console.error(`a server exited with code ${code}; stopping`);
-      stop();
-    }
-  });
-}

@@ -3,7 +3,21 @@ export declare const LIMITS: {
   maxTopicsPerConn: number;
   maxTopicLength: number;
   maxConnections: number;
+  maxConnectionsPerAddress: number;
+  maxDataDepth: number;
   pingIntervalMs: number;
+  idleMs: number;
+  maxBufferedBytes: number;
+  messagesPerSec: number;
+  messageBurst: number;
+  bytesPerSec: number;
+  byteBurst: number;
+  messagesPerSecPerAddress: number;
+  messageBurstPerAddress: number;
+  bytesPerSecPerAddress: number;
+  byteBurstPerAddress: number;
+  abuseDrops: number;
+  abuseWindowMs: number;
 };
 export interface SignalingServer {
   readonly port: number;
@@ -11,9 +25,15 @@ export interface SignalingServer {
   stats(): Record<string, number>;
   close(): Promise<void>;
 }
+export declare function originAllowed(origin: string | undefined, extra: readonly string[]): boolean;
+/** the key the per-address cap and buckets count: IPv4 address, or IPv6 /64 */
+export declare function addressKey(remoteAddress: string | undefined): string;
+export declare function parseOrigins(v: string | undefined): string[];
 export declare function startSignalingServer(opts?: {
   host?: string;
   port?: number;
   limits?: Partial<typeof LIMITS>;
+  /** extra allowed origins (exact), or '*'; loopback origins are always allowed */
+  origins?: readonly string[];
   log?: (m: string) => void;
 }): Promise<SignalingServer>;
