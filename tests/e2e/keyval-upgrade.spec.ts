@@ -4,9 +4,9 @@
 // page of the app's origin), then the app opens on them. Tabs opened at the same moment —
 // on an upgraded browser and on a fresh one — still never share a device and agree on one
 // library and secret.
-import { chromium, expect, test, type BrowserContext, type Page } from '@playwright/test';
+import type { BrowserContext, Page } from '@playwright/test';
 import { roomName } from '../../src/transport/room.ts';
-import { ARGS, CHROMIUM, deviceOf, newProfile, openApp, type Profile } from './support/browser.ts';
+import { deviceOf, expect, newProfile, openApp, test, type Profile } from './support/browser.ts';
 
 let profile: Profile;
 let context: BrowserContext;
@@ -15,7 +15,7 @@ const BLANK = '/__blank-for-idb';
 test.beforeEach(async () => {
   profile = newProfile();
   // No service worker: its navigation fallback would answer BLANK with the app itself.
-  context = await chromium.launchPersistentContext(profile.dir, { executablePath: CHROMIUM, headless: true, args: ARGS, serviceWorkers: 'block' });
+  context = await profile.launch({ serviceWorkers: 'block' });
   await context.route(`**${BLANK}`, (r) => r.fulfill({ contentType: 'text/html', body: '<!doctype html><title>blank</title>' }));
   // "Add folder" picks the origin-private folder `Kept` (a real FileSystemDirectoryHandle).
   await context.addInitScript(() => {

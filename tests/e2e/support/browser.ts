@@ -41,7 +41,8 @@ export const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-fi
 
 export interface Profile {
   readonly dir: string;
-  launch(): Promise<BrowserContext>;
+  /** `options`: more launch options (e.g. `serviceWorkers: 'block'`) */
+  launch(options?: Parameters<typeof chromium.launchPersistentContext>[1]): Promise<BrowserContext>;
   remove(): void;
 }
 
@@ -49,8 +50,8 @@ export function newProfile(): Profile {
   const dir = mkdtempSync(join(tmpdir(), 'tabdrive-e2e-'));
   return {
     dir,
-    launch: async () => {
-      const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS });
+    launch: async (options = {}) => {
+      const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS, ...options });
       launchedThisTest.push(watchContext(context));
       return context;
     },
