@@ -23,8 +23,8 @@ import { injectInbound } from './transport/chunked-channel.ts';
 import { inviteLink, parseInvite } from './transport/invite.ts';
 import { newSecret, roomName, roomPassword } from './transport/room.ts';
 import { createTransport, type Transport } from './transport/webrtc.ts';
-import { combineNets, createBroadcastNet, createDataChannelNet, deriveStreamKey } from './transport/stream-net.ts';
-import { createStream, type Stream } from './sync/stream.ts';
+import { combineNets, createBroadcastNet, createDataChannelNet, deriveStreamKey, type NetCounters } from './transport/stream-net.ts';
+import { createStream, type Stream, type StreamStats } from './sync/stream.ts';
 import { registerServiceWorker } from './pwa/register.ts';
 import App from './ui/App.svelte';
 import { AppState } from './ui/state/app.svelte.ts';
@@ -47,7 +47,7 @@ export interface TabdriveApi {
   /** Pause sync (disconnect from every peer) or resume it. */
   pause(paused: boolean): void;
   /** data-channel counters: frames, bytes, drops, send failures, inbound progress */
-  transportStats?: () => { bytesSent: number; bytesReceived: number; dropped: number; undecodable: number; sendFailures: number; bcBytesReceived: number };
+  transportStats?: () => { bytesSent: number; bytesReceived: number; dropped: number; undecodable: number; sendFailures: number; bcBytesReceived: number; stream: NetCounters & StreamStats };
   /** the (hashed) room this library syncs in: also the BroadcastChannel name */
   room?: string;
   /** test hook: feed raw bytes to every open data channel as if a peer had sent them */
@@ -196,10 +196,11 @@ async function start(): Promise<void> {
     streamHooks: browsers.hooks,
   });
   const tabs = createBroadcastNet({ name: `${room}:stream`, key: await deriveStreamKey(password, room), self: claim.device });
+  const net = combineNets(tabs, browsers.net);
   stream = createStream({
     self: claim.device,
     storage,
-    net: combineNets(tabs, browsers.net),
+    net,
     peers: () => transport.peerMarks(),
     announce: (m) => transport.publishMarks(m),
     onApplied: (r) => {
@@ -295,7 +296,7 @@ async function start(): Promise<void> {
   // Anti-entropy: compare digests with connected peers; re-handshake on a persistent mismatch.
   const antiEntropy = createAntiEntropy({
     digest: async () => digestKey(unwrap(await storage.call('digest', {}))),
-    busy: () => engine.stats().pending > 0 || transport.channel.inbound !== null,
+    busy: () => engine.stats().pending > 0 || transport.channel.inbound !== null || (stream?.progress() ?? null) !== null || (stream?.busy() ?? false),
     publish: (s) => transport.publishSync(s),
     peers: () => transport.peerSync().filter((p) => transport.peers().some((x) => x.device === p.device)),
     resync: () => transport.resync(),
@@ -341,10 +342,13 @@ async function start(): Promise<void> {
     snapshot: async () => unwrap(await storage.call('snapshot', {})),
     actions: intents,
     pause: (p: boolean) => app?.setPaused(p),
-    transportStats: () => ({ ...transport.channel, bcBytesReceived: transport.counters().bcBytesReceived }),
+    transportStats: () => ({ ...transport.channel, bcBytesReceived: transport.counters().bcBytesReceived, stream: { ...net.counters, ...stream!.stats } }),
     room,
     injectInbound: (data: Uint8Array) => injectInbound(data),
-    dropInboundFor: (ms: number) => transport.dropInboundFor(ms),
+    dropInboundFor: (ms: number) => {
+      transport.dropInboundFor(ms);
+      tabs.dropInboundFor?.(ms);
+    },
   } satisfies Partial<TabdriveApi>);
   markReady();
 }

@@ -24,6 +24,8 @@ export interface StreamNet {
   /** whether this net reaches `device` directly (a data-channel peer that said hello) */
   reaches?(device: string): boolean;
   setPaused(paused: boolean): void;
+  /** test hook (a lossy moment): drop every inbound message for `ms` */
+  dropInboundFor?(ms: number): void;
   readonly counters: NetCounters;
   destroy(): void;
 }
@@ -93,6 +95,7 @@ export function createBroadcastNet(o: { readonly name: string; readonly key: Cry
   let paused = false;
   let lane: Promise<unknown> = Promise.resolve();
   let receiving: Promise<unknown> = Promise.resolve();
+  let dropUntil = 0;
   const selfBytes = ascii.encode(o.self);
   const onMessage = (ev: MessageEvent<unknown>): void => {
     const data = ev.data;
@@ -104,7 +107,7 @@ export function createBroadcastNet(o: { readonly name: string; readonly key: Cry
       return;
     }
     if (to !== BROADCAST && to !== o.self) return; // another tab's page: not even decrypted
-    if (from === o.self || paused) return;
+    if (from === o.self || paused || Date.now() < dropUntil) return;
     const iv = b.slice(2 * ID_BYTES, 2 * ID_BYTES + 12);
     // decryptions may finish out of order; deliveries keep the order messages arrived in
     const plain = crypto.subtle.decrypt({ name: 'AES-GCM', iv }, o.key, b.subarray(2 * ID_BYTES + 12) as Uint8Array<ArrayBuffer>);
@@ -145,6 +148,9 @@ export function createBroadcastNet(o: { readonly name: string; readonly key: Cry
       }).catch(() => undefined);
     },
     onReceive: (cb) => out.add(cb),
+    dropInboundFor(ms) {
+      dropUntil = Date.now() + ms;
+    },
     setPaused(p) {
       paused = p;
       if (p) {

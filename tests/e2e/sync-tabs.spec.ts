@@ -132,13 +132,13 @@ test('anti-entropy: a tab that missed an update while connected is repaired, and
   // B loses whatever arrives in the next 4 s; anti-entropy cannot repair it before then either
   const dropMs = 4000;
   const dropStart = await b.evaluate((ms) => (window.tabdrive.dropInboundFor!(ms), Date.now()), dropMs);
-  await a.evaluate(() => window.tabdrive.actions!.addSampleLocation('Lost in transit', 4));
+  await a.evaluate(() => window.tabdrive.actions!.createTag({ name: 'Lost in transit' })); // a shared change: the document's channel
   await b.waitForTimeout(1000); // long enough for a live update to have arrived between tabs
-  expect(await count(b, "SELECT count(*) FROM locations WHERE name = 'Lost in transit'")).toBe(0); // dropped, not queued: y-webrtc never resends it
+  expect(await count(b, "SELECT count(*) FROM tags WHERE display_name = 'Lost in transit'")).toBe(0); // dropped, not queued: y-webrtc never resends it
   // the check above was made while inbound was still dropped (else a repair could have raced it)
   expect(await b.evaluate(() => Date.now()) - dropStart).toBeLessThan(dropMs);
   await converged([a, b]);
-  expect(await count(b, "SELECT count(*) FROM locations WHERE name = 'Lost in transit'")).toBe(1);
+  expect(await count(b, "SELECT count(*) FROM tags WHERE display_name = 'Lost in transit'")).toBe(1);
   const repaired = await Promise.all([a, b].map((p) => p.evaluate(async () => (await window.tabdrive.stats()).antiEntropy.resyncs)));
   expect(Math.max(...repaired)).toBeGreaterThanOrEqual(1);
   await expect((repaired[1]! > 0 ? b : a).getByRole('status', { name: 'Sync status' })).toContainText('repaired');
@@ -146,9 +146,33 @@ test('anti-entropy: a tab that missed an update while connected is repaired, and
   await expectOnline(b, a);
 });
 
+test('a tab that missed live pages while connected pulls what it lacks as soon as it sees the gap', async ({ baseURL }) => {
+  const path = '/?signaling=&anti-entropy-ms=600000'; // no anti-entropy: the stream repairs itself
+  const a = await openApp(context, baseURL!, path);
+  const b = await openApp(context, baseURL!, path);
+  await converged([a, b]);
+  const dropStart = await b.evaluate(() => (window.tabdrive.dropInboundFor!(3000), Date.now()));
+  await a.evaluate(() => window.tabdrive.actions!.addSampleLocation('Lost in transit', 40));
+  await b.waitForTimeout(800);
+  expect(await count(b, "SELECT count(*) FROM locations WHERE name = 'Lost in transit'")).toBe(0);
+  expect(await b.evaluate(() => Date.now()) - dropStart).toBeLessThan(3000);
+  await b.waitForTimeout(2500); // the window is over
+  // the next live page does not continue what B holds: B refuses it and pulls from A
+  await a.evaluate(() => window.tabdrive.actions!.addSampleLocation('After the gap', 5));
+  await expect.poll(() => count(b, "SELECT count(*) FROM locations WHERE name IN ('Lost in transit', 'After the gap')")).toBe(2);
+  await converged([a, b]);
+  const s = await b.evaluate(() => window.tabdrive.transportStats!().stream);
+  expect(s.gaps).toBeGreaterThanOrEqual(1);
+  expect(s.pulls).toBeGreaterThanOrEqual(1);
+});
+
 test('a new tab starts from the newest image of a device in this browser and receives only the rest', async ({ baseURL }) => {
   const a = await openApp(context, baseURL!);
   await a.evaluate(() => window.tabdrive.actions!.addSampleLocation('Big', 5000));
+  // what the document holds now are acts of people: 400 tags make it worth measuring
+  await a.evaluate(async () => {
+    for (let i = 0; i < 400; i++) await window.tabdrive.actions!.createTag({ name: `tag ${i}`, namespace: 'bulk' });
+  });
   await a.evaluate(() => window.tabdrive.snapshot());
   // after the image: in A's journal only, so the new tab replays it from there
   await a.evaluate(() => window.tabdrive.actions!.createTag({ name: 'after the image' }));
@@ -163,18 +187,22 @@ test('a new tab starts from the newest image of a device in this browser and rec
   await a.evaluate(() => window.tabdrive.actions!.createTag({ name: 'made later' }));
   await expect.poll(() => count(b, "SELECT count(*) FROM tags WHERE display_name = 'made later'")).toBe(1);
   await converged([a, b]);
-  // the library itself did not travel: ~1.5 MB of document for 5,000 entries, < 100 KB received
-  const seededBytes = await b.evaluate(() => window.tabdrive.transportStats!().bcBytesReceived);
-  expect(seededBytes).toBeLessThan(100_000);
+  // the library itself did not travel: the new tab holds the sibling's watermarks, so no page
+  // of its 5,000 entries came over the stream, and the document is small
+  const seeded = await b.evaluate(() => window.tabdrive.transportStats!());
+  expect(seeded.bcBytesReceived).toBeLessThan(100_000);
+  expect(seeded.stream.rowsIn).toBe(0);
 
-  // ?no-seed: the same library synced over the BroadcastChannel instead
+  // ?no-seed: the same library synced over the BroadcastChannel instead, as pages
   const c = await openApp(context, baseURL!, '/?signaling=&no-seed');
   expect(await c.evaluate(() => window.tabdrive.boot!.source)).toBe('fresh');
   await converged([a, b, c]);
-  const synced = await c.evaluate(() => window.tabdrive.transportStats!().bcBytesReceived);
-  expect(synced).toBeGreaterThan(1_000_000);
+  const synced = await c.evaluate(() => window.tabdrive.transportStats!());
+  expect(synced.stream.rowsIn).toBeGreaterThanOrEqual(entries);
+  expect(synced.stream.rowsIn).toBeLessThan(2 * entries); // pulled once, from one tab
   // each of the two tabs answers the newcomer's sync step 1 once; the newcomer greets nobody
   // (greeting with its empty state vector had both send the document twice more)
   const documentSize = await a.evaluate(async () => (await window.tabdrive.stats()).documentSize);
-  expect(synced).toBeLessThan(2.5 * documentSize);
+  expect(synced.bcBytesReceived).toBeLessThan(2.5 * documentSize);
+  expect(documentSize).toBeLessThan(200_000); // 400 tags; of the 5,000 entries it holds none
 });
