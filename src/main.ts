@@ -48,9 +48,9 @@ export interface TabdriveApi {
   transportStats?: () => { bytesSent: number; bytesReceived: number; dropped: number; undecodable: number; sendFailures: number; bcBytesReceived: number };
   /** the (hashed) room this library syncs in: also the BroadcastChannel name */
   room?: string;
-  /** test hook: feed raw bytes to every open data channel as if a peer had sent them */
+  /** test hook (test build only): feed raw bytes to every open data channel as if a peer had sent them */
   injectInbound?: (data: Uint8Array) => number;
-  /** test hook: drop inbound tab messages for a while (a lossy moment) */
+  /** test hook (test build only): drop inbound tab messages for a while (a lossy moment) */
   dropInboundFor?: (ms: number) => void;
 }
 
@@ -314,9 +314,14 @@ async function start(): Promise<void> {
     pause: (p: boolean) => app?.setPaused(p),
     transportStats: () => ({ ...transport.channel, bcBytesReceived: transport.counters().bcBytesReceived }),
     room,
-    injectInbound: (data: Uint8Array) => injectInbound(data),
-    dropInboundFor: (ms: number) => transport.dropInboundFor(ms),
   } satisfies Partial<TabdriveApi>);
+  // Test hooks exist in the test build only (`vite build --mode test`; vite.config.ts): the
+  // condition is a constant, so the production build carries neither them nor their code.
+  if (import.meta.env.MODE === 'test')
+    Object.assign(api, {
+      injectInbound: (data: Uint8Array) => injectInbound(data),
+      dropInboundFor: (ms: number) => transport.dropInboundFor?.(ms),
+    } satisfies Partial<TabdriveApi>);
   markReady();
 }
 

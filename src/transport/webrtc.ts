@@ -126,8 +126,8 @@ export interface Transport {
   peerSync(): PeerSyncState[];
   /** re-run the sync handshake (step 1/2) with every peer */
   resync(): void;
-  /** test hook: drop every inbound BroadcastChannel message for `ms` (a lossy moment) */
-  dropInboundFor(ms: number): void;
+  /** test hook, test build only: drop every inbound BroadcastChannel message for `ms` (a lossy moment) */
+  dropInboundFor?(ms: number): void;
   pause(): void;
   resume(): void;
   readonly paused: boolean;
@@ -725,9 +725,8 @@ export function createTransport(o: TransportOptions): Transport {
       connect();
       guardSignaling();
     },
-    dropInboundFor(ms) {
-      dropUntil = Date.now() + ms;
-    },
+    // compiled out of the production build (vite.config.ts)
+    ...(import.meta.env.MODE === 'test' ? { dropInboundFor: (ms: number) => void (dropUntil = Date.now() + ms) } : {}),
     setName(next) {
       name = next;
       publish();
