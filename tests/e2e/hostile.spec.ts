@@ -1,0 +1,111 @@
+// Hostile members and hostile links (issue 11): a tag colour that would inject CSS, the
+// Content-Security-Policy every page runs under, and invite links that must ask first.
+import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { count, freshBrowserPerTest, openApp, waitReady } from './support/browser.ts';
+
+const browser = freshBrowserPerTest();
+
+declare global {
+  interface Window {
+    __csp?: string[];
+    __inline?: number;
+  }
+}
+
+/** Records every CSP violation a page of the context reports, from its first script on. */
+async function recordViolations(context: BrowserContext): Promise<string[]> {
+  await context.addInitScript(() => {
+    window.__csp = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__csp!.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  const refused: string[] = [];
+  context.on('console', (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) refused.push(m.text());
+  });
+  return refused;
+}
+
+async function inviteOf(page: Page): Promise<{ link: string; library: string; secret: string }> {
+  const box = page.getByRole('textbox', { name: 'Invite link' });
+  if (!(await box.isVisible())) await page.getByRole('button', { name: 'Invite' }).click();
+  const link = await box.inputValue();
+  const m = /#\/join\/([^/]+)\/([^/]+)$/.exec(link);
+  if (!m) throw new Error(`not an invite link: ${link}`);
+  return { link, library: m[1]!, secret: m[2]! };
+}
+
+test('every page carries a Content-Security-Policy, and the app works under it with no violation', async ({ baseURL }) => {
+  const { context } = browser;
+  const refused = await recordViolations(context);
+  const a = await openApp(context, baseURL!);
+  const policy = await a.evaluate(() => document.querySelector('meta[http-equiv="Content-Security-Policy"]')?.getAttribute('content') ?? '');
+  expect(policy).toContain("script-src 'self' 'wasm-unsafe-eval'");
+  expect(policy).not.toMatch(/script-src[^;]*'unsafe-(inline|eval)'/);
+  expect(policy).toMatch(/connect-src[^;]* ws: wss:/); // signaling on any host the user chooses
+  // the app at work: storage worker (sql.js), a tag made with the colour picker, a second tab
+  // syncing over BroadcastChannel, the service worker
+  await a.evaluate(() => window.tabdrive.actions!.addSampleLocation('Photos', 20));
+  await a.getByRole('button', { name: 'New tag' }).click();
+  await a.getByRole('textbox', { name: 'Tag name' }).fill('Trip');
+  await a.getByRole('radio', { name: '#e03131' }).click();
+  await a.getByRole('button', { name: 'Create' }).click();
+  await expect(a.getByRole('list', { name: 'Tags' })).toContainText('Trip');
+  const b = await openApp(context, baseURL!);
+  await expect(b.getByRole('list', { name: 'Tags' })).toContainText('Trip');
+  await expect(b.getByRole('list', { name: 'Locations' })).toContainText('Photos');
+  await expect.poll(() => a.evaluate(async () => !!(await navigator.serviceWorker.getRegistration())?.active), { timeout: 30_000 }).toBe(true);
+  // the bench page (test build only) runs sql.js on the main thread under the same policy
+  const bench = await context.newPage();
+  await bench.goto(`${baseURL}/bench/`);
+  await bench.waitForFunction(() => (window as unknown as { bench?: { ready: boolean } }).bench?.ready === true);
+  for (const p of [a, b, bench]) expect(await p.evaluate(() => window.__csp)).toEqual([]);
+  expect(refused).toEqual([]);
+  // …and the policy is enforced: an injected inline script does not run, and is reported
+  const ran = await a.evaluate(async () => {
+    const s = document.createElement('script');
+    s.textContent = 'window.__inline = 1';
+    document.head.append(s);
+    await new Promise((r) => setTimeout(r, 200));
+    return window.__inline === 1;
+  });
+  expect(ran).toBe(false);
+  expect(await a.evaluate(() => window.__csp)).toEqual([expect.stringMatching(/^script-src/)]);
+});
+
+test('a tag colour that is not #rrggbb, planted by a member as a raw change, is rejected and counted', async ({ baseURL }) => {
+  const { context } = browser;
+  const a = await openApp(context, baseURL!);
+  const { library, secret } = await inviteOf(a);
+  // a member's bare document in the library's room (the bench page's harness), writing the
+  // shared log directly as a modified client would
+  const h = await context.newPage();
+  await h.goto(`${baseURL}/bench/`);
+  await h.waitForFunction(() => (window as unknown as { bench?: { ready: boolean } }).bench?.ready === true);
+  const before = await a.evaluate(async () => (await window.tabdrive.stats()).rejected);
+  const [evil, good] = [crypto.randomUUID(), crypto.randomUUID()];
+  await h.evaluate(async ([library, secret, evil, good]) => {
+    type Harness = { startLibrary(l: string, s: string): Promise<void>; set(m: string, k: string, v: unknown): void };
+    const harness = (window as unknown as { harness: Harness }).harness;
+    await harness.startLibrary(library, secret);
+    const member = crypto.randomUUID();
+    const stamp = (n: number) => `${Date.now().toString(16).padStart(12, '0')}-${n.toString(16).padStart(6, '0')}-${member}`;
+    const tag = (name: string, color: string) => ({
+      canonical_name: name.toLowerCase(), display_name: name, namespace: null, tag_type: 'standard', color,
+      privacy_level: 'normal', search_weight: 100, created_by_device: member,
+    });
+    harness.set('shared', stamp(0), { model: 'tag', uuid: evil, op: 'insert', fields: tag('Evil', 'red;position:fixed;inset:0') });
+    harness.set('shared', stamp(1), { model: 'tag', uuid: good, op: 'insert', fields: tag('Good', '#12ab34') });
+  }, [library, secret, evil, good] as const);
+  // the well-formed one arrives (the path works), the other is dropped and counted
+  await expect(a.getByRole('list', { name: 'Tags' })).toContainText('Good');
+  expect(await count(a, 'SELECT count(*) FROM tags WHERE uuid = ?', [good])).toBe(1);
+  expect(await count(a, 'SELECT count(*) FROM tags WHERE uuid = ?', [evil])).toBe(0);
+  const stats = await a.evaluate(() => window.tabdrive.stats());
+  expect(stats.rejected - before).toBe(1);
+  expect(stats.lastRejections.map((r) => r.detail).join('\n')).toMatch(/tag\.color/);
+  await expect(a.getByRole('list', { name: 'Tags' })).not.toContainText('Evil');
+  // a second device of the library rejects it the same way
+  const b = await openApp(context, baseURL!);
+  await expect(b.getByRole('list', { name: 'Tags' })).toContainText('Good');
+  expect(await count(b, 'SELECT count(*) FROM tags WHERE uuid = ?', [evil])).toBe(0);
+});
