@@ -47,11 +47,16 @@ export async function openSlotRegistry(idb: IDBFactory): Promise<SlotRegistry> {
         .filter((k) => k.startsWith('secret:'))
         .map((k) => k.slice('secret:'.length)),
     open: (library) => write('meta', (s) => s.put(library, 'library')),
-    join: (library, secret) =>
+    join: (library, secret, replaceSecret = false) =>
       write('meta', (s) => {
         s.put(library, 'library');
-        s.put(secret, `secret:${library}`);
+        if (replaceSecret) s.put(secret, `secret:${library}`);
+        else s.add(secret, `secret:${library}`).onerror = (e) => e.preventDefault(); // kept: ConstraintError
       }),
+    knownSecret: async (library) => {
+      const v: unknown = await req(db.transaction('meta').objectStore('meta').get(`secret:${library}`));
+      return typeof v === 'string' ? v : null;
+    },
     slots: async (library) => ((await req(db.transaction('slots').objectStore('slots').getAll())) as Slot[]).filter((s) => s.library === library),
     put: (slot) => write('slots', (s) => s.put(slot)),
   };

@@ -109,3 +109,117 @@ test('a tag colour that is not #rrggbb, planted by a member as a raw change, is 
   await expect(b.getByRole('list', { name: 'Tags' })).toContainText('Good');
   expect(await count(b, 'SELECT count(*) FROM tags WHERE uuid = ?', [evil])).toBe(0);
 });
+
+/** The secret this browser's registry stores for a library (null: it does not hold it). */
+const storedSecret = (p: Page, library: string): Promise<string | null> =>
+  p.evaluate(
+    (library) =>
+      new Promise<string | null>((resolve, reject) => {
+        const open = indexedDB.open('tabdrive:registry');
+        open.onerror = () => reject(open.error ?? new Error('registry'));
+        open.onsuccess = () => {
+          const g = open.result.transaction('meta').objectStore('meta').get(`secret:${library}`);
+          g.onerror = () => reject(g.error ?? new Error('registry'));
+          g.onsuccess = () => {
+            open.result.close();
+            resolve(typeof g.result === 'string' ? g.result : null);
+          };
+        };
+      }),
+    library,
+  );
+const randomSecret = (): string => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
+
+test('an invite link asks first: Cancel changes nothing and clears the link, Join makes this browser a device of the library', async ({ baseURL }) => {
+  const { context } = browser;
+  const a = await openApp(context, baseURL!);
+  const own = await a.evaluate(() => window.tabdrive.library);
+  const [library, secret] = [crypto.randomUUID(), randomSecret()];
+  const link = `${baseURL}/?signaling=#/join/${library}/${secret}`;
+
+  const p = await context.newPage();
+  await p.goto(link);
+  const dialog = p.getByRole('dialog', { name: 'Join this library?' });
+  await expect(dialog).toBeVisible();
+  await expect(dialog.getByRole('button', { name: 'Cancel' })).toBeFocused(); // the safe default
+  expect(await p.evaluate(() => window.tabdrive.device.uuid)).toBe(''); // nothing booted yet
+  expect(await storedSecret(p, library)).toBeNull(); // nothing stored yet
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await waitReady(p);
+  expect(await p.evaluate(() => window.tabdrive.library)).toBe(own);
+  expect(await p.evaluate(() => location.hash)).toBe('');
+  expect(await storedSecret(p, library)).toBeNull();
+
+  const q = await context.newPage();
+  await q.goto(link);
+  await q.getByRole('dialog', { name: 'Join this library?' }).getByRole('button', { name: 'Join' }).click();
+  await waitReady(q);
+  expect(await q.evaluate(() => window.tabdrive.library)).toBe(library);
+  expect(await q.evaluate(() => location.hash)).toBe('');
+  expect(await storedSecret(q, library)).toBe(secret);
+  expect((await inviteOf(q)).secret).toBe(secret);
+  expect(await a.evaluate(() => window.tabdrive.library)).toBe(own); // the open tab is untouched
+});
+
+test('an invite naming a library this browser holds, with a different secret, keeps the stored secret unless the user ticks otherwise', async ({ baseURL }) => {
+  const { context } = browser;
+  const a = await openApp(context, baseURL!);
+  const { library, secret } = await inviteOf(a);
+  const forged = randomSecret();
+  const link = `${baseURL}/?signaling=#/join/${library}/${forged}`;
+
+  const p = await context.newPage();
+  await p.goto(link);
+  const dialog = p.getByRole('dialog', { name: 'Join this library?' });
+  await expect(dialog).toContainText('different secret');
+  const replace = dialog.getByRole('checkbox', { name: "Replace this browser's secret with the link's" });
+  await expect(replace).not.toBeChecked();
+  await dialog.getByRole('button', { name: 'Join' }).click();
+  await waitReady(p);
+  expect(await p.evaluate(() => window.tabdrive.library)).toBe(library);
+  expect(await storedSecret(p, library)).toBe(secret);
+  expect((await inviteOf(p)).secret).toBe(secret);
+  // still in the same room as the other tab
+  await p.evaluate(() => window.tabdrive.actions!.createTag({ name: 'Still together' }));
+  await expect(a.getByRole('list', { name: 'Tags' })).toContainText('Still together');
+
+  // Cancel leaves it too; ticking the box on purpose replaces it
+  const q = await context.newPage();
+  await q.goto(link);
+  await q.getByRole('dialog', { name: 'Join this library?' }).getByRole('button', { name: 'Cancel' }).click();
+  await waitReady(q);
+  expect(await storedSecret(q, library)).toBe(secret);
+  const r = await context.newPage();
+  await r.goto(link);
+  const again = r.getByRole('dialog', { name: 'Join this library?' });
+  await again.getByRole('checkbox', { name: "Replace this browser's secret with the link's" }).check();
+  await again.getByRole('button', { name: 'Join' }).click();
+  await waitReady(r);
+  expect(await storedSecret(r, library)).toBe(forged);
+  expect((await inviteOf(r)).secret).toBe(forged);
+});
+
+test("?signaling= naming another host than the page's asks before connecting; the page's own host does not ask", async ({ baseURL }) => {
+  const { context } = browser;
+  const foreign = 'ws://localhost:9'; // another host name than the page's 127.0.0.1, loopback only
+  const sockets: string[] = [];
+  context.on('page', (pg) => pg.on('websocket', (ws) => sockets.push(ws.url())));
+
+  const p = await context.newPage();
+  await p.goto(`${baseURL}/?signaling=${foreign}`);
+  const dialog = p.getByRole('dialog', { name: 'Use another signaling server?' });
+  await expect(dialog).toContainText('localhost');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await waitReady(p);
+  expect(await p.evaluate(() => location.search)).not.toContain('signaling');
+  expect(sockets.filter((u) => u.includes('localhost'))).toEqual([]);
+
+  await openApp(context, baseURL!, '/?signaling=ws://127.0.0.1:9'); // same host: boots without a question
+
+  const q = await context.newPage();
+  await q.goto(`${baseURL}/?signaling=${foreign}`);
+  await q.getByRole('dialog', { name: 'Use another signaling server?' }).getByRole('button', { name: 'Use it' }).click();
+  await waitReady(q);
+  expect(await q.evaluate(() => location.search)).toContain('signaling');
+  await openApp(context, baseURL!, `/?signaling=${foreign}`); // agreed once: not asked again
+});
