@@ -50,6 +50,15 @@ export const LOW_WATER = 256 * 1024;
  */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 export const COMPRESS_MIN = 256 * 1024;
+/**
+ * Most a deflated message may expand (inflated ÷ wire bytes). The sync document deflates
+ * ~5:1 (a 100k backfill, measured); deflate can reach ~1032:1 (zeros). Senders send plain
+ * what would deflate better than this, so receivers can cut an inflation at this ratio: a
+ * bomb then costs at most 64× its wire bytes. Without it, live memory was bounded but each
+ * bomb left 64 MiB of garbage behind, faster than the GC reclaimed it (Chromium: 9 bombs in
+ * 0.6 s → +415 MiB peak; 3 → +161 MiB).
+ */
+export const MAX_INFLATE_RATIO = 64;
 const PLAIN = 1;
 const DEFLATED = 2;
 
@@ -358,7 +367,7 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
         if (kind === PLAIN) return deliver(message);
         let inflated: Uint8Array;
         try {
-          inflated = await inflate(message, maxMessage);
+          inflated = await inflate(message, Math.min(maxMessage, message.byteLength * MAX_INFLATE_RATIO));
         } catch (e) {
           stats.dropped++;
           stats.lastError = e instanceof Error ? e.message : String(e);
@@ -450,7 +459,8 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
         const deflated = deflate(own).catch(() => own);
         sends.then(async () => {
           const d = await deflated;
-          if (d.byteLength < own.byteLength) enqueue(d, DEFLATED);
+          // deflated only when smaller, and not beyond what receivers inflate (MAX_INFLATE_RATIO)
+          if (d.byteLength < own.byteLength && own.byteLength <= d.byteLength * MAX_INFLATE_RATIO) enqueue(d, DEFLATED);
           else enqueue(own, PLAIN);
         });
       } else if (sends.busy) {

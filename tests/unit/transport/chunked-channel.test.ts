@@ -2,8 +2,8 @@
 // 256 KiB throws, bufferedAmount grows with what is in flight and drains asynchronously,
 // `bufferedamountlow` fires when it falls to the threshold.
 import { describe, expect, it } from 'vitest';
-import { createDeflateRaw } from 'node:zlib';
-import { FRAME_BYTES, HIGH_WATER, MAX_MESSAGE_BYTES, newChannelStats, wrapChannel, type DataChannelLike, type SendFailure } from '../../../src/transport/chunked-channel.ts';
+import { createDeflateRaw, deflateRawSync } from 'node:zlib';
+import { FRAME_BYTES, HIGH_WATER, MAX_INFLATE_RATIO, MAX_MESSAGE_BYTES, newChannelStats, wrapChannel, type DataChannelLike, type SendFailure } from '../../../src/transport/chunked-channel.ts';
 
 const MAX = 262_144;
 
@@ -348,5 +348,36 @@ describe('chunked data channel, compressing', () => {
     // One inflation at a time, cut at the bound: a bomb costs ≤ the bound plus one slice's
     // output. Three bombs inflating at once to 256 MiB each peaked at 1.57 GB before.
     expect(peakBuffers - base.arrayBuffers).toBeLessThan(2 * MAX_MESSAGE_BYTES);
+  });
+
+  it('a message that deflates better than MAX_INFLATE_RATIO travels plain; a deflated one that expands past it is dropped even under the size bound', async () => {
+    const pair = fakePair();
+    const sa = newChannelStats();
+    const sb = newChannelStats();
+    const wa = wrapChannel(pair.a, { stats: sa, compress: true });
+    const wb = wrapChannel(pair.b, { stats: sb });
+    const got: Uint8Array[] = [];
+    wb.onmessage = (ev) => got.push(new Uint8Array(ev.data as ArrayBuffer));
+    const zeros = new Uint8Array(4 * 1024 * 1024); // deflates ~1000:1
+    wa.send(zeros);
+    await until(() => got.length === 1);
+    expect(got[0]!.byteLength).toBe(zeros.byteLength);
+    expect(sa.bytesSent).toBeGreaterThan(zeros.byteLength); // plain on the wire
+    // 1 MiB of zeros deflated by a hostile sender: 1 MiB < the 64 MiB bound, but > 64× its wire size
+    const bomb = new Uint8Array(deflateRawSync(Buffer.alloc(1024 * 1024)));
+    expect(bomb.byteLength * MAX_INFLATE_RATIO).toBeLessThan(1024 * 1024);
+    const f = new Uint8Array(17 + bomb.byteLength);
+    const v = new DataView(f.buffer);
+    v.setUint8(0, 2);
+    v.setUint32(1, 99);
+    v.setUint32(5, 0);
+    v.setUint32(9, 1);
+    v.setUint32(13, bomb.byteLength);
+    f.set(bomb, 17);
+    pair.b.deliver(f);
+    wa.send(text(20, 1));
+    await until(() => got.length === 2);
+    expect(sb.dropped).toBe(1);
+    expect(got[1]!.byteLength).toBe(20);
   });
 });
