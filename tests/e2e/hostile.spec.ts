@@ -2,7 +2,7 @@
 // Content-Security-Policy every page runs under, and invite links that must ask first.
 import { chromium, expect, test, type BrowserContext, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { deflateRawSync } from 'node:zlib';
 import { ARGS, CHROMIUM, count, freshBrowserPerTest, openApp, waitReady } from './support/browser.ts';
 
@@ -268,8 +268,12 @@ test(`${BOMBS} inflate bombs in real Chromium: dropped and counted, the honest m
     type Harness = { ready: boolean; inflateBombs(b64: string, n: number): Promise<{ dropped: number; delivered: number[]; lastError: string | null; ms: number }> };
     await page.waitForFunction(() => (window as unknown as { transportHarness?: Harness }).transportHarness?.ready === true);
     const pid = server.process().pid!;
+    const run = (n: number) => page.evaluate(([b64, n]) => (window as unknown as { transportHarness: Harness }).transportHarness.inflateBombs(b64, n), [bomb.toString('base64'), n] as const);
+    expect((await run(0)).delivered).toEqual([2_100_000]); // warm-up: the page's own allocations
+    // reset each renderer's peak RSS to its current RSS (`5` > clear_refs), then measure
+    for (const p of renderers(pid).keys()) writeFileSync(`/proc/${p}/clear_refs`, '5');
     const before = renderers(pid);
-    const r = await page.evaluate(([b64, n]) => (window as unknown as { transportHarness: Harness }).transportHarness.inflateBombs(b64, n), [bomb.toString('base64'), BOMBS] as const);
+    const r = await run(BOMBS);
     const after = renderers(pid);
     let peakMiB = 0;
     for (const [p, m] of after) peakMiB = Math.max(peakMiB, (m.hwm - (before.get(p)?.rss ?? m.hwm)) / 1024);
