@@ -22,9 +22,10 @@
  *    here): compression and inflation are asynchronous, so sends after a compressed one wait
  *    for it and messages after a compressed one are delivered after it — order is kept both
  *    ways; messages are inflated one at a time, in order, each into a buffer bounded by
- *    `maxMessageBytes` like reassembly (no inflation bombs: three 255 KB zero-bombs inflating
- *    at once took 1.57 GB), what waits behind an inflation is bounded the same way, and a
- *    payload that does not inflate, or would pass the bound, is dropped and counted.
+ *    `maxMessageBytes` like reassembly and by MAX_INFLATE_RATIO × its wire bytes (no inflation
+ *    bombs: three 255 KB zero-bombs inflating at once took 1.57 GB), what waits behind an
+ *    inflation is bounded by `maxMessageBytes` too, and a payload that does not inflate, or
+ *    would pass a bound, is dropped and counted.
  *  - `admit` (optional) sees each whole message before simple-peer does and may refuse it
  *    (the transport limits how often a peer gets the whole document: full-sync-limit.ts).
  *
@@ -104,7 +105,7 @@ const INFLATE_SLICE = 8 * 1024;
  * message and counts it). Peak memory for one message: ≤ max + one slice's output for a
  * bomb; 2 × its size for a message that fits (the pieces, then the joined copy).
  */
-export async function inflate(bytes: Uint8Array, max: number): Promise<Uint8Array> {
+async function inflate(bytes: Uint8Array, max: number): Promise<Uint8Array> {
   const ds = new DecompressionStream('deflate-raw');
   const writer = ds.writable.getWriter();
   const reader = ds.readable.getReader();
