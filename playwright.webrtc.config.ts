@@ -5,8 +5,8 @@ import { defineConfig } from '@playwright/test';
 // interface: `scripts/netns.sh npx playwright test -c playwright.webrtc.config.ts`.
 export const APP_PORT = 4191;
 export const SIGNALING_PORT = 4192;
-/** the production build to serve (WEBRTC_DIST lets a run use its own build, not the shared dist/) */
-const DIST = process.env['WEBRTC_DIST'] ?? 'dist';
+/** the test build to serve (`vite build --mode test`; WEBRTC_DIST lets a run use its own build) */
+const DIST = process.env['WEBRTC_DIST'] ?? 'dist-test';
 
 export default defineConfig({
   testDir: 'tests/webrtc',
@@ -19,7 +19,7 @@ export default defineConfig({
   use: { baseURL: `http://127.0.0.1:${APP_PORT}` },
   webServer: [
     {
-      command: `npx vite preview --host 127.0.0.1 --port ${APP_PORT} --strictPort --outDir ${DIST}`,
+      command: `npx vite preview --mode test --host 127.0.0.1 --port ${APP_PORT} --strictPort --outDir ${DIST}`,
       url: `http://127.0.0.1:${APP_PORT}/`,
       reuseExistingServer: false,
       timeout: 60_000,

@@ -1,13 +1,23 @@
 import { defineConfig } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { VitePWA } from 'vite-plugin-pwa';
+import { contentSecurityPolicy } from './build/csp.ts';
 import { dependencyPatch } from './build/patch-dependency.ts';
 import { SQLJS_FILE_GROWTH } from './build/sqljs-file-growth.ts';
 import { YWEBRTC_CONNECT_STATE } from './build/ywebrtc-connect-state.ts';
 
-export default defineConfig({
+/**
+ * Two builds. `vite build` (mode production, `dist/`, what `npm start` serves) is the app
+ * alone: no bench pages, and the test hooks (`import.meta.env.MODE === 'test'` branches:
+ * `tabdrive.injectInbound`/`dropInboundFor`, the worker's `benchNaiveWrite`) are compiled
+ * out. `vite build --mode test` (`dist-test/`, served by `vite preview --mode test`) adds
+ * them and the bench and transport harness pages: `npm test`'s browser suites and
+ * `npm run bench` use it. scripts/check-production.mjs checks `dist/` has none of it.
+ */
+export default defineConfig(({ mode }) => ({
   plugins: [
     svelte(),
+    contentSecurityPolicy(),
     dependencyPatch(SQLJS_FILE_GROWTH),
     dependencyPatch(YWEBRTC_CONNECT_STATE),
     // Installable, and opens offline: the service worker precaches the app shell, the
@@ -47,10 +57,11 @@ export default defineConfig({
   build: {
     target: 'es2022',
     sourcemap: true,
+    outDir: mode === 'test' ? 'dist-test' : 'dist',
     rollupOptions: {
-      input: { app: 'index.html', bench: 'bench/index.html', transport: 'bench/transport.html' },
+      input: (mode === 'test' ? { app: 'index.html', bench: 'bench/index.html', transport: 'bench/transport.html' } : { app: 'index.html' }) as Record<string, string>,
     },
   },
   server: { host: '127.0.0.1', port: 5173 },
   preview: { host: '127.0.0.1', port: 4173, strictPort: true },
-});
+}));

@@ -14,6 +14,7 @@ import type { Change } from '../src/core/change.ts';
 import { createHlcClock } from '../src/core/hlc.ts';
 import { generateSampleLocation } from '../src/core/sample.ts';
 import { createStorageClient, type StorageClient } from '../src/storage/client.ts';
+import { roomName, roomPassword } from '../src/transport/room.ts';
 import { createTransport, type Transport } from '../src/transport/webrtc.ts';
 import type { Result } from '../src/core/result.ts';
 
@@ -172,6 +173,12 @@ const harness = {
     const doc = new Y.Doc();
     harness.doc = doc;
     harness.transport = createTransport({ doc, room, password: `pw-${room}`, signaling, self: { device: crypto.randomUUID(), name: 'harness' } });
+  },
+  /** joins a real library's room (tabs only) as a bare document: a hostile member's view */
+  async startLibrary(library: string, secret: string) {
+    const doc = new Y.Doc();
+    harness.doc = doc;
+    harness.transport = createTransport({ doc, room: await roomName(library, secret), password: await roomPassword(library, secret), signaling: [] });
   },
   set: (map: string, key: string, value: unknown) => harness.doc!.getMap<unknown>(map).set(key, value),
   get: (map: string, key: string) => harness.doc!.getMap<unknown>(map).get(key),

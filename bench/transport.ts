@@ -12,7 +12,7 @@
  */
 import { WebrtcProvider } from 'y-webrtc';
 import * as Y from 'yjs';
-import { injectInbound } from '../src/transport/chunked-channel.ts';
+import { FRAME_BYTES, injectInbound, newChannelStats, wrapChannel, type DataChannelLike } from '../src/transport/chunked-channel.ts';
 import { createTransport, signalingSeen, type Transport, type TransportCounters, type TransportStatus, type ConnectionInfo } from '../src/transport/webrtc.ts';
 
 export interface HarnessStart {
@@ -62,6 +62,8 @@ lat.observe((ev, tr) => {
     }
   }
 });
+
+let honestDeflated: Uint8Array | null = null;
 
 const harness = {
   ready: true,
@@ -208,6 +210,52 @@ const harness = {
     raw?.destroy();
     transport = null;
     raw = null;
+  },
+
+  /**
+   * Hands `copies` deflated bombs (`bomb`, base64; framed here as a peer would send them) to
+   * one chunked channel over a fake real channel, then an honest 2 MiB deflated message, and
+   * waits for that message: what the hostile e2e test measures the renderer's memory around.
+   */
+  async inflateBombs(bomb64: string, copies: number): Promise<{ dropped: number; delivered: number[]; lastError: string | null; ms: number }> {
+    const bomb = Uint8Array.from(atob(bomb64), (c) => c.charCodeAt(0));
+    // sync-document-like text: deflates well, but within MAX_INFLATE_RATIO (what a sender
+    // deflates); made once, so that a second call measures the bombs, not this
+    honestDeflated ??= await (async () => {
+      const honest = new TextEncoder().encode(Array.from({ length: 262_500 }, (_, i) => `"entry:${(i * 7919) % 100000}",`).join('')).slice(0, 2_100_000);
+      return new Uint8Array(await new Response(new Blob([honest]).stream().pipeThrough(new CompressionStream('deflate-raw'))).arrayBuffer());
+    })();
+    const deflated = honestDeflated;
+    const stats = newChannelStats();
+    const real: DataChannelLike = {
+      binaryType: 'arraybuffer', bufferedAmount: 0, bufferedAmountLowThreshold: 0, label: 'bombs', readyState: 'open',
+      onmessage: null, onbufferedamountlow: null, onopen: null, onclose: null, onerror: null,
+      send: () => undefined, close: () => undefined,
+    };
+    const channel = wrapChannel(real, { stats });
+    const delivered: number[] = [];
+    channel.onmessage = (ev) => delivered.push((ev.data as ArrayBuffer).byteLength);
+    const framesOf = (id: number, payload: Uint8Array): Uint8Array[] => {
+      const per = FRAME_BYTES - 17;
+      const count = Math.ceil(payload.byteLength / per);
+      return Array.from({ length: count }, (_, i) => {
+        const part = payload.subarray(i * per, (i + 1) * per);
+        const f = new Uint8Array(17 + part.byteLength);
+        const v = new DataView(f.buffer);
+        v.setUint8(0, 2);
+        v.setUint32(1, id);
+        v.setUint32(5, i);
+        v.setUint32(9, count);
+        v.setUint32(13, payload.byteLength);
+        f.set(part, 17);
+        return f;
+      });
+    };
+    const t0 = performance.now();
+    for (let id = 1; id <= copies; id++) for (const f of framesOf(id, bomb)) real.onmessage?.({ data: f.buffer });
+    for (const f of framesOf(copies + 1, deflated)) real.onmessage?.({ data: f.buffer });
+    while (delivered.length === 0 && performance.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 10));
+    return { dropped: stats.dropped, delivered, lastError: stats.lastError, ms: performance.now() - t0 };
   },
 };
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// App figures of `npm run bench` (issue "The app" §10), in Chromium on the production build
-// (dist/, served here on BENCH_APP_PORT, default 4183). Prints Markdown table rows:
+// App figures of `npm run bench` (issue "The app" §10), in Chromium on the test build
+// (the production app plus hooks, dist-test/, served here on BENCH_APP_PORT, default 4183).
+// Prints Markdown table rows:
 //  - indexing rate of a generated 10k-file folder through the "Folder" input, beside the
 //    bare cost of reading and SHA-256-hashing the same files whole in the same page;
 //  - "Search files" latency at 100k entries (FTS4 prefix query, count + first page, as the
@@ -45,7 +46,7 @@ function makeFolder() {
 }
 
 async function main() {
-  const server = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
+  const server = spawn('npx', ['vite', 'preview', '--mode', 'test', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
     cwd: join(import.meta.dirname, '..'), stdio: 'ignore', detached: true,
   });
   process.on('exit', () => {

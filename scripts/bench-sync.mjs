@@ -121,7 +121,7 @@ async function rawPages(ctxA, ctxB, room, sig) {
 }
 
 async function main() {
-  start('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(APP), '--strictPort']);
+  start('npx', ['vite', 'preview', '--mode', 'test', '--host', '127.0.0.1', '--port', String(APP), '--strictPort']);
   start('node', ['server/signaling.mjs'], { SIGNALING_PORT: String(SIG) });
   await waitFor(async () => { try { return (await fetch(`${base}/`)).ok; } catch { return false; } }, 30_000);
   const rows = [];

@@ -42,10 +42,11 @@ async function main() {
   const exe = ensureChromium();
   if (!exe) process.exit(1);
   console.log('building production bundle …');
-  const b = spawnSync('npx', ['vite', 'build', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
+  // the test build: bench pages and the worker's naive baseline (vite.config.ts)
+  const b = spawnSync('npx', ['vite', 'build', '--mode', 'test', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
   if (b.status !== 0) process.exit(1);
 
-  const server = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
+  const server = spawn('npx', ['vite', 'preview', '--mode', 'test', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
     cwd: root,
     stdio: 'ignore',
     detached: true,

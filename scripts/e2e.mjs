@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs the Playwright suite against the production build (build first: `npm run build`).
+// Runs the Playwright suite against the test build (build first: `npx vite build --mode test`).
 // Extra arguments go to `playwright test` (e.g. a file name or --grep).
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';

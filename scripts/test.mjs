@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // `npm test` — everything CI runs, in CI order: lint, type checks (svelte-check, pure-core
-// tsc, core import ban), Node suites (unit, integration, property), production build, and
-// the end-to-end suite in Debian's Chromium. Prints one closing line "N passed, N failed".
+// tsc, core import ban), Node suites (unit, integration, property), the production build
+// (checked: no test hooks, CSP on every page), the test build (`--mode test`: hooks and bench
+// pages, dist-test/), and the end-to-end suites in Debian's Chromium against the test build.
+// Prints one closing line "N passed, N failed".
 //
 //   npm test                  everything
 //   npm test -- --skip-e2e    no browser (fast loop)
@@ -51,7 +53,10 @@ if (want('node')) {
     totals.skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
   } else totals.failed += 1;
 }
-if (want('build') || want('e2e')) run('build', 'npx', ['vite', 'build', '--logLevel', 'warn']);
+if (want('build')) {
+  if (run('build', 'npx', ['vite', 'build', '--logLevel', 'warn'])) run('production check', 'node', ['scripts/check-production.mjs']);
+}
+if (want('build') || want('e2e')) run('test build', 'npx', ['vite', 'build', '--mode', 'test', '--logLevel', 'warn']);
 if (want('e2e')) {
   const chromium = ensureChromium();
   if (!chromium) {

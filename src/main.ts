@@ -28,6 +28,8 @@ import { createStream, type Stream, type StreamStats } from './sync/stream.ts';
 import { registerServiceWorker } from './pwa/register.ts';
 import App from './ui/App.svelte';
 import { AppState } from './ui/state/app.svelte.ts';
+import { ask } from './ui/ask.ts';
+import { foreignSignalingHosts, joinQuestion, signalingQuestion } from './ui/questions.ts';
 import { applyTheme, savedTheme } from './ui/theme.ts';
 
 export interface TabdriveApi {
@@ -50,15 +52,32 @@ export interface TabdriveApi {
   transportStats?: () => { bytesSent: number; bytesReceived: number; dropped: number; undecodable: number; sendFailures: number; bcBytesReceived: number; stream: NetCounters & StreamStats };
   /** the (hashed) room this library syncs in: also the BroadcastChannel name */
   room?: string;
-  /** test hook: feed raw bytes to every open data channel as if a peer had sent them */
+  /** test hook (test build only): feed raw bytes to every open data channel as if a peer had sent them */
   injectInbound?: (data: Uint8Array) => number;
-  /** test hook: drop inbound tab messages for a while (a lossy moment) */
+  /** test hook (test build only): drop inbound tab messages for a while (a lossy moment) */
   dropInboundFor?: (ms: number) => void;
 }
 
 declare global {
   interface Window {
     tabdrive: TabdriveApi;
+  }
+}
+
+const APPROVED_SIGNALING = 'tabdrive:signaling-hosts';
+function approvedSignalingHosts(): string[] {
+  try {
+    const v: unknown = JSON.parse(localStorage.getItem(APPROVED_SIGNALING) ?? '[]');
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+function approveSignalingHosts(hosts: string[]): void {
+  try {
+    localStorage.setItem(APPROVED_SIGNALING, JSON.stringify([...new Set(hosts)].slice(-32)));
+  } catch {
+    /* no localStorage (private window): asked again next time */
   }
 }
 
@@ -96,12 +115,30 @@ async function start(): Promise<void> {
   const browser = describeBrowser(navigator.userAgent);
   // Without IndexedDB (some private windows) the device lives for this tab only.
   const registry = await openSlotRegistry(indexedDB, 'locks' in navigator ? navigator.locks : null).catch(() => createMemorySlotRegistry());
-  // An invite link (#/join/<library>/<secret>) makes this browser a device of that library.
+  // An invite link (#/join/<library>/<secret>) makes this browser a device of that library —
+  // once the user says so (DESIGN §8); Cancel changes nothing. A secret this browser already
+  // stores for the library is replaced only when the user ticks that choice (ui/questions.ts).
   const invite = parseInvite(location.hash);
   if (invite && !invite.ok) throw new Error(invite.error.message);
   if (invite) {
-    await registry.join(invite.value.library, invite.value.secret);
+    const { library, secret } = invite.value;
+    const answer = await ask(target, joinQuestion(invite.value, await registry.knownSecret(library)));
+    if (answer.confirmed) await registry.join(library, secret, answer.option);
     history.replaceState(null, '', location.pathname + location.search);
+  }
+  // A signaling server on another host than the page's is used only once the user agreed
+  // (remembered per host in localStorage); Cancel falls back to this site's own server.
+  let signalingParam = params.get('signaling');
+  const foreign = foreignSignalingHosts((signalingParam ?? '').split(',').filter(Boolean), location.hostname);
+  const approved = approvedSignalingHosts();
+  if (foreign.some((h) => !approved.includes(h))) {
+    if ((await ask(target, signalingQuestion(foreign, location.host))).confirmed) approveSignalingHosts([...approved, ...foreign]);
+    else {
+      signalingParam = null;
+      params.delete('signaling');
+      const search = params.toString();
+      history.replaceState(null, '', location.pathname + (search ? `?${search}` : '') + location.hash);
+    }
   }
   const claim = await claimDeviceSlot(
     {
@@ -180,7 +217,6 @@ async function start(): Promise<void> {
   // (?signaling=ws://host:port,… to choose; ?signaling= for tabs only).
   const secret = await registry.secret(claim.library, newSecret());
   const libraries = await registry.libraries();
-  const signalingParam = params.get('signaling');
   const signaling = signalingParam === null ? [`ws://${location.hostname}:4444`] : signalingParam.split(',').filter(Boolean);
   const room = await roomName(claim.library, secret);
   const password = await roomPassword(claim.library, secret);
@@ -342,14 +378,19 @@ async function start(): Promise<void> {
     snapshot: async () => unwrap(await storage.call('snapshot', {})),
     actions: intents,
     pause: (p: boolean) => app?.setPaused(p),
-    transportStats: () => ({ ...transport.channel, bcBytesReceived: transport.counters().bcBytesReceived, stream: { ...net.counters, ...stream!.stats } }),
+    transportStats: () => ({ ...transport.channel, bcBytesReceived: transport.counters().bcBytesReceived, stream: { ...net.counters, ...stream.stats } }),
     room,
-    injectInbound: (data: Uint8Array) => injectInbound(data),
-    dropInboundFor: (ms: number) => {
-      transport.dropInboundFor(ms);
-      tabs.dropInboundFor?.(ms);
-    },
   } satisfies Partial<TabdriveApi>);
+  // Test hooks exist in the test build only (`vite build --mode test`; vite.config.ts): the
+  // condition is a constant, so the production build carries neither them nor their code.
+  if (import.meta.env.MODE === 'test')
+    Object.assign(api, {
+      injectInbound: (data: Uint8Array) => injectInbound(data),
+      dropInboundFor: (ms: number) => {
+        transport.dropInboundFor?.(ms);
+        tabs.dropInboundFor?.(ms);
+      },
+    } satisfies Partial<TabdriveApi>);
   markReady();
 }
 

@@ -23,6 +23,8 @@ export interface FieldSpec {
   readonly max?: number;
   /** For text: the value must be one of these. */
   readonly oneOf?: readonly string[];
+  /** For text: the whole value must match (anchor it). */
+  readonly pattern?: RegExp;
 }
 
 export type Ownership = 'device' | 'shared';
@@ -39,6 +41,8 @@ export interface ModelSpec {
 }
 
 export const MAX_TEXT = 4096;
+/** A tag colour: `#rrggbb`, nothing else (it becomes a CSS value). */
+export const TAG_COLOR = /^#[0-9a-fA-F]{6}$/;
 export const MAX_NOTES = 65536;
 
 export const MODEL_NAMES = [
@@ -161,7 +165,9 @@ export const MODELS: Readonly<Record<ModelName, ModelSpec>> = {
       display_name: text({ max: 200 }),
       namespace: text({ max: 200, ...nullable }),
       tag_type: text({ oneOf: ['standard', 'organizational', 'privacy', 'system'] }),
-      color: text({ max: 32, ...nullable }),
+      // Rendered as a CSS value on every device: only `#rrggbb` (a member could otherwise
+      // set `red;position:fixed;inset:0` or a `url(…)` fetched by every device).
+      color: text({ max: 7, pattern: TAG_COLOR, ...nullable }),
       privacy_level: text({ oneOf: ['normal', 'archive', 'hidden'] }),
       search_weight: int(),
       created_by_device: uuid(),

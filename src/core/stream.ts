@@ -144,7 +144,7 @@ export function decodePage(x: unknown): Result<DecodedPage, string> {
     const spec = MODELS[model].fields;
     const index = new Map<string, number>();
     names.forEach((n, i) => {
-      if (n in spec) index.set(n, i);
+      if (Object.hasOwn(spec, n)) index.set(n, i);
       else unknownFields.add(`${model}.${n.slice(0, 40)}`);
     });
     const rows = section['rows'] as unknown[];

@@ -30,6 +30,7 @@ export function checkField(name: string, spec: FieldSpec, value: unknown): Resul
       if (typeof value !== 'string') return err(`${name}: expected text`);
       if (value.length > (spec.max ?? MAX_TEXT)) return err(`${name}: longer than ${spec.max ?? MAX_TEXT}`);
       if (spec.oneOf && !spec.oneOf.includes(value)) return err(`${name}: not one of ${spec.oneOf.join('|')}`);
+      if (spec.pattern && !spec.pattern.test(value)) return err(`${name}: not of the form ${spec.pattern.source}`);
       if (spec.type === 'json') {
         try {
           JSON.parse(value);

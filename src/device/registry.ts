@@ -16,7 +16,7 @@
  * and a tab of the previous version keeps its connection for its whole life without a
  * `versionchange` handler, so a new tab opened beside it would wait at boot until it closes.
  */
-import { entries, get, keys, promisifyRequest, set, setMany, update, type UseStore } from 'idb-keyval';
+import { entries, get, keys, promisifyRequest, set, update, type UseStore } from 'idb-keyval';
 import { keyvalStore } from '../storage/keyval.ts';
 import type { Slot, SlotRegistry } from './slots.ts';
 
@@ -107,7 +107,17 @@ export async function openSlotRegistry(idb: IDBFactory, locks: RegistryLocks | n
     libraries: async () =>
       (await keys(store)).flatMap((k) => (typeof k === 'string' && k.startsWith('secret:') ? [k.slice('secret:'.length)] : [])),
     open: (library) => set(LIBRARY, library, store),
-    join: (library, secret) => setMany([[LIBRARY, library], [secretKey(library), secret]], store),
+    join: (library, secret, replaceSecret = false) =>
+      exclusive(async () => {
+        await set(LIBRARY, library, store);
+        // a secret this browser already keeps is replaced only when the user said so
+        if (replaceSecret) await set(secretKey(library), secret, store);
+        else await update<unknown>(secretKey(library), (kept) => (typeof kept === 'string' ? kept : secret), store);
+      }),
+    knownSecret: async (library) => {
+      const v = await get<unknown>(secretKey(library), store);
+      return typeof v === 'string' ? v : null;
+    },
     slots: async (library) => {
       const found: Slot[] = [];
       for (const [key, value] of await entries<IDBValidKey, unknown>(store)) {

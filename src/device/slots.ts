@@ -27,8 +27,14 @@ export interface SlotRegistry {
   library(candidate: string): Promise<string>;
   /** The library's invite secret; the first caller's candidate wins (atomic). */
   secret(library: string, candidate: string): Promise<string>;
-  /** Make an invited library (with its secret) the one this browser opens. */
-  join(library: string, secret: string): Promise<void>;
+  /**
+   * Make an invited library the one this browser opens. Its secret is stored if the browser
+   * has none for it; a stored secret is replaced only with `replaceSecret` (the user said so:
+   * a link's different secret would move this browser's devices into another room).
+   */
+  join(library: string, secret: string, replaceSecret?: boolean): Promise<void>;
+  /** The secret stored for a library, if this browser holds it (stores nothing). */
+  knownSecret(library: string): Promise<string | null>;
   /** Every library this browser holds (it opens one at a time). */
   libraries(): Promise<string[]>;
   /** Open another library this browser already holds. */
@@ -44,11 +50,12 @@ export function createMemorySlotRegistry(): SlotRegistry {
   return {
     library: (candidate) => Promise.resolve((lib ??= candidate)),
     secret: (library, candidate) => Promise.resolve(secrets.get(library) ?? (secrets.set(library, candidate), candidate)),
-    join: (library, secret) => {
+    join: (library, secret, replaceSecret = false) => {
       lib = library;
-      secrets.set(library, secret);
+      if (replaceSecret || !secrets.has(library)) secrets.set(library, secret);
       return Promise.resolve();
     },
+    knownSecret: (library) => Promise.resolve(secrets.get(library) ?? null),
     libraries: () => Promise.resolve([...secrets.keys()]),
     open: (library) => {
       lib = library;

@@ -21,8 +21,13 @@
  *    smaller (a 100k-entry backfill: 31 MB → 6 MB, measured; WebRTC moved it at a few MB/s
  *    here): compression and inflation are asynchronous, so sends after a compressed one wait
  *    for it and messages after a compressed one are delivered after it — order is kept both
- *    ways; inflation is bounded by `maxMessageBytes` like reassembly (no inflation bombs), and
- *    a payload that does not inflate is dropped and counted like any malformed frame.
+ *    ways; messages are inflated one at a time, in order, each into a buffer bounded by
+ *    `maxMessageBytes` like reassembly and by MAX_INFLATE_RATIO × its wire bytes (no inflation
+ *    bombs: three 255 KB zero-bombs inflating at once took 1.57 GB), what waits behind an
+ *    inflation is bounded by `maxMessageBytes` too, and a payload that does not inflate, or
+ *    would pass a bound, is dropped and counted.
+ *  - `admit` (optional) sees each whole message before simple-peer does and may refuse it
+ *    (the transport limits how often a peer gets the whole document: full-sync-limit.ts).
  *
  * Frame: [kind u8: 1 plain, 2 deflated][message id u32][index u32][count u32][total bytes u32]
  * payload; `total` counts the bytes on the wire (deflated ones for kind 2).
@@ -40,8 +45,21 @@ const HEADER = 17;
 const PAYLOAD = FRAME_BYTES - HEADER;
 export const HIGH_WATER = 1024 * 1024;
 export const LOW_WATER = 256 * 1024;
-export const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+/**
+ * Bound on one message, reassembled or inflated (64 MiB). A 100k-entry backfill is ~31 MB;
+ * 256 MiB let three deflated zero-bombs (255 KB each) take 1.57 GB of a victim's memory.
+ */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 export const COMPRESS_MIN = 256 * 1024;
+/**
+ * Most a deflated message may expand (inflated ÷ wire bytes). The sync document deflates
+ * ~5:1 (a 100k backfill, measured); deflate can reach ~1032:1 (zeros). Senders send plain
+ * what would deflate better than this, so receivers can cut an inflation at this ratio: a
+ * bomb then costs at most 64× its wire bytes. Without it, live memory was bounded but each
+ * bomb left 64 MiB of garbage behind, faster than the GC reclaimed it (Chromium: 9 bombs in
+ * 0.6 s → +415 MiB peak; 3 → +161 MiB).
+ */
+export const MAX_INFLATE_RATIO = 64;
 const PLAIN = 1;
 const DEFLATED = 2;
 /** A message of our own protocol (the owned-state stream), not y-webrtc's: it goes to
@@ -75,9 +93,28 @@ function lane(): { readonly busy: boolean; then(step: () => unknown): void } {
   };
 }
 
-/** Inflates, refusing to produce more than `max` bytes. */
+/**
+ * Input slice fed to the decompressor at a time. Chromium's DecompressionStream inflates a
+ * whole input chunk into its output queue before a reader can say stop (deflate expands at
+ * most ~1032:1), so a 255 KB chunk of deflated zeros queued 250 MiB at once. Fed 8 KiB at a
+ * time, and only as fast as we read (the writable side waits for the readable to be pulled),
+ * at most ~8 MiB is produced beyond what we have read.
+ */
+const INFLATE_SLICE = 8 * 1024;
+
+/**
+ * Inflates into a buffer bounded by `max` bytes: the output is read piece by piece and the
+ * inflation is cancelled as soon as it would pass `max` (then it throws; the caller drops the
+ * message and counts it). Peak memory for one message: ≤ max + one slice's output for a
+ * bomb; 2 × its size for a message that fits (the pieces, then the joined copy).
+ */
 async function inflate(bytes: Uint8Array, max: number): Promise<Uint8Array> {
-  const reader = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('deflate-raw')).getReader();
+  const ds = new DecompressionStream('deflate-raw');
+  const writer = ds.writable.getWriter();
+  const reader = ds.readable.getReader();
+  // Queued writes are only slices (views) of `bytes`; each is decompressed when pulled.
+  for (let o = 0; o < bytes.byteLength; o += INFLATE_SLICE) writer.write(bytes.subarray(o, o + INFLATE_SLICE) as Uint8Array<ArrayBuffer>).catch(() => undefined);
+  writer.close().catch(() => undefined);
   const parts: Uint8Array[] = [];
   let n = 0;
   for (;;) {
@@ -85,7 +122,7 @@ async function inflate(bytes: Uint8Array, max: number): Promise<Uint8Array> {
     if (done) break;
     n += value.byteLength;
     if (n > max) {
-      await reader.cancel();
+      await reader.cancel().catch(() => undefined);
       throw new Error(`a deflated message inflates past ${max} bytes`);
     }
     parts.push(value);
@@ -174,6 +211,8 @@ export interface ChunkedHooks {
   readonly onStreamChannel?: (channel: StreamEndpoint, event: 'open' | 'close') => void;
   /** a whole stream message arrived on `channel` */
   readonly onStream?: (channel: StreamEndpoint, message: Uint8Array) => void;
+  /** sees every whole inbound message first; false drops it (the caller counts why) */
+  readonly admit?: (message: Uint8Array, channel: DataChannelLike) => boolean;
 }
 
 /** One data channel as the owned-state stream sees it: same framing, pacing and bounds. */
@@ -223,6 +262,8 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
   let current: { kind: number; id: number; count: number; total: number; next: number; parts: Uint8Array[]; got: number } | null = null;
   const sends = lane();
   const deliveries = lane();
+  /** wire bytes of messages waiting in `deliveries` (≤ maxMessage) */
+  let backlog = 0;
   let closed = false;
   const handlers: Record<'onmessage' | 'onbufferedamountlow' | 'onopen' | 'onclose' | 'onerror', ((ev: never) => void) | null> = {
     onmessage: null, onbufferedamountlow: null, onopen: null, onclose: null, onerror: null,
@@ -327,23 +368,47 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
       if (!closed) hooks.onStream?.(endpoint, message);
       return;
     }
-    if (kind === DEFLATED) {
-      const inflated = inflate(message, maxMessage);
-      deliveries.then(() => inflated.then(deliver, (e: unknown) => {
-        stats.dropped++;
-        stats.lastError = e instanceof Error ? e.message : String(e);
-        hooks.onChange?.();
-      }));
-    } else if (deliveries.busy) deliveries.then(() => deliver(message));
-    else deliver(message);
+    if (!deliveries.busy && kind === PLAIN) return deliver(message);
+    // Waiting behind an inflation: what waits is bounded too (a peer sending deflated messages
+    // faster than they inflate must not queue without end). Over the bound: dropped, counted.
+    if (backlog + message.byteLength > maxMessage) {
+      stats.dropped++;
+      stats.lastError = `inbound backlog past ${maxMessage} bytes`;
+      hooks.onChange?.();
+      return;
+    }
+    backlog += message.byteLength;
+    // One message at a time, in order: an inflation starts only when the one before it has
+    // been delivered or dropped, so at most one inflated buffer exists per channel.
+    deliveries.then(async () => {
+      try {
+        if (kind === PLAIN) return deliver(message);
+        let inflated: Uint8Array;
+        try {
+          inflated = await inflate(message, Math.min(maxMessage, message.byteLength * MAX_INFLATE_RATIO));
+        } catch (e) {
+          stats.dropped++;
+          stats.lastError = e instanceof Error ? e.message : String(e);
+          hooks.onChange?.();
+          return;
+        }
+        deliver(inflated);
+      } finally {
+        backlog -= message.byteLength;
+      }
+    });
   };
   const deliver = (message: Uint8Array): void => {
     if (closed) return;
+    if (hooks.admit && !hooks.admit(message, wrapper)) return;
     stats.messagesReceived++;
     hooks.onChange?.();
     try {
       handingOver = wrapper;
-      handlers.onmessage?.({ data: message.buffer.slice(message.byteOffset, message.byteOffset + message.byteLength) } as never);
+      // Every message here is a fresh buffer of its own (a frame's copy, a reassembly, an
+      // inflation): handed over as it is — a copy of a 64 MiB message is 64 MiB more peak.
+      const whole = message.byteOffset === 0 && message.byteLength === message.buffer.byteLength;
+      handlers.onmessage?.({ data: whole ? message.buffer : message.buffer.slice(message.byteOffset, message.byteOffset + message.byteLength) } as never);
     } catch (e) {
       // y-webrtc reads the message synchronously; a message it cannot decode must not take
       // the channel (or the page) down with it.
@@ -420,7 +485,8 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
         const deflated = deflate(own).catch(() => own);
         sends.then(async () => {
           const d = await deflated;
-          if (d.byteLength < own.byteLength) enqueue(d, DEFLATED);
+          // deflated only when smaller, and not beyond what receivers inflate (MAX_INFLATE_RATIO)
+          if (d.byteLength < own.byteLength && own.byteLength <= d.byteLength * MAX_INFLATE_RATIO) enqueue(d, DEFLATED);
           else enqueue(own, PLAIN);
         });
       } else if (sends.busy) {

@@ -148,9 +148,8 @@ export function createBroadcastNet(o: { readonly name: string; readonly key: Cry
       }).catch(() => undefined);
     },
     onReceive: (cb) => out.add(cb),
-    dropInboundFor(ms) {
-      dropUntil = Date.now() + ms;
-    },
+    // a lossy moment, for tests: the test build only (vite.config.ts), like the transport's
+    ...(import.meta.env.MODE === 'test' ? { dropInboundFor: (ms: number) => void (dropUntil = Date.now() + ms) } : {}),
     setPaused(p) {
       paused = p;
       if (p) {
@@ -294,7 +293,7 @@ export interface MemoryHubFaults {
  * with links that can be cut.
  */
 export function createMemoryHub(prng: Prng, faults: MemoryHubFaults = { drop: 0, duplicate: 0, reorder: 0 }) {
-  const members = new Map<string, { emit: (from: string, m: Uint8Array) => void; paused: () => boolean }>();
+  const members = new Map<string, { emit: (from: string, m: Uint8Array) => void; paused: () => boolean; received: (m: Uint8Array) => void }>();
   const cut = new Set<string>();
   const isolated = new Set<string>();
   let queue: { from: string; to: string; m: Uint8Array }[] = [];
@@ -316,7 +315,14 @@ export function createMemoryHub(prng: Prng, faults: MemoryHubFaults = { drop: 0,
       const counters = newCounters();
       const out = listeners();
       let paused = false;
-      members.set(self, { emit: (from, m) => out.emit(from, m), paused: () => paused });
+      members.set(self, {
+        emit: (from, m) => out.emit(from, m),
+        paused: () => paused,
+        received: (m) => {
+          counters.received++;
+          counters.bytesReceived += m.byteLength;
+        },
+      });
       return {
         counters,
         send(to, message) {
@@ -352,6 +358,7 @@ export function createMemoryHub(prng: Prng, faults: MemoryHubFaults = { drop: 0,
         const to = members.get(q.to);
         if (!to || to.paused() || !linked(q.from, q.to) || prng.chance(faults.drop)) continue;
         if (prng.chance(faults.duplicate)) queue.splice(Math.floor(prng.next() * (queue.length + 1)), 0, q);
+        to.received(q.m);
         to.emit(q.from, q.m);
       }
       return done;

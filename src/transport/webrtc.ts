@@ -23,6 +23,8 @@
  *  - connecting does not broadcast the whole document to the tabs (build patch): the tabs
  *    answer a connecting tab's sync step 1 and greet it with their own (marked), so each
  *    side sends only what the other lacks;
+ *  - a WebRTC peer gets (most of) the whole document at most once per 20 s, and all peers
+ *    together at most 4 times (full-sync-limit.ts): asking with an empty state vector is cheap;
  *  - `signaling: []` means tabs only: y-webrtc is never left to its public default servers;
  *  - ICE servers default to none (local candidates only): no traffic to third parties.
  */
@@ -34,6 +36,7 @@ import * as syncProtocol from 'y-protocols/sync';
 import type * as Y from 'yjs';
 import type { PeerSyncState } from '../sync/anti-entropy.ts';
 import { isMarks, type Marks } from '../core/stream.ts';
+import { createFullSyncLimiter } from './full-sync-limit.ts';
 import { chunkedWrtc, deliveringChannel, newChannelStats, type ChannelStats, type ChunkedHooks, type SendFailure, type WrtcImpl } from './chunked-channel.ts';
 
 export const DEFAULT_SIGNALING: readonly string[] = ['ws://127.0.0.1:4444'];
@@ -86,6 +89,8 @@ export interface TransportCounters {
   readonly bcDropped: number;
   /** signaling frames for our room dropped (not JSON, undecryptable, malformed) */
   readonly signalingDropped: number;
+  /** WebRTC sync step 1s asking for most of the document again too soon (full-sync-limit.ts) */
+  readonly fullSyncRefused: number;
   readonly lastError: string | null;
 }
 
@@ -128,8 +133,8 @@ export interface Transport {
   peerMarks(): { device: string; marks: Marks }[];
   /** re-run the sync handshake (step 1/2) with every peer */
   resync(): void;
-  /** test hook: drop every inbound BroadcastChannel message for `ms` (a lossy moment) */
-  dropInboundFor(ms: number): void;
+  /** test hook, test build only: drop every inbound BroadcastChannel message for `ms` (a lossy moment) */
+  dropInboundFor?(ms: number): void;
   pause(): void;
   resume(): void;
   readonly paused: boolean;
@@ -399,6 +404,12 @@ export function createTransport(o: TransportOptions): Transport {
   let paused = false;
   let destroyed = false;
   let lastStatus: TransportStatus = { state: 'connecting' };
+  // A WebRTC peer gets the whole document at most once per 20 s (full-sync-limit.ts).
+  const fullSync = createFullSyncLimiter({ doc: o.doc, now: () => Date.now() });
+  const peerOfChannel = (ch: unknown): string => {
+    for (const [peerId, c] of room()?.webrtcConns ?? []) if (c.peer?._channel === ch) return peerId;
+    return 'unknown';
+  };
 
   const notify = (): void => {
     listeners.forEach((l) => l());
@@ -424,6 +435,7 @@ export function createTransport(o: TransportOptions): Transport {
                 onSendFailure: (f) => failureListeners.forEach((l) => l(f)),
                 compress: true,
                 ...o.streamHooks,
+                admit: (m, ch) => fullSync.admit(m, peerOfChannel(ch)),
               },
               base,
             ),
@@ -668,6 +680,7 @@ export function createTransport(o: TransportOptions): Transport {
     bcBytesReceived: extra.bcBytesReceived,
     bcDropped: extra.bcDropped,
     signalingDropped: extra.signalingDropped,
+    fullSyncRefused: fullSync.refused,
     lastError: channel.lastError,
   });
 
@@ -735,9 +748,8 @@ export function createTransport(o: TransportOptions): Transport {
       connect();
       guardSignaling();
     },
-    dropInboundFor(ms) {
-      dropUntil = Date.now() + ms;
-    },
+    // compiled out of the production build (vite.config.ts)
+    ...(import.meta.env.MODE === 'test' ? { dropInboundFor: (ms: number) => void (dropUntil = Date.now() + ms) } : {}),
     setName(next) {
       name = next;
       publish();

@@ -1,4 +1,10 @@
 /** Display helpers shared by components. */
+import { TAG_COLOR } from '../core/models.ts';
+
+/** A tag's colour as a CSS value: validation admits only `#rrggbb`; rows stored before that
+ *  rule (or anything else) show the neutral swatch instead of reaching the style. */
+export const tagColor = (c: string | null): string => (c !== null && TAG_COLOR.test(c) ? c : 'var(--muted)');
+
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ['KB', 'MB', 'GB', 'TB'];

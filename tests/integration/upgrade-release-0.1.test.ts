@@ -47,7 +47,7 @@ async function restore(idb: IDBFactory): Promise<void> {
       }
     };
     r.onsuccess = () => res(r.result);
-    r.onerror = () => rej(r.error);
+    r.onerror = () => rej(r.error ?? new Error('open failed'));
   });
   for (const [s, v] of Object.entries(stores)) {
     if (typeof v !== 'object') continue;

@@ -24,8 +24,14 @@ async function browser(url: string): Promise<Page> {
   contexts.push(context);
   const page = context.pages()[0] ?? (await context.newPage());
   await page.goto(url);
+  // an invite link asks first (DESIGN §8)
+  if (new URL(url).hash.startsWith('#/join/')) await join(page);
   await waitReady(page);
   return page;
+}
+/** Answers an invite link's question with "Join". */
+async function join(page: Page): Promise<void> {
+  await page.getByRole('dialog', { name: 'Join this library?' }).getByRole('button', { name: 'Join' }).click();
 }
 const digest = (p: Page) => p.evaluate(() => window.tabdrive.digest());
 async function converged(pages: Page[], timeout = 60_000): Promise<void> {
@@ -146,7 +152,8 @@ test('a browser holds several libraries: after joining one it can switch back to
   await a.getByRole('button', { name: 'Invite' }).click();
   const hash = new URL(await a.getByRole('textbox', { name: 'Invite link' }).inputValue()).hash;
   const joined = await a.evaluate(() => window.tabdrive.library);
-  await b.goto(`${baseURL}/?signaling=${SIGNALING}${hash}`); // same page, new hash: the app restarts
+  await b.goto(`${baseURL}/?signaling=${SIGNALING}${hash}`); // same page, new hash: the app restarts and asks
+  await join(b);
   await expect.poll(() => b.evaluate(() => window.tabdrive?.library).catch(() => null)).toBe(joined);
   await waitReady(b);
   expect(await count(b, "SELECT count(*) FROM locations WHERE name = 'Mine only'")).toBe(0);

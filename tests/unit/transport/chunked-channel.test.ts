@@ -2,7 +2,8 @@
 // 256 KiB throws, bufferedAmount grows with what is in flight and drains asynchronously,
 // `bufferedamountlow` fires when it falls to the threshold.
 import { describe, expect, it } from 'vitest';
-import { FRAME_BYTES, HIGH_WATER, newChannelStats, wrapChannel, type DataChannelLike, type SendFailure } from '../../../src/transport/chunked-channel.ts';
+import { createDeflateRaw, deflateRawSync } from 'node:zlib';
+import { FRAME_BYTES, HIGH_WATER, MAX_INFLATE_RATIO, MAX_MESSAGE_BYTES, newChannelStats, wrapChannel, type DataChannelLike, type SendFailure } from '../../../src/transport/chunked-channel.ts';
 
 const MAX = 262_144;
 
@@ -266,5 +267,117 @@ describe('chunked data channel, compressing', () => {
     await until(() => got.length === 1 && sb.dropped === 2);
     expect(sb.dropped).toBe(2);
     expect(got[0]!.byteLength).toBe(20);
+  });
+
+  it('three inflate bombs in a row: inflated one at a time into a bounded buffer, dropped and counted; peak memory stays bounded, nothing throws', async () => {
+    // 250 MiB of zeros deflated (~255 KB), streamed so that building it costs little memory.
+    const bomb = await new Promise<Uint8Array>((resolve, reject) => {
+      const z = createDeflateRaw();
+      const out: Buffer[] = [];
+      z.on('data', (b: Buffer) => out.push(b));
+      z.on('end', () => resolve(new Uint8Array(Buffer.concat(out))));
+      z.on('error', reject);
+      const zeros = Buffer.alloc(1024 * 1024);
+      for (let i = 0; i < 250; i++) z.write(zeros);
+      z.end();
+    });
+    expect(bomb.byteLength).toBeLessThan(300_000);
+    const pair = fakePair();
+    const sb = newChannelStats();
+    const wa = wrapChannel(pair.a, { stats: newChannelStats(), compress: true });
+    const wb = wrapChannel(pair.b, { stats: sb }); // the default bound, MAX_MESSAGE_BYTES
+    const got: Uint8Array[] = [];
+    const errors: unknown[] = [];
+    wb.onmessage = (ev) => got.push(new Uint8Array(ev.data as ArrayBuffer));
+    const onError = (e: unknown) => errors.push(e);
+    process.on('unhandledRejection', onError);
+    process.on('uncaughtException', onError);
+    // frames of one deflated message, as a hostile peer would send them
+    const frames = (id: number, payload: Uint8Array): Uint8Array[] => {
+      const per = FRAME_BYTES - 17;
+      const count = Math.ceil(payload.byteLength / per);
+      return Array.from({ length: count }, (_, i) => {
+        const part = payload.subarray(i * per, (i + 1) * per);
+        const f = new Uint8Array(17 + part.byteLength);
+        const v = new DataView(f.buffer);
+        v.setUint8(0, 2);
+        v.setUint32(1, id);
+        v.setUint32(5, i);
+        v.setUint32(9, count);
+        v.setUint32(13, payload.byteLength);
+        f.set(part, 17);
+        return f;
+      });
+    };
+    const base = process.memoryUsage();
+    let peakRss = base.rss;
+    let peakBuffers = base.arrayBuffers;
+    const sample = () => {
+      const m = process.memoryUsage();
+      peakRss = Math.max(peakRss, m.rss);
+      peakBuffers = Math.max(peakBuffers, m.arrayBuffers);
+    };
+    // The inflation runs on promise jobs (a timer would never fire during it): sample memory
+    // at every chunk any stream reader gets, and on a timer besides.
+    const sampler = setInterval(sample, 1);
+    const proto = ReadableStreamDefaultReader.prototype;
+    const realRead = proto.read; // eslint-disable-line @typescript-eslint/unbound-method
+    proto.read = function (this: ReadableStreamDefaultReader<unknown>) {
+      return realRead.call(this).then((r) => (sample(), r));
+    } as typeof proto.read;
+    try {
+      for (let id = 1; id <= 3; id++) for (const f of frames(id, bomb)) pair.b.deliver(f);
+      const honest = text(2 * 1024 * 1024, 7); // deflated on the wire, inflates within the bound
+      wa.send(honest);
+      wa.send(text(20, 8));
+      await until(() => got.length === 2);
+      sample();
+      expect(sb.dropped).toBe(3);
+      expect(sb.lastError).toMatch(/inflates past/);
+      expect(got.map((g) => g.byteLength)).toEqual([honest.byteLength, 20]); // in order, after the bombs
+      expect(Buffer.compare(Buffer.from(got[0]!), Buffer.from(honest))).toBe(0);
+    } finally {
+      proto.read = realRead;
+      clearInterval(sampler);
+      process.off('unhandledRejection', onError);
+      process.off('uncaughtException', onError);
+    }
+    expect(errors).toEqual([]);
+    const mib = (n: number) => (n / 1024 / 1024).toFixed(0);
+    console.log(`three ${bomb.byteLength}-byte inflate bombs (250 MiB of zeros each): peak ArrayBuffer memory +${mib(peakBuffers - base.arrayBuffers)} MiB, peak RSS +${mib(peakRss - base.rss)} MiB, bound ${mib(MAX_MESSAGE_BYTES)} MiB per message, 0 crashes`);
+    // One inflation at a time, cut at the bound: a bomb costs ≤ the bound plus one slice's
+    // output. Three bombs inflating at once to 256 MiB each peaked at 1.57 GB before.
+    expect(peakBuffers - base.arrayBuffers).toBeLessThan(2 * MAX_MESSAGE_BYTES);
+  });
+
+  it('a message that deflates better than MAX_INFLATE_RATIO travels plain; a deflated one that expands past it is dropped even under the size bound', async () => {
+    const pair = fakePair();
+    const sa = newChannelStats();
+    const sb = newChannelStats();
+    const wa = wrapChannel(pair.a, { stats: sa, compress: true });
+    const wb = wrapChannel(pair.b, { stats: sb });
+    const got: Uint8Array[] = [];
+    wb.onmessage = (ev) => got.push(new Uint8Array(ev.data as ArrayBuffer));
+    const zeros = new Uint8Array(4 * 1024 * 1024); // deflates ~1000:1
+    wa.send(zeros);
+    await until(() => got.length === 1);
+    expect(got[0]!.byteLength).toBe(zeros.byteLength);
+    expect(sa.bytesSent).toBeGreaterThan(zeros.byteLength); // plain on the wire
+    // 1 MiB of zeros deflated by a hostile sender: 1 MiB < the 64 MiB bound, but > 64× its wire size
+    const bomb = new Uint8Array(deflateRawSync(Buffer.alloc(1024 * 1024)));
+    expect(bomb.byteLength * MAX_INFLATE_RATIO).toBeLessThan(1024 * 1024);
+    const f = new Uint8Array(17 + bomb.byteLength);
+    const v = new DataView(f.buffer);
+    v.setUint8(0, 2);
+    v.setUint32(1, 99);
+    v.setUint32(5, 0);
+    v.setUint32(9, 1);
+    v.setUint32(13, bomb.byteLength);
+    f.set(bomb, 17);
+    pair.b.deliver(f);
+    wa.send(text(20, 1));
+    await until(() => got.length === 2);
+    expect(sb.dropped).toBe(1);
+    expect(got[1]!.byteLength).toBe(20);
   });
 });
