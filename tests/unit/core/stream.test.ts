@@ -5,7 +5,7 @@ import { createMemoryApplyStore } from '../../../src/core/apply-store.ts';
 import { applyChanges } from '../../../src/core/apply.ts';
 import type { OwnedChange, OwnedState } from '../../../src/core/change.ts';
 import { MODELS } from '../../../src/core/models.ts';
-import { decodePage, defaultFor, encodePage, fieldNames, MAX_PAGE_ROWS, PAGE_VERSION, planPulls, type SeqChange, type WirePage } from '../../../src/core/stream.ts';
+import { decodePage, defaultFor, encodePage, fieldNames, MAX_PAGE_ROWS, PAGE_VERSION, planPulls, type Marks, type SeqChange, type WirePage } from '../../../src/core/stream.ts';
 import { validateChange } from '../../../src/core/validate.ts';
 import { entryData, fakeTime, locationData, testDevice, uuidFactory } from '../../support/fixtures.ts';
 
@@ -187,7 +187,7 @@ describe('planPulls', () => {
   });
 
   it('on a tie prefers the owner, then the lowest device id, whatever the order peers are listed in', () => {
-    const peers = [
+    const peers: { device: string; marks: Marks }[] = [
       { device: D, marks: { [C]: 9, [B]: 4 } },
       { device: C, marks: { [C]: 9, [B]: 4 } },
       { device: B, marks: { [C]: 8 } },
