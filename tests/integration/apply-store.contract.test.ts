@@ -11,12 +11,28 @@ beforeAll(async () => {
   SQL = await initSqlJs();
 });
 
+/** The stream position a store keeps with a tombstone (not part of the port: read per store). */
+type StreamedOf = (model: string, uuid: string) => { owner: string | null; seq: number | null } | undefined;
+const streamedOf = new WeakMap<ApplyStore, StreamedOf>();
+
 const stores: [string, () => ApplyStore][] = [
-  ['memory', () => createMemoryApplyStore()],
+  ['memory', () => {
+    const s = createMemoryApplyStore();
+    streamedOf.set(s, (model, uuid) => {
+      if (s.tombstones.get(`${model}:${uuid}`) === undefined) return undefined;
+      return s.tombstoneSeqs.get(`${model}:${uuid}`) ?? { owner: null, seq: null };
+    });
+    return s;
+  }],
   ['sqlite', () => {
     const db = openSqlite(SQL);
     db.migrate(MIGRATIONS, 0);
-    return createSqliteApplyStore(db);
+    const s = createSqliteApplyStore(db);
+    streamedOf.set(s, (model, uuid) => {
+      const r = db.all('SELECT owner, seq FROM tombstones WHERE model = ? AND uuid = ?', [model, uuid])[0];
+      return r ? { owner: r['owner'] === null ? null : String(r['owner']), seq: r['seq'] === null ? null : Number(r['seq']) } : undefined;
+    });
+    return s;
   }],
 ];
 const U1 = '00000000-0000-4000-8000-000000000001';
@@ -79,5 +95,30 @@ describe.each(stores)('ApplyStore contract: %s', (_name, make) => {
     s.putTombstone('tag', U1, 'h2');
     expect(s.tombstone('tag', U1)).toBe('h2');
     expect(s.tombstone('album', U1)).toBeUndefined();
+  });
+
+  it('keeps the owner and the highest seq of a streamed delete, and the higher stamp', () => {
+    const s = make();
+    const seqOf = streamedOf.get(s)!;
+    expect(seqOf('entry', U1)).toBeUndefined();
+    s.putTombstone('entry', U1, 'h2', { owner: U2, seq: 5 });
+    expect(s.tombstone('entry', U1)).toBe('h2');
+    expect(seqOf('entry', U1)).toEqual({ owner: U2, seq: 5 });
+    s.putTombstone('entry', U1, 'h3', { owner: U2, seq: 3 }); // an older position: the seq stays
+    expect(seqOf('entry', U1)).toEqual({ owner: U2, seq: 5 });
+    expect(s.tombstone('entry', U1)).toBe('h3');
+    s.putTombstone('entry', U1, 'h1', { owner: U2, seq: 8 }); // a later one: the stamp stays
+    expect(seqOf('entry', U1)).toEqual({ owner: U2, seq: 8 });
+    expect(s.tombstone('entry', U1)).toBe('h3');
+    s.putTombstone('entry', U1, 'h4'); // a delete without a stream position keeps the one held
+    expect(seqOf('entry', U1)).toEqual({ owner: U2, seq: 8 });
+    expect(s.tombstone('entry', U1)).toBe('h4');
+    // a tombstone first written without a position gets one when a streamed copy arrives
+    s.putTombstone('location', U2, 'h1');
+    expect(seqOf('location', U2)).toEqual({ owner: null, seq: null });
+    s.putTombstone('location', U2, 'h1', { owner: U1, seq: 2 });
+    expect(seqOf('location', U2)).toEqual({ owner: U1, seq: 2 });
+    expect(s.hasTombstones('location')).toBe(true);
+    expect(s.hasTombstones('volume')).toBe(false);
   });
 });

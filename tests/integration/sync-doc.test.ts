@@ -3,7 +3,7 @@
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import type { Change, SharedChange } from '../../src/core/change.ts';
+import type { Change, OwnedChange, OwnedState, SharedChange } from '../../src/core/change.ts';
 import { createPrng } from '../../src/core/prng.ts';
 import { generateSampleLocation } from '../../src/core/sample.ts';
 import { compactDoc, planCompaction } from '../../src/sync/compaction.ts';
@@ -19,7 +19,7 @@ import {
   writeChanges,
 } from '../../src/sync/doc.ts';
 import { createMemoryNetwork } from '../../src/transport/memory.ts';
-import { entryData, fakeTime, locationData, tagFields, testDevice, uuidFactory } from '../support/fixtures.ts';
+import { deviceData, entryData, fakeTime, locationData, tagFields, testDevice, uuidFactory } from '../support/fixtures.ts';
 import { World } from '../support/sim/world.ts';
 
 let SQL: SqlJsStatic;
@@ -50,22 +50,21 @@ describe('sync document', () => {
     const t = fakeTime();
     const a = testDevice(A, t.now);
     const src = new Y.Doc();
-    const loc = ids();
-    const many: Change[] = [a.owned('location', loc, locationData(A, 'Photos'))];
-    for (let i = 0; i < 100; i++) many.push(a.owned('entry', ids(), entryData(loc, `f${i}.txt`)));
-    const tag = ids();
-    many.push(a.shared('tag', tag, 'insert', tagFields('Work', A)));
+    const many: Change[] = [a.owned('device', A, deviceData('A'))];
+    const tags = Array.from({ length: 100 }, () => ids());
+    for (const tag of tags) many.push(a.shared('tag', tag, 'insert', tagFields(`T${tag.slice(-4)}`, A)));
     writeChanges(src, A, many);
     const r = receiver();
     relay(src, r.doc);
-    expect(r.got.at(-1)!.changes).toHaveLength(102);
-    // now one owned record and one shared entry
-    writeChanges(src, A, [a.owned('location', loc, locationData(A, 'Pictures')), a.shared('tag', tag, 'update', { color: '#000000' })]);
+    expect(r.got.at(-1)!.changes).toHaveLength(101);
+    // now the device record and one shared entry
+    writeChanges(src, A, [a.owned('device', A, deviceData('A renamed')), a.shared('tag', tags[7]!, 'update', { color: '#000000' })]);
     relay(src, r.doc);
     const last = r.got.at(-1)!;
     expect(last.rejections).toEqual([]);
-    expect(last.changes.map((c) => `${c.kind}:${c.model}`).sort()).toEqual(['owned:location', 'shared:tag']);
-    expect(last.changes.find((c) => c.kind === 'owned')).toMatchObject({ owner: A, uuid: loc, data: { name: 'Pictures' } });
+    expect(last.changes.map((c) => `${c.kind}:${c.model}`).sort()).toEqual(['owned:device', 'shared:tag']);
+    expect(last.changes.find((c) => c.kind === 'owned')).toMatchObject({ owner: A, uuid: A, data: { name: 'A renamed' } });
+    expect(last.changes.find((c) => c.kind === 'shared')).toMatchObject({ uuid: tags[7], op: 'update', fields: { color: '#000000' } });
   });
 
   it("a device's own records are not re-read when the first remote change arrives, but come back after a crash", () => {
@@ -78,13 +77,12 @@ describe('sync document', () => {
     doc.on('afterTransaction', (tr: Y.Transaction) => {
       if (tr.origin !== LOCAL_ORIGIN) got.push(ex.fromTransaction(tr));
     });
-    const loc = ids();
-    const mine: Change[] = [a.owned('location', loc, locationData(A, 'Photos'))];
-    for (let i = 0; i < 50; i++) mine.push(a.owned('entry', ids(), entryData(loc, `f${i}.txt`)));
-    writeChanges(doc, A, mine);
+    const mine = a.owned('device', A, deviceData('A'));
+    writeChanges(doc, A, [mine]);
     const other = new Y.Doc();
-    writeChanges(other, B, [b.owned('location', ids(), locationData(B, 'Music'))]);
+    writeChanges(other, B, [b.owned('device', B, deviceData('B'))]);
     relay(other, doc);
+    // only B's record: A's own root is known from the start, so it is not read whole again
     expect(got.at(-1)!.changes.map((c) => c.kind === 'owned' && c.owner)).toEqual([B]);
     // A restarts with nothing (killed before its writes were durable); a peer sends them back
     const fresh = new Y.Doc();
@@ -92,14 +90,14 @@ describe('sync document', () => {
     const back: ReturnType<typeof ex2.fromTransaction>[] = [];
     fresh.on('afterTransaction', (tr: Y.Transaction) => back.push(ex2.fromTransaction(tr)));
     relay(doc, fresh);
-    expect(back.flatMap((g) => g.changes).filter((c) => c.kind === 'owned' && c.owner === A)).toHaveLength(51);
+    expect(back.flatMap((g) => g.changes).filter((c) => c.kind === 'owned' && c.owner === A)).toEqual([mine]);
   });
 
   it('the owner rule: a value in owned:X not stamped by X is rejected as ownership', () => {
     const t = fakeTime();
     const b = testDevice(B, t.now);
     const src = new Y.Doc();
-    src.transact(() => src.getMap(ownedMapName(A)).set(`location:${ids()}`, { hlc: b.clock.next(), data: locationData(A, 'Forged') }));
+    src.transact(() => src.getMap(ownedMapName(A)).set(`device:${A}`, { hlc: b.clock.next(), data: deviceData('Forged') }));
     const r = receiver();
     relay(src, r.doc);
     const all = r.got.flatMap((g) => g.rejections);
@@ -116,9 +114,9 @@ describe('sync document', () => {
     src.transact(() => {
       const mine = src.getMap(ownedMapName(A));
       mine.set('garbage', { hlc: a.clock.next(), data: {} });
-      mine.set(`entry:${ids()}`, 42);
-      mine.set(`entry:${ids()}`, { hlc: 'yesterday', data: {} });
-      mine.set(`entry:${ids()}`, { hlc: a.clock.next(), data: { name: 'no location' } });
+      mine.set(`device:${ids()}`, 42);
+      mine.set(`device:${ids()}`, { hlc: 'yesterday', data: {} });
+      mine.set(`device:${ids()}`, { hlc: a.clock.next(), data: { name: 'no slug' } });
       src.getMap('owned:not-a-uuid').set(`device:${ids()}`, { hlc: a.clock.next(), data: {} });
       sharedMap(src).set(a.clock.next(), [1, 2, 3]);
       sharedMap(src).set(a.clock.next(), { model: 'tag', uuid: ids(), op: 'explode', fields: {} });
@@ -127,55 +125,90 @@ describe('sync document', () => {
     expect(() => relay(src, r.doc)).not.toThrow();
     const all = r.got.flatMap((g) => g.rejections);
     expect(all.map((x) => x.reason)).toEqual(Array(7).fill('invalid'));
+    expect(all.map((x) => x.detail)).toEqual(expect.arrayContaining(['malformed key', 'value is not an object', 'invalid HLC', 'owned map of a non-uuid device']));
     expect(r.got.flatMap((g) => g.changes)).toEqual([]);
   });
 
-  it('owned records travel as positional JSON strings, and every malformed one is rejected with its reason', () => {
+  it('device records travel as positional JSON strings, and every malformed one is rejected with its reason', () => {
     const t = fakeTime();
     const a = testDevice(A, t.now);
     const b = testDevice(B, t.now);
-    const loc = ids();
-    const entry = a.owned('entry', ids(), entryData(loc, 'a "quoted" name.txt'));
-    const gone = a.tombstone('entry', ids());
+    const record = a.owned('device', A, deviceData('A "quoted" name'));
     const src = new Y.Doc();
-    writeChanges(src, A, [entry, gone]);
-    const stored = src.getMap(ownedMapName(A)).get(`entry:${entry.uuid}`);
+    writeChanges(src, A, [record]);
+    const stored = src.getMap(ownedMapName(A)).get(`device:${A}`);
     expect(typeof stored).toBe('string');
-    expect(stored).toBe(encodeOwnedValue(entry));
-    expect(src.getMap(ownedMapName(A)).get(`entry:${gone.uuid}`)).toBe(JSON.stringify([gone.hlc]));
+    expect(stored).toBe(encodeOwnedValue(record));
     src.transact(() => {
       const mine = src.getMap(ownedMapName(A));
-      mine.set(`entry:${ids()}`, '{not json');
-      mine.set(`entry:${ids()}`, '{"hlc":"x"}');
-      mine.set(`entry:${ids()}`, JSON.stringify([a.clock.next(), loc, null]));
-      mine.set(`entry:${ids()}`, encodeOwnedValue({ ...entry, hlc: b.clock.next() }));
+      mine.set(`device:${ids()}`, '{not json');
+      mine.set(`device:${ids()}`, '{"hlc":"x"}');
+      mine.set(`device:${ids()}`, JSON.stringify([a.clock.next(), 'name', null]));
+      mine.set(`device:${ids()}`, encodeOwnedValue({ ...record, hlc: b.clock.next() }));
     });
     const r = receiver();
     relay(src, r.doc);
-    const changes = r.got.flatMap((g) => g.changes);
-    expect(changes).toEqual(expect.arrayContaining([entry, gone]));
-    expect(changes).toHaveLength(2);
+    expect(r.got.flatMap((g) => g.changes)).toEqual([record]);
     const rejections = r.got.flatMap((g) => g.rejections);
     expect(rejections.map((x) => [x.reason, x.detail])).toEqual(
       expect.arrayContaining([
         ['invalid', 'value is not JSON'],
         ['invalid', 'value is not a record'],
-        ['invalid', '2 fields where entry has 9'],
+        ['invalid', '2 fields where device has 5'],
         ['ownership', expect.stringContaining(B)],
       ]),
     );
     expect(rejections).toHaveLength(4);
+    // a delete is the stamp alone, read back as a tombstone
+    const gone = a.tombstone('device', A);
+    writeChanges(src, A, [gone]);
+    expect(src.getMap(ownedMapName(A)).get(`device:${A}`)).toBe(JSON.stringify([gone.hlc]));
+    relay(src, r.doc);
+    expect(r.got.at(-1)!.changes).toEqual([gone]);
   });
 
   it('reads records written in the object form (documents from before the positional one)', () => {
     const t = fakeTime();
     const a = testDevice(A, t.now);
-    const entry = a.owned('entry', ids(), entryData(ids(), 'old.txt'));
+    const record = a.owned('device', A, deviceData('Old'));
     const src = new Y.Doc();
-    src.transact(() => src.getMap(ownedMapName(A)).set(`entry:${entry.uuid}`, { hlc: entry.hlc, data: entry.data }));
+    src.transact(() => src.getMap(ownedMapName(A)).set(`device:${A}`, { hlc: record.hlc, data: record.data }));
     const r = receiver();
     relay(src, r.doc);
-    expect(r.got.flatMap((g) => g.changes)).toEqual([entry]);
+    expect(r.got.flatMap((g) => g.changes)).toEqual([record]);
+  });
+
+  it('streamed models planted in an owned root are rejected as invalid (they travel in the stream), whatever their form', () => {
+    const t = fakeTime();
+    const a = testDevice(A, t.now);
+    const loc = ids();
+    const planted: OwnedChange[] = [
+      a.owned('volume', ids(), { device_uuid: A, name: 'V', kind: 'sample', total_capacity: null, available_capacity: null }),
+      a.owned('location', loc, locationData(A, 'Photos')),
+      a.owned('entry', ids(), entryData(loc, 'x.jpg')),
+      a.tombstone('entry', ids()),
+    ];
+    const src = new Y.Doc();
+    src.transact(() => {
+      const mine = src.getMap(ownedMapName(A));
+      for (const c of planted) mine.set(`${c.model}:${c.uuid}`, encodeOwnedValue(c));
+      const e = planted[2] as OwnedState;
+      mine.set(`entry:${ids()}`, { hlc: e.hlc, data: e.data }); // the object form too
+    });
+    const r = receiver();
+    relay(src, r.doc);
+    expect(r.got.flatMap((g) => g.changes)).toEqual([]);
+    const rejections = r.got.flatMap((g) => g.rejections);
+    expect(rejections).toHaveLength(5);
+    for (const x of rejections) {
+      expect(x.reason).toBe('invalid');
+      expect(x.detail).toMatch(/^(volume|location|entry) records travel in the owned-state stream, not the document$/);
+    }
+    // and a device's own writes never put them there
+    const doc = new Y.Doc();
+    writeChanges(doc, A, planted);
+    expect(doc.share.has(ownedMapName(A)) ? doc.getMap(ownedMapName(A)).size : 0).toBe(0);
+    expect(Y.encodeStateAsUpdate(doc).byteLength).toBe(Y.encodeStateAsUpdate(new Y.Doc()).byteLength);
   });
 
   it('deleting shared keys (compaction) is not a change', () => {
@@ -239,44 +272,72 @@ describe('compaction', () => {
 });
 
 describe('bulk batches', () => {
-  it('a 10,000-entry location splits into batches whose update stays under 200 KiB', () => {
+  const linkFields = (tag: string, target: string, by: string) => ({ tag_uuid: tag, target_uuid: target, target_kind: 'entry', source: 'user', applied_by_device: by, active: true });
+
+  it('10,000 tag links split into batches whose update stays under 200 KiB', () => {
     const t = fakeTime();
     const a = testDevice(A, t.now);
-    const loc = ids();
-    const sample = generateSampleLocation({ seed: 'bulk', count: 10_000, owner: A, locationUuid: loc, volumeUuid: null, name: 'Big', now: t.now(), withContent: true });
-    const changes = sample.entries.map((e) => a.owned('entry', e.uuid, e.data));
+    const tag = ids();
+    const changes = Array.from({ length: 10_000 }, () => a.shared('tag_link', ids(), 'insert', linkFields(tag, ids(), A)));
     const doc = new Y.Doc();
     const sizes: number[] = [];
     doc.on('update', (u: Uint8Array) => sizes.push(u.byteLength));
     const batches = batchChanges(changes);
+    expect(batches.length).toBeGreaterThan(1);
+    expect(batches.flat()).toEqual(changes); // in order, nothing lost
     for (const batch of batches) writeChanges(doc, A, batch);
     expect(sizes).toHaveLength(batches.length);
     expect(Math.max(...sizes)).toBeLessThan(MAX_BATCH_UPDATE_BYTES);
+    expect(sharedMap(doc).size).toBe(10_000);
     const perRecord = sizes.reduce((s, x) => s + x, 0) / changes.length;
     const estimated = changes.reduce((s, c) => s + estimateChangeBytes(c), 0) / changes.length;
     expect(estimated).toBeGreaterThan(perRecord); // the estimate is an upper bound
-    console.log(`bulk: ${changes.length} entries → ${batches.length} batches of ≤ ${Math.max(...batches.map((b) => b.length))}; ` +
-      `${perRecord.toFixed(0)} B of update per owned entry (estimate ${estimated.toFixed(0)} B); largest update ${Math.max(...sizes)} B`);
+    console.log(`bulk: ${changes.length} tag links → ${batches.length} batches of ≤ ${Math.max(...batches.map((b) => b.length))}; ` +
+      `${perRecord.toFixed(0)} B of update per link (estimate ${estimated.toFixed(0)} B); largest update ${Math.max(...sizes)} B`);
   });
 
-  it('the estimate is an upper bound for every kind of change', () => {
+  it('a bulk write of 10,000 entries adds nothing to the document (they travel in the stream)', () => {
     const t = fakeTime();
     const a = testDevice(A, t.now);
     const loc = ids();
+    const sample = generateSampleLocation({ seed: 'bulk', count: 10_000, owner: A, locationUuid: loc, volumeUuid: null, name: 'Big', now: t.now(), withContent: true });
+    const entries = sample.entries.map((e) => a.owned('entry', e.uuid, e.data));
+    const tag = ids();
+    const doc = new Y.Doc();
+    writeChanges(doc, A, [a.owned('device', A, deviceData('A'))]);
+    const before = Y.encodeStateAsUpdate(doc).byteLength;
+    let updates = 0;
+    doc.on('update', () => void updates++);
+    for (const batch of batchChanges([a.owned('location', loc, locationData(A, 'Big')), ...entries])) writeChanges(doc, A, batch);
+    expect(updates).toBe(0);
+    expect(Y.encodeStateAsUpdate(doc).byteLength).toBe(before);
+    // mixed in one write, only the shared change and the device record land in the document
+    writeChanges(doc, A, [...entries.slice(0, 500), a.shared('tag_link', ids(), 'insert', linkFields(tag, entries[0]!.uuid, A)), a.owned('device', A, deviceData('A2'))]);
+    expect(updates).toBe(1);
+    expect(sharedMap(doc).size).toBe(1);
+    expect([...doc.getMap(ownedMapName(A)).keys()]).toEqual([`device:${A}`]);
+    expect(Y.encodeStateAsUpdate(doc).byteLength - before).toBeLessThan(1024);
+  });
+
+  it('the estimate is an upper bound for every kind of change that travels in the document', () => {
+    const t = fakeTime();
+    const a = testDevice(A, t.now);
     const kinds: Record<string, () => Change> = {
-      'owned state': () => a.owned('entry', ids(), entryData(loc, 'x.jpg')),
-      'owned tombstone': () => a.tombstone('entry', ids()),
+      'device record': () => a.owned('device', A, deviceData('A device with a longer name')),
+      'device tombstone': () => a.tombstone('device', A),
       'shared insert': () => a.shared('tag', ids(), 'insert', tagFields('T', A)),
       'shared update': () => a.shared('tag_link', ids(), 'update', { active: false }),
       'shared delete': () => a.shared('album', ids(), 'delete'),
     };
     for (const [kind, make] of Object.entries(kinds)) {
-      for (const n of [1, 300]) {
+      // a device writes one record of its own (one key), however often; shared entries pile up
+      for (const n of kind.startsWith('device') ? [1] : [1, 300]) {
         const doc = new Y.Doc();
         let bytes = 0;
         doc.on('update', (u: Uint8Array) => void (bytes += u.byteLength));
         const changes = Array.from({ length: n }, make);
         writeChanges(doc, A, changes);
+        expect(bytes, `${kind} × ${n} wrote nothing`).toBeGreaterThan(0);
         const estimate = 64 + changes.reduce((s, c) => s + estimateChangeBytes(c), 0);
         expect(estimate, `${kind} × ${n}: ${bytes} B`).toBeGreaterThanOrEqual(bytes);
       }
@@ -286,8 +347,7 @@ describe('bulk batches', () => {
   it('non-ASCII names are counted in UTF-8 bytes', () => {
     const t = fakeTime();
     const a = testDevice(A, t.now);
-    const loc = ids();
-    const changes = Array.from({ length: 600 }, (_, i) => a.owned('entry', ids(), entryData(loc, `${'写真'.repeat(150)}${i}.jpg`)));
+    const changes = Array.from({ length: 600 }, (_, i) => a.shared('tag', ids(), 'insert', tagFields(`${'写真'.repeat(90)}${i}`, A)));
     const doc = new Y.Doc();
     const sizes: number[] = [];
     doc.on('update', (u: Uint8Array) => sizes.push(u.byteLength));
@@ -352,10 +412,10 @@ describe('engine plumbing', () => {
     const w = new World(SQL, createPrng('plumbing'), { drop: 0, duplicate: 0, reorder: 0 });
     const a = await w.addDevice(A, 0);
     const b = await w.addDevice(B, 0);
+    await w.idle();
     w.net.isolate(B, true);
-    const loc = ids();
-    await a.write([a.owned('location', loc, locationData(A, 'One'))]);
-    for (let i = 0; i < 5; i++) await a.write([a.owned('entry', ids(), entryData(loc, `f${i}`))]);
+    const tags = Array.from({ length: 6 }, () => ids());
+    for (const tag of tags) await a.write([a.shared('tag', tag, 'insert', tagFields(`T${tag.slice(-4)}`, A))]);
     // count B's commits
     const storage = b.live!.storage;
     let commits = 0;
@@ -364,20 +424,45 @@ describe('engine plumbing', () => {
       if (m === 'commit') commits++;
       return call(m, p);
     });
+    const receivedBefore = b.live!.engine.stats().received;
     w.net.isolate(B, false);
     w.net.syncAll();
     await w.idle();
     expect(commits).toBe(1);
-    expect(b.live!.engine.stats().received).toBe(6);
-    expect(await b.rows('SELECT count(*) AS n FROM entries')).toEqual([{ n: 5 }]);
+    expect(b.live!.engine.stats().received - receivedBefore).toBe(6);
+    expect(await b.rows('SELECT count(*) AS n FROM tags')).toEqual([{ n: 6 }]);
     // restart B: its document comes back from storage, nothing is materialized again
     await b.live!.storage.call('flush', {});
     await b.kill();
     await b.start();
     await w.idle(true);
     expect(b.live!.engine.stats().received).toBe(0);
-    expect(b.live!.doc.getMap(ownedMapName(A)).size).toBe(6);
+    expect(sharedMap(b.live!.doc).size).toBe(6);
     expect(await b.digest()).toEqual(await a.digest());
+    await w.dispose();
+  });
+
+  it('an entry planted in an owned root of the document is rejected as invalid and never applied', async () => {
+    const w = new World(SQL, createPrng('planted'), { drop: 0, duplicate: 0, reorder: 0 });
+    const a = await w.addDevice(A, 0);
+    const b = await w.addDevice(B, 0);
+    await w.idle();
+    const loc = ids();
+    await a.write([a.owned('location', loc, locationData(A, 'Real'))]);
+    await w.idle();
+    expect(await b.rows('SELECT count(*) AS n FROM locations')).toEqual([{ n: 1 }]); // through the stream
+    // a well-formed entry of A, stamped by A, written into owned:A of B's document
+    const entry = a.owned('entry', ids(), entryData(loc, 'planted.txt'));
+    const src = new Y.Doc();
+    src.transact(() => src.getMap(ownedMapName(A)).set(`entry:${entry.uuid}`, encodeOwnedValue(entry)));
+    const before = b.live!.engine.stats();
+    const invalidBefore = before.rejectedBy['invalid'] ?? 0;
+    Y.applyUpdate(b.live!.doc, Y.encodeStateAsUpdate(src), 'remote');
+    await w.idle();
+    const after = b.live!.engine.stats();
+    expect((after.rejectedBy['invalid'] ?? 0) - invalidBefore).toBe(1);
+    expect(after.received).toBe(before.received);
+    expect(await b.rows('SELECT count(*) AS n FROM entries WHERE uuid = ?', [entry.uuid])).toEqual([{ n: 0 }]);
     await w.dispose();
   });
 });
