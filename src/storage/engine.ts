@@ -24,15 +24,27 @@
  *     replays this device's frames on top: S2 with the sibling's image as the base.
  *     A sibling that cannot be read (no image, damaged, pruned under us) is skipped: the
  *     device then syncs everything, as it would without siblings.
+ *  S6 Nothing acknowledged is dropped in silence. Every frame carries a checksum of its
+ *     content and every image one of its document state besides its SQLite bytes (legacy
+ *     records without them are accepted; a legacy document state is decode-checked). A frame
+ *     that cannot be read or fails its checksum is *skipped*, not a reason to stop: apply is
+ *     idempotent and order-free, so the frames after it are still right, and what the skipped
+ *     one held that reached other devices comes back from them (the document's state vector
+ *     lacks it). The boot report says how many were skipped and that the rest is lost.
+ *     An image whose document state fails its checksum (or, legacy, does not decode) is
+ *     treated as damaged: the previous image is used (S3).
+ *  S7 Only a failing *journal* makes the device memory-only. An image that cannot be
+ *     written (quota: images are the big writes) leaves the journal going; the image is
+ *     retried with backoff and the health says why, with the browser's quota figures.
  */
 import type { SqlJsStatic } from 'sql.js';
-import { mergeUpdates } from 'yjs';
+import { decodeUpdate, mergeUpdates } from 'yjs';
 import { applyChanges, type Rejection } from '../core/apply.ts';
 import type { Change, Hlc } from '../core/change.ts';
 import { createDigest } from '../core/digest.ts';
 import { MODEL_NAMES, MODELS, syncedColumns } from '../core/models.ts';
 import { err, ok, type Result } from '../core/result.ts';
-import { openJournal, toStorageError, type Frame, type ImageRecord, type Journal } from './journal.ts';
+import { docChecksum, openJournal, sha256Hex, toStorageError, type DamagedFrame, type Frame, type ImageRecord, type Journal } from './journal.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 import type { BootReport, CommitResult, Params, QueryRow, StorageError, StorageHealth } from './rpc.ts';
 import { createSqliteApplyStore } from './sqlite-apply-store.ts';
@@ -47,6 +59,10 @@ export interface StorageEngineDeps {
   readonly imageDebounceMs?: number;
   readonly imageMaxDelayMs?: number;
   readonly imageEveryFrames?: number;
+  /** first retry delay after an image could not be written (doubles up to 5 min; S7) */
+  readonly imageRetryMs?: number;
+  /** the browser's storage figures, for the words of a quota problem (navigator.storage) */
+  readonly estimate?: () => Promise<{ usage?: number; quota?: number }>;
 }
 
 export interface CommitInput {
@@ -79,9 +95,16 @@ interface Pending {
   readonly resolve: (r: Result<CommitResult, StorageError>) => void;
 }
 
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const d = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, '0')).join('');
+const IMAGE_RETRY_MAX_MS = 5 * 60_000;
+const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
+/** S6: skipped frames in words (seqs listed while few). */
+function describeSkipped(damaged: readonly DamagedFrame[]): string {
+  const seqs = damaged.slice(0, 5).map((d) => `#${d.seq}`).join(', ') + (damaged.length > 5 ? ', …' : '');
+  const whys = [...new Set(damaged.map((d) => d.why))].slice(0, 2).join('; ');
+  return `${plural(damaged.length, 'acknowledged change group')} in the change journal (${seqs}) could not be used: ${whys}. ` +
+    `${damaged.length === 1 ? 'It was' : 'They were'} skipped and every other change was restored; what ${damaged.length === 1 ? 'it' : 'they'} held comes back from other devices if it reached them, otherwise it is lost.`;
 }
 
 /**
@@ -113,13 +136,18 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   let imageTail: readonly Uint8Array[] = [];
   let yPending: Uint8Array[] = [];
   let framesSinceImage = 0;
-  let health: StorageHealth = { mode: 'durable', problem: null, lastImageAt: null, lastImageBytes: null, journalFrames: 0, pending: 0 };
+  let health: StorageHealth = { mode: 'durable', problem: null, lastImageAt: null, lastImageBytes: null, journalFrames: 0, pending: 0, imageRetryAt: null };
   const queue: Pending[] = [];
   let chain: Promise<unknown> = Promise.resolve();
   let pumping = false;
   let timer: ReturnType<typeof setTimeout> | null = null;
   let firstDirtyAt: number | null = null;
   let closed = false;
+  const retryBaseMs = deps.imageRetryMs ?? 5_000;
+  /** S7: consecutive image failures, when the next attempt may run, and the words shown */
+  let imageFailures = 0;
+  let retryAt: number | null = null;
+  let imageProblem: string | null = null;
 
   const setHealth = (patch: Partial<StorageHealth>): void => {
     health = { ...health, ...patch };
@@ -150,6 +178,8 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       const img = await from.readImage(id);
       if (!img) return 'missing';
       if ((await sha256Hex(img.bytes)) !== img.checksum) return 'damaged (checksum mismatch)';
+      const docProblem = await checkDocState(img);
+      if (docProblem) return docProblem;
       const sqlite = openSqlite(deps.sql, img.bytes);
       try {
         sqlite.all('SELECT count(*) AS n FROM sqlite_master');
@@ -160,6 +190,21 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       return { img, sqlite };
     } catch (e) {
       return `unreadable (${describe(e)})`;
+    }
+  }
+
+  /** S6: the image's document state is what was written (checksum), or, in a legacy image
+   *  without one, at least decodes (a flipped bit there used to load silently different
+   *  content, or throw on the main thread at boot). */
+  async function checkDocState(img: ImageRecord): Promise<string | null> {
+    const tail = img.ydocTail ?? [];
+    if (img.docChecksum !== undefined)
+      return (await docChecksum(img.ydoc, tail)) === img.docChecksum ? null : 'damaged (its document state fails its checksum)';
+    try {
+      for (const u of [...(img.ydoc ? [img.ydoc] : []), ...tail]) decodeUpdate(u);
+      return null;
+    } catch (e) {
+      return `damaged (its document state does not load: ${describe(e)})`;
     }
   }
 
@@ -175,11 +220,11 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
         const loaded = await loadImage(pointer.current, sibling);
         if (typeof loaded === 'string') continue;
         const frames = await sibling.framesAfter(loaded.img.seq);
-        if (!frames.ok) {
-          loaded.sqlite.close();
+        if (!frames.ok || frames.value.damaged.length) {
+          loaded.sqlite.close(); // a damaged sibling journal: the next sibling, or a normal sync
           continue;
         }
-        return { ...loaded, frames: frames.value, dbName: name };
+        return { ...loaded, frames: frames.value.frames, dbName: name };
       } catch {
         continue; // a sibling being torn down: the next one, or a normal sync
       } finally {
@@ -214,7 +259,8 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     const now = deps.now();
     firstDirtyAt ??= now;
     if (timer) clearTimeout(timer);
-    const wait = framesSinceImage >= everyFrames ? 0 : Math.max(0, Math.min(debounceMs, firstDirtyAt + maxDelayMs - now));
+    let wait = framesSinceImage >= everyFrames ? 0 : Math.max(0, Math.min(debounceMs, firstDirtyAt + maxDelayMs - now));
+    if (retryAt !== null) wait = Math.max(wait, retryAt - now); // S7: backing off
     timer = setTimeout(() => {
       timer = null;
       void snapshot();
@@ -339,16 +385,16 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
 
   async function storeImage({ id, seq: imageSeq, bytes, ydoc, ydocTail, updates, frames }: Exported): Promise<Result<StorageHealth, StorageError>> {
     if (!journal) return ok(health); // closed, or gone memory-only, meanwhile
-    const record: ImageRecord = { id, seq: imageSeq, bytes, ydoc, ydocTail, checksum: await sha256Hex(bytes), at: deps.now(), schema: SCHEMA_VERSION };
+    const record: ImageRecord = {
+      id, seq: imageSeq, bytes, ydoc, ydocTail, checksum: await sha256Hex(bytes), docChecksum: await docChecksum(ydoc, ydocTail),
+      at: deps.now(), schema: SCHEMA_VERSION,
+    };
     if (!journal) return ok(health); // and while hashing
     const put = await journal.putImage(record);
-    if (!put.ok) {
-      goMemoryOnly(put.error);
-      return ok(health);
-    }
+    if (!put.ok) return imageFailed(put.error, record.bytes.byteLength);
     // S3: verify what IndexedDB now holds before it may replace the current image.
     const back = await journal.readImage(id);
-    if (!back || (await sha256Hex(back.bytes)) !== record.checksum) {
+    if (!back || (await sha256Hex(back.bytes)) !== record.checksum || (await checkDocState(back))) {
       setHealth({ problem: 'A new database image did not read back correctly; the previous image is kept.' });
       return ok(health);
     }
@@ -362,9 +408,12 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       return ok(health);
     }
     const promoted = await journal.promote(id, image?.id ?? null, image?.seq ?? 0);
-    if (!promoted.ok) {
-      goMemoryOnly(promoted.error);
-      return ok(health);
+    if (!promoted.ok) return imageFailed(promoted.error, record.bytes.byteLength);
+    if (imageFailures) {
+      imageFailures = 0;
+      retryAt = null;
+      if (health.problem === imageProblem) setHealth({ problem: null, imageRetryAt: null });
+      imageProblem = null;
     }
     image = { id, seq: record.seq };
     imageYdoc = record.ydoc;
@@ -374,6 +423,34 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     firstDirtyAt = null;
     setHealth({ lastImageAt: record.at, lastImageBytes: record.bytes.byteLength, journalFrames: journal ? await journal.frameCount() : 0 });
     if (framesSinceImage > 0) scheduleImage(); // commits landed while this image was checked
+    return ok(health);
+  }
+
+  /**
+   * S7: an image that could not be written or promoted leaves the journal as it is (every
+   * commit stays durable there); the image is tried again with backoff, and the health says
+   * why — with the browser's quota figures when it is full.
+   */
+  async function imageFailed(e: StorageError, bytes: number): Promise<Result<StorageHealth, StorageError>> {
+    imageFailures++;
+    const delay = Math.min(IMAGE_RETRY_MAX_MS, retryBaseMs * 2 ** (imageFailures - 1));
+    retryAt = deps.now() + delay;
+    let why = e.message;
+    if (e.type === 'QuotaExceeded') {
+      const est = await deps.estimate?.().catch(() => null);
+      const figures = est && typeof est.usage === 'number' && typeof est.quota === 'number' ? ` (${mb(est.usage)} of ${mb(est.quota)} used; the copy needs ${mb(bytes)})` : ` (the copy needs ${mb(bytes)})`;
+      why = `Browser storage is full${figures}`;
+    }
+    imageProblem = `${why}: the saved copy of this library could not be updated. Every change is still saved as it is made; trying again in ${Math.round(delay / 1000)} s.`;
+    if (health.mode === 'durable') setHealth({ problem: imageProblem, imageRetryAt: retryAt });
+    if (journal && !closed) {
+      // the retry runs at retryAt whatever the debounce says (later commits cannot hurry it)
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => {
+        timer = null;
+        void snapshot();
+      }, delay);
+    }
     return ok(health);
   }
 
@@ -420,16 +497,26 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       }
       const base = loaded?.img.seq ?? 0;
       let frames: Frame[] = [];
+      let damaged: DamagedFrame[] = [];
+      let lastSeq = base;
+      let journalUnreadable: string | null = null;
       if (journal) {
         const f = await journal.framesAfter(base);
-        if (f.ok) frames = f.value;
-        else goMemoryOnly(f.error);
+        if (f.ok) {
+          ({ frames, damaged } = f.value);
+          lastSeq = Math.max(base, f.value.lastSeq);
+        } else {
+          journalUnreadable = f.error.message;
+          goMemoryOnly(f.error);
+        }
       }
       // A gap means frames the fallback needed were already pruned: say so plainly.
-      if (frames.length && frames[0]!.seq !== base + 1 && problems.length)
+      const firstSeq = Math.min(frames[0]?.seq ?? Infinity, damaged[0]?.seq ?? Infinity);
+      if (firstSeq !== Infinity && firstSeq !== base + 1 && problems.length)
         problems.push('Some changes older than the last saved copy could not be recovered.');
       replay(d, frames);
-      seq = frames.length ? frames[frames.length - 1]!.seq : base;
+      // S6: above every frame present, damaged ones included (`add` must not meet one)
+      seq = lastSeq;
       if (loaded) image = source === 'image' ? { id: loaded.img.id, seq: loaded.img.seq } : null;
       const baseImage = loaded?.img ?? seed?.img;
       if (baseImage) {
@@ -439,12 +526,17 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       yPending = [...(seed?.frames.flatMap((f) => f.yUpdates ?? []) ?? []), ...frames.flatMap((f) => f.yUpdates ?? [])];
       framesSinceImage = frames.length;
       db = d;
-      let recovered: string | null = null;
+      const said: string[] = [];
       if (problems.length) {
         const from = source === 'previous-image' ? 'the previous saved copy' : 'the change journal';
-        recovered = `${problems.join(' ')} It was rebuilt from ${from} and ${frames.length} logged change${frames.length === 1 ? '' : 's'}; nothing acknowledged was lost.`;
-        if (problems.some((p) => p.startsWith('Some changes'))) recovered = problems.join(' ');
+        const lossless = !damaged.length && !journalUnreadable && !problems.some((p) => p.startsWith('Some changes'));
+        if (problems.some((p) => p.startsWith('Some changes'))) said.push(problems.join(' '));
+        else said.push(`${problems.join(' ')} It was rebuilt from ${from} and ${plural(frames.length, 'logged change')}${lossless ? '; nothing acknowledged was lost.' : '.'}`);
       }
+      if (damaged.length) said.push(describeSkipped(damaged));
+      if (journalUnreadable)
+        said.push(`The change journal could not be read at all (${journalUnreadable}): this device started from its saved copy alone, so changes made after that copy are missing here (how many is unknown).`);
+      const recovered = said.length ? said.join(' ') : null;
       setHealth({
         journalFrames: journal ? await journal.frameCount() : 0,
         lastImageAt: loaded?.img.at ?? null,
@@ -452,11 +544,13 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       });
       // S5: our own image soon, so the next boot needs no sibling (until then a restart
       // simply starts from a sibling again, plus this device's own frames)
-      if (seed || problems.length || frames.length > everyFrames) scheduleImage();
+      // (S6: damaged frames are pruned by the second image after this one, as any frame is)
+      if (seed || problems.length || damaged.length || frames.length > everyFrames) scheduleImage();
       return ok({
         source,
         imageSeq: base,
         replayedFrames: frames.length,
+        skippedFrames: damaged.length,
         recovered,
         migrationsApplied,
         hlc,
@@ -534,4 +628,4 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   };
 }
 
-export { toStorageError };
+export { sha256Hex, toStorageError };

@@ -39,6 +39,8 @@ export interface StorageHealth {
   readonly journalFrames: number;
   /** commits received but not yet durable */
   readonly pending: number;
+  /** when the saved copy is tried again after it could not be written (engine S7), else null */
+  readonly imageRetryAt: number | null;
 }
 
 export interface BootReport {
@@ -49,6 +51,8 @@ export interface BootReport {
   readonly seeded: { readonly dbName: string; readonly imageAt: number; readonly frames: number } | null;
   readonly imageSeq: number;
   readonly replayedFrames: number;
+  /** frames found in the journal but unreadable or failing their checksum (engine S6) */
+  readonly skippedFrames: number;
   /** Plain-words description of damage found and repaired at boot, if any. */
   readonly recovered: string | null;
   readonly migrationsApplied: number;
