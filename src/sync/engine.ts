@@ -9,7 +9,14 @@
  *     merged into one commit.
  *  E3 No HLC is ever issued twice, even across a crash: before a local change can leave this
  *     device (y-webrtc sends document updates at once), a clock *lease* covering its stamp is
- *     durable; a restarted device resumes above the lease.
+ *     durable; a restarted device resumes above the lease. A lease the storage answers
+ *     `durable: false` (a memory-only device) is not a lease: it is asked for again at the
+ *     next write (the write still goes ahead — a memory-only device keeps working, and loses
+ *     its clock with everything else when the tab closes; nothing durable can be promised).
+ *     Ahead-lane stamps (core/hlc `nextAbove`) are not leased — leasing them would persist a
+ *     far-ahead clock, adopted at the next boot; the lane restarts above the highest such
+ *     stamp of this device in the document (`boot`). Residual gap: one that left the device
+ *     but whose commit never became durable is not known after a crash.
  *  E4 Every remote stamp is offered to the clock; one more than maxDrift ahead is applied but
  *     not adopted, counted, and listed with the record it touches.
  *  E5 A large remote transaction's changes are handed to storage (`stage`) as soon as they are
@@ -20,12 +27,12 @@
  */
 import * as Y from 'yjs';
 import type { Change, Hlc } from '../core/change.ts';
-import { encodeHlc, hlcWall, type HlcClock } from '../core/hlc.ts';
+import { encodeHlc, hlcDevice, hlcWall, isAheadStamp, type HlcClock } from '../core/hlc.ts';
 import { err, type Result } from '../core/result.ts';
 import type { StorageClient } from '../storage/client.ts';
 import type { CommitResult, StorageError } from '../storage/rpc.ts';
 import { compactDoc } from './compaction.ts';
-import { acksMap, BOOT_ORIGIN, createExtractor, LOCAL_ORIGIN, MAX_BATCH_UPDATE_BYTES, writeChanges, type DocRejection } from './doc.ts';
+import { acksMap, BOOT_ORIGIN, createExtractor, LOCAL_ORIGIN, MAX_BATCH_UPDATE_BYTES, sharedMap, writeChanges, type DocRejection } from './doc.ts';
 
 export interface SyncEngineDeps {
   readonly doc: Y.Doc;
@@ -209,7 +216,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     const next = Math.max(wall, deps.now()) + leaseMs;
     const r = await storage.call('commit', { changes: [], hlc: encodeHlc({ wall: next, counter: 0, device }) });
     if (!r.ok) return r;
-    lease = next;
+    if (r.value.durable) lease = next; // E3: only a durable lease covers anything
     return { ok: true, value: undefined };
   }
 
@@ -235,6 +242,10 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         for (const u of updates) Y.applyUpdate(doc, u, BOOT_ORIGIN);
       }, BOOT_ORIGIN);
       extractor.adoptAll();
+      // E3: the ahead lane resumes above what this device issued there before
+      sharedMap(doc).forEach((_v, k) => {
+        if (hlcDevice(k) === device && isAheadStamp(k)) clock.restoreAhead(k);
+      });
       const current = clock.current();
       lease = current ? hlcWall(current) : 0; // the persisted clock is at least the last lease
     },
@@ -243,7 +254,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       return serial(async () => {
         try {
           let top: Hlc | null = null;
-          for (const c of changes) if (!top || c.hlc > top) top = c.hlc;
+          for (const c of changes) if ((!top || c.hlc > top) && !isAheadStamp(c.hlc)) top = c.hlc;
           const leased = await ensureLease(top);
           if (!leased.ok) return leased;
           captured = [];

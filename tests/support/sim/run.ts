@@ -245,6 +245,60 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
   return { seed, devices: world.devices.length, steps, kills, failures, fingerprint };
 }
 
+/**
+ * Issue 11 item 6 (DESIGN §5.1): a device a day ahead creates a tag; others rename it after
+ * seeing it — one of them across a restart — over a seeded faulty network. Every rename made
+ * after seeing the previous one wins on every device, and every invariant of a random run
+ * holds (no clock dragged ahead, stamps unique and increasing, convergence).
+ */
+export async function runSkewedRename(SQL: SqlJsStatic, seed: number): Promise<{ failures: string[] }> {
+  const p = createPrng(`skewed-rename:${seed}`);
+  const faults = { drop: p.pick([0, 0.05]), duplicate: p.pick([0, 0.1]), reorder: p.pick([0, 0.5]), delay: 0 };
+  const world = new World(SQL, p, faults);
+  const uuid = (): string => uuidV4(p.bytes(16));
+  const ahead = await world.addDevice(uuid(), 86_400_000);
+  const others = [await world.addDevice(uuid(), p.int(-120_000, 120_000)), await world.addDevice(uuid(), p.int(-120_000, 120_000))];
+  const failures: string[] = [];
+  const tag = uuid();
+  const nameOn = async (d: SimDevice): Promise<unknown> => (await d.rows('SELECT display_name FROM tags WHERE uuid = ?', [tag]))[0]?.['display_name'];
+  const everywhere = async (name: string, when: string): Promise<void> => {
+    await world.heal();
+    for (const d of world.live()) {
+      const got = await nameOn(d);
+      if (got !== name) failures.push(`${when}: ${d.id.slice(0, 8)} shows ${String(got)}, not ${name}`);
+    }
+  };
+  const rename = async (d: SimDevice, name: string): Promise<void> => {
+    world.time += p.int(1, 5000);
+    await d.write([await d.sharedAbove('tag', tag, 'update', { display_name: name, canonical_name: name.toLowerCase() })]);
+  };
+  await ahead.write([ahead.shared('tag', tag, 'insert', { canonical_name: 'vacation', display_name: 'Vacation', namespace: null, tag_type: 'standard', color: null, privacy_level: 'normal', search_weight: 100, created_by_device: ahead.id })]);
+  await everywhere('Vacation', 'created a day ahead');
+  const [b, c] = [others[0]!, others[1]!];
+  await rename(b, 'Holiday');
+  await everywhere('Holiday', 'renamed after seeing it');
+  await rename(b, 'Holidays'); // the same device again: above its own ahead-lane stamp
+  await everywhere('Holidays', 'renamed twice');
+  await b.kill();
+  await b.start();
+  await rename(b, 'Trips'); // after a restart: the lane resumes above what it issued
+  await everywhere('Trips', 'renamed after a restart');
+  await rename(c, 'Journeys');
+  await everywhere('Journeys', 'renamed by a third device');
+  await rename(ahead, 'Away'); // the device ahead edits after seeing the others' renames
+  await everywhere('Away', 'renamed back on the device ahead');
+  await rename(c, 'Travel');
+  await everywhere('Travel', 'renamed again after that');
+  failures.push(...(await checkInvariants(world)));
+  // ahead-lane stamps this device issued are distinct (a shared key per change)
+  for (const d of world.live()) {
+    const mine = [...d.live!.doc.getMap('shared').keys()].filter((k) => hlcDevice(k) === d.id);
+    if (new Set(mine).size !== mine.length) failures.push(`${d.id.slice(0, 8)}: a stamp issued twice`);
+  }
+  await world.dispose();
+  return { failures };
+}
+
 function entry(location: string, parent: string | null, name: string, kind: 'file' | 'dir'): Fields {
   return { location_uuid: location, parent_uuid: parent, name, kind, extension: kind === 'file' ? 'txt' : null, size: 1, created_at: 1, modified_at: 1, content_uuid: null };
 }

@@ -13,12 +13,13 @@ import { IDBFactory } from 'fake-indexeddb';
 import type { SqlJsStatic } from 'sql.js';
 import * as Y from 'yjs';
 import type { Change, Fields, OwnedChange, SharedChange } from '../../../src/core/change.ts';
-import { createHlcClock, type HlcClock } from '../../../src/core/hlc.ts';
+import { createHlcClock, isAheadStamp, type HlcClock } from '../../../src/core/hlc.ts';
 import { MODELS, MODEL_NAMES, type OwnedModelName, type SharedModelName } from '../../../src/core/models.ts';
 import type { Prng } from '../../../src/core/prng.ts';
 import { createInProcessStorage, type StorageClient } from '../../../src/storage/client.ts';
 import { createStorageEngine } from '../../../src/storage/engine.ts';
 import { createSyncEngine, type SyncEngine } from '../../../src/sync/engine.ts';
+import { stampAboveSeen } from '../../../src/sync/intents.ts';
 import { createMemoryNetwork, type MemoryNetwork, type NetFaults } from '../../../src/transport/memory.ts';
 
 export const MAX_DRIFT = 5 * 60_000;
@@ -124,8 +125,9 @@ export class SimDevice {
     const l = this.live;
     if (!l) return;
     let top: string | null = null;
+    // the clock's own lane only: ahead-lane stamps (nextAbove) are far ahead by design
     const consider = (h: unknown) => {
-      if (typeof h === 'string' && h.endsWith(this.id) && (!top || h > top)) top = h;
+      if (typeof h === 'string' && h.endsWith(this.id) && !isAheadStamp(h) && (!top || h > top)) top = h;
     };
     l.doc.getMap(`owned:${this.id}`).forEach((v) => consider((v as { hlc?: unknown }).hlc));
     l.doc.getMap('shared').forEach((_v, k) => consider(k));
@@ -146,6 +148,12 @@ export class SimDevice {
   }
   shared(model: SharedModelName, uuid: string, op: SharedChange['op'], fields: Fields = {}): SharedChange {
     return { kind: 'shared', model, uuid, hlc: this.live!.clock.next(), op, fields };
+  }
+
+  /** A shared change as a person makes it after seeing the record (intents `stampAboveSeen`). */
+  async sharedAbove(model: SharedModelName, uuid: string, op: SharedChange['op'], fields: Fields = {}): Promise<SharedChange> {
+    const row = (await this.rows(`SELECT * FROM ${MODELS[model].table} WHERE uuid = ?`, [uuid]))[0] ?? null;
+    return stampAboveSeen(this.live!.clock, this.shared(model, uuid, op, fields), row);
   }
 
   async write(changes: Change[]): Promise<void> {
