@@ -435,13 +435,14 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     imageFailures++;
     const delay = Math.min(IMAGE_RETRY_MAX_MS, retryBaseMs * 2 ** (imageFailures - 1));
     retryAt = deps.now() + delay;
-    let why = e.message;
-    if (e.type === 'QuotaExceeded') {
-      const est = await deps.estimate?.().catch(() => null);
-      const figures = est && typeof est.usage === 'number' && typeof est.quota === 'number' ? ` (${mb(est.usage)} of ${mb(est.quota)} used; the copy needs ${mb(bytes)})` : ` (the copy needs ${mb(bytes)})`;
-      why = `Browser storage is full${figures}`;
-    }
-    imageProblem = `${why}: the saved copy of this library could not be updated. Every change is still saved as it is made; trying again in ${Math.round(delay / 1000)} s.`;
+    const est = await deps.estimate?.().catch(() => null);
+    const figures = est && typeof est.usage === 'number' && typeof est.quota === 'number' ? `${mb(est.usage)} of ${mb(est.quota)} used; the copy needs ${mb(bytes)}` : `the copy needs ${mb(bytes)}`;
+    // A full disk shows up as a failed write (Chromium: "DataError: Failed to write blobs
+    // (IOError)"), not always as a quota error: both are said with the browser's figures.
+    const why = e.type === 'QuotaExceeded'
+      ? `Browser storage is full (${figures}): the saved copy of this library could not be updated.`
+      : `Browser storage refused the saved copy of this library (${e.message}; ${figures}).`;
+    imageProblem = `${why} Every change is still saved as it is made; trying again in ${Math.round(delay / 1000)} s.`;
     if (health.mode === 'durable') setHealth({ problem: imageProblem, imageRetryAt: retryAt });
     if (journal && !closed) {
       // the retry runs at retryAt whatever the debounce says (later commits cannot hurry it)
