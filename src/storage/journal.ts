@@ -101,23 +101,22 @@ const utf8 = new TextEncoder();
  */
 export async function frameChecksum(f: Omit<Frame, 'sum'>): Promise<string> {
   const head = utf8.encode(JSON.stringify([f.seq, f.hlc, f.changes, f.yUpdates.map((u) => u.byteLength)]));
-  return sha256Hex(concat([head, ...f.yUpdates]));
+  return sumOfParts([head, ...f.yUpdates]);
 }
 
 /** The checksum of an image's document state: base (or none) and each tail update, with lengths. */
 export async function docChecksum(ydoc: Uint8Array | null, tail: readonly Uint8Array[]): Promise<string> {
   const head = utf8.encode(JSON.stringify([ydoc ? ydoc.byteLength : -1, tail.map((u) => u.byteLength)]));
-  return sha256Hex(concat([head, ...(ydoc ? [ydoc] : []), ...tail]));
+  return sumOfParts([head, ...(ydoc ? [ydoc] : []), ...tail]);
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+/** SHA-256 over the parts' own SHA-256s: no copy of a 30 MB update into one buffer first
+ *  (measured in Node, a 100k-change frame: ~260 ms for the sum, most of it JSON). */
+async function sumOfParts(parts: readonly Uint8Array[]): Promise<string> {
+  const digests = await Promise.all(parts.map((p) => crypto.subtle.digest('SHA-256', p as Uint8Array<ArrayBuffer>)));
+  const all = new Uint8Array(digests.length * 32);
+  digests.forEach((d, i) => all.set(new Uint8Array(d), i * 32));
+  return sha256Hex(all);
 }
 
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
