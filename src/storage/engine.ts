@@ -412,7 +412,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     if (imageFailures) {
       imageFailures = 0;
       retryAt = null;
-      if (health.problem === imageProblem) setHealth({ problem: null, imageRetryAt: null });
+      setHealth(health.problem === imageProblem ? { problem: null, imageRetryAt: null } : { imageRetryAt: null });
       imageProblem = null;
     }
     image = { id, seq: record.seq };
