@@ -23,8 +23,8 @@
  *    above it, at (floor's wall, counter+1 in the upper half, this device), WITHOUT moving
  *    the clock: `next()` goes on from wall time as before (and stays strictly increasing).
  *    Ahead-lane stamps are strictly increasing among themselves (each is above the previous
- *    one and above its floor); `restoreAhead` seeds the lane after a restart from the stamps
- *    this device had issued there.
+ *    one and above its floor); `restoreAhead` / `lastAhead` seed the lane after a restart
+ *    from its persisted lease (sync engine E3).
  */
 import type { Hlc } from './change.ts';
 import { err, ok, type Result, type Typed } from './result.ts';
@@ -61,6 +61,8 @@ export interface HlcDeps {
   readonly now: () => number;
   readonly maxDriftMs?: number;
   readonly last?: Hlc | null;
+  /** the ahead lane's persisted lease (`restoreAhead`) */
+  readonly lastAhead?: Hlc | null;
 }
 
 export const MAX_WALL = 0xffffffffffff;
@@ -129,8 +131,16 @@ export function createHlcClock(deps: HlcDeps): HlcClock {
     seen = true;
     return encodeHlc({ wall, counter, device: deps.device });
   };
+  const restoreAhead = (issued: Hlc): void => {
+    const d = decodeHlc(issued);
+    if (!d.ok || d.value.device !== deps.device || d.value.counter < AHEAD_COUNTER) return;
+    const h = { wall: d.value.wall, counter: d.value.counter };
+    if (!ahead || above(h, ahead)) ahead = h;
+  };
+  if (deps.lastAhead) restoreAhead(deps.lastAhead);
   return {
     next,
+    restoreAhead,
     receive(remote) {
       const d = decodeHlc(remote);
       if (!d.ok) throw new Error(`receive() of an invalid HLC: ${remote}`); // callers validate first
@@ -164,12 +174,6 @@ export function createHlcClock(deps: HlcDeps): HlcClock {
       }
       ahead = { wall: w, counter: c };
       return encodeHlc({ wall: w, counter: c, device: deps.device });
-    },
-    restoreAhead(issued) {
-      const d = decodeHlc(issued);
-      if (!d.ok || d.value.device !== deps.device || d.value.counter < AHEAD_COUNTER) return;
-      const h = { wall: d.value.wall, counter: d.value.counter };
-      if (!ahead || above(h, ahead)) ahead = h;
     },
     current() {
       return seen ? encodeHlc({ wall, counter: Math.max(counter, 0), device: deps.device }) : null;

@@ -69,6 +69,8 @@ export interface CommitInput {
   readonly changes: readonly Change[];
   readonly hlc: Hlc | null;
   readonly yUpdate?: Uint8Array | null;
+  /** the sync engine's ahead-lane lease (E3), persisted apart from `hlc` */
+  readonly aheadHlc?: Hlc | null;
 }
 
 export interface OpenParams {
@@ -131,6 +133,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   let journal: Journal | null = null;
   let seq = 0;
   let hlc: Hlc | null = null;
+  let ahead: Hlc | null = null;
   let image: { id: string; seq: number } | null = null;
   let imageYdoc: Uint8Array | null = null;
   let imageTail: readonly Uint8Array[] = [];
@@ -249,8 +252,10 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       for (const f of frames) {
         applyChanges(store, f.changes);
         hlc = maxHlc(hlc, f.hlc);
+        ahead = maxHlc(ahead, f.ahead);
       }
       if (hlc) writeMeta(d, 'hlc', hlc);
+      if (ahead) writeMeta(d, 'hlc-ahead', ahead);
     });
   }
 
@@ -291,6 +296,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     const frameChanges: Change[] = [];
     const yUpdates: Uint8Array[] = [];
     let groupHlc = hlc;
+    let groupAhead = ahead;
     try {
       d.transaction(() => {
         for (const p of group) {
@@ -305,11 +311,13 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
             frameChanges.push(...p.input.changes);
             if (p.input.yUpdate) yUpdates.push(p.input.yUpdate);
             groupHlc = maxHlc(groupHlc, p.input.hlc);
+            groupAhead = maxHlc(groupAhead, p.input.aheadHlc);
           } catch (e) {
             results.push(err({ type: 'ApplyFailed', message: describe(e) }));
           }
         }
         if (groupHlc) writeMeta(d, 'hlc', groupHlc);
+        if (groupAhead && groupAhead !== ahead) writeMeta(d, 'hlc-ahead', groupAhead);
       });
     } catch (e) {
       for (const p of group) p.resolve(err({ type: 'SqlError', message: describe(e) }));
@@ -317,13 +325,15 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     }
     // A frame is written when anything must survive a crash: changes, document updates, or
     // a clock that moved (the sync engine's clock lease is an empty commit with an HLC).
-    const clockMoved = groupHlc !== hlc;
+    const clockMoved = groupHlc !== hlc || groupAhead !== ahead;
+    const frameAhead = groupAhead !== ahead ? groupAhead : null;
     hlc = groupHlc;
+    ahead = groupAhead;
     const mustPersist = frameChanges.length > 0 || yUpdates.length > 0 || clockMoved;
     const frameSeq = mustPersist ? ++seq : seq;
     let durable = false;
     if (journal && mustPersist) {
-      const appended = await journal.append({ seq: frameSeq, changes: frameChanges, hlc: groupHlc, yUpdates });
+      const appended = await journal.append({ seq: frameSeq, changes: frameChanges, hlc: groupHlc, yUpdates, ...(frameAhead ? { ahead: frameAhead } : {}) });
       if (appended.ok) {
         durable = true;
         framesSinceImage++;
@@ -492,9 +502,16 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       const migrationsApplied = d.migrate(MIGRATIONS, deps.now());
       const metaHlc = d.all("SELECT value FROM meta WHERE key = 'hlc'")[0]?.['value'];
       hlc = typeof metaHlc === 'string' ? metaHlc : null;
+      const metaAhead = d.all("SELECT value FROM meta WHERE key = 'hlc-ahead'")[0]?.['value'];
+      ahead = typeof metaAhead === 'string' ? metaAhead : null;
       if (seed) {
         replay(d, seed.frames);
-        d.transaction(() => resetLocalColumns(d));
+        // the sibling's clock lease is the sibling's: this device's ahead lane starts empty
+        ahead = null;
+        d.transaction(() => {
+          resetLocalColumns(d);
+          d.run("DELETE FROM meta WHERE key = 'hlc-ahead'");
+        });
       }
       const base = loaded?.img.seq ?? 0;
       let frames: Frame[] = [];
@@ -555,6 +572,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
         recovered,
         migrationsApplied,
         hlc,
+        hlcAhead: ahead,
         health,
         ms: deps.now() - started,
         seeded: seed ? { dbName: seed.dbName, imageAt: seed.img.at, frames: seed.frames.length } : null,

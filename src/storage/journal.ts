@@ -16,6 +16,8 @@ export interface Frame {
   readonly hlc: Hlc | null;
   /** sync-document updates whose materialization this frame holds (issue 3) */
   readonly yUpdates: readonly Uint8Array[];
+  /** the clock's ahead-lane lease when this frame moved it (sync engine E3) */
+  readonly ahead?: Hlc | null;
   /** SHA-256 of the frame's content (`frameChecksum`), set by `append`. Absent in frames
    *  written before checksums (accepted as they are: legacy). */
   readonly sum?: string;
@@ -100,7 +102,7 @@ const utf8 = new TextEncoder();
  * bytes changes the sum.
  */
 export async function frameChecksum(f: Omit<Frame, 'sum'>): Promise<string> {
-  const head = utf8.encode(JSON.stringify([f.seq, f.hlc, f.changes, f.yUpdates.map((u) => u.byteLength)]));
+  const head = utf8.encode(JSON.stringify([f.seq, f.hlc, f.ahead ?? null, f.changes, f.yUpdates.map((u) => u.byteLength)]));
   return sumOfParts([head, ...f.yUpdates]);
 }
 
@@ -134,6 +136,7 @@ function frameShapeProblem(v: unknown, key: number): string | null {
   if (f.seq !== key) return 'its number does not match its key';
   if (!Array.isArray(f.changes)) return 'it has no list of changes';
   if (f.hlc !== null && typeof f.hlc !== 'string') return 'its clock is not a stamp';
+  if (f.ahead !== undefined && f.ahead !== null && typeof f.ahead !== 'string') return 'its clock lease is not a stamp';
   if (f.yUpdates !== undefined && (!Array.isArray(f.yUpdates) || !f.yUpdates.every((u) => u instanceof Uint8Array))) return 'its document updates are not bytes';
   if (f.sum !== undefined && typeof f.sum !== 'string') return 'its checksum is not a string';
   return null;

@@ -57,6 +57,9 @@ export interface BootReport {
   readonly recovered: string | null;
   readonly migrationsApplied: number;
   readonly hlc: Hlc | null;
+  /** the clock's ahead-lane lease (core/hlc `nextAbove`, sync engine E3), kept apart from
+   *  `hlc` so that restoring it never moves the clock far ahead */
+  readonly hlcAhead: Hlc | null;
   readonly health: StorageHealth;
   readonly ms: number;
   /** Sync-document state to restore, in order (image state, then frames' updates). */
@@ -86,7 +89,7 @@ export interface Requests {
   /** Apply changes and make them durable; `hlc` is the clock to persist with them. The
    *  changes applied are those of the `staged` batches, in order, then `changes`. */
   commit: {
-    req: { changes: readonly Change[]; hlc: Hlc | null; yUpdate?: Uint8Array | null; staged?: readonly number[] };
+    req: { changes: readonly Change[]; hlc: Hlc | null; yUpdate?: Uint8Array | null; staged?: readonly number[]; aheadHlc?: Hlc | null };
     res: CommitResult;
   };
   /** Hand over a large batch of changes ahead of its commit, under a ticket the caller chose

@@ -13,10 +13,11 @@
  *     `durable: false` (a memory-only device) is not a lease: it is asked for again at the
  *     next write (the write still goes ahead — a memory-only device keeps working, and loses
  *     its clock with everything else when the tab closes; nothing durable can be promised).
- *     Ahead-lane stamps (core/hlc `nextAbove`) are not leased — leasing them would persist a
- *     far-ahead clock, adopted at the next boot; the lane restarts above the highest such
- *     stamp of this device in the document (`boot`). Residual gap: one that left the device
- *     but whose commit never became durable is not known after a crash.
+ *     Ahead-lane stamps (core/hlc `nextAbove`) have a lease of their own, exact (they are
+ *     rare: edits of records stamped far ahead), stored apart from the clock (`aheadHlc`;
+ *     storage keeps it as `hlc-ahead`) — in the clock's lease it would be adopted at the next
+ *     boot and drag the clock a day ahead. The clock is created with it (`lastAhead`), and
+ *     `boot` also resumes above this device's ahead-lane keys in the document.
  *  E4 Every remote stamp is offered to the clock; one more than maxDrift ahead is applied but
  *     not adopted, counted, and listed with the record it touches.
  *  E5 A large remote transaction's changes are handed to storage (`stage`) as soon as they are
@@ -113,6 +114,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   };
   let chain: Promise<unknown> = Promise.resolve();
   let lease = 0; // wall ms up to which stamps are covered by a durable lease
+  let aheadLease: Hlc | null = null; // the highest ahead-lane stamp covered by a durable lease
   let remote: RemoteBatch | null = null;
   let nextTicket = 1;
   let captured: Uint8Array[] = [];
@@ -220,6 +222,15 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     return { ok: true, value: undefined };
   }
 
+  /** E3 for the ahead lane: the stamp itself is the lease, durable before it leaves. */
+  async function ensureAheadLease(top: Hlc | null): Promise<Result<void, StorageError>> {
+    if (!top || (aheadLease && top <= aheadLease)) return { ok: true, value: undefined };
+    const r = await storage.call('commit', { changes: [], hlc: clock.current(), aheadHlc: top });
+    if (!r.ok) return r;
+    if (r.value.durable) aheadLease = top;
+    return { ok: true, value: undefined };
+  }
+
   function scheduleAck(): void {
     if (ackTimer) return;
     ackTimer = schedule(() => {
@@ -254,9 +265,16 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       return serial(async () => {
         try {
           let top: Hlc | null = null;
-          for (const c of changes) if ((!top || c.hlc > top) && !isAheadStamp(c.hlc)) top = c.hlc;
+          let topAhead: Hlc | null = null;
+          for (const c of changes) {
+            if (isAheadStamp(c.hlc)) {
+              if (!topAhead || c.hlc > topAhead) topAhead = c.hlc;
+            } else if (!top || c.hlc > top) top = c.hlc;
+          }
           const leased = await ensureLease(top);
           if (!leased.ok) return leased;
+          const aheadLeased = await ensureAheadLease(topAhead);
+          if (!aheadLeased.ok) return aheadLeased;
           captured = [];
           try {
             writeChanges(doc, device, changes);

@@ -145,7 +145,7 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
       case 6: {
         if (!known.tags.length) break;
         const fields: Fields = p.chance(0.5) ? { color: p.pick(COLORS) } : p.chance(0.5) ? { display_name: `${p.pick(NAMES)}!` } : { namespace: `ns${p.int(1, 3)}`, search_weight: p.int(0, 9) };
-        await d.write([d.shared('tag', p.pick(known.tags), 'update', fields)]);
+        await d.write([await d.sharedAbove('tag', p.pick(known.tags), 'update', fields)]); // edited as seen (DESIGN §5.1)
         break;
       }
       case 7: {
@@ -199,7 +199,7 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
       }
       case 14: {
         if (known.albums.length && p.chance(0.3)) await d.write([d.shared('album', p.pick(known.albums), 'delete')]);
-        else if (known.albums.length) await d.write([d.shared('album', p.pick(known.albums), 'update', { name: `Renamed ${p.int(1, 9)}` })]);
+        else if (known.albums.length) await d.write([await d.sharedAbove('album', p.pick(known.albums), 'update', { name: `Renamed ${p.int(1, 9)}` })]);
         break;
       }
       case 15: {
@@ -371,6 +371,15 @@ export async function checkInvariants(world: World): Promise<string[]> {
         if (esc && issued[0] && !(issued[0] > esc)) failures.push(`${d.id.slice(0, 8)}: incarnation ${k} reissued stamps at or below ${esc}, which incarnation ${j} had sent`);
       }
       for (const h of issued) if (hlcDevice(h) !== d.id) failures.push(`${d.id.slice(0, 8)}: issued a stamp of another device`);
+    });
+    // The ahead lane (nextAbove): strictly increasing, and never at or below a stamp an
+    // earlier incarnation had let out (its lease, E3).
+    d.historyAhead.forEach((issued, k) => {
+      for (let i = 1; i < issued.length; i++) if (!(issued[i]! > issued[i - 1]!)) failures.push(`${d.id.slice(0, 8)}: ahead lane went backwards in incarnation ${k}`);
+      for (let j = 0; j < k; j++) {
+        const esc = d.escapedAhead[j];
+        if (esc && issued[0] && !(issued[0] > esc)) failures.push(`${d.id.slice(0, 8)}: incarnation ${k} reissued ahead-lane stamps at or below ${esc}`);
+      }
     });
   }
   return failures;

@@ -55,6 +55,8 @@ export interface Incarnation {
   readonly doc: Y.Doc;
   readonly kill: () => void;
   readonly issued: string[];
+  /** stamps issued in the clock's ahead lane (nextAbove), in order */
+  readonly issuedAhead: string[];
   readonly close: () => Promise<void>;
 }
 
@@ -94,6 +96,9 @@ export class SimDevice {
   /** per incarnation: the highest stamp of this device that had entered its document (and so
    *  may have reached the network) when it was killed */
   readonly escaped: (string | null)[] = [];
+  /** the same for the clock's ahead lane (core/hlc nextAbove), per incarnation */
+  readonly historyAhead: string[][] = [];
+  readonly escapedAhead: (string | null)[] = [];
 
   constructor(id: string, skew: number, private readonly world: World) {
     this.id = id;
@@ -108,16 +113,22 @@ export class SimDevice {
     const storage = createInProcessStorage(storageEngine);
     const boot = await storage.call('open', { dbName: 'device', deviceUuid: this.id });
     if (!boot.ok) throw new Error(`boot failed: ${boot.error.message}`);
-    const inner = createHlcClock({ device: this.id, now: this.now, maxDriftMs: MAX_DRIFT, last: boot.value.hlc });
+    const inner = createHlcClock({ device: this.id, now: this.now, maxDriftMs: MAX_DRIFT, last: boot.value.hlc, lastAhead: boot.value.hlcAhead });
     const issued: string[] = [];
-    const clock: HlcClock = { ...inner, next: () => { const h = inner.next(); issued.push(h); return h; } };
+    const issuedAhead: string[] = [];
+    const clock: HlcClock = {
+      ...inner,
+      next: () => { const h = inner.next(); issued.push(h); return h; },
+      nextAbove: (floor) => { const h = inner.nextAbove(floor); (isAheadStamp(h) ? issuedAhead : issued).push(h); return h; },
+    };
     const doc = new Y.Doc();
     doc.clientID = this.world.prng.int(1, 0x7fffffff); // a new client id per incarnation, seeded
     const engine = createSyncEngine({ doc, storage, clock, device: this.id, now: this.now, schedule: this.world.timers.schedule });
     engine.boot(boot.value.ydoc);
     this.history.push(issued);
+    this.historyAhead.push(issuedAhead);
     this.bootClocks.push(boot.value.hlc);
-    this.live = { storage, engine, clock, doc, kill, issued, close: () => storageEngine.close() };
+    this.live = { storage, engine, clock, doc, kill, issued, issuedAhead, close: () => storageEngine.close() };
     this.world.net.join(this.id, doc);
   }
 
@@ -125,13 +136,18 @@ export class SimDevice {
     const l = this.live;
     if (!l) return;
     let top: string | null = null;
-    // the clock's own lane only: ahead-lane stamps (nextAbove) are far ahead by design
+    // each lane apart: ahead-lane stamps (nextAbove) are far ahead by design
+    let topAhead: string | null = null;
     const consider = (h: unknown) => {
-      if (typeof h === 'string' && h.endsWith(this.id) && !isAheadStamp(h) && (!top || h > top)) top = h;
+      if (typeof h !== 'string' || !h.endsWith(this.id)) return;
+      if (isAheadStamp(h)) {
+        if (!topAhead || h > topAhead) topAhead = h;
+      } else if (!top || h > top) top = h;
     };
     l.doc.getMap(`owned:${this.id}`).forEach((v) => consider((v as { hlc?: unknown }).hlc));
     l.doc.getMap('shared').forEach((_v, k) => consider(k));
     this.escaped[this.history.length - 1] = top;
+    this.escapedAhead[this.history.length - 1] = topAhead;
     this.world.net.leave(this.id);
     l.engine.destroy();
     l.kill();
