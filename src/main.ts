@@ -163,7 +163,7 @@ async function start(): Promise<void> {
   // browser (storage engine S5), then syncs only what that image lacks (?no-seed: sync all).
   const seedFrom = claim.how === 'created' && !params.has('no-seed') ? claim.siblings : [];
   const boot = unwrap(await storage.call('open', { dbName: claim.dbName, deviceUuid: claim.device, seedFrom }));
-  const clock = createHlcClock({ device: claim.device, now: () => Date.now(), last: boot.hlc });
+  const clock = createHlcClock({ device: claim.device, now: () => Date.now(), last: boot.hlc, lastAhead: boot.hlcAhead });
   const query = async (sql: string, p: readonly (string | number | null)[] = []) => unwrap(await storage.call('query', { sql, params: p }));
 
   let app: AppState | null = null;

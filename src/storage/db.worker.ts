@@ -14,6 +14,7 @@ const engineP: Promise<StorageEngine> = initSqlJs({ locateFile: () => wasmUrl })
     sql,
     idb: typeof indexedDB === 'undefined' ? null : indexedDB,
     now: () => Date.now(),
+    estimate: () => (self.navigator.storage as StorageManager | undefined)?.estimate() ?? Promise.resolve({}),
     onHealth: (health) => self.postMessage({ event: 'health', health } satisfies WorkerEvent),
   }),
 );

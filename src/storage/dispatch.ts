@@ -2,6 +2,7 @@
  * Validates an inbound RPC request (unknown until checked) and routes it to the engine.
  * Shared by the worker and the in-process double so both answer identically.
  */
+import { isHlc } from '../core/hlc.ts';
 import { err, type Result } from '../core/result.ts';
 import { isUuid } from '../core/uuid.ts';
 import type { StorageEngine } from './engine.ts';
@@ -51,6 +52,7 @@ export async function dispatch(engine: StorageEngine, method: unknown, params: u
           changes: (batches.length ? [...batches.flat(), ...(p['changes'] as unknown[])] : p['changes']) as never, // validated change by change by core apply
           hlc: typeof p['hlc'] === 'string' ? p['hlc'] : null,
           yUpdate: p['yUpdate'] instanceof Uint8Array ? p['yUpdate'] : null,
+          aheadHlc: isHlc(p['aheadHlc']) ? p['aheadHlc'] : null,
         });
       }
       case 'stage': {

@@ -24,15 +24,27 @@
  *     replays this device's frames on top: S2 with the sibling's image as the base.
  *     A sibling that cannot be read (no image, damaged, pruned under us) is skipped: the
  *     device then syncs everything, as it would without siblings.
+ *  S6 Nothing acknowledged is dropped in silence. Every frame carries a checksum of its
+ *     content and every image one of its document state besides its SQLite bytes (legacy
+ *     records without them are accepted; a legacy document state is decode-checked). A frame
+ *     that cannot be read or fails its checksum is *skipped*, not a reason to stop: apply is
+ *     idempotent and order-free, so the frames after it are still right, and what the skipped
+ *     one held that reached other devices comes back from them (the document's state vector
+ *     lacks it). The boot report says how many were skipped and that the rest is lost.
+ *     An image whose document state fails its checksum (or, legacy, does not decode) is
+ *     treated as damaged: the previous image is used (S3).
+ *  S7 Only a failing *journal* makes the device memory-only. An image that cannot be
+ *     written (quota: images are the big writes) leaves the journal going; the image is
+ *     retried with backoff and the health says why, with the browser's quota figures.
  */
 import type { SqlJsStatic } from 'sql.js';
-import { mergeUpdates } from 'yjs';
+import { decodeUpdate, mergeUpdates } from 'yjs';
 import { applyChanges, type Rejection } from '../core/apply.ts';
 import type { Change, Hlc } from '../core/change.ts';
 import { createDigest } from '../core/digest.ts';
 import { MODEL_NAMES, MODELS, syncedColumns } from '../core/models.ts';
 import { err, ok, type Result } from '../core/result.ts';
-import { openJournal, toStorageError, type Frame, type ImageRecord, type Journal } from './journal.ts';
+import { docChecksum, openJournal, sha256Hex, toStorageError, type DamagedFrame, type Frame, type ImageRecord, type Journal } from './journal.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 import type { BootReport, CommitResult, PageResult, Params, QueryRow, ServedPages, StorageError, StorageHealth } from './rpc.ts';
 import { createSqliteApplyStore } from './sqlite-apply-store.ts';
@@ -51,6 +63,10 @@ export interface StorageEngineDeps {
   readonly imageEveryFrames?: number;
   /** rows per served page (default MAX_PAGE_ROWS; the simulator uses tiny pages) */
   readonly pageRows?: number;
+  /** first retry delay after an image could not be written (doubles up to 5 min; S7) */
+  readonly imageRetryMs?: number;
+  /** the browser's storage figures, for the words of a quota problem (navigator.storage) */
+  readonly estimate?: () => Promise<{ usage?: number; quota?: number }>;
 }
 
 export interface CommitInput {
@@ -60,6 +76,8 @@ export interface CommitInput {
   /** a page of another owner's rows (core/stream.ts): applied only if it continues what this
    *  device holds of that owner (P2), and its watermark moves with it */
   readonly page?: { readonly owner: string; readonly from: number; readonly to: number };
+  /** the sync engine's ahead-lane lease (E3), persisted apart from `hlc` */
+  readonly aheadHlc?: Hlc | null;
 }
 
 export interface OpenParams {
@@ -93,9 +111,16 @@ interface Pending {
   readonly resolve: (r: Result<CommitResult, StorageError>) => void;
 }
 
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const d = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, '0')).join('');
+const IMAGE_RETRY_MAX_MS = 5 * 60_000;
+const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
+/** S6: skipped frames in words (seqs listed while few). */
+function describeSkipped(damaged: readonly DamagedFrame[]): string {
+  const seqs = damaged.slice(0, 5).map((d) => `#${d.seq}`).join(', ') + (damaged.length > 5 ? ', …' : '');
+  const whys = [...new Set(damaged.map((d) => d.why))].slice(0, 2).join('; ');
+  return `${plural(damaged.length, 'acknowledged change group')} in the change journal (${seqs}) could not be used: ${whys}. ` +
+    `${damaged.length === 1 ? 'It was' : 'They were'} skipped and every other change was restored; what ${damaged.length === 1 ? 'it' : 'they'} held comes back from other devices if it reached them, otherwise it is lost.`;
 }
 
 /**
@@ -125,12 +150,13 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   let journal: Journal | null = null;
   let seq = 0;
   let hlc: Hlc | null = null;
+  let ahead: Hlc | null = null;
   let image: { id: string; seq: number } | null = null;
   let imageYdoc: Uint8Array | null = null;
   let imageTail: readonly Uint8Array[] = [];
   let yPending: Uint8Array[] = [];
   let framesSinceImage = 0;
-  let health: StorageHealth = { mode: 'durable', problem: null, lastImageAt: null, lastImageBytes: null, journalFrames: 0, pending: 0 };
+  let health: StorageHealth = { mode: 'durable', problem: null, lastImageAt: null, lastImageBytes: null, journalFrames: 0, pending: 0, imageRetryAt: null };
   const queue: Pending[] = [];
   let chain: Promise<unknown> = Promise.resolve();
   let pumping = false;
@@ -140,6 +166,11 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   /** the next image is written even with no new frame (the layout upgrade changed the database) */
   let forceImage = false;
   let pageLane: Promise<unknown> = Promise.resolve();
+  const retryBaseMs = deps.imageRetryMs ?? 5_000;
+  /** S7: consecutive image failures, when the next attempt may run, and the words shown */
+  let imageFailures = 0;
+  let retryAt: number | null = null;
+  let imageProblem: string | null = null;
 
   const setHealth = (patch: Partial<StorageHealth>): void => {
     health = { ...health, ...patch };
@@ -170,6 +201,8 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       const img = await from.readImage(id);
       if (!img) return 'missing';
       if ((await sha256Hex(img.bytes)) !== img.checksum) return 'damaged (checksum mismatch)';
+      const docProblem = await checkDocState(img);
+      if (docProblem) return docProblem;
       const sqlite = openSqlite(deps.sql, img.bytes);
       try {
         sqlite.all('SELECT count(*) AS n FROM sqlite_master');
@@ -180,6 +213,21 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       return { img, sqlite };
     } catch (e) {
       return `unreadable (${describe(e)})`;
+    }
+  }
+
+  /** S6: the image's document state is what was written (checksum), or, in a legacy image
+   *  without one, at least decodes (a flipped bit there used to load silently different
+   *  content, or throw on the main thread at boot). */
+  async function checkDocState(img: ImageRecord): Promise<string | null> {
+    const tail = img.ydocTail ?? [];
+    if (img.docChecksum !== undefined)
+      return (await docChecksum(img.ydoc, tail)) === img.docChecksum ? null : 'damaged (its document state fails its checksum)';
+    try {
+      for (const u of [...(img.ydoc ? [img.ydoc] : []), ...tail]) decodeUpdate(u);
+      return null;
+    } catch (e) {
+      return `damaged (its document state does not load: ${describe(e)})`;
     }
   }
 
@@ -197,11 +245,11 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
         const loaded = await loadImage(pointer.current, sibling);
         if (typeof loaded === 'string') continue;
         const frames = await sibling.framesAfter(loaded.img.seq);
-        if (!frames.ok) {
-          loaded.sqlite.close();
+        if (!frames.ok || frames.value.damaged.length) {
+          loaded.sqlite.close(); // a damaged sibling journal: the next sibling, or a normal sync
           continue;
         }
-        return { ...loaded, frames: frames.value, dbName: name };
+        return { ...loaded, frames: frames.value.frames, dbName: name };
       } catch {
         continue; // a sibling being torn down: the next one, or a normal sync
       } finally {
@@ -227,8 +275,10 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
         applyChanges(store, f.changes);
         if (f.marks) raiseMarks(d, f.marks);
         hlc = maxHlc(hlc, f.hlc);
+        ahead = maxHlc(ahead, f.ahead);
       }
       if (hlc) writeMeta(d, 'hlc', hlc);
+      if (ahead) writeMeta(d, 'hlc-ahead', ahead);
     });
   }
 
@@ -249,7 +299,8 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     const now = deps.now();
     firstDirtyAt ??= now;
     if (timer) clearTimeout(timer);
-    const wait = framesSinceImage >= everyFrames ? 0 : Math.max(0, Math.min(debounceMs, firstDirtyAt + maxDelayMs - now));
+    let wait = framesSinceImage >= everyFrames ? 0 : Math.max(0, Math.min(debounceMs, firstDirtyAt + maxDelayMs - now));
+    if (retryAt !== null) wait = Math.max(wait, retryAt - now); // S7: backing off
     timer = setTimeout(() => {
       timer = null;
       void snapshot();
@@ -285,6 +336,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     const before = new Map(marks);
     let groupHlc = hlc;
     const empty = { applied: 0, rejected: 0, tables: [] as string[], rejections: [] };
+    let groupAhead = ahead;
     try {
       d.transaction(() => {
         for (const p of group) {
@@ -321,11 +373,13 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
             frameChanges.push(...numbered.changes);
             if (p.input.yUpdate) yUpdates.push(p.input.yUpdate);
             groupHlc = maxHlc(groupHlc, p.input.hlc);
+            groupAhead = maxHlc(groupAhead, p.input.aheadHlc);
           } catch (e) {
             results.push(err({ type: 'ApplyFailed', message: describe(e) }));
           }
         }
         if (groupHlc) writeMeta(d, 'hlc', groupHlc);
+        if (groupAhead && groupAhead !== ahead) writeMeta(d, 'hlc-ahead', groupAhead);
       });
     } catch (e) {
       marks = before; // nothing of the group was committed: its seqs were never used
@@ -334,14 +388,16 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     }
     // A frame is written when anything must survive a crash: changes, document updates, or
     // a clock that moved (the sync engine's clock lease is an empty commit with an HLC).
-    const clockMoved = groupHlc !== hlc;
+    const clockMoved = groupHlc !== hlc || groupAhead !== ahead;
+    const frameAhead = groupAhead !== ahead ? groupAhead : null;
     hlc = groupHlc;
+    ahead = groupAhead;
     const mustPersist = frameChanges.length > 0 || yUpdates.length > 0 || clockMoved || moved.size > 0;
     const frameSeq = mustPersist ? ++seq : seq;
     let durable = false;
     if (journal && mustPersist) {
       const frameMarks = moved.size ? Object.fromEntries(moved) : undefined;
-      const appended = await journal.append({ seq: frameSeq, changes: frameChanges, hlc: groupHlc, yUpdates, ...(frameMarks ? { marks: frameMarks } : {}) });
+      const appended = await journal.append({ seq: frameSeq, changes: frameChanges, hlc: groupHlc, yUpdates, ...(frameAhead ? { ahead: frameAhead } : {}), ...(frameMarks ? { marks: frameMarks } : {}) });
       if (appended.ok) {
         durable = true;
         framesSinceImage++;
@@ -413,16 +469,16 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
 
   async function storeImage({ id, seq: imageSeq, bytes, ydoc, ydocTail, updates, frames }: Exported): Promise<Result<StorageHealth, StorageError>> {
     if (!journal) return ok(health); // closed, or gone memory-only, meanwhile
-    const record: ImageRecord = { id, seq: imageSeq, bytes, ydoc, ydocTail, checksum: await sha256Hex(bytes), at: deps.now(), schema: SCHEMA_VERSION };
+    const record: ImageRecord = {
+      id, seq: imageSeq, bytes, ydoc, ydocTail, checksum: await sha256Hex(bytes), docChecksum: await docChecksum(ydoc, ydocTail),
+      at: deps.now(), schema: SCHEMA_VERSION,
+    };
     if (!journal) return ok(health); // and while hashing
     const put = await journal.putImage(record);
-    if (!put.ok) {
-      goMemoryOnly(put.error);
-      return ok(health);
-    }
+    if (!put.ok) return imageFailed(put.error, record.bytes.byteLength);
     // S3: verify what IndexedDB now holds before it may replace the current image.
     const back = await journal.readImage(id);
-    if (!back || (await sha256Hex(back.bytes)) !== record.checksum) {
+    if (!back || (await sha256Hex(back.bytes)) !== record.checksum || (await checkDocState(back))) {
       setHealth({ problem: 'A new database image did not read back correctly; the previous image is kept.' });
       return ok(health);
     }
@@ -436,9 +492,12 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       return ok(health);
     }
     const promoted = await journal.promote(id, image?.id ?? null, image?.seq ?? 0);
-    if (!promoted.ok) {
-      goMemoryOnly(promoted.error);
-      return ok(health);
+    if (!promoted.ok) return imageFailed(promoted.error, record.bytes.byteLength);
+    if (imageFailures) {
+      imageFailures = 0;
+      retryAt = null;
+      setHealth(health.problem === imageProblem ? { problem: null, imageRetryAt: null } : { imageRetryAt: null });
+      imageProblem = null;
     }
     image = { id, seq: record.seq };
     imageYdoc = record.ydoc;
@@ -486,6 +545,35 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     });
   }
 
+  /**
+   * S7: an image that could not be written or promoted leaves the journal as it is (every
+   * commit stays durable there); the image is tried again with backoff, and the health says
+   * why — with the browser's quota figures when it is full.
+   */
+  async function imageFailed(e: StorageError, bytes: number): Promise<Result<StorageHealth, StorageError>> {
+    imageFailures++;
+    const delay = Math.min(IMAGE_RETRY_MAX_MS, retryBaseMs * 2 ** (imageFailures - 1));
+    retryAt = deps.now() + delay;
+    const est = await deps.estimate?.().catch(() => null);
+    const figures = est && typeof est.usage === 'number' && typeof est.quota === 'number' ? `${mb(est.usage)} of ${mb(est.quota)} used; the copy needs ${mb(bytes)}` : `the copy needs ${mb(bytes)}`;
+    // A full disk shows up as a failed write (Chromium: "DataError: Failed to write blobs
+    // (IOError)"), not always as a quota error: both are said with the browser's figures.
+    const why = e.type === 'QuotaExceeded'
+      ? `Browser storage is full (${figures}): the saved copy of this library could not be updated.`
+      : `Browser storage refused the saved copy of this library (${e.message}; ${figures}).`;
+    imageProblem = `${why} Every change is still saved as it is made; trying again in ${Math.round(delay / 1000)} s.`;
+    if (health.mode === 'durable') setHealth({ problem: imageProblem, imageRetryAt: retryAt });
+    if (journal && !closed) {
+      // the retry runs at retryAt whatever the debounce says (later commits cannot hurry it)
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => {
+        timer = null;
+        void snapshot();
+      }, delay);
+    }
+    return ok(health);
+  }
+
   return {
     async open({ dbName, deviceUuid, seedFrom = [] }) {
       if (db) return err({ type: 'AlreadyOpen', message: 'the storage is already open' });
@@ -531,22 +619,39 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       const migrationsApplied = d.migrate(MIGRATIONS, deps.now());
       const metaHlc = d.all("SELECT value FROM meta WHERE key = 'hlc'")[0]?.['value'];
       hlc = typeof metaHlc === 'string' ? metaHlc : null;
+      const metaAhead = d.all("SELECT value FROM meta WHERE key = 'hlc-ahead'")[0]?.['value'];
+      ahead = typeof metaAhead === 'string' ? metaAhead : null;
       if (seed) {
         replay(d, seed.frames);
-        d.transaction(() => resetLocalColumns(d));
+        // the sibling's clock lease is the sibling's: this device's ahead lane starts empty
+        ahead = null;
+        d.transaction(() => {
+          resetLocalColumns(d);
+          d.run("DELETE FROM meta WHERE key = 'hlc-ahead'");
+        });
       }
       const base = loaded?.img.seq ?? 0;
       let frames: Frame[] = [];
+      let damaged: DamagedFrame[] = [];
+      let lastSeq = base;
+      let journalUnreadable: string | null = null;
       if (journal) {
         const f = await journal.framesAfter(base);
-        if (f.ok) frames = f.value;
-        else goMemoryOnly(f.error);
+        if (f.ok) {
+          ({ frames, damaged } = f.value);
+          lastSeq = Math.max(base, f.value.lastSeq);
+        } else {
+          journalUnreadable = f.error.message;
+          goMemoryOnly(f.error);
+        }
       }
       // A gap means frames the fallback needed were already pruned: say so plainly.
-      if (frames.length && frames[0]!.seq !== base + 1 && problems.length)
+      const firstSeq = Math.min(frames[0]?.seq ?? Infinity, damaged[0]?.seq ?? Infinity);
+      if (firstSeq !== Infinity && firstSeq !== base + 1 && problems.length)
         problems.push('Some changes older than the last saved copy could not be recovered.');
       replay(d, frames);
-      seq = frames.length ? frames[frames.length - 1]!.seq : base;
+      // S6: above every frame present, damaged ones included (`add` must not meet one)
+      seq = lastSeq;
       marks = loadMarks(d);
       if (loaded) image = source === 'image' ? { id: loaded.img.id, seq: loaded.img.seq } : null;
       const baseImage = loaded?.img ?? seed?.img;
@@ -558,12 +663,17 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       framesSinceImage = frames.length;
       db = d;
       if (legacy) upgradeLayout(d);
-      let recovered: string | null = null;
+      const said: string[] = [];
       if (problems.length) {
         const from = source === 'previous-image' ? 'the previous saved copy' : 'the change journal';
-        recovered = `${problems.join(' ')} It was rebuilt from ${from} and ${frames.length} logged change${frames.length === 1 ? '' : 's'}; nothing acknowledged was lost.`;
-        if (problems.some((p) => p.startsWith('Some changes'))) recovered = problems.join(' ');
+        const lossless = !damaged.length && !journalUnreadable && !problems.some((p) => p.startsWith('Some changes'));
+        if (problems.some((p) => p.startsWith('Some changes'))) said.push(problems.join(' '));
+        else said.push(`${problems.join(' ')} It was rebuilt from ${from} and ${plural(frames.length, 'logged change')}${lossless ? '; nothing acknowledged was lost.' : '.'}`);
       }
+      if (damaged.length) said.push(describeSkipped(damaged));
+      if (journalUnreadable)
+        said.push(`The change journal could not be read at all (${journalUnreadable}): this device started from its saved copy alone, so changes made after that copy are missing here (how many is unknown).`);
+      const recovered = said.length ? said.join(' ') : null;
       setHealth({
         journalFrames: journal ? await journal.frameCount() : 0,
         lastImageAt: loaded?.img.at ?? null,
@@ -571,14 +681,17 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       });
       // S5: our own image soon, so the next boot needs no sibling (until then a restart
       // simply starts from a sibling again, plus this device's own frames)
-      if (seed || problems.length || frames.length > everyFrames) scheduleImage();
+      // (S6: damaged frames are pruned by the second image after this one, as any frame is)
+      if (seed || problems.length || damaged.length || frames.length > everyFrames) scheduleImage();
       return ok({
         source,
         imageSeq: base,
         replayedFrames: frames.length,
+        skippedFrames: damaged.length,
         recovered,
         migrationsApplied,
         hlc,
+        hlcAhead: ahead,
         health,
         ms: deps.now() - started,
         seeded: seed ? { dbName: seed.dbName, imageAt: seed.img.at, frames: seed.frames.length } : null,
@@ -682,4 +795,4 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   };
 }
 
-export { toStorageError };
+export { sha256Hex, toStorageError };

@@ -39,6 +39,8 @@ export interface StorageHealth {
   readonly journalFrames: number;
   /** commits received but not yet durable */
   readonly pending: number;
+  /** when the saved copy is tried again after it could not be written (engine S7), else null */
+  readonly imageRetryAt: number | null;
 }
 
 export interface BootReport {
@@ -49,10 +51,15 @@ export interface BootReport {
   readonly seeded: { readonly dbName: string; readonly imageAt: number; readonly frames: number } | null;
   readonly imageSeq: number;
   readonly replayedFrames: number;
+  /** frames found in the journal but unreadable or failing their checksum (engine S6) */
+  readonly skippedFrames: number;
   /** Plain-words description of damage found and repaired at boot, if any. */
   readonly recovered: string | null;
   readonly migrationsApplied: number;
   readonly hlc: Hlc | null;
+  /** the clock's ahead-lane lease (core/hlc `nextAbove`, sync engine E3), kept apart from
+   *  `hlc` so that restoring it never moves the clock far ahead */
+  readonly hlcAhead: Hlc | null;
   readonly health: StorageHealth;
   readonly ms: number;
   /** Sync-document state to restore, in order (image state, then frames' updates). */
@@ -110,7 +117,7 @@ export interface Requests {
   /** Apply changes and make them durable; `hlc` is the clock to persist with them. The
    *  changes applied are those of the `staged` batches, in order, then `changes`. */
   commit: {
-    req: { changes: readonly Change[]; hlc: Hlc | null; yUpdate?: Uint8Array | null; staged?: readonly number[] };
+    req: { changes: readonly Change[]; hlc: Hlc | null; yUpdate?: Uint8Array | null; staged?: readonly number[]; aheadHlc?: Hlc | null };
     res: CommitResult;
   };
   /** Hand over a large batch of changes ahead of its commit, under a ticket the caller chose

@@ -9,7 +9,15 @@
  *     merged into one commit.
  *  E3 No HLC is ever issued twice, even across a crash: before a local change can leave this
  *     device (y-webrtc sends document updates at once), a clock *lease* covering its stamp is
- *     durable; a restarted device resumes above the lease.
+ *     durable; a restarted device resumes above the lease. A lease the storage answers
+ *     `durable: false` (a memory-only device) is not a lease: it is asked for again at the
+ *     next write (the write still goes ahead — a memory-only device keeps working, and loses
+ *     its clock with everything else when the tab closes; nothing durable can be promised).
+ *     Ahead-lane stamps (core/hlc `nextAbove`) have a lease of their own, exact (they are
+ *     rare: edits of records stamped far ahead), stored apart from the clock (`aheadHlc`;
+ *     storage keeps it as `hlc-ahead`) — in the clock's lease it would be adopted at the next
+ *     boot and drag the clock a day ahead. The clock is created with it (`lastAhead`), and
+ *     `boot` also resumes above this device's ahead-lane keys in the document.
  *  E4 Every remote stamp is offered to the clock; one more than maxDrift ahead is applied but
  *     not adopted, counted, and listed with the record it touches.
  *  E5 A large remote transaction's changes are handed to storage (`stage`) as soon as they are
@@ -20,12 +28,12 @@
  */
 import * as Y from 'yjs';
 import type { Change, Hlc } from '../core/change.ts';
-import { encodeHlc, hlcWall, type HlcClock } from '../core/hlc.ts';
+import { encodeHlc, hlcDevice, hlcWall, isAheadStamp, type HlcClock } from '../core/hlc.ts';
 import { err, type Result } from '../core/result.ts';
 import type { StorageClient } from '../storage/client.ts';
 import type { CommitResult, StorageError } from '../storage/rpc.ts';
 import { compactDoc } from './compaction.ts';
-import { acksMap, BOOT_ORIGIN, createExtractor, LOCAL_ORIGIN, MAX_BATCH_UPDATE_BYTES, writeChanges, type DocRejection } from './doc.ts';
+import { acksMap, BOOT_ORIGIN, createExtractor, LOCAL_ORIGIN, MAX_BATCH_UPDATE_BYTES, sharedMap, writeChanges, type DocRejection } from './doc.ts';
 
 export interface SyncEngineDeps {
   readonly doc: Y.Doc;
@@ -106,6 +114,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   };
   let chain: Promise<unknown> = Promise.resolve();
   let lease = 0; // wall ms up to which stamps are covered by a durable lease
+  let aheadLease: Hlc | null = null; // the highest ahead-lane stamp covered by a durable lease
   let remote: RemoteBatch | null = null;
   let nextTicket = 1;
   let captured: Uint8Array[] = [];
@@ -209,7 +218,16 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     const next = Math.max(wall, deps.now()) + leaseMs;
     const r = await storage.call('commit', { changes: [], hlc: encodeHlc({ wall: next, counter: 0, device }) });
     if (!r.ok) return r;
-    lease = next;
+    if (r.value.durable) lease = next; // E3: only a durable lease covers anything
+    return { ok: true, value: undefined };
+  }
+
+  /** E3 for the ahead lane: the stamp itself is the lease, durable before it leaves. */
+  async function ensureAheadLease(top: Hlc | null): Promise<Result<void, StorageError>> {
+    if (!top || (aheadLease && top <= aheadLease)) return { ok: true, value: undefined };
+    const r = await storage.call('commit', { changes: [], hlc: clock.current(), aheadHlc: top });
+    if (!r.ok) return r;
+    if (r.value.durable) aheadLease = top;
     return { ok: true, value: undefined };
   }
 
@@ -235,6 +253,10 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         for (const u of updates) Y.applyUpdate(doc, u, BOOT_ORIGIN);
       }, BOOT_ORIGIN);
       extractor.adoptAll();
+      // E3: the ahead lane resumes above what this device issued there before
+      sharedMap(doc).forEach((_v, k) => {
+        if (hlcDevice(k) === device && isAheadStamp(k)) clock.restoreAhead(k);
+      });
       const current = clock.current();
       lease = current ? hlcWall(current) : 0; // the persisted clock is at least the last lease
     },
@@ -243,9 +265,16 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       return serial(async () => {
         try {
           let top: Hlc | null = null;
-          for (const c of changes) if (!top || c.hlc > top) top = c.hlc;
+          let topAhead: Hlc | null = null;
+          for (const c of changes) {
+            if (isAheadStamp(c.hlc)) {
+              if (!topAhead || c.hlc > topAhead) topAhead = c.hlc;
+            } else if (!top || c.hlc > top) top = c.hlc;
+          }
           const leased = await ensureLease(top);
           if (!leased.ok) return leased;
+          const aheadLeased = await ensureAheadLease(topAhead);
+          if (!aheadLeased.ok) return aheadLeased;
           captured = [];
           try {
             writeChanges(doc, device, changes);

@@ -7,6 +7,7 @@
  */
 import type { Change, Fields, OwnedChange, SharedChange } from '../core/change.ts';
 import type { HlcClock } from '../core/hlc.ts';
+import { MODELS } from '../core/models.ts';
 import { err, ok, type Result } from '../core/result.ts';
 import { streamSampleLocation } from '../core/sample.ts';
 import { albumEntryUuid, contentUuid, isUuid, tagLinkUuid, userMetadataUuid } from '../core/uuid.ts';
@@ -24,7 +25,8 @@ export interface IntentDeps {
   readonly now: () => number;
   readonly randomUuid: () => string;
   readonly deviceInfo: { readonly os: string; readonly browser: string };
-  /** reads a row of this device (current state of an owned record) */
+  /** reads a row by uuid: the current state of an owned record, or of a shared one with its
+   *  field stamps (`_hlcs`) */
   readonly readOwned: (table: string, uuid: string) => Promise<Fields | null>;
   /** lets the UI breathe between bulk batches */
   readonly yieldToUi?: () => Promise<void>;
@@ -42,6 +44,33 @@ export const BULK_BATCH = 2000;
 /** The largest sample location (DESIGN §10: libraries of a million files). */
 export const MAX_SAMPLE_FILES = 1_000_000;
 
+/**
+ * DESIGN §5.1: an edit made after seeing a record wins over what the record holds now, even
+ * when a device with a clock far ahead wrote it (our clock does not adopt that stamp, so
+ * `next()` would stamp below it and the edit would be undone everywhere). `row` is the record
+ * as this device holds it, with its field stamps (`_hlcs`); the change is re-stamped above the
+ * highest stamp of the fields it writes (core/hlc `nextAbove`: the clock itself does not
+ * move). A delete needs no floor (deletes win whatever their stamp); a row without stamps, or
+ * stamps below `c.hlc`, leave the change as it is.
+ */
+export function stampAboveSeen(clock: Pick<HlcClock, 'nextAbove'>, c: SharedChange, row: Fields | null): SharedChange {
+  const raw = row?.['_hlcs'];
+  if (c.op === 'delete' || typeof raw !== 'string') return c;
+  let stamps: unknown;
+  try {
+    stamps = JSON.parse(raw);
+  } catch {
+    return c;
+  }
+  if (typeof stamps !== 'object' || stamps === null) return c;
+  let floor: string | null = null;
+  for (const f of Object.keys(c.fields)) {
+    const at = (stamps as Record<string, unknown>)[f];
+    if (typeof at === 'string' && (!floor || at > floor)) floor = at;
+  }
+  return floor && floor >= c.hlc ? { ...c, hlc: clock.nextAbove(floor) } : c;
+}
+
 export function createIntents(deps: IntentDeps) {
   const { writer, clock, device } = deps;
   const owned = (model: OwnedChange['model'], uuid: string, data: Fields): OwnedChange => ({
@@ -53,12 +82,15 @@ export function createIntents(deps: IntentDeps) {
   const shared = (model: SharedChange['model'], uuid: string, op: SharedChange['op'], fields: Fields): SharedChange => ({
     kind: 'shared', model, uuid, hlc: clock.next(), op, fields,
   });
+  /** DESIGN §5.1: a shared edit is stamped above what the record holds (`stampAboveSeen`). */
+  const aboveSeen = async (c: SharedChange): Promise<SharedChange> =>
+    c.op === 'delete' ? c : stampAboveSeen(clock, c, await deps.readOwned(MODELS[c.model].table, c.uuid));
   /** Shared writes are validated here so a bad argument is a clear error, not a silent rejection. */
   const writeShared = async (c: SharedChange): Promise<Result<CommitResult, IntentError>> => {
     if (!isUuid(c.uuid)) return fail('Not a valid id.');
     const v = validateChange(c);
     if (!v.ok) return fail(v.error.detail);
-    return write([c]);
+    return write([await aboveSeen(c)]);
   };
   /** The file's metadata record, one field at a time: an update that sets only what the
    *  user changed (and the scope), never an insert with defaults — a default sent from a
@@ -286,7 +318,9 @@ export function createIntents(deps: IntentDeps) {
         const v = validateChange(c);
         if (!v.ok) return fail(v.error.detail);
       }
-      return write(changes);
+      const stamped: SharedChange[] = [];
+      for (const c of changes) stamped.push(await aboveSeen(c));
+      return write(stamped);
     },
 
     async createAlbum(name: string, description: string | null = null): Promise<Result<{ uuid: string }, IntentError>> {

@@ -235,7 +235,7 @@ async function corruptCurrentImage(idb: IDBFactory, name = 'dev'): Promise<void>
   }, name);
 }
 
-/** Until restored, every IndexedDB put throws QuotaExceededError (as a full disk does). */
+/** Until restored, every IndexedDB put or add throws QuotaExceededError (as a full disk does). */
 function failPuts(): () => void {
   const proto = IDBDatabase.prototype;
   const original = Object.getOwnPropertyDescriptor(proto, 'transaction')!;
@@ -246,7 +246,7 @@ function failPuts(): () => void {
       const store = (name: string) => IDBTransaction.prototype.objectStore.call(t, name);
       t.objectStore = (name: string) => {
         const s = store(name);
-        s.put = () => {
+        s.put = s.add = () => {
           throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
         };
         return s;
@@ -389,5 +389,209 @@ describe('storage engine: the document state an image keeps', () => {
     expect(r.ydocTail).toEqual([]);
     expect(state([r.ydoc])).toEqual(state([base, ...big]));
     expect(imageDocState(null, [base])).toMatchObject({ ydocTail: [] });
+  });
+});
+
+// ── issue 11, item 7: failing storage is said in words, and loses nothing acknowledged ────
+
+/** Rewrites one stored record in place (a bad disk, or a second writer, in the test's hands). */
+async function rewrite(idb: IDBFactory, store: 'journal' | 'images', key: IDBValidKey, /* 'current': the current image */ fn: (v: Record<string, unknown>) => Record<string, unknown>): Promise<void> {
+  await withDb(idb, async (db) => {
+    const t = db.transaction(['meta', store], 'readwrite');
+    const done = new Promise((r) => (t.oncomplete = r));
+    const at = (k: IDBValidKey): void => {
+      const g = t.objectStore(store).get(k);
+      g.onsuccess = () => {
+        const v = fn(g.result as Record<string, unknown>);
+        if (store === 'journal') t.objectStore(store).put(v);
+        else t.objectStore(store).put(v, k);
+      };
+    };
+    if (key !== 'current') at(key);
+    else {
+      const p = t.objectStore('meta').get('pointer');
+      p.onsuccess = () => at((p.result as { current: string }).current);
+    }
+    await done;
+  });
+}
+
+const yUpdate = (doc: Y.Doc, k: string): Uint8Array => {
+  const before = Y.encodeStateVector(doc);
+  doc.getMap('m').set(k, `value of ${k}`);
+  return Y.encodeStateAsUpdate(doc, before);
+};
+
+describe('storage engine: checksums and damaged frames (S6)', () => {
+  it('skips a frame whose content no longer matches its checksum, says how many, and keeps the rest', async () => {
+    const idb = new IDBFactory();
+    const { e } = await openEngine(idb);
+    for (const n of ['a', 'b', 'c']) await e.commit({ changes: locationWithEntries(2, n), hlc: null });
+    await e.close();
+    // one flipped bit in frame 2: a file name changes by one letter
+    await rewrite(idb, 'journal', 2, (f) => {
+      const changes = structuredClone(f['changes']) as { data: { name: string } }[];
+      changes[1]!.data.name = String.fromCharCode(changes[1]!.data.name.charCodeAt(0) ^ 1) + changes[1]!.data.name.slice(1);
+      return { ...f, changes };
+    });
+    const { e: e2, boot } = await openEngine(idb);
+    expect(boot.skippedFrames).toBe(1);
+    expect(boot.replayedFrames).toBe(2);
+    expect(boot.recovered).toMatch(/1 acknowledged change group in the change journal \(#2\) could not be used: damaged \(checksum mismatch\)/);
+    expect(boot.recovered).not.toMatch(/nothing acknowledged was lost/);
+    // what was not damaged is all there; nothing of the damaged frame was applied
+    expect(count(e2, "SELECT count(*) FROM locations WHERE name IN ('a', 'c')")).toBe(2);
+    expect(count(e2, "SELECT count(*) FROM locations WHERE name = 'b'")).toBe(0);
+    // the next frame goes above the damaged one (add would refuse its number)
+    const r = await e2.commit({ changes: locationWithEntries(1, 'd'), hlc: null });
+    expect(r.ok && r.value.durable && r.value.seq).toBe(4);
+    expect(e2.health().mode).toBe('durable');
+  });
+
+  it('reads each frame on its own when one cannot be read, and names the unreadable one', async () => {
+    const idb = new IDBFactory();
+    const { e } = await openEngine(idb);
+    for (const n of ['a', 'b', 'c', 'd']) await e.commit({ changes: locationWithEntries(1, n), hlc: null });
+    await e.close();
+    // As Chromium does for a large value whose blob file is gone: the whole read fails, and
+    // so does every read of that one record.
+    const proto = IDBObjectStore.prototype;
+    const getAll = Object.getOwnPropertyDescriptor(proto, 'getAll')!;
+    const get = Object.getOwnPropertyDescriptor(proto, 'get')!;
+    const readGet = get.value as (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) => IDBRequest;
+    proto.getAll = function () {
+      throw new DOMException('Failed to read large IndexedDB value', 'NotReadableError');
+    };
+    proto.get = function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
+      if (this.name === 'journal' && key === 3) throw new DOMException('Failed to read large IndexedDB value', 'NotReadableError');
+      return readGet.call(this, key);
+    };
+    try {
+      const { e: e2, boot } = await openEngine(idb);
+      expect(boot.skippedFrames).toBe(1);
+      expect(boot.recovered).toMatch(/\(#3\) could not be used: unreadable \(NotReadableError: Failed to read large IndexedDB value\)/);
+      expect(count(e2, 'SELECT count(*) FROM locations')).toBe(3);
+      expect(e2.health().mode).toBe('durable');
+    } finally {
+      Object.defineProperty(proto, 'getAll', getAll);
+      Object.defineProperty(proto, 'get', get);
+    }
+  });
+
+  it('accepts frames and images written before checksums (legacy)', async () => {
+    const idb = new IDBFactory();
+    const { e } = await openEngine(idb);
+    const doc = new Y.Doc();
+    await e.commit({ changes: locationWithEntries(2, 'a'), hlc: null, yUpdate: yUpdate(doc, 'a') });
+    await e.snapshot();
+    await e.commit({ changes: locationWithEntries(2, 'b'), hlc: null, yUpdate: yUpdate(doc, 'b') });
+    await e.close();
+    await rewrite(idb, 'journal', 2, ({ sum: _sum, ...f }) => f);
+    await rewrite(idb, 'images', 'current', ({ docChecksum: _d, ...img }) => img);
+    const { e: e2, boot } = await openEngine(idb);
+    expect(boot.source).toBe('image');
+    expect(boot.recovered).toBeNull();
+    expect(count(e2, 'SELECT count(*) FROM locations')).toBe(2);
+    const restored = new Y.Doc();
+    for (const u of boot.ydoc) Y.applyUpdate(restored, u);
+    expect(restored.getMap('m').toJSON()).toEqual({ a: 'value of a', b: 'value of b' });
+  });
+
+  it("falls back to the previous image when the current image's document state was changed by one bit", async () => {
+    const idb = new IDBFactory();
+    const { e } = await openEngine(idb);
+    const doc = new Y.Doc();
+    await e.commit({ changes: locationWithEntries(2, 'a'), hlc: null, yUpdate: yUpdate(doc, 'a') });
+    await e.snapshot();
+    await e.commit({ changes: locationWithEntries(2, 'b'), hlc: null, yUpdate: yUpdate(doc, 'b') });
+    await e.snapshot();
+    await e.close();
+    const flipLast = (img: Record<string, unknown>): Record<string, unknown> => {
+      const ydoc = (img['ydoc'] as Uint8Array).slice();
+      ydoc[ydoc.length - 3] = ydoc[ydoc.length - 3]! ^ 0x01; // inside the last string value: decodes, to other content
+      return { ...img, ydoc };
+    };
+    await rewrite(idb, 'images', 'current', flipLast);
+    const { e: e2, boot } = await openEngine(idb);
+    expect(boot.source).toBe('previous-image');
+    expect(boot.recovered).toMatch(/document state fails its checksum/);
+    expect(boot.recovered).toMatch(/nothing acknowledged was lost/);
+    expect(count(e2, 'SELECT count(*) FROM locations')).toBe(2);
+    const restored = new Y.Doc();
+    for (const u of boot.ydoc) Y.applyUpdate(restored, u);
+    expect(restored.getMap('m').toJSON()).toEqual({ a: 'value of a', b: 'value of b' });
+  });
+
+  it('decode-checks a legacy image without a document checksum, and falls back when it does not load', async () => {
+    const idb = new IDBFactory();
+    const { e } = await openEngine(idb);
+    const doc = new Y.Doc();
+    await e.commit({ changes: locationWithEntries(2, 'a'), hlc: null, yUpdate: yUpdate(doc, 'a') });
+    await e.snapshot();
+    await e.commit({ changes: locationWithEntries(2, 'b'), hlc: null, yUpdate: yUpdate(doc, 'b') });
+    await e.snapshot();
+    await e.close();
+    await rewrite(idb, 'images', 'current', ({ docChecksum: _d, ...img }) => ({ ...img, ydoc: Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x0f) }));
+    const { boot } = await openEngine(idb);
+    expect(boot.source).toBe('previous-image');
+    expect(boot.recovered).toMatch(/document state does not load/);
+  });
+
+  it('adds frames, never overwrites one: a second writer of the journal is refused and said', async () => {
+    const idb = new IDBFactory();
+    const { e: first } = await openEngine(idb);
+    const { e: second } = await openEngine(idb); // both believe the journal is empty
+    const a = await first.commit({ changes: locationWithEntries(1, 'first'), hlc: null });
+    expect(a.ok && a.value.durable && a.value.seq).toBe(1);
+    const b = await second.commit({ changes: locationWithEntries(1, 'second'), hlc: null });
+    expect(b.ok && b.value.durable).toBe(false);
+    expect(second.health().mode).toBe('memory-only');
+    expect(second.health().problem).toMatch(/another writer already saved a change under the same number/);
+    const { e: third } = await openEngine(idb);
+    expect(count(third, "SELECT count(*) FROM locations WHERE name = 'first'")).toBe(1);
+  });
+});
+
+/** Until restored, writes to the images store throw QuotaExceededError (the journal's do not). */
+function failImagePuts(): () => void {
+  const proto = IDBObjectStore.prototype;
+  const original = Object.getOwnPropertyDescriptor(proto, 'put')!;
+  const put = original.value as (this: IDBObjectStore, ...a: Parameters<IDBObjectStore['put']>) => IDBRequest<IDBValidKey>;
+  proto.put = function (this: IDBObjectStore, ...args: Parameters<IDBObjectStore['put']>) {
+    if (this.name === 'images') throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+    return put.apply(this, args);
+  };
+  return () => Object.defineProperty(proto, 'put', original);
+}
+
+describe('storage engine: an image that cannot be written (S7)', () => {
+  it('keeps journaling, shows the quota, retries with backoff and recovers', async () => {
+    const idb = new IDBFactory();
+    const { e } = await openEngine(idb, {
+      imageRetryMs: 40,
+      estimate: () => Promise.resolve({ usage: 9_900_000, quota: 10_000_000 }),
+    });
+    await e.commit({ changes: locationWithEntries(20, 'a'), hlc: null });
+    const restore = failImagePuts();
+    try {
+      const h = await e.snapshot();
+      expect(h.ok).toBe(true);
+      expect(e.health().mode).toBe('durable');
+      expect(e.health().problem).toMatch(/Browser storage is full \(9\.9 MB of 10\.0 MB used; the copy needs [\d.]+ MB\): the saved copy of this library could not be updated\. Every change is still saved as it is made; trying again in 0 s\./);
+      expect(e.health().imageRetryAt).not.toBeNull();
+      const r = await e.commit({ changes: locationWithEntries(3, 'b'), hlc: null });
+      expect(r.ok && r.value.durable).toBe(true);
+      await e.snapshot(); // a second failure doubles the wait
+      expect(e.health().imageRetryAt! - time.now()).toBe(80);
+    } finally {
+      restore();
+    }
+    // the retry (timer) writes the image once storage has room again
+    await expect.poll(() => e.health().lastImageAt, { timeout: 5_000 }).not.toBeNull();
+    expect(e.health().problem).toBeNull();
+    expect(e.health().imageRetryAt).toBeNull();
+    const { e: e2, boot } = await openEngine(idb);
+    expect(boot.source).toBe('image');
+    expect(count(e2, 'SELECT count(*) FROM entries')).toBe(23);
   });
 });

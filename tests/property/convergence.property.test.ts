@@ -3,7 +3,7 @@
 // A failing seed prints ONE line, its reproduction; add it to REGRESSIONS below.
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runSeed, shrinkSeed } from '../support/sim/run.ts';
+import { runSeed, runSkewedRename, shrinkSeed } from '../support/sim/run.ts';
 
 let SQL: SqlJsStatic;
 beforeAll(async () => {
@@ -59,6 +59,17 @@ describe('convergence simulator', () => {
       }
     }
     console.log(`simulator: ${seeds.length} seeds from ${seeds[0]}, ${failed.length} failed, longest run ${longest} ms (seed ${longestSeed})`);
+    expect(failed).toEqual([]);
+  });
+});
+
+describe('convergence simulator: a clock a day ahead (issue 11 item 6)', () => {
+  it('a rename made after seeing a tag created a day ahead wins on every device, across restarts', async () => {
+    const failed: string[] = [];
+    for (let seed = 1; seed <= 12; seed++) {
+      const r = await runSkewedRename(SQL, seed);
+      if (r.failures.length) failed.push(`seed ${seed}: ${r.failures.slice(0, 3).join('; ')}`);
+    }
     expect(failed).toEqual([]);
   });
 });

@@ -47,7 +47,11 @@ export interface Profile {
 }
 
 export function newProfile(): Profile {
-  const dir = mkdtempSync(join(tmpdir(), 'tabdrive-e2e-'));
+  return profileAt(mkdtempSync(join(tmpdir(), 'tabdrive-e2e-')));
+}
+
+/** A profile in a folder the test chose (e.g. on a small disk of its own); watched the same way. */
+export function profileAt(dir: string): Profile {
   return {
     dir,
     launch: async (options = {}) => {

@@ -150,7 +150,7 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
       case 6: {
         if (!known.tags.length) break;
         const fields: Fields = p.chance(0.5) ? { color: p.pick(COLORS) } : p.chance(0.5) ? { display_name: `${p.pick(NAMES)}!` } : { namespace: `ns${p.int(1, 3)}`, search_weight: p.int(0, 9) };
-        await d.write([d.shared('tag', p.pick(known.tags), 'update', fields)]);
+        await d.write([await d.sharedAbove('tag', p.pick(known.tags), 'update', fields)]); // edited as seen (DESIGN §5.1)
         break;
       }
       case 7: {
@@ -204,7 +204,7 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
       }
       case 14: {
         if (known.albums.length && p.chance(0.3)) await d.write([d.shared('album', p.pick(known.albums), 'delete')]);
-        else if (known.albums.length) await d.write([d.shared('album', p.pick(known.albums), 'update', { name: `Renamed ${p.int(1, 9)}` })]);
+        else if (known.albums.length) await d.write([await d.sharedAbove('album', p.pick(known.albums), 'update', { name: `Renamed ${p.int(1, 9)}` })]);
         break;
       }
       case 15: {
@@ -248,6 +248,60 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
   });
   await world.dispose();
   return { seed, devices: world.devices.length, steps, kills, failures, fingerprint };
+}
+
+/**
+ * Issue 11 item 6 (DESIGN §5.1): a device a day ahead creates a tag; others rename it after
+ * seeing it — one of them across a restart — over a seeded faulty network. Every rename made
+ * after seeing the previous one wins on every device, and every invariant of a random run
+ * holds (no clock dragged ahead, stamps unique and increasing, convergence).
+ */
+export async function runSkewedRename(SQL: SqlJsStatic, seed: number): Promise<{ failures: string[] }> {
+  const p = createPrng(`skewed-rename:${seed}`);
+  const faults = { drop: p.pick([0, 0.05]), duplicate: p.pick([0, 0.1]), reorder: p.pick([0, 0.5]), delay: 0 };
+  const world = new World(SQL, p, faults);
+  const uuid = (): string => uuidV4(p.bytes(16));
+  const ahead = await world.addDevice(uuid(), 86_400_000);
+  const others = [await world.addDevice(uuid(), p.int(-120_000, 120_000)), await world.addDevice(uuid(), p.int(-120_000, 120_000))];
+  const failures: string[] = [];
+  const tag = uuid();
+  const nameOn = async (d: SimDevice): Promise<unknown> => (await d.rows('SELECT display_name FROM tags WHERE uuid = ?', [tag]))[0]?.['display_name'];
+  const everywhere = async (name: string, when: string): Promise<void> => {
+    await world.heal();
+    for (const d of world.live()) {
+      const got = await nameOn(d);
+      if (got !== name) failures.push(`${when}: ${d.id.slice(0, 8)} shows ${String(got)}, not ${name}`);
+    }
+  };
+  const rename = async (d: SimDevice, name: string): Promise<void> => {
+    world.time += p.int(1, 5000);
+    await d.write([await d.sharedAbove('tag', tag, 'update', { display_name: name, canonical_name: name.toLowerCase() })]);
+  };
+  await ahead.write([ahead.shared('tag', tag, 'insert', { canonical_name: 'vacation', display_name: 'Vacation', namespace: null, tag_type: 'standard', color: null, privacy_level: 'normal', search_weight: 100, created_by_device: ahead.id })]);
+  await everywhere('Vacation', 'created a day ahead');
+  const [b, c] = [others[0]!, others[1]!];
+  await rename(b, 'Holiday');
+  await everywhere('Holiday', 'renamed after seeing it');
+  await rename(b, 'Holidays'); // the same device again: above its own ahead-lane stamp
+  await everywhere('Holidays', 'renamed twice');
+  await b.kill();
+  await b.start();
+  await rename(b, 'Trips'); // after a restart: the lane resumes above what it issued
+  await everywhere('Trips', 'renamed after a restart');
+  await rename(c, 'Journeys');
+  await everywhere('Journeys', 'renamed by a third device');
+  await rename(ahead, 'Away'); // the device ahead edits after seeing the others' renames
+  await everywhere('Away', 'renamed back on the device ahead');
+  await rename(c, 'Travel');
+  await everywhere('Travel', 'renamed again after that');
+  failures.push(...(await checkInvariants(world)));
+  // ahead-lane stamps this device issued are distinct (a shared key per change)
+  for (const d of world.live()) {
+    const mine = [...d.live!.doc.getMap('shared').keys()].filter((k) => hlcDevice(k) === d.id);
+    if (new Set(mine).size !== mine.length) failures.push(`${d.id.slice(0, 8)}: a stamp issued twice`);
+  }
+  await world.dispose();
+  return { failures };
 }
 
 function entry(location: string, parent: string | null, name: string, kind: 'file' | 'dir'): Fields {
@@ -333,6 +387,15 @@ export async function checkInvariants(world: World): Promise<string[]> {
         if (esc && issued[0] && !(issued[0] > esc)) failures.push(`${d.id.slice(0, 8)}: incarnation ${k} reissued stamps at or below ${esc}, which incarnation ${j} had sent`);
       }
       for (const h of issued) if (hlcDevice(h) !== d.id) failures.push(`${d.id.slice(0, 8)}: issued a stamp of another device`);
+    });
+    // The ahead lane (nextAbove): strictly increasing, and never at or below a stamp an
+    // earlier incarnation had let out (its lease, E3).
+    d.historyAhead.forEach((issued, k) => {
+      for (let i = 1; i < issued.length; i++) if (!(issued[i]! > issued[i - 1]!)) failures.push(`${d.id.slice(0, 8)}: ahead lane went backwards in incarnation ${k}`);
+      for (let j = 0; j < k; j++) {
+        const esc = d.escapedAhead[j];
+        if (esc && issued[0] && !(issued[0] > esc)) failures.push(`${d.id.slice(0, 8)}: incarnation ${k} reissued ahead-lane stamps at or below ${esc}`);
+      }
     });
   }
   return failures;

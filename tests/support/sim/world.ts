@@ -13,12 +13,13 @@ import { IDBFactory } from 'fake-indexeddb';
 import type { SqlJsStatic } from 'sql.js';
 import * as Y from 'yjs';
 import type { Change, Fields, OwnedChange, SharedChange } from '../../../src/core/change.ts';
-import { createHlcClock, type HlcClock } from '../../../src/core/hlc.ts';
+import { createHlcClock, isAheadStamp, type HlcClock } from '../../../src/core/hlc.ts';
 import { MODELS, MODEL_NAMES, type OwnedModelName, type SharedModelName } from '../../../src/core/models.ts';
 import type { Prng } from '../../../src/core/prng.ts';
 import { createInProcessStorage, type StorageClient } from '../../../src/storage/client.ts';
 import { createStorageEngine } from '../../../src/storage/engine.ts';
 import { createSyncEngine, type SyncEngine } from '../../../src/sync/engine.ts';
+import { stampAboveSeen } from '../../../src/sync/intents.ts';
 import { createMemoryNetwork, type MemoryNetwork, type NetFaults } from '../../../src/transport/memory.ts';
 import { createMemoryHub } from '../../../src/transport/stream-net.ts';
 import { createStream, type Stream } from '../../../src/sync/stream.ts';
@@ -58,6 +59,8 @@ export interface Incarnation {
   readonly doc: Y.Doc;
   readonly kill: () => void;
   readonly issued: string[];
+  /** stamps issued in the clock's ahead lane (nextAbove), in order */
+  readonly issuedAhead: string[];
   readonly close: () => Promise<void>;
 }
 
@@ -97,6 +100,9 @@ export class SimDevice {
   /** per incarnation: the highest stamp of this device that had entered its document (and so
    *  may have reached the network) when it was killed */
   readonly escaped: (string | null)[] = [];
+  /** the same for the clock's ahead lane (core/hlc nextAbove), per incarnation */
+  readonly historyAhead: string[][] = [];
+  readonly escapedAhead: (string | null)[] = [];
 
   constructor(id: string, skew: number, private readonly world: World) {
     this.id = id;
@@ -111,9 +117,14 @@ export class SimDevice {
     const storage = createInProcessStorage(storageEngine);
     const boot = await storage.call('open', { dbName: 'device', deviceUuid: this.id });
     if (!boot.ok) throw new Error(`boot failed: ${boot.error.message}`);
-    const inner = createHlcClock({ device: this.id, now: this.now, maxDriftMs: MAX_DRIFT, last: boot.value.hlc });
+    const inner = createHlcClock({ device: this.id, now: this.now, maxDriftMs: MAX_DRIFT, last: boot.value.hlc, lastAhead: boot.value.hlcAhead });
     const issued: string[] = [];
-    const clock: HlcClock = { ...inner, next: () => { const h = inner.next(); issued.push(h); return h; } };
+    const issuedAhead: string[] = [];
+    const clock: HlcClock = {
+      ...inner,
+      next: () => { const h = inner.next(); issued.push(h); return h; },
+      nextAbove: (floor) => { const h = inner.nextAbove(floor); (isAheadStamp(h) ? issuedAhead : issued).push(h); return h; },
+    };
     const doc = new Y.Doc();
     doc.clientID = this.world.prng.int(1, 0x7fffffff); // a new client id per incarnation, seeded
     let stream: Stream | null = null;
@@ -139,8 +150,9 @@ export class SimDevice {
       tickMs: null,
     });
     this.history.push(issued);
+    this.historyAhead.push(issuedAhead);
     this.bootClocks.push(boot.value.hlc);
-    this.live = { storage, engine, stream, clock, doc, kill, issued, close: () => storageEngine.close() };
+    this.live = { storage, engine, stream, clock, doc, kill, issued, issuedAhead, close: () => storageEngine.close() };
     this.world.net.join(this.id, doc);
   }
 
@@ -148,12 +160,18 @@ export class SimDevice {
     const l = this.live;
     if (!l) return;
     let top: string | null = null;
+    // each lane apart: ahead-lane stamps (nextAbove) are far ahead by design
+    let topAhead: string | null = null;
     const consider = (h: unknown) => {
-      if (typeof h === 'string' && h.endsWith(this.id) && (!top || h > top)) top = h;
+      if (typeof h !== 'string' || !h.endsWith(this.id)) return;
+      if (isAheadStamp(h)) {
+        if (!topAhead || h > topAhead) topAhead = h;
+      } else if (!top || h > top) top = h;
     };
     l.doc.getMap(`owned:${this.id}`).forEach((v) => consider((v as { hlc?: unknown }).hlc));
     l.doc.getMap('shared').forEach((_v, k) => consider(k));
     this.escaped[this.history.length - 1] = top;
+    this.escapedAhead[this.history.length - 1] = topAhead;
     this.world.net.leave(this.id);
     this.world.hub.leave(this.id);
     l.stream.destroy();
@@ -172,6 +190,12 @@ export class SimDevice {
   }
   shared(model: SharedModelName, uuid: string, op: SharedChange['op'], fields: Fields = {}): SharedChange {
     return { kind: 'shared', model, uuid, hlc: this.live!.clock.next(), op, fields };
+  }
+
+  /** A shared change as a person makes it after seeing the record (intents `stampAboveSeen`). */
+  async sharedAbove(model: SharedModelName, uuid: string, op: SharedChange['op'], fields: Fields = {}): Promise<SharedChange> {
+    const row = (await this.rows(`SELECT * FROM ${MODELS[model].table} WHERE uuid = ?`, [uuid]))[0] ?? null;
+    return stampAboveSeen(this.live!.clock, this.shared(model, uuid, op, fields), row);
   }
 
   async write(changes: Change[]): Promise<void> {
