@@ -50,7 +50,7 @@ import type { BootReport, CommitResult, PageResult, Params, QueryRow, ServedPage
 import { createSqliteApplyStore } from './sqlite-apply-store.ts';
 import { openSqlite, type Sqlite } from './sqlite.ts';
 import { isStreamModel, STREAM_LAYOUT as LAYOUT, type Marks, type SeqChange } from '../core/stream.ts';
-import { loadMarks, MAX_PAGES_PER_PULL, numberOwnRows, packPage, raiseMarks, readPage, unpackPage, upgradeDocState } from './stream-store.ts';
+import { loadMarks, MAX_PAGES_PER_PULL, numberOwnRows, packPage, raiseMarks, readPage, unpackPage, upgradeDocState, type PageCodec } from './stream-store.ts';
 
 export interface StorageEngineDeps {
   readonly sql: SqlJsStatic;
@@ -63,6 +63,8 @@ export interface StorageEngineDeps {
   readonly imageEveryFrames?: number;
   /** rows per served page (default MAX_PAGE_ROWS; the simulator uses tiny pages) */
   readonly pageRows?: number;
+  /** page compression (default: the browser's streams; the simulator's is synchronous) */
+  readonly pageCodec?: PageCodec;
   /** first retry delay after an image could not be written (doubles up to 5 min; S7) */
   readonly imageRetryMs?: number;
   /** the browser's storage figures, for the words of a quota problem (navigator.storage) */
@@ -411,7 +413,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       if (!own.length) return null;
       const from = own[0]!.seq - 1;
       const to = own[own.length - 1]!.seq;
-      return packPage(self, from, to, own).then((bytes) => ({ bytes, from, to }), () => null);
+      return packPage(self, from, to, own, deps.pageCodec).then((bytes) => ({ bytes, from, to }), () => null);
     }));
     const current = Object.fromEntries(marks);
     group.forEach((p, i) => {
@@ -751,7 +753,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
           ranges.push({ ...page, from });
           from = page.to;
         }
-        const pages = await Promise.all(ranges.map(async (r) => ({ bytes: await packPage(owner, r.from, r.to, r.changes), from: r.from, to: r.to })));
+        const pages = await Promise.all(ranges.map(async (r) => ({ bytes: await packPage(owner, r.from, r.to, r.changes, deps.pageCodec), from: r.from, to: r.to })));
         return ok({ pages, held });
       });
     },
@@ -760,7 +762,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       // Pages of one owner must commit in the order they arrived (P2: a page continues the
       // previous one); inflating is asynchronous, so unpacking is serialized, and each commit
       // is queued as soon as its page is read — in order.
-      const unpacked = pageLane.then(() => unpackPage(bytes));
+      const unpacked = pageLane.then(() => unpackPage(bytes, deps.pageCodec));
       pageLane = unpacked.catch(() => undefined);
       const decoded = await unpacked;
       if (!decoded.ok) return err({ type: 'InvalidRequest', message: decoded.error });

@@ -95,17 +95,32 @@ async function pipe(bytes: Uint8Array, stream: CompressionStream | Decompression
   return out;
 }
 
+/**
+ * How pages are compressed (raw deflate). The browser's streams by default; the simulator
+ * passes a synchronous one (node:zlib) so that a seed replays exactly — native streams finish
+ * at moments the seeded schedule does not control. `inflate` must refuse output past `max`.
+ */
+export interface PageCodec {
+  deflate(bytes: Uint8Array): Promise<Uint8Array>;
+  inflate(bytes: Uint8Array, max: number): Promise<Uint8Array>;
+}
+
+export const streamCodec: PageCodec = {
+  deflate: (bytes) => pipe(bytes, new CompressionStream('deflate-raw'), Number.MAX_SAFE_INTEGER),
+  inflate: (bytes, max) => pipe(bytes, new DecompressionStream('deflate-raw'), max),
+};
+
 /** A page for the wire: deflated JSON. */
-export async function packPage(owner: string, from: number, to: number, changes: readonly SeqChange[]): Promise<Uint8Array> {
+export async function packPage(owner: string, from: number, to: number, changes: readonly SeqChange[], codec: PageCodec = streamCodec): Promise<Uint8Array> {
   const json = new TextEncoder().encode(JSON.stringify(encodePage(owner, from, to, changes)));
-  return pipe(json, new CompressionStream('deflate-raw'), Number.MAX_SAFE_INTEGER);
+  return codec.deflate(json);
 }
 
 /** The inverse of packPage, bounded (MAX_PAGE_INFLATED): never throws. */
-export async function unpackPage(bytes: Uint8Array): Promise<Result<DecodedPage, string>> {
+export async function unpackPage(bytes: Uint8Array, codec: PageCodec = streamCodec): Promise<Result<DecodedPage, string>> {
   let json: unknown;
   try {
-    const plain = await pipe(bytes, new DecompressionStream('deflate-raw'), MAX_PAGE_INFLATED);
+    const plain = await codec.inflate(bytes, MAX_PAGE_INFLATED);
     json = JSON.parse(new TextDecoder().decode(plain));
   } catch (e) {
     return err(`page: ${e instanceof Error ? e.message : 'unreadable'}`);

@@ -37,6 +37,8 @@ const LIVE = 2;
 /** pages per pull */
 export const BATCH = 4;
 const STALL_MS = 10_000;
+const SERVE_WINDOW_MS = 60_000;
+const SERVE_SLACK = 2_000;
 const ANNOUNCE_MS = 200;
 const ascii = new TextEncoder();
 const text = new TextDecoder();
@@ -227,10 +229,26 @@ export function createStream(deps: StreamDeps): Stream {
     else plan();
   }
 
+  /**
+   * What one peer may take: within SERVE_WINDOW_MS, about twice what this device holds (a new
+   * device's whole backfill, and one retry) plus some slack. A peer asking for everything again
+   * and again (a bug, or a member making this device resend the library without end) is
+   * refused until the window passes; an honest puller waits and asks again (its pull stalls).
+   */
+  const budget = new Map<string, { since: number; seqs: number }>();
+  function overBudget(peer: string): boolean {
+    const now = deps.now();
+    let b = budget.get(peer);
+    if (!b || now - b.since > SERVE_WINDOW_MS) budget.set(peer, (b = { since: now, seqs: 0 }));
+    let held = 0;
+    for (const v of local.values()) held += v;
+    return b.seqs > 2 * held + SERVE_SLACK;
+  }
+
   async function serve(from: string, owner: string, after: number, count: number): Promise<void> {
-    if (serving.has(from)) {
+    if (serving.has(from) || overBudget(from)) {
       stats.refused++;
-      return; // one pull per peer at a time: it asks again when the first is answered
+      return; // one pull per peer at a time (it asks again when the first is answered), within its budget
     }
     serving.add(from);
     try {
@@ -244,9 +262,11 @@ export function createStream(deps: StreamDeps): Stream {
         send(from, json(NONE, { o: owner, h: held }));
         return;
       }
+      const b = budget.get(from);
       pages.forEach((p, i) => {
         send(from, pageMessage(owner, p.to, i === pages.length - 1 ? LAST : 0, p.bytes));
         stats.pagesOut++;
+        if (b) b.seqs += p.to - p.from;
       });
     } finally {
       serving.delete(from);

@@ -10,6 +10,8 @@
  * fire at deterministic points (`idle()`, in simulated time) instead of on the wall clock.
  */
 import { IDBFactory } from 'fake-indexeddb';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import type { PageCodec } from '../../../src/storage/stream-store.ts';
 import type { SqlJsStatic } from 'sql.js';
 import * as Y from 'yjs';
 import type { Change, Fields, OwnedChange, SharedChange } from '../../../src/core/change.ts';
@@ -25,6 +27,13 @@ import { createMemoryHub } from '../../../src/transport/stream-net.ts';
 import { createStream, type Stream } from '../../../src/sync/stream.ts';
 
 export const MAX_DRIFT = 5 * 60_000;
+
+/** Page compression that finishes at once (a seed must replay exactly; native streams finish
+ *  whenever their thread pool gets to them). */
+const syncCodec: PageCodec = {
+  deflate: (b) => Promise.resolve(new Uint8Array(deflateRawSync(b))),
+  inflate: (b, max) => Promise.resolve(new Uint8Array(inflateRawSync(b, { maxOutputLength: max }))),
+};
 
 /** An IDBFactory whose connections stop working once `kill()`ed (a dead tab writes nothing more). */
 function killableIdb(real: IDBFactory): { idb: IDBFactory; kill: () => void } {
@@ -113,7 +122,7 @@ export class SimDevice {
 
   async start(): Promise<void> {
     const { idb, kill } = killableIdb(this.idb);
-    const storageEngine = createStorageEngine({ sql: this.world.SQL, idb, now: this.now, imageDebounceMs: 10_000_000, imageMaxDelayMs: 10_000_000, imageEveryFrames: 25, pageRows: this.world.pageRows });
+    const storageEngine = createStorageEngine({ sql: this.world.SQL, idb, now: this.now, imageDebounceMs: 10_000_000, imageMaxDelayMs: 10_000_000, imageEveryFrames: 25, pageRows: this.world.pageRows, pageCodec: syncCodec });
     const storage = createInProcessStorage(storageEngine);
     const boot = await storage.call('open', { dbName: 'device', deviceUuid: this.id });
     if (!boot.ok) throw new Error(`boot failed: ${boot.error.message}`);
@@ -280,12 +289,13 @@ export class World {
    * a pull waiting until it stalls: `heal` moves time on so it is planned again.
    */
   async pumpStream(rounds = 200): Promise<void> {
-    for (let r = 0; r < rounds; r++) {
+    let quiet = 0; // two quiet rounds in a row: a poke came after the last page was applied
+    for (let r = 0; r < rounds && quiet < 2; r++) {
       for (const d of this.live()) d.live!.stream.poke();
       const moved = this.hub.deliver();
       await new Promise((res) => setTimeout(res, 0));
       const busy = this.live().some((d) => d.live!.stream.busy());
-      if (!moved && !this.hub.pending() && !busy) return;
+      quiet = !moved && !this.hub.pending() && !busy ? quiet + 1 : 0;
     }
   }
 

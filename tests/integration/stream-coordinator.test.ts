@@ -1,0 +1,153 @@
+// The stream coordinator (src/sync/stream.ts) between real storage engines on the seeded hub:
+// a backfill that loses its peer mid-way resumes from another peer where it stopped, and a
+// peer that asks for everything again and again is refused after about two copies a minute.
+import initSqlJs, { type SqlJsStatic } from 'sql.js';
+import { IDBFactory } from 'fake-indexeddb';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Fields, OwnedChange } from '../../src/core/change.ts';
+import { createHlcClock } from '../../src/core/hlc.ts';
+import { createPrng } from '../../src/core/prng.ts';
+import { createInProcessStorage, type StorageClient } from '../../src/storage/client.ts';
+import { createStorageEngine } from '../../src/storage/engine.ts';
+import { createStream, type Stream } from '../../src/sync/stream.ts';
+import { createMemoryHub } from '../../src/transport/stream-net.ts';
+import { entryData, locationData, uuidFactory } from '../support/fixtures.ts';
+
+let SQL: SqlJsStatic;
+beforeAll(async () => {
+  SQL = await initSqlJs();
+});
+
+const A = '0aaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
+const B = '0bbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb';
+const C = '0ccccccc-cccc-4ccc-8ccc-cccccccccccc';
+const ids = uuidFactory('coordinator');
+let now = 1_760_000_000_000;
+
+interface Node {
+  readonly id: string;
+  readonly storage: StorageClient;
+  stream: Stream;
+}
+
+async function node(id: string, hub: ReturnType<typeof createMemoryHub>, nodes: Node[], pageRows = 5): Promise<Node> {
+  const engine = createStorageEngine({ sql: SQL, idb: new IDBFactory(), now: () => now, pageRows, imageDebounceMs: 1e9, imageMaxDelayMs: 1e9 });
+  const storage = createInProcessStorage(engine);
+  const boot = await storage.call('open', { dbName: id, deviceUuid: id });
+  if (!boot.ok) throw new Error(boot.error.message);
+  const n: Node = { id, storage, stream: null as unknown as Stream };
+  n.stream = createStream({
+    self: id,
+    storage,
+    net: hub.join(id),
+    peers: () => nodes.filter((x) => x !== n && hub.linked(id, x.id)).map((x) => ({ device: x.id, marks: x.stream.marks() })),
+    announce: () => undefined,
+    initial: boot.value.marks,
+    now: () => now,
+    tickMs: null,
+  });
+  nodes.push(n);
+  return n;
+}
+
+/** Pokes and delivers until two rounds in a row move nothing (so a poke came after the last
+ *  page was applied); `stopAfter` cuts it short after that many messages. */
+async function pump(hub: ReturnType<typeof createMemoryHub>, nodes: Node[], rounds = 300, stopAfter = Infinity): Promise<number> {
+  let delivered = 0;
+  let quiet = 0;
+  for (let r = 0; r < rounds && delivered < stopAfter && quiet < 2; r++) {
+    for (const n of nodes) n.stream.poke();
+    const moved = hub.deliver(Math.min(4, stopAfter - delivered));
+    delivered += moved;
+    await new Promise((res) => setTimeout(res, 0));
+    quiet = !moved && !hub.pending() && !nodes.some((n) => n.stream.busy()) ? quiet + 1 : 0;
+  }
+  return delivered;
+}
+
+async function library(owner: Node, files: number): Promise<void> {
+  const clock = createHlcClock({ device: owner.id, now: () => now });
+  const loc = ids();
+  const root = ids();
+  const own = (model: OwnedChange['model'], uuid: string, data: Fields): OwnedChange => ({ kind: 'owned', model, owner: owner.id, uuid, hlc: clock.next(), data });
+  const r = await owner.storage.call('commit', { changes: [own('location', loc, locationData(owner.id, 'Photos', root)), own('entry', root, entryData(loc, 'root', null, 'dir'))], hlc: null });
+  if (!r.ok) throw new Error(r.error.message);
+  const per = files > 500 ? 500 : 10;
+  for (let i = 0; i < files; i += per) {
+    const batch = Array.from({ length: Math.min(per, files - i) }, (_, k) => own('entry', ids(), entryData(loc, `f${i + k}.jpg`, root)));
+    const w = await owner.storage.call('commit', { changes: batch, hlc: null });
+    if (!w.ok) throw new Error(w.error.message);
+    owner.stream.committed(w.value);
+  }
+}
+
+const entries = async (n: Node): Promise<number> => {
+  const r = await n.storage.call('query', { sql: 'SELECT count(*) AS n FROM entries', params: [] });
+  return r.ok ? Number(r.value[0]!['n']) : -1;
+};
+
+describe('stream coordinator', () => {
+  it('a backfill whose peer goes away resumes where it stopped, from another peer', async () => {
+    const hub = createMemoryHub(createPrng('resume'));
+    const nodes: Node[] = [];
+    const a = await node(A, hub, nodes);
+    const b = await node(B, hub, nodes);
+    await library(a, 120);
+    await pump(hub, nodes);
+    expect(await entries(b)).toBe(121);
+    // C joins, linked only to B, and B vanishes after a few pages
+    hub.setLink(A, C, false);
+    const c = await node(C, hub, nodes);
+    await pump(hub, nodes, 300, 6);
+    const partial = await entries(c);
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(121);
+    const held = c.stream.marks()[A] ?? 0;
+    hub.setLink(B, C, false);
+    hub.setLink(A, C, true);
+    const servedBefore = a.stream.stats.pagesOut;
+    now += 30_000; // the quiet pull stalls and is planned again, from A
+    await pump(hub, nodes);
+    expect(await entries(c)).toBe(121);
+    expect(c.stream.marks()[A]).toBe(a.stream.marks()[A]);
+    expect(c.stream.stats.stalls).toBeGreaterThanOrEqual(1);
+    // it went on from its watermark: A served only what C lacked
+    expect(a.stream.stats.pagesOut - servedBefore).toBeLessThanOrEqual(Math.ceil((a.stream.marks()[A]! - held) / 5) + 1);
+    for (const n of nodes) n.stream.destroy();
+  });
+
+  it('a peer that asks for everything again and again is refused after about two copies a minute', async () => {
+    const hub = createMemoryHub(createPrng('greedy'));
+    const nodes: Node[] = [];
+    const a = await node(A, hub, nodes, 2000);
+    await library(a, 3000); // 3,002 rows: 2 pages a copy
+    const greedy = hub.join(B); // a raw net: PULLs from 0, as fast as it likes
+    let pages = 0;
+    greedy.onReceive((_from, m) => {
+      if (m[1] === 2) pages++;
+    });
+    const pull = new Uint8Array([1, 1, ...new TextEncoder().encode(JSON.stringify({ o: A, a: 0, n: 4 }))]);
+    for (let i = 0; i < 10; i++) {
+      greedy.send(A, pull);
+      hub.deliver();
+      // wait for the answer (or the refusal) before asking again
+      for (let k = 0; k < 50 && (a.stream.busy() || hub.pending()); k++) {
+        await new Promise((res) => setTimeout(res, 10));
+        hub.deliver();
+      }
+    }
+    // a new device's backfill and a retry are served (2 × 3,002 rows + 2,000 of slack: 3 copies)
+    expect(pages).toBeGreaterThanOrEqual(4);
+    expect(pages).toBeLessThanOrEqual(6);
+    expect(a.stream.stats.refused).toBeGreaterThanOrEqual(7);
+    const capped = pages;
+    now += 61_000; // the window passes
+    greedy.send(A, pull);
+    for (let i = 0; i < 100 && pages < capped + 2; i++) {
+      hub.deliver();
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    expect(pages).toBe(capped + 2);
+    a.stream.destroy();
+  });
+});
