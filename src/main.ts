@@ -244,6 +244,7 @@ async function start(): Promise<void> {
       committed(r, 'remote');
     },
     initial: boot.marks,
+    repairOwn: boot.repairOwn,
     now: () => Date.now(),
   });
   transport.onPeers(() => stream?.poke());

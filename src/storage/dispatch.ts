@@ -73,7 +73,7 @@ export async function dispatch(engine: StorageEngine, method: unknown, params: u
       }
       case 'applyPage':
         if (!(p['bytes'] instanceof Uint8Array)) return invalid('applyPage needs bytes');
-        return await engine.applyPage({ bytes: p['bytes'] });
+        return await engine.applyPage({ bytes: p['bytes'], repair: p['repair'] === true });
       case 'query': {
         if (typeof p['sql'] !== 'string') return invalid('query needs sql');
         const params = p['params'] ?? [];

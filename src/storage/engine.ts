@@ -77,7 +77,9 @@ export interface CommitInput {
   readonly yUpdate?: Uint8Array | null;
   /** a page of another owner's rows (core/stream.ts): applied only if it continues what this
    *  device holds of that owner (P2), and its watermark moves with it */
-  readonly page?: { readonly owner: string; readonly from: number; readonly to: number };
+  readonly page?: { readonly owner: string; readonly from: number; readonly to: number; readonly repair?: boolean };
+  /** watermarks to raise with this commit (the own-seq guard after lost frames) */
+  readonly raise?: Marks;
   /** the sync engine's ahead-lane lease (E3), persisted apart from `hlc` */
   readonly aheadHlc?: Hlc | null;
 }
@@ -100,7 +102,7 @@ export interface StorageEngine {
   /** Up to `count` pages of `owner`'s rows after `after` (what this device holds). */
   servePages(p: { owner: string; after: number; count: number }): Promise<Result<ServedPages, StorageError>>;
   /** Decodes, validates and commits a page received from a peer (a gap is not applied). */
-  applyPage(p: { bytes: Uint8Array }): Promise<Result<PageResult, StorageError>>;
+  applyPage(p: { bytes: Uint8Array; repair?: boolean }): Promise<Result<PageResult, StorageError>>;
   snapshot(): Promise<Result<StorageHealth, StorageError>>;
   health(): StorageHealth;
   /** the bench's naive baseline (insert + export + put the whole image); test build only */
@@ -347,8 +349,9 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
           if (page) {
             const have = moved.get(page.owner) ?? marks.get(page.owner) ?? 0;
             // P2: a page that does not continue what we hold is not applied (the puller asks
-            // for the gap); one we already hold changes nothing.
-            if (page.owner === self || have < page.from || have >= page.to) {
+            // for the gap); one we already hold changes nothing. This device's own rows come
+            // back only to repair frames it lost (`repair`): every row, by the seq rule (P3).
+            if (page.owner === self ? !page.repair : have < page.from || have >= page.to) {
               results.push(ok({ ...empty, stream: { owner: page.owner, watermark: have, gap: have < page.from && page.owner !== self } }));
               continue;
             }
@@ -358,7 +361,8 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
             const report = d.transaction(() => applyChanges(store, numbered.changes));
             const marksNow: Record<string, number> = {};
             if (numbered.own.length) marksNow[self] = numbered.own[numbered.own.length - 1]!.seq;
-            if (page) marksNow[page.owner] = page.to;
+            if (page) marksNow[page.owner] = Math.max(page.to, moved.get(page.owner) ?? marks.get(page.owner) ?? 0);
+            for (const [o, v] of Object.entries(p.input.raise ?? {})) marksNow[o] = Math.max(v, marksNow[o] ?? 0);
             raiseMarks(d, marksNow);
             for (const [o, v] of Object.entries(marksNow)) {
               moved.set(o, v);
@@ -665,6 +669,13 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       framesSinceImage = frames.length;
       db = d;
       if (legacy) upgradeLayout(d);
+      // Frames that could not be used may have held this device's own rows, under seqs peers
+      // have seen: never issue those seqs again (P1), and ask peers for its own rows back.
+      const lostOwn = damaged.length > 0 || journalUnreadable !== null;
+      if (lostOwn) {
+        const guard = journalUnreadable !== null ? 1e12 : damaged.length * 1e6;
+        await commit({ changes: [], hlc: null, raise: { [self]: (marks.get(self) ?? 0) + guard } });
+      }
       const said: string[] = [];
       if (problems.length) {
         const from = source === 'previous-image' ? 'the previous saved copy' : 'the change journal';
@@ -690,6 +701,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
         imageSeq: base,
         replayedFrames: frames.length,
         skippedFrames: damaged.length,
+        repairOwn: lostOwn,
         recovered,
         migrationsApplied,
         hlc,
@@ -757,7 +769,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
         return ok({ pages, held });
       });
     },
-    async applyPage({ bytes }) {
+    async applyPage({ bytes, repair = false }) {
       if (!db) return err({ type: 'NotOpen', message: 'the storage is not open' });
       // Pages of one owner must commit in the order they arrived (P2: a page continues the
       // previous one); inflating is asynchronous, so unpacking is serialized, and each commit
@@ -767,7 +779,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       const decoded = await unpacked;
       if (!decoded.ok) return err({ type: 'InvalidRequest', message: decoded.error });
       const { owner, from, to, changes, unknownFields } = decoded.value;
-      const r = await commit({ changes: changes as Change[], hlc: null, page: { owner, from, to } }); // validated change by change by core apply
+      const r = await commit({ changes: changes as Change[], hlc: null, page: { owner, from, to, repair } }); // validated change by change by core apply
       if (!r.ok) return r;
       return ok({ ...r.value, owner, from, to, rows: changes.length, bytes: bytes.byteLength, unknownFields });
     },

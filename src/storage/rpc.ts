@@ -53,6 +53,8 @@ export interface BootReport {
   readonly replayedFrames: number;
   /** frames found in the journal but unreadable or failing their checksum (engine S6) */
   readonly skippedFrames: number;
+  /** frames lost at boot may have held this device's own rows: it pulls them back from peers */
+  readonly repairOwn: boolean;
   /** Plain-words description of damage found and repaired at boot, if any. */
   readonly recovered: string | null;
   readonly migrationsApplied: number;
@@ -129,7 +131,7 @@ export interface Requests {
   /** Up to `count` pages (deflated) of `owner`'s rows after `after` that this device holds. */
   servePages: { req: { owner: string; after: number; count: number }; res: ServedPages };
   /** A page a peer sent: decoded, validated and committed here (transferred bytes). */
-  applyPage: { req: { bytes: Uint8Array }; res: PageResult };
+  applyPage: { req: { bytes: Uint8Array; repair?: boolean }; res: PageResult };
   /** Read-only SQL (enforced with PRAGMA query_only). */
   query: { req: { sql: string; params?: Params }; res: QueryRow[] };
   digest: { req: Record<string, never>; res: Record<string, string> };

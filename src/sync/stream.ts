@@ -53,6 +53,8 @@ export interface StreamDeps {
   /** a page was committed here (UI refresh, counters) */
   readonly onApplied?: (r: PageResult) => void;
   readonly initial: Marks;
+  /** this device lost frames at boot: pull its own rows back from a peer once (engine `repairOwn`) */
+  readonly repairOwn?: boolean;
   readonly now: () => number;
   /** timers: the simulator passes its own so a seed replays exactly */
   readonly schedule?: (fn: () => void, ms: number) => () => void;
@@ -171,9 +173,20 @@ export function createStream(deps: StreamDeps): Stream {
     }
   }
 
+  let repairing = deps.repairOwn === true;
   function plan(): void {
     if (paused || destroyed) return;
     expire();
+    if (repairing && !inflight.has(self)) {
+      // its own rows, from whoever holds the most of them, from the start (the seq rule keeps
+      // what this device has that is newer)
+      const holder = deps.peers().filter((p) => (p.marks[self] ?? 0) > 0).sort((a, b) => (b.marks[self] ?? 0) - (a.marks[self] ?? 0))[0];
+      if (holder) {
+        inflight.set(self, { peer: holder.device, lastTo: 0, batchDone: false, queued: 0, at: deps.now(), none: false });
+        stats.pulls++;
+        send(holder.device, json(PULL, { o: self, a: 0, n: BATCH }));
+      }
+    }
     const busy = new Set(inflight.keys());
     for (const p of planPulls(self, marks(), deps.peers(), busy)) {
       inflight.set(p.owner, { peer: p.peer, lastTo: p.after, batchDone: false, queued: 0, at: deps.now(), none: false });
@@ -197,6 +210,7 @@ export function createStream(deps: StreamDeps): Stream {
     }
     if (f.queued === 0) {
       inflight.delete(owner);
+      if (owner === self) repairing = false; // its own rows are back (what any peer held)
       plan();
     }
   }
@@ -205,7 +219,7 @@ export function createStream(deps: StreamDeps): Stream {
     applying++;
     let r: Result<PageResult, StorageError>;
     try {
-      r = await storage.call('applyPage', { bytes });
+      r = await storage.call('applyPage', { bytes, repair: owner === self });
     } finally {
       applying--;
     }

@@ -4,7 +4,7 @@ import { chromium, type BrowserContext, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { deflateRawSync } from 'node:zlib';
-import { ARGS, CHROMIUM, count, expect, freshBrowserPerTest, openApp, test, waitReady } from './support/browser.ts';
+import { ARGS, CHROMIUM, count, expect, expectPageErrors, freshBrowserPerTest, openApp, test, waitReady } from './support/browser.ts';
 
 const browser = freshBrowserPerTest();
 
@@ -64,6 +64,8 @@ test('every page carries a Content-Security-Policy, and the app works under it w
   for (const p of [a, b, bench]) expect(await p.evaluate(() => window.__csp)).toEqual([]);
   expect(refused).toEqual([]);
   // …and the policy is enforced: an injected inline script does not run, and is reported
+  // (Chromium logs the refusal as a console error: that one is expected)
+  expectPageErrors(a, /^Executing inline script violates the following Content Security Policy directive 'script-src/);
   const ran = await a.evaluate(async () => {
     const s = document.createElement('script');
     s.textContent = 'window.__inline = 1';
@@ -208,7 +210,10 @@ test("?signaling= naming another host than the page's asks before connecting; th
   const sockets: string[] = [];
   context.on('page', (pg) => pg.on('websocket', (ws) => sockets.push(ws.url())));
 
+  // No signaling server runs in this suite: the refused connections are expected
+  const refusedSockets = /^WebSocket connection to 'ws:\/\/(127\.0\.0\.1|localhost):(9|4444)\/' failed/;
   const p = await context.newPage();
+  expectPageErrors(p, refusedSockets);
   await p.goto(`${baseURL}/?signaling=${foreign}`);
   const dialog = p.getByRole('dialog', { name: 'Use another signaling server?' });
   await expect(dialog).toContainText('localhost');
@@ -217,14 +222,15 @@ test("?signaling= naming another host than the page's asks before connecting; th
   expect(await p.evaluate(() => location.search)).not.toContain('signaling');
   expect(sockets.filter((u) => u.includes('localhost'))).toEqual([]);
 
-  await openApp(context, baseURL!, '/?signaling=ws://127.0.0.1:9'); // same host: boots without a question
+  expectPageErrors(await openApp(context, baseURL!, '/?signaling=ws://127.0.0.1:9'), refusedSockets); // same host: boots without a question
 
   const q = await context.newPage();
+  expectPageErrors(q, refusedSockets);
   await q.goto(`${baseURL}/?signaling=${foreign}`);
   await q.getByRole('dialog', { name: 'Use another signaling server?' }).getByRole('button', { name: 'Use it' }).click();
   await waitReady(q);
   expect(await q.evaluate(() => location.search)).toContain('signaling');
-  await openApp(context, baseURL!, `/?signaling=${foreign}`); // agreed once: not asked again
+  expectPageErrors(await openApp(context, baseURL!, `/?signaling=${foreign}`), refusedSockets); // agreed once: not asked again
 });
 
 /** Chromium renderer processes under `pid`, with their current and peak resident memory (KiB). */

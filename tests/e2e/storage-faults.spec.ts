@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statfsSync, statSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from '@playwright/test';
-import { count, expect, newProfile, openApp, profileAt, test, type Profile } from './support/browser.ts';
+import { count, expect, expectPageErrors, newProfile, openApp, profileAt, test, type Profile } from './support/browser.ts';
 
 test.setTimeout(180_000);
 
@@ -301,6 +301,7 @@ test('one flipped bit in a journal frame: reported, skipped, every other write r
     await expect.poll(() => tagNamed(b, 'Keep me'), { timeout: 30_000 }).toBe(1);
     await b.evaluate(() => window.tabdrive.durable());
     // A's tab dies at once (renderer and storage worker: no pagehide, no image).
+    expectPageErrors(a, /^the page crashed/); // on purpose
     const crashed = new Promise((r) => a.once('crash', r));
     const cdp = await context.newCDPSession(a);
     void cdp.send('Page.crash').catch(() => undefined); // answered by no one: the page is gone

@@ -151,6 +151,7 @@ export class SimDevice {
       peers: () => this.world.live().filter((d) => d !== this && this.world.hub.linked(this.id, d.id)).map((d) => ({ device: d.id, marks: d.live!.stream.marks() })),
       announce: () => undefined,
       initial: boot.value.marks,
+      repairOwn: boot.value.repairOwn,
       now: this.now,
       schedule: (fn) => {
         fn();
