@@ -442,9 +442,12 @@ describe('storage engine: checksums and damaged frames (S6)', () => {
     // what was not damaged is all there; nothing of the damaged frame was applied
     expect(count(e2, "SELECT count(*) FROM locations WHERE name IN ('a', 'c')")).toBe(2);
     expect(count(e2, "SELECT count(*) FROM locations WHERE name = 'b'")).toBe(0);
-    // the next frame goes above the damaged one (add would refuse its number)
+    // the next frames go above the damaged one (add would refuse its number): #4 is the own-seq
+    // guard the boot wrote (invariant 16: the lost frame's stream seqs are never reissued)
+    expect(boot.repairOwn).toBe(true);
+    expect(boot.marks[DEV]).toBeGreaterThanOrEqual(1e6);
     const r = await e2.commit({ changes: locationWithEntries(1, 'd'), hlc: null });
-    expect(r.ok && r.value.durable && r.value.seq).toBe(4);
+    expect(r.ok && r.value.durable && r.value.seq).toBe(5);
     expect(e2.health().mode).toBe('durable');
   });
 
