@@ -297,10 +297,12 @@ async function start(): Promise<void> {
     if (now - docSize.at > 5000) docSize = { at: now, bytes: Y.encodeStateAsUpdate(doc).byteLength };
     const ours = parseDigest(antiEntropy.stats.lastDigest) ?? {};
     const published = transport.peerSync();
-    const [health, estimate, persisted] = await Promise.all([
+    const [health, estimate, persisted, waiting] = await Promise.all([
       storage.call('health', {}),
       navigator.storage?.estimate?.().catch(() => null) ?? Promise.resolve(null),
       navigator.storage?.persisted?.().catch(() => null) ?? Promise.resolve(null),
+      // entries held until their location arrives (core/apply.ts I3): one that never comes shows here
+      storage.call('query', { sql: 'SELECT count(*) AS n FROM pending_owned', params: [] }),
     ]);
     const c = transport.channel;
     return {
@@ -322,6 +324,7 @@ async function start(): Promise<void> {
         };
       }),
       storage: health.ok ? health.value : null,
+      waiting: waiting.ok ? Number(waiting.value[0]?.['n'] ?? 0) : null,
       estimate: estimate ? { usage: estimate.usage ?? 0, quota: estimate.quota ?? 0 } : null,
       persisted,
       transport: { bytesSent: c.bytesSent, bytesReceived: c.bytesReceived, dropped: c.dropped, undecodable: c.undecodable, sendFailures: c.sendFailures },

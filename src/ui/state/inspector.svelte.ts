@@ -28,6 +28,8 @@ export interface SyncReport {
   readonly tables: readonly string[];
   readonly peers: readonly PeerReport[];
   readonly storage: StorageHealth | null;
+  /** entries held until their location arrives (null: unknown) */
+  readonly waiting: number | null;
   readonly estimate: { usage: number; quota: number } | null;
   readonly persisted: boolean | null;
   readonly transport: { bytesSent: number; bytesReceived: number; dropped: number; undecodable: number; sendFailures: number };
