@@ -12,7 +12,7 @@ import { claimDeviceSlot, createMemorySlotRegistry } from './device/slots.ts';
 import { describeBrowser } from './device/browser.ts';
 import { createStorageClient } from './storage/client.ts';
 import type { BootReport, CommitResult, StorageError, StorageHealth } from './storage/rpc.ts';
-import { createAntiEntropy, digestKey } from './sync/anti-entropy.ts';
+import { createAntiEntropy, digestKey, type Unrepaired } from './sync/anti-entropy.ts';
 import { createSyncEngine, type SyncStats } from './sync/engine.ts';
 import { createIntents, type Intents } from './sync/intents.ts';
 import { LOCAL_ORIGIN, BOOT_ORIGIN, sharedMap } from './sync/doc.ts';
@@ -42,7 +42,7 @@ export interface TabdriveApi {
   query(sql: string, params?: (string | number | null)[]): Promise<Record<string, unknown>[]>;
   digest(): Promise<Record<string, string>>;
   hlc(): string | null;
-  stats(): Promise<SyncStats & { peers: number; documentSize: number; storage: StorageHealth | null; antiEntropy: { checks: number; mismatches: number; resyncs: number; lastResync: string | null } }>;
+  stats(): Promise<SyncStats & { peers: number; documentSize: number; storage: StorageHealth | null; antiEntropy: { checks: number; mismatches: number; resyncs: number; lastResync: string | null; unrepaired: readonly Unrepaired[] } }>;
   durable(): Promise<StorageHealth>;
   snapshot(): Promise<StorageHealth>;
   actions: Intents | null;
@@ -298,10 +298,12 @@ async function start(): Promise<void> {
     if (now - docSize.at > 5000) docSize = { at: now, bytes: Y.encodeStateAsUpdate(doc).byteLength };
     const ours = parseDigest(antiEntropy.stats.lastDigest) ?? {};
     const published = transport.peerSync();
-    const [health, estimate, persisted] = await Promise.all([
+    const [health, estimate, persisted, waiting] = await Promise.all([
       storage.call('health', {}),
       navigator.storage?.estimate?.().catch(() => null) ?? Promise.resolve(null),
       navigator.storage?.persisted?.().catch(() => null) ?? Promise.resolve(null),
+      // entries held until their location arrives (core/apply.ts I3): one that never comes shows here
+      storage.call('query', { sql: 'SELECT count(*) AS n FROM pending_owned', params: [] }),
     ]);
     const c = transport.channel;
     return {
@@ -310,7 +312,7 @@ async function start(): Promise<void> {
       documentBytes: docSize.bytes,
       sharedLog: sharedMap(doc).size,
       engine: engine.stats(),
-      antiEntropy: { ...antiEntropy.stats },
+      antiEntropy: { ...antiEntropy.stats, unrepaired: [...antiEntropy.stats.unrepaired] },
       tables: Object.keys(ours).sort(),
       peers: transport.peers().map((p) => {
         const theirs = parseDigest(published.find((x) => x.device === p.device)?.digest ?? null);
@@ -323,6 +325,7 @@ async function start(): Promise<void> {
         };
       }),
       storage: health.ok ? health.value : null,
+      waiting: waiting.ok ? Number(waiting.value[0]?.['n'] ?? 0) : null,
       estimate: estimate ? { usage: estimate.usage ?? 0, quota: estimate.quota ?? 0 } : null,
       persisted,
       transport: { bytesSent: c.bytesSent, bytesReceived: c.bytesReceived, dropped: c.dropped, undecodable: c.undecodable, sendFailures: c.sendFailures },
@@ -337,6 +340,7 @@ async function start(): Promise<void> {
     publish: (s) => transport.publishSync(s),
     peers: () => transport.peerSync().filter((p) => transport.peers().some((x) => x.device === p.device)),
     resync: () => transport.resync(),
+    now: () => Date.now(),
   });
   setInterval(() => {
     if (transport.paused || transport.peers().length === 0) return;
@@ -370,7 +374,7 @@ async function start(): Promise<void> {
     hlc: () => clock.current(),
     stats: async () => ({
       ...engine.stats(),
-      antiEntropy: { ...antiEntropy.stats },
+      antiEntropy: { ...antiEntropy.stats, unrepaired: [...antiEntropy.stats.unrepaired] },
       peers: transport.peers().length,
       documentSize: Y.encodeStateAsUpdate(doc).byteLength,
       storage: unwrap(await storage.call('health', {})),

@@ -9,6 +9,11 @@
  *  I3 Ownership: a device-owned row is written only by its owner (`_owner`): the device row
  *     is the device itself, volumes/locations carry `device_uuid` = owner, an entry's location
  *     belongs to the owner; the owner of a row never changes (rejected 'ownership').
+ *     The decision does not depend on arrival order (DESIGN §5.6): an entry whose location
+ *     is not known waits, durably, in the store's pending records (counted `pending`, neither
+ *     applied nor rejected) and goes through these rules when its location is applied; a
+ *     location tombstone rejects what waits for it. Only the newest version per (uuid, owner)
+ *     waits, and only one newer than the row held (a later version supersedes it).
  *  I4 Deletes are sticky: a tombstone (model, uuid, hlc) outlives the row; any later change to
  *     that uuid is dropped whatever its HLC or arrival order (rejected 'tombstoned'). Deleting a
  *     location, directory or device removes what hangs below it; entries of a deleted location
@@ -22,8 +27,8 @@
  * device (so digests still agree) and the UI ignores it — cascading would need tombstones
  * for rows this device may never have seen.
  */
-import type { ApplyStore, Row } from './apply-store.ts';
-import { isOwnedTombstone, type Change, type OwnedChange, type SharedChange } from './change.ts';
+import type { ApplyStore, PendingVersion, Row } from './apply-store.ts';
+import { isOwnedTombstone, type Change, type OwnedChange, type OwnedState, type SharedChange } from './change.ts';
 import { hlcDevice } from './hlc.ts';
 import { MODELS, MODELS_IN_DEPENDENCY_ORDER, type ModelName } from './models.ts';
 import { isStreamModel } from './stream.ts';
@@ -42,6 +47,8 @@ export interface Rejection extends Typed<RejectionReason> {
 export interface ApplyReport {
   readonly applied: number;
   readonly unchanged: number;
+  /** changes of this batch now waiting for their location (I3) */
+  readonly pending: number;
   readonly rejected: readonly Rejection[];
   readonly tables: readonly string[];
 }
@@ -55,7 +62,19 @@ export function checkOwner(change: Change, mapOwner: string): boolean {
   return change.kind === 'owned' && change.owner === mapOwner && hlcDevice(change.hlc) === mapOwner;
 }
 
-type Outcome = { type: 'applied'; tables: string[] } | { type: 'unchanged' } | { type: RejectionReason; detail: string };
+type Outcome =
+  | { type: 'applied'; tables: string[] }
+  | { type: 'unchanged' }
+  | { type: 'pending' }
+  | { type: RejectionReason; detail: string };
+
+/** Counts the outcome of a change (released pending records report through it too). */
+type Count = (c: Change, o: Outcome) => void;
+
+function invalid(raw: unknown, detail: string): Rejection {
+  const r = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  return { type: 'invalid', model: short(r['model'], 40), uuid: short(r['uuid'], 40), hlc: short(r['hlc'], 60), detail };
+}
 
 export function applyChanges(store: ApplyStore, changes: readonly unknown[]): ApplyReport {
   const rejected: Rejection[] = [];
@@ -63,16 +82,7 @@ export function applyChanges(store: ApplyStore, changes: readonly unknown[]): Ap
   for (const raw of changes) {
     const v = validateChange(raw);
     if (v.ok) valid.push(v.value);
-    else {
-      const r = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
-      rejected.push({
-        type: 'invalid',
-        model: short(r['model'], 40),
-        uuid: short(r['uuid'], 40),
-        hlc: short(r['hlc'], 60),
-        detail: v.error.detail,
-      });
-    }
+    else rejected.push(invalid(raw, v.error.detail));
   }
   valid.sort((a, b) => ORDER.get(a.model)! - ORDER.get(b.model)! || (a.hlc < b.hlc ? -1 : a.hlc > b.hlc ? 1 : 0));
   const memo = batchMemo(store);
@@ -86,17 +96,25 @@ export function applyChanges(store: ApplyStore, changes: readonly unknown[]): Ap
   for (const [t, uuids] of byTable) if (uuids.length >= PREFETCH_MIN) memo.prefetch(t, uuids);
   let applied = 0;
   let unchanged = 0;
+  let pending = 0;
   const tables = new Set<string>();
-  for (const c of valid) {
-    const o = c.kind === 'owned' ? applyOwned(memo, c) : applyShared(memo, c);
+  const record: Count = (c, o) => {
     if (o.type === 'applied') {
       applied++;
       for (const t of o.tables) tables.add(t);
     } else if (o.type === 'unchanged') unchanged++;
+    else if (o.type === 'pending') pending++;
     else rejected.push({ type: o.type, model: c.model, uuid: c.uuid, hlc: c.hlc, detail: o.detail });
-  }
+  };
+  const ctx: Ctx = { record, invalid: (raw, detail) => void rejected.push(invalid(raw, detail)) };
+  for (const c of valid) record(c, c.kind === 'owned' ? applyOwned(memo, c, ctx) : applyShared(memo, c));
   memo.flush();
-  return { applied, unchanged, rejected, tables: [...tables] };
+  return { applied, unchanged, pending, rejected, tables: [...tables] };
+}
+
+interface Ctx {
+  readonly record: Count;
+  readonly invalid: (raw: unknown, detail: string) => void;
 }
 
 /**
@@ -127,6 +145,8 @@ const PREFETCH_MIN = 32;
 function batchMemo(store: ApplyStore): Memo {
   const owners = new Map<string, string | null>();
   const anyTomb = new Map<ModelName, boolean>();
+  let anyPending: boolean | undefined; // stays true once seen: a stale true only costs lookups
+  const hasPending = (): boolean => (anyPending ??= store.hasPending());
   const hasTombstones = (m: ModelName): boolean => {
     let v = anyTomb.get(m);
     if (v === undefined) anyTomb.set(m, (v = store.hasTombstones(m)));
@@ -206,6 +226,20 @@ function batchMemo(store: ApplyStore): Memo {
       anyTomb.set(m, true);
       store.putTombstone(m, u, h, streamed);
     },
+    hasPending,
+    countPending: () => store.countPending(),
+    pendingVersions: (m, u) => (hasPending() ? store.pendingVersions(m, u) : []),
+    putPending: (p) => {
+      anyPending = true;
+      store.putPending(p);
+    },
+    dropPending: (m, u, o) => {
+      if (hasPending()) store.dropPending(m, u, o);
+    },
+    dropPendingOf: (o) => {
+      if (hasPending()) store.dropPendingOf(o);
+    },
+    takePending: (w) => (hasPending() ? store.takePending(w) : []),
     ownerOfLocation(uuid) {
       if (!owners.has(uuid)) {
         const loc = get('locations', uuid);
@@ -234,7 +268,11 @@ function ownerViolation(store: Memo, c: OwnedChange, existing: Row | undefined):
   }
 }
 
-function applyOwned(store: Memo, c: OwnedChange): Outcome {
+/**
+ * `released`: a pending entry taken out because its location arrived; nothing of it waits
+ * any more, so the lookup that drops superseded pending versions is skipped.
+ */
+function applyOwned(store: Memo, c: OwnedChange, ctx: Ctx, released = false): Outcome {
   const spec = MODELS[c.model];
   const existing = store.get(spec.table, c.uuid);
   const violation = ownerViolation(store, c, existing);
@@ -248,6 +286,12 @@ function applyOwned(store: Memo, c: OwnedChange): Outcome {
       return { type: 'unchanged' };
     }
     store.putTombstone(c.model, c.uuid, tomb !== undefined && tomb > c.hlc ? tomb : c.hlc, streamed);
+    // What waits can never apply now (I4): a deleted entry's versions, a deleted device's
+    // entries, and everything waiting for a deleted location (rejected, like a late arrival).
+    if (c.model === 'entry') store.dropPending('entry', c.uuid);
+    if (c.model === 'device') store.dropPendingOf(c.uuid);
+    if (c.model === 'location')
+      release(store, c.uuid, ctx, () => ({ type: 'tombstoned', detail: `its location ${c.uuid} was deleted` }));
     return { type: 'applied', tables: removeOwned(store, c.model, c.uuid) };
   }
   if (tomb !== undefined) return { type: 'tombstoned', detail: `${c.model} ${c.uuid} was deleted at ${tomb}` };
@@ -258,13 +302,45 @@ function applyOwned(store: Memo, c: OwnedChange): Outcome {
     const parent = c.data['parent_uuid'];
     if (typeof parent === 'string' && store.tombstone('entry', parent) !== undefined)
       return { type: 'tombstoned', detail: `its parent ${parent} was deleted` };
+    if (typeof loc === 'string' && store.ownerOfLocation(loc) === null) return hold(store, c, existing, loc);
   }
   if (existing && !newer(existing, c)) return { type: 'unchanged' };
   const row: Row = { uuid: c.uuid, ...c.data, _owner: c.owner, _hlc: c.hlc };
   if (isStreamModel(c.model)) row['_seq'] = c.seq ?? null;
   if (existing) store.upsert(spec.table, row);
   else store.insertNew(spec.table, Object.assign(row, spec.localDefaults));
+  // A pending version this state supersedes would otherwise apply over it later.
+  if (c.model === 'entry' && !released) {
+    const held = store.pendingVersions('entry', c.uuid).find((v) => v.owner === c.owner);
+    if (held && newer(asRow(held), c)) store.dropPending('entry', c.uuid, c.owner);
+  }
+  // A location seen for the first time: what waited for it is checked now (I3).
+  if (c.model === 'location' && !existing) release(store, c.uuid, ctx, (w) => applyOwned(store, w, ctx, true));
   return { type: 'applied', tables: [spec.table] };
+}
+
+const asRow = (v: PendingVersion): Row => ({ _seq: v.seq, _hlc: v.hlc });
+
+/** Holds an entry whose location is not known, unless the row or a held version is as new. */
+function hold(store: Memo, c: OwnedState, existing: Row | undefined, location: string): Outcome {
+  if (existing && !newer(existing, c)) return { type: 'unchanged' };
+  const held = store.pendingVersions(c.model, c.uuid).find((v) => v.owner === c.owner);
+  if (held && !newer(asRow(held), c)) return { type: 'unchanged' };
+  store.putPending({ model: c.model, uuid: c.uuid, owner: c.owner, waitsFor: location, seq: c.seq ?? null, hlc: c.hlc, change: c });
+  return { type: 'pending' };
+}
+
+/** Takes out what waits for `location`, validates it again (it was read back from storage)
+ *  and counts each change's outcome. */
+function release(store: Memo, location: string, ctx: Ctx, decide: (c: OwnedChange) => Outcome): void {
+  const waiting: OwnedChange[] = [];
+  for (const raw of store.takePending(location)) {
+    const v = validateChange(raw);
+    if (v.ok && v.value.kind === 'owned') waiting.push(v.value);
+    else ctx.invalid(raw, v.ok ? 'a pending record that is not owned' : v.error.detail);
+  }
+  if (waiting.length >= PREFETCH_MIN) store.prefetch('entries', waiting.map((w) => w.uuid));
+  for (const w of waiting) ctx.record(w, decide(w));
 }
 
 /**

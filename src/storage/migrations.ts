@@ -90,6 +90,25 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX tombstones_owner_seq ON tombstones(owner, seq);
       CREATE TABLE watermarks (owner TEXT PRIMARY KEY NOT NULL, seq INTEGER NOT NULL);`,
   },
+  {
+    // DESIGN §5.6: an entry whose location is not known yet waits here (not in entries) until
+    // the location arrives and its ownership can be checked — one version per (model, uuid,
+    // owner), the newest. It is held, so this device serves it in its owner's pages (owner, seq).
+    id: 4,
+    name: 'pending owned records waiting for their location',
+    sql: `CREATE TABLE pending_owned (
+        model TEXT NOT NULL,
+        uuid TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        location_uuid TEXT NOT NULL,
+        seq INTEGER,
+        hlc TEXT NOT NULL,
+        change TEXT NOT NULL,
+        PRIMARY KEY (model, uuid, owner)
+      );
+      CREATE INDEX pending_owned_location ON pending_owned(location_uuid);
+      CREATE INDEX pending_owned_owner_seq ON pending_owned(owner, seq);`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.id;

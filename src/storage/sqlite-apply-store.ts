@@ -116,5 +116,44 @@ export function createSqliteApplyStore(db: Sqlite): ApplyStore {
         [model, uuid, hlc, streamed?.owner ?? null, streamed?.seq ?? null],
       );
     },
+    pendingVersions(model, uuid) {
+      return db.all('SELECT owner, seq, hlc FROM pending_owned WHERE model = ? AND uuid = ?', [model, uuid]).map((r) => ({
+        owner: String(r['owner']),
+        seq: typeof r['seq'] === 'number' ? r['seq'] : null,
+        hlc: String(r['hlc']),
+      }));
+    },
+    putPending(p) {
+      db.run(
+        'INSERT INTO pending_owned (model, uuid, owner, location_uuid, seq, hlc, change) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
+          'ON CONFLICT(model, uuid, owner) DO UPDATE SET location_uuid = excluded.location_uuid, seq = excluded.seq, hlc = excluded.hlc, change = excluded.change',
+        [p.model, p.uuid, p.owner, p.waitsFor, p.seq, p.hlc, JSON.stringify(p.change)],
+      );
+    },
+    dropPending(model, uuid, owner) {
+      if (owner === undefined) db.run('DELETE FROM pending_owned WHERE model = ? AND uuid = ?', [model, uuid]);
+      else db.run('DELETE FROM pending_owned WHERE model = ? AND uuid = ? AND owner = ?', [model, uuid, owner]);
+    },
+    dropPendingOf(owner) {
+      db.run('DELETE FROM pending_owned WHERE owner = ?', [owner]);
+    },
+    takePending(waitsFor) {
+      const out: unknown[] = [];
+      db.each('SELECT change FROM pending_owned WHERE location_uuid = ? ORDER BY hlc, uuid, owner', [waitsFor], (v) => {
+        try {
+          out.push(JSON.parse(String(v[0])) as unknown);
+        } catch {
+          out.push(null); // damaged: apply counts it invalid
+        }
+      });
+      if (out.length) db.run('DELETE FROM pending_owned WHERE location_uuid = ?', [waitsFor]);
+      return out;
+    },
+    hasPending() {
+      return db.all('SELECT 1 AS x FROM pending_owned LIMIT 1').length > 0;
+    },
+    countPending() {
+      return Number(db.all('SELECT count(*) AS n FROM pending_owned')[0]?.['n'] ?? 0);
+    },
   };
 }

@@ -63,6 +63,18 @@ export function readPage(d: Sqlite, owner: string, after: number, held: number, 
     },
   );
   take(tombs);
+  // Entries waiting for their location (core/apply.ts I3) are held too (P2): a peer pulling
+  // from this device must get them, or it would pass their seq without ever seeing them.
+  const waiting: SeqChange[] = [];
+  d.each(
+    `SELECT change FROM pending_owned WHERE owner = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ${limit}`,
+    [owner, after, held],
+    (v) => {
+      const c = parseHeld(v[0], owner);
+      if (c) waiting.push(c);
+    },
+  );
+  take(waiting);
   const inPage = rows.filter((c) => c.seq <= to).sort((a, b) => a.seq - b.seq);
   // Several sources may each have filled up: keep the page within its bound.
   if (inPage.length > limit) {
@@ -70,6 +82,17 @@ export function readPage(d: Sqlite, owner: string, after: number, held: number, 
     return { changes: inPage.slice(0, limit), to };
   }
   return { changes: inPage, to };
+}
+
+/** A held change as stored by the apply store (its JSON); the reader validates it again. */
+function parseHeld(raw: unknown, owner: string): SeqChange | null {
+  try {
+    const c = JSON.parse(String(raw)) as Partial<SeqChange> | null;
+    if (!c || c.kind !== 'owned' || c.owner !== owner || !isStreamModel(c.model) || typeof c.seq !== 'number') return null;
+    return c as SeqChange;
+  } catch {
+    return null;
+  }
 }
 
 async function pipe(bytes: Uint8Array, stream: CompressionStream | DecompressionStream, max: number): Promise<Uint8Array> {

@@ -9,7 +9,7 @@ import { MODELS, MODEL_NAMES } from '../../src/core/models.ts';
 import { createIntents } from '../../src/sync/intents.ts';
 import type { Transport } from '../../src/transport/webrtc.ts';
 import { AppState } from '../../src/ui/state/app.svelte.ts';
-import { compareDigests, latencySummary, parseDigest, SyncInspectorState, type SyncReport } from '../../src/ui/state/inspector.svelte.ts';
+import { compareDigests, describeUnrepaired, latencySummary, parseDigest, SyncInspectorState, type SyncReport } from '../../src/ui/state/inspector.svelte.ts';
 import { createPrng } from '../../src/core/prng.ts';
 import { uuidFactory } from '../support/fixtures.ts';
 import { type SimDevice, World } from '../support/sim/world.ts';
@@ -158,7 +158,7 @@ describe('SyncInspectorState', () => {
   const report = (over: Partial<SyncReport> = {}): SyncReport => ({
     at: 10_000, hlc: null, documentBytes: 0, sharedLog: 0,
     engine: { applied: 0, rejected: 0, received: 0, pending: 0, drifted: 0, compacted: 0, rejectedBy: {}, largestLocalUpdate: 0, oversizeLocalUpdates: 0, commitFailures: 0, staged: 0, lastRejections: [], lastDrifted: [] },
-    antiEntropy: { checks: 0, mismatches: 0, resyncs: 0, lastResync: null }, tables: [], peers: [], storage: null, estimate: null,
+    antiEntropy: { checks: 0, mismatches: 0, resyncs: 0, lastResync: null, unrepaired: [] }, tables: [], peers: [], storage: null, waiting: null, estimate: null,
     persisted: null, transport: { bytesSent: 0, bytesReceived: 0, dropped: 0, undecodable: 0, sendFailures: 0 }, backfill: null,
     latency: [], ...over,
   });
@@ -194,5 +194,13 @@ describe('SyncInspectorState', () => {
     expect(compareDigests(ours, parseDigest('entries=aa')!)).toEqual({ entries: true, tags: false });
     expect(parseDigest(null)).toBeNull();
     expect(latencySummary([])).toBeNull();
+  });
+
+  it('says in words which tables a resync did not repair, with which peer, and when it retries', () => {
+    const u = { device: 'B', tables: ['entries'], resyncs: 2, retryAt: 58_000 };
+    expect(describeUnrepaired(u, 'Chrome 7c20', 10_000)).toBe('entries differ from Chrome 7c20 after 2 resyncs; retrying in 48 s');
+    expect(describeUnrepaired({ ...u, tables: ['entries', 'tags', 'albums'], resyncs: 1 }, 'Firefox 01ab', 10_000)).toBe('entries, tags and albums differ from Firefox 01ab after 1 resync; retrying in 48 s');
+    expect(describeUnrepaired({ ...u, tables: [], retryAt: 250_000 }, 'X', 10_000)).toBe('the tables differ from X after 2 resyncs; retrying in 4 min');
+    expect(describeUnrepaired({ ...u, tables: ['tags', 'entries'] }, 'X', 60_000)).toBe('tags and entries differ from X after 2 resyncs; retrying now');
   });
 });

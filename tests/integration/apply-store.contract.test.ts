@@ -121,4 +121,39 @@ describe.each(stores)('ApplyStore contract: %s', (_name, make) => {
     expect(s.hasTombstones('location')).toBe(true);
     expect(s.hasTombstones('volume')).toBe(false);
   });
+
+  it('holds pending records one version per (model, uuid, owner), and gives them back once, in stamp order', () => {
+    const s = make();
+    const L = '00000000-0000-4000-8000-0000000000aa';
+    const M = '00000000-0000-4000-8000-0000000000bb';
+    const change = (uuid: string, owner: string, hlc: string, seq: number, name: string, loc = L) => ({
+      kind: 'owned' as const, model: 'entry' as const, owner, uuid, hlc, seq,
+      data: { location_uuid: loc, parent_uuid: null, name, kind: 'file', extension: null, size: 1, created_at: null, modified_at: null, content_uuid: null },
+    });
+    const put = (c: ReturnType<typeof change>) => s.putPending({ model: 'entry', uuid: c.uuid, owner: c.owner, waitsFor: c.data.location_uuid, seq: c.seq, hlc: c.hlc, change: c });
+    expect(s.hasPending()).toBe(false);
+    expect(s.takePending(L)).toEqual([]);
+    put(change(U1, U1, 'h2', 2, 'old'));
+    put(change(U1, U1, 'h5', 5, 'new')); // replaces the version of the same owner
+    put(change(U1, U2, 'h3', 3, 'theirs')); // another owner's version is held beside it
+    put(change(U2, U1, 'h1', 1, 'first'));
+    put(change(U2, U2, 'h9', 9, 'other location', M));
+    expect(s.hasPending()).toBe(true);
+    expect(s.countPending()).toBe(4);
+    expect(s.pendingVersions('entry', U1).sort((a, b) => (a.owner < b.owner ? -1 : 1))).toEqual([{ owner: U1, seq: 5, hlc: 'h5' }, { owner: U2, seq: 3, hlc: 'h3' }]);
+    expect(s.pendingVersions('location', U1)).toEqual([]);
+    const taken = s.takePending(L) as { uuid: string; owner: string; data: { name: string } }[];
+    expect(taken.map((c) => c.data.name)).toEqual(['first', 'theirs', 'new']);
+    expect(taken[2]).toEqual(change(U1, U1, 'h5', 5, 'new'));
+    expect(s.takePending(L)).toEqual([]);
+    expect(s.countPending()).toBe(1);
+    put(change(U1, U1, 'h6', 6, 'again'));
+    put(change(U1, U2, 'h7', 7, 'again theirs'));
+    s.dropPending('entry', U1, U2);
+    expect(s.pendingVersions('entry', U1)).toEqual([{ owner: U1, seq: 6, hlc: 'h6' }]);
+    s.dropPending('entry', U1);
+    expect(s.pendingVersions('entry', U1)).toEqual([]);
+    s.dropPendingOf(U2);
+    expect(s.countPending()).toBe(0);
+  });
 });

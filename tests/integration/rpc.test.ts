@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { createStorageClient, createInProcessStorage, type WorkerLike } from '../../src/storage/client.ts';
 import { dispatch } from '../../src/storage/dispatch.ts';
 import { createStorageEngine } from '../../src/storage/engine.ts';
-import { entryData, testDevice, uuidFactory } from '../support/fixtures.ts';
+import { entryData, locationData, testDevice, uuidFactory } from '../support/fixtures.ts';
 
 /** A worker double: runs dispatch() on the engine, like db.worker.ts, with controllable failure. */
 async function fakeWorker() {
@@ -72,8 +72,11 @@ describe('storage RPC', () => {
     const dev = testDevice('0aaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', () => 1_750_000_000_000);
     await client.call('open', { dbName: 'stage', deviceUuid: dev.uuid });
     const e = ids();
-    const first = dev.owned('entry', e, entryData(ids(), 'first name'));
-    const second = dev.owned('entry', e, entryData(ids(), 'second name')); // newer stamp: must win
+    const loc = ids();
+    // the entries' location first: an entry whose location is unknown waits for it (core apply I3)
+    expect(await client.call('commit', { changes: [dev.owned('location', loc, locationData(dev.uuid, 'Here'))], hlc: null })).toMatchObject({ ok: true, value: { applied: 1 } });
+    const first = dev.owned('entry', e, entryData(loc, 'first name'));
+    const second = dev.owned('entry', e, entryData(loc, 'second name')); // newer stamp: must win
     expect(await client.call('stage', { ticket: 7, changes: [first] })).toEqual({ ok: true, value: null });
     expect(await client.call('query', { sql: 'SELECT count(*) AS n FROM entries' })).toEqual({ ok: true, value: [{ n: 0 }] });
     expect(await client.call('commit', { changes: [second], staged: [7], hlc: null })).toMatchObject({ ok: true, value: { applied: 2 } });

@@ -232,20 +232,22 @@ describe('applying pages', () => {
 
   it('rows a page cannot hold are rejected one by one and counted; the range still commits', async () => {
     const { b, a, ids, loc } = await pair();
-    const inRange = { ...a.owned('entry', ids(), entryData(loc, 'in.txt')), seq: 1 } as SeqChange;
-    const wire = encodePage(A, 0, 2, [inRange]);
-    // a delete outside (0, 2], and an entry row with a field too few
+    // the entry's location comes with it (an entry whose location is unknown waits: core I3)
+    const place = { ...a.owned('location', loc, locationData(A, 'Here')), seq: 1 } as SeqChange;
+    const inRange = { ...a.owned('entry', ids(), entryData(loc, 'in.txt')), seq: 2 } as SeqChange;
+    const wire = encodePage(A, 0, 3, [place, inRange]);
+    // a delete outside (0, 3], and an entry row with a field too few
     const json = {
       ...wire,
       deleted: [['entry', ids(), 5, inRange.hlc.slice(0, 19)]],
-      models: { entry: { ...wire.models['entry']!, rows: [...wire.models['entry']!.rows, [ids(), 2, inRange.hlc.slice(0, 19)]] } },
+      models: { ...wire.models, entry: { ...wire.models['entry']!, rows: [...wire.models['entry']!.rows, [ids(), 3, inRange.hlc.slice(0, 19)]] } },
     };
     const r = await must(b.call('applyPage', { bytes: await deflateJson(json) }));
-    expect(r.applied).toBe(1);
+    expect(r.applied).toBe(2);
     expect(r.rejected).toBe(2);
     expect(r.rejections.map((x) => x.type)).toEqual(['invalid', 'invalid']);
-    expect(r.stream).toEqual({ owner: A, watermark: 2, gap: false });
-    expect(await rows(b, 'SELECT name, _seq FROM entries')).toEqual([{ name: 'in.txt', _seq: 1 }]);
+    expect(r.stream).toEqual({ owner: A, watermark: 3, gap: false });
+    expect(await rows(b, 'SELECT name, _seq FROM entries')).toEqual([{ name: 'in.txt', _seq: 2 }]);
   });
 });
 

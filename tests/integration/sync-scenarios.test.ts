@@ -21,11 +21,12 @@ const ids = uuidFactory('scenarios');
 const A = '0aaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
 const B = '0bbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb';
 const C = '0ccccccc-cccc-4ccc-8ccc-cccccccccccc';
+const D = '0ddddddd-dddd-4ddd-8ddd-dddddddddddd';
 
 async function world(...skews: number[]): Promise<{ w: World; devs: SimDevice[] }> {
   const w = new World(SQL, createPrng('scenario'), { drop: 0, duplicate: 0, reorder: 0 });
   const devs: SimDevice[] = [];
-  for (const [i, skew] of skews.entries()) devs.push(await w.addDevice([A, B, C][i]!, skew));
+  for (const [i, skew] of skews.entries()) devs.push(await w.addDevice([A, B, C, D][i]!, skew));
   return { w, devs };
 }
 const sync = async (w: World) => {
@@ -54,17 +55,72 @@ describe('sync scenarios', () => {
     await converged(w);
   });
 
-  it('entries arrive with their location — and before it', async () => {
+  it('entries arrive with their location — and before it they wait, durably, and appear with it (DESIGN §5.6)', async () => {
     const { w, devs: [a, b] } = await world(0, 0);
     const loc = ids();
     const root = ids();
     await a!.write([a!.owned('entry', root, entryData(loc, 'root', null, 'dir')), a!.owned('entry', ids(), entryData(loc, 'x.jpg', root))]);
     await sync(w);
-    expect(await rows(b!, 'SELECT count(*) AS n FROM entries')).toEqual([{ n: 2 }]);
+    // held on both (the owner too: its location is not written yet), and passed on in pages
+    for (const d of [a!, b!]) {
+      expect(await rows(d, 'SELECT count(*) AS n FROM entries')).toEqual([{ n: 0 }]);
+      expect(await rows(d, 'SELECT count(*) AS n FROM pending_owned')).toEqual([{ n: 2 }]);
+    }
     expect(await rows(b!, 'SELECT count(*) AS n FROM locations')).toEqual([{ n: 0 }]);
+    expect(b!.live!.stream.marks()[A]).toBe(a!.live!.stream.marks()[A]);
     await a!.write([a!.owned('location', loc, locationData(A, 'Later', root))]);
     await sync(w);
-    expect(await rows(b!, 'SELECT l.name, count(e.uuid) AS n FROM locations l JOIN entries e ON e.location_uuid = l.uuid GROUP BY l.uuid')).toEqual([{ name: 'Later', n: 2 }]);
+    for (const d of [a!, b!]) {
+      expect(await rows(d, 'SELECT l.name, count(e.uuid) AS n FROM locations l JOIN entries e ON e.location_uuid = l.uuid GROUP BY l.uuid')).toEqual([{ name: 'Later', n: 2 }]);
+      expect(await rows(d, 'SELECT count(*) AS n FROM pending_owned')).toEqual([{ n: 0 }]);
+    }
+    await converged(w);
+  });
+
+  it('an entry written into another device\'s location is rejected everywhere, whichever arrives first (DESIGN §5.6)', async () => {
+    const { w, devs: [a, b, c, d] } = await world(0, 0, 0, 0);
+    const loc = ids();
+    const root = ids();
+    // A's location reaches A and D only
+    w.net.isolate(B, true);
+    w.net.isolate(C, true);
+    await a!.write([a!.owned('location', loc, locationData(A, 'Photos', root)), a!.owned('entry', root, entryData(loc, 'root', null, 'dir'))]);
+    await sync(w);
+    expect(await rows(d!, 'SELECT name FROM locations')).toEqual([{ name: 'Photos' }]);
+    // hostile B, which has not seen the location, plants an entry in it in its own stream
+    const planted = ids();
+    await b!.write([b!.owned('entry', planted, entryData(loc, 'planted.exe', root))]);
+    expect(await rows(b!, 'SELECT count(*) AS n FROM pending_owned')).toEqual([{ n: 1 }]);
+    // B meets C alone: C sees the entry before the location
+    w.net.isolate(B, false);
+    w.net.isolate(C, false);
+    for (const [x, y] of [[A, B], [A, C], [B, D], [C, D]] as const) w.net.setLink(x, y, false);
+    await sync(w);
+    expect(await rows(c!, 'SELECT uuid, location_uuid FROM pending_owned')).toEqual([{ uuid: planted, location_uuid: loc }]);
+    expect(await rows(c!, 'SELECT count(*) AS n FROM locations')).toEqual([{ n: 0 }]);
+    expect(c!.live!.pageRejections).toEqual([]);
+    // then C meets A and D, B stays away: A and D see the entry (from C, which holds it) after
+    // the location, C sees the location after the entry — all decide the same
+    w.net.setLink(B, C, false);
+    w.net.setLink(A, C, true);
+    w.net.setLink(C, D, true);
+    await sync(w);
+    const decided = [['ownership', `its location belongs to ${A}`]];
+    const about = (x: SimDevice) => x.live!.pageRejections.filter((r) => r.uuid === planted).map((r) => [r.type, r.detail]);
+    for (const x of [a!, c!, d!]) {
+      expect(about(x)).toEqual(decided);
+      expect(await rows(x, 'SELECT count(*) AS n FROM pending_owned')).toEqual([{ n: 0 }]);
+    }
+    expect(await rows(b!, 'SELECT count(*) AS n FROM pending_owned')).toEqual([{ n: 1 }]);
+    // everyone meets: B itself decides when the location reaches it
+    for (const [x, y] of [[A, B], [B, C], [B, D]] as const) w.net.setLink(x, y, true);
+    await sync(w);
+    for (const x of [a!, b!, c!, d!]) {
+      expect(about(x)).toEqual(decided);
+      expect(await x.rows('SELECT count(*) AS n FROM entries WHERE uuid = ?', [planted])).toEqual([{ n: 0 }]);
+      expect(await rows(x, 'SELECT count(*) AS n FROM pending_owned')).toEqual([{ n: 0 }]);
+      expect(await rows(x, 'SELECT name FROM locations')).toEqual([{ name: 'Photos' }]);
+    }
     await converged(w);
   });
 

@@ -3,6 +3,7 @@
  * report once a second (`inspect` reads counters the engine, storage, transport and
  * anti-entropy already keep — nothing here changes them).
  */
+import { parseDigest, type Unrepaired } from '../../sync/anti-entropy.ts';
 import type { SyncStats } from '../../sync/engine.ts';
 import type { LatencySample } from '../../sync/latency.ts';
 import type { StorageHealth } from '../../storage/rpc.ts';
@@ -23,10 +24,12 @@ export interface SyncReport {
   readonly documentBytes: number;
   readonly sharedLog: number;
   readonly engine: SyncStats;
-  readonly antiEntropy: { checks: number; mismatches: number; resyncs: number; lastResync: string | null };
+  readonly antiEntropy: { checks: number; mismatches: number; resyncs: number; lastResync: string | null; unrepaired: readonly Unrepaired[] };
   readonly tables: readonly string[];
   readonly peers: readonly PeerReport[];
   readonly storage: StorageHealth | null;
+  /** entries held until their location arrives (null: unknown) */
+  readonly waiting: number | null;
   readonly estimate: { usage: number; quota: number } | null;
   readonly persisted: boolean | null;
   readonly transport: { bytesSent: number; bytesReceived: number; dropped: number; undecodable: number; sendFailures: number };
@@ -40,15 +43,18 @@ export interface InspectorDeps {
   readonly persist: () => Promise<boolean>;
 }
 
-/** Parses a published digest (`table=hash;…`, see sync/anti-entropy.ts digestKey). */
-export function parseDigest(key: string | null): Record<string, string> | null {
-  if (!key) return null;
-  const out: Record<string, string> = {};
-  for (const part of key.split(';')) {
-    const i = part.indexOf('=');
-    if (i > 0) out[part.slice(0, i)] = part.slice(i + 1);
-  }
-  return out;
+export { parseDigest };
+
+/**
+ * A difference anti-entropy could not repair, in words: "entries differ from Chrome 7c20
+ * after 2 resyncs; retrying in 48 s".
+ */
+export function describeUnrepaired(u: Unrepaired, peerName: string, now: number): string {
+  const t = u.tables;
+  const what = t.length === 0 ? 'the tables' : t.length === 1 ? t[0]! : `${t.slice(0, -1).join(', ')} and ${t[t.length - 1]!}`;
+  const secs = Math.ceil((u.retryAt - now) / 1000);
+  const when = secs <= 0 ? 'retrying now' : secs < 60 ? `retrying in ${secs} s` : `retrying in ${Math.round(secs / 60)} min`;
+  return `${what} differ from ${peerName} after ${u.resyncs} resync${u.resyncs === 1 ? '' : 's'}; ${when}`;
 }
 
 /** Per table, whether two digests agree (tables either side lacks count as different). */

@@ -363,6 +363,9 @@ export async function checkInvariants(world: World): Promise<string[]> {
     if ((await d.rows('SELECT 1 FROM locations WHERE device_uuid <> _owner')).length) failures.push(`${d.id.slice(0, 8)}: a location not owned by its device`);
     if ((await d.rows('SELECT 1 FROM entries e JOIN locations l ON l.uuid = e.location_uuid WHERE l._owner <> e._owner')).length)
       failures.push(`${d.id.slice(0, 8)}: an entry owned by another device than its location`);
+    // DESIGN §5.6: what waits for a location is checked as soon as that location is held.
+    if ((await d.rows('SELECT 1 FROM pending_owned p JOIN locations l ON l.uuid = p.location_uuid')).length)
+      failures.push(`${d.id.slice(0, 8)}: an entry still waits for a location it holds`);
     // Idempotence: everything in the document applied again changes nothing.
     const all = createExtractor(d.live!.doc).all();
     const again = await d.live!.storage.call('commit', { changes: all.changes, hlc: null });

@@ -70,6 +70,8 @@ export interface Incarnation {
   readonly issued: string[];
   /** stamps issued in the clock's ahead lane (nextAbove), in order */
   readonly issuedAhead: string[];
+  /** rejections of the stream pages this incarnation applied (the app shows them the same way) */
+  readonly pageRejections: { type: string; model: string; uuid: string; detail: string }[];
   readonly close: () => Promise<void>;
 }
 
@@ -137,6 +139,7 @@ export class SimDevice {
     const doc = new Y.Doc();
     doc.clientID = this.world.prng.int(1, 0x7fffffff); // a new client id per incarnation, seeded
     let stream: Stream | null = null;
+    const pageRejections: Incarnation['pageRejections'] = [];
     const engine = createSyncEngine({ doc, storage, clock, device: this.id, now: this.now, schedule: this.world.timers.schedule,
       onCommit: (r, origin) => {
         if (origin === 'local') stream?.committed(r);
@@ -158,11 +161,12 @@ export class SimDevice {
         return () => undefined;
       },
       tickMs: null,
+      onApplied: (r) => void pageRejections.push(...r.rejections),
     });
     this.history.push(issued);
     this.historyAhead.push(issuedAhead);
     this.bootClocks.push(boot.value.hlc);
-    this.live = { storage, engine, stream, clock, doc, kill, issued, issuedAhead, close: () => storageEngine.close() };
+    this.live = { storage, engine, stream, clock, doc, kill, issued, issuedAhead, pageRejections, close: () => storageEngine.close() };
     this.world.net.join(this.id, doc);
   }
 

@@ -74,6 +74,7 @@ describe('device-owned records', () => {
     const { a, store } = setup();
     const sub = '10000000-0000-4000-8000-00000000000a';
     applyChanges(store, [
+      a.owned('location', LOC, locationData(A, 'Photos', DIR)),
       a.owned('entry', DIR, entryData(LOC, 'root', null, 'dir')),
       a.owned('entry', sub, entryData(LOC, 'sub', DIR, 'dir')),
       a.owned('entry', FILE, entryData(LOC, 'deep.txt', sub)),
@@ -82,12 +83,94 @@ describe('device-owned records', () => {
     expect([...(store.tables.get('entries')?.keys() ?? [])]).toEqual([]);
   });
 
-  it('entries may arrive before their location', () => {
+  it('an entry arriving before its location waits, durably, and appears with it (DESIGN §5.6)', () => {
     const { a, store } = setup();
     const entry = a.owned('entry', FILE, entryData(LOC, 'early.txt'));
     const loc = a.owned('location', LOC, locationData(A, 'Photos'));
-    expect(applyChanges(store, [entry]).applied).toBe(1);
-    expect(applyChanges(store, [loc]).applied).toBe(1);
+    expect(applyChanges(store, [entry])).toMatchObject({ applied: 0, unchanged: 0, pending: 1, rejected: [] });
+    expect(store.get('entries', FILE)).toBeUndefined();
+    expect(store.countPending()).toBe(1);
+    expect(applyChanges(store, [entry])).toMatchObject({ applied: 0, unchanged: 1, pending: 0 }); // idempotent
+    // the location applies, and with it what waited for it (the report counts both)
+    const r = applyChanges(store, [loc]);
+    expect(r).toMatchObject({ applied: 2, pending: 0, rejected: [] });
+    expect([...r.tables].sort()).toEqual(['entries', 'locations']);
+    expect(store.get('entries', FILE)).toMatchObject({ name: 'early.txt', _owner: A, _hlc: entry.hlc });
+    expect(store.countPending()).toBe(0);
+  });
+
+  it("an entry written into another device's location: the same rows and rejection in either arrival order", () => {
+    const { a, b } = setup();
+    const loc = a.owned('location', LOC, locationData(A, 'Mine'));
+    const mine = a.owned('entry', DIR, entryData(LOC, 'mine.txt'));
+    const hostile = b.owned('entry', FILE, entryData(LOC, 'planted.txt'));
+    const outcome = (order: Change[][]) => {
+      const store = createMemoryApplyStore();
+      const rejected = order.flatMap((batch) => applyChanges(store, batch).rejected.map((r) => `${r.type} ${r.model} ${r.uuid}`));
+      return { rejected, entries: store.tables.get('entries'), locations: store.tables.get('locations'), pending: store.countPending() };
+    };
+    const locationFirst = outcome([[loc], [mine], [hostile]]);
+    expect(locationFirst.rejected).toEqual([`ownership entry ${FILE}`]);
+    expect([...locationFirst.entries!.keys()]).toEqual([DIR]);
+    for (const order of [[[hostile], [loc], [mine]], [[hostile], [mine], [loc]], [[mine, hostile], [loc]], [[hostile, loc, mine]]])
+      expect(outcome(order)).toEqual(locationFirst);
+  });
+
+  it('a waiting entry keeps only its newest version; a newer state of the row supersedes it', () => {
+    const { a, store } = setup();
+    const v1 = { ...a.owned('entry', FILE, entryData(LOC, 'v1.txt')), seq: 3 };
+    const v2 = { ...a.owned('entry', FILE, entryData(LOC, 'v2.txt')), seq: 5 };
+    expect(applyChanges(store, [v2]).pending).toBe(1);
+    expect(applyChanges(store, [v1])).toMatchObject({ pending: 0, unchanged: 1 }); // older than what waits
+    expect(store.countPending()).toBe(1);
+    applyChanges(store, [{ ...a.owned('location', LOC, locationData(A, 'Photos')), seq: 7 }]);
+    expect(store.get('entries', FILE)).toMatchObject({ name: 'v2.txt', _seq: 5 });
+    // and in the other order, the newer one replaces the older one waiting
+    const other = createMemoryApplyStore();
+    expect(applyChanges(other, [v1]).pending).toBe(1);
+    expect(applyChanges(other, [v2]).pending).toBe(1);
+    expect(other.countPending()).toBe(1);
+    applyChanges(other, [{ ...a.owned('location', LOC, locationData(A, 'Photos')), seq: 7 }]);
+    expect(other.tables.get('entries')).toEqual(store.tables.get('entries'));
+    // a row moved to a location not known yet keeps its state until that location arrives …
+    const elsewhere = '10000000-0000-4000-8000-0000000000aa';
+    const moved = { ...a.owned('entry', FILE, entryData(elsewhere, 'moved.txt')), seq: 8 };
+    expect(applyChanges(store, [moved]).pending).toBe(1);
+    expect(store.get('entries', FILE)).toMatchObject({ name: 'v2.txt' });
+    // … unless a newer state in a known location comes first: the waiting one is dropped
+    const back = { ...a.owned('entry', FILE, entryData(LOC, 'back.txt')), seq: 9 };
+    expect(applyChanges(store, [back]).applied).toBe(1);
+    expect(store.countPending()).toBe(0);
+    applyChanges(store, [{ ...a.owned('location', elsewhere, locationData(A, 'Later')), seq: 10 }]);
+    expect(store.get('entries', FILE)).toMatchObject({ name: 'back.txt', location_uuid: LOC, _seq: 9 });
+  });
+
+  it('a deleted location rejects what waits for it; a deleted entry or device drops its waiting versions', () => {
+    const { a, b, store } = setup();
+    const waiting = a.owned('entry', FILE, entryData(LOC, 'w.txt'));
+    const planted = b.owned('entry', DIR, entryData(LOC, 'p.txt'));
+    expect(applyChanges(store, [waiting, planted]).pending).toBe(2);
+    const r = applyChanges(store, [a.tombstone('location', LOC)]);
+    expect(r.applied).toBe(1);
+    expect(r.rejected.map((x) => `${x.type} ${x.uuid}`).sort()).toEqual([`tombstoned ${DIR}`, `tombstoned ${FILE}`]);
+    expect(store.countPending()).toBe(0);
+    const nowhere = '10000000-0000-4000-8000-0000000000bb';
+    const gone = a.owned('entry', '10000000-0000-4000-8000-0000000000cc', entryData(nowhere, 'gone.txt'));
+    const theirs = b.owned('entry', '10000000-0000-4000-8000-0000000000dd', entryData(nowhere, 'theirs.txt'));
+    expect(applyChanges(store, [gone, theirs]).pending).toBe(2);
+    applyChanges(store, [a.tombstone('entry', gone.uuid)]);
+    expect(store.countPending()).toBe(1);
+    applyChanges(store, [b.owned('device', B, deviceData('B')), b.tombstone('device', B)]);
+    expect(store.countPending()).toBe(0);
+  });
+
+  it('entries whose location never comes stay pending, counted, and change no row', () => {
+    const { a, store } = setup();
+    const nowhere = '10000000-0000-4000-8000-0000000000ee';
+    const r = applyChanges(store, Array.from({ length: 40 }, (_, i) => a.owned('entry', `10000000-0000-4000-8000-${String(100 + i).padStart(12, '0')}`, entryData(nowhere, `f${i}`))));
+    expect(r).toMatchObject({ applied: 0, pending: 40, rejected: [], tables: [] });
+    expect(store.countPending()).toBe(40);
+    expect(store.tables.get('entries')?.size ?? 0).toBe(0);
   });
 });
 
@@ -244,16 +327,19 @@ describe('bulk batches', () => {
         });
         let applied = 0;
         let unchanged = 0;
+        let pending = 0;
         const rejected: string[] = [];
         for (const c of ordered) {
           const one = applyChanges(oneByOne, [c]);
           applied += one.applied;
           unchanged += one.unchanged;
+          pending += one.pending;
           rejected.push(...one.rejected.map((x) => `${x.type} ${x.uuid}`));
         }
-        expect({ applied: r.applied, unchanged: r.unchanged, rejected: r.rejected.map((x) => `${x.type} ${x.uuid}`) }).toEqual({ applied, unchanged, rejected });
+        expect({ applied: r.applied, unchanged: r.unchanged, pending: r.pending, rejected: r.rejected.map((x) => `${x.type} ${x.uuid}`) }).toEqual({ applied, unchanged, pending, rejected });
         expect(together.tables).toEqual(oneByOne.tables);
         expect(together.tombstones).toEqual(oneByOne.tombstones);
+        expect(together.pending).toEqual(oneByOne.pending);
       }),
       { numRuns: 300 },
     );
