@@ -18,12 +18,17 @@
  *     the field names of its rows. A reader maps fields by name, ignores fields it does not
  *     know and defaults those it lacks, so devices one schema apart still sync.
  *  P5 Bounded: a page holds at most MAX_PAGE_ROWS rows; decoding refuses more.
+ *  P6 A page may carry, in `ahead`, the current rows (written after `to`) that its rows refer
+ *     to — the locations of its entries. A scan writes its location first and its totals last,
+ *     so the location's current row has the owner's highest seq: without it every entry of a
+ *     first sync would wait for its location (core/apply.ts I3) and be applied twice. A row
+ *     ahead changes no watermark; it is applied by the seq rule (P3) like any other.
  *
  * Row layout inside a model section: [uuid, seq, stamp, ...values in `fields` order], where
  * `stamp` is the row's HLC without its device part (`wall-counter`): the device of an owned
  * stamp is its owner by rule, so it is not repeated 2,000 times a page.
  */
-import type { FieldValue, OwnedChange, Uuid } from './change.ts';
+import type { FieldValue, Fields, OwnedChange, Uuid } from './change.ts';
 import { MODELS, type FieldSpec, type OwnedModelName } from './models.ts';
 import { err, ok, type Result } from './result.ts';
 import { isUuid } from './uuid.ts';
@@ -42,6 +47,8 @@ export const STREAM_LAYOUT = 2;
 export const PAGE_VERSION = 1;
 /** rows per page: ~0.6 MB of JSON, ~0.1 MB deflated for sample entries */
 export const MAX_PAGE_ROWS = 2000;
+/** rows a page may carry ahead of its range (P6: the locations of its entries) */
+export const MAX_AHEAD_ROWS = 256;
 
 /** A change of a stream model carrying its owner's sequence number. */
 export type SeqChange = OwnedChange & { readonly model: StreamModelName; readonly seq: number };
@@ -61,6 +68,8 @@ export interface WirePage {
   readonly models: Readonly<Partial<Record<string, WireSection>>>;
   /** [model, uuid, seq, stamp] */
   readonly deleted: readonly (readonly unknown[])[];
+  /** P6: current rows, written after `to`, that rows of this page refer to (their location) */
+  readonly ahead?: Readonly<Partial<Record<string, WireSection>>>;
 }
 
 export interface DecodedPage {
@@ -81,22 +90,27 @@ export function fieldNames(model: OwnedModelName): readonly string[] {
 }
 
 /** Builds the page of `owner`'s rows (from, to]. Changes must be the owner's, with seqs in range. */
-export function encodePage(owner: Uuid, from: number, to: number, changes: readonly SeqChange[]): WirePage {
+export function encodePage(owner: Uuid, from: number, to: number, changes: readonly SeqChange[], ahead: readonly SeqChange[] = []): WirePage {
   const models: Record<string, { fields: readonly string[]; rows: unknown[][] }> = {};
   const deleted: unknown[][] = [];
-  for (const c of changes) {
-    if (c.owner !== owner || c.seq <= from || c.seq > to) throw new Error(`page ${owner} (${from}, ${to}]: row ${c.uuid} seq ${c.seq} does not belong`);
-    if ('deleted' in c) {
-      deleted.push([c.model, c.uuid, c.seq, stampOf(c.hlc)]);
-      continue;
-    }
-    let s = models[c.model];
-    if (!s) models[c.model] = s = { fields: fieldNames(c.model), rows: [] };
+  const put = (into: Record<string, { fields: readonly string[]; rows: unknown[][] }>, c: SeqChange & { data: Fields }): void => {
+    let s = into[c.model];
+    if (!s) into[c.model] = s = { fields: fieldNames(c.model), rows: [] };
     const row: unknown[] = [c.uuid, c.seq, stampOf(c.hlc)];
     for (const f of s.fields) row.push(c.data[f] ?? null);
     s.rows.push(row);
+  };
+  for (const c of changes) {
+    if (c.owner !== owner || c.seq <= from || c.seq > to) throw new Error(`page ${owner} (${from}, ${to}]: row ${c.uuid} seq ${c.seq} does not belong`);
+    if ('deleted' in c) deleted.push([c.model, c.uuid, c.seq, stampOf(c.hlc)]);
+    else put(models, c);
   }
-  return { v: PAGE_VERSION, owner, from, to, models, deleted };
+  const after: Record<string, { fields: readonly string[]; rows: unknown[][] }> = {};
+  for (const c of ahead) {
+    if (c.owner !== owner || c.seq <= to || 'deleted' in c) throw new Error(`page ${owner} (${from}, ${to}]: ${c.uuid} is no row ahead`);
+    put(after, c);
+  }
+  return { v: PAGE_VERSION, owner, from, to, models, deleted, ...(ahead.length ? { ahead: after } : {}) };
 }
 
 /** The value a field takes when a page from another schema version lacks it (P4). */
@@ -126,16 +140,22 @@ const isSeq = (x: unknown): x is number => typeof x === 'number' && Number.isSaf
 export function decodePage(x: unknown): Result<DecodedPage, string> {
   if (!isRecord(x)) return err('page: not an object');
   if (x['v'] !== PAGE_VERSION) return err(`page: format ${String(x['v']).slice(0, 10)}, this device reads ${PAGE_VERSION}`);
-  const { owner, from, to, models, deleted } = x;
+  const { owner, from, to, models, deleted, ahead } = x;
   if (!isUuid(owner)) return err('page: owner is not a uuid');
   if (!isSeq(from) || !isSeq(to) || to < from) return err('page: bad range');
-  if (!isRecord(models) || !Array.isArray(deleted)) return err('page: malformed');
+  if (!isRecord(models) || !Array.isArray(deleted) || (ahead !== undefined && !isRecord(ahead))) return err('page: malformed');
   const changes: unknown[] = [];
   const unknownFields = new Set<string>();
   let count = deleted.length;
+  let aheadCount = 0;
   const inRange = (seq: unknown): boolean => isSeq(seq) && seq > from && seq <= to;
+  const isAhead = (seq: unknown): boolean => isSeq(seq) && seq > to;
   const hlcOf = (stamp: unknown): unknown => (typeof stamp === 'string' && STAMP_RE.test(stamp) ? `${stamp}-${owner}` : stamp);
-  for (const [model, section] of Object.entries(models)) {
+  const sections = [
+    ...Object.entries(models).map(([model, section]) => ({ model, section, ok: inRange })),
+    ...Object.entries(ahead ?? {}).map(([model, section]) => ({ model, section, ok: isAhead })),
+  ];
+  for (const { model, section, ok: fits } of sections) {
     if (!isStreamModel(model)) return err(`page: ${model.slice(0, 40)} is not a streamed model`);
     if (!isRecord(section) || !Array.isArray(section['fields']) || !Array.isArray(section['rows'])) return err(`page: ${model} section malformed`);
     const raw = section['fields'] as unknown[];
@@ -148,11 +168,16 @@ export function decodePage(x: unknown): Result<DecodedPage, string> {
       else unknownFields.add(`${model}.${n.slice(0, 40)}`);
     });
     const rows = section['rows'] as unknown[];
-    count += rows.length;
-    if (count > MAX_PAGE_ROWS) return err(`page: more than ${MAX_PAGE_ROWS} rows`);
+    if (fits === isAhead) {
+      aheadCount += rows.length;
+      if (aheadCount > MAX_AHEAD_ROWS) return err(`page: more than ${MAX_AHEAD_ROWS} rows ahead`);
+    } else {
+      count += rows.length;
+      if (count > MAX_PAGE_ROWS) return err(`page: more than ${MAX_PAGE_ROWS} rows`);
+    }
     for (const item of rows) {
       const row: readonly unknown[] | null = Array.isArray(item) ? (item as unknown[]) : null;
-      if (!row || row.length !== names.length + 3 || !inRange(row[1])) {
+      if (!row || row.length !== names.length + 3 || !fits(row[1])) {
         changes.push({ kind: 'owned', model, owner, uuid: row?.[0], hlc: null, seq: -1, data: null });
         continue;
       }

@@ -758,14 +758,14 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
         const d = db;
         if (!d) return err<StorageError>({ type: 'NotOpen', message: 'the storage is not open' });
         const held = marks.get(owner) ?? 0;
-        const ranges: { changes: SeqChange[]; from: number; to: number }[] = [];
+        const ranges: { changes: SeqChange[]; from: number; to: number; ahead: SeqChange[] }[] = [];
         let from = after;
         for (let i = 0; i < Math.min(count, MAX_PAGES_PER_PULL) && from < held; i++) {
           const page = readPage(d, owner, from, held, deps.pageRows);
           ranges.push({ ...page, from });
           from = page.to;
         }
-        const pages = await Promise.all(ranges.map(async (r) => ({ bytes: await packPage(owner, r.from, r.to, r.changes, deps.pageCodec), from: r.from, to: r.to })));
+        const pages = await Promise.all(ranges.map(async (r) => ({ bytes: await packPage(owner, r.from, r.to, r.changes, deps.pageCodec, r.ahead), from: r.from, to: r.to })));
         return ok({ pages, held });
       });
     },

@@ -8,7 +8,7 @@ import * as Y from 'yjs';
 import type { Hlc } from '../core/change.ts';
 import { MODELS } from '../core/models.ts';
 import { err, type Result } from '../core/result.ts';
-import { decodePage, encodePage, fieldNames, isStreamModel, MAX_PAGE_ROWS, STREAM_MODELS, type DecodedPage, type Marks, type SeqChange, type StreamModelName } from '../core/stream.ts';
+import { decodePage, encodePage, fieldNames, isStreamModel, MAX_AHEAD_ROWS, MAX_PAGE_ROWS, STREAM_MODELS, type DecodedPage, type Marks, type SeqChange, type StreamModelName } from '../core/stream.ts';
 import type { Sqlite } from './sqlite.ts';
 
 /** A page never inflates past this (a row is capped by validation at a few KB; 2,000 rows). */
@@ -33,7 +33,7 @@ const TABLE = (m: StreamModelName): string => MODELS[m].table;
  * where the page ends (every row of the owner up to `to` is in it, P2). Reads each source (three
  * tables and the tombstones) in seq order through the (owner, seq) indexes.
  */
-export function readPage(d: Sqlite, owner: string, after: number, held: number, limit = MAX_PAGE_ROWS): { changes: SeqChange[]; to: number } {
+export function readPage(d: Sqlite, owner: string, after: number, held: number, limit = MAX_PAGE_ROWS): { changes: SeqChange[]; to: number; ahead: SeqChange[] } {
   const rows: SeqChange[] = [];
   let to = held;
   const take = (list: SeqChange[]): void => {
@@ -75,13 +75,39 @@ export function readPage(d: Sqlite, owner: string, after: number, held: number, 
     },
   );
   take(waiting);
-  const inPage = rows.filter((c) => c.seq <= to).sort((a, b) => a.seq - b.seq);
+  let inPage = rows.filter((c) => c.seq <= to).sort((a, b) => a.seq - b.seq);
   // Several sources may each have filled up: keep the page within its bound.
   if (inPage.length > limit) {
     to = inPage[limit - 1]!.seq;
-    return { changes: inPage.slice(0, limit), to };
+    inPage = inPage.slice(0, limit);
   }
-  return { changes: inPage, to };
+  return { changes: inPage, to, ahead: locationsAhead(d, owner, to, inPage) };
+}
+
+/** P6: the current rows of the locations this page's entries are in, when they were written
+ *  after the page (a scan's location, rewritten with its totals last). */
+function locationsAhead(d: Sqlite, owner: string, to: number, page: readonly SeqChange[]): SeqChange[] {
+  const inPage = new Set(page.filter((c) => c.model === 'location').map((c) => c.uuid));
+  const wanted = new Set<string>();
+  for (const c of page) {
+    if (c.model !== 'entry' || 'deleted' in c) continue;
+    const loc = c.data['location_uuid'];
+    if (typeof loc === 'string' && !inPage.has(loc)) wanted.add(loc);
+  }
+  if (!wanted.size) return [];
+  const ids = [...wanted].slice(0, MAX_AHEAD_ROWS);
+  const fields = fieldNames('location');
+  const out: SeqChange[] = [];
+  d.each(
+    `SELECT uuid, _seq, _hlc, ${fields.join(', ')} FROM locations WHERE _owner = ? AND _seq > ? AND uuid IN (${ids.map(() => '?').join(', ')})`,
+    [owner, to, ...ids],
+    (v) => {
+      const data: Record<string, string | number | null> = {};
+      for (let i = 0; i < fields.length; i++) data[fields[i]!] = v[i + 3] as string | number | null;
+      out.push({ kind: 'owned', model: 'location', owner, uuid: String(v[0]), seq: Number(v[1]), hlc: String(v[2]), data });
+    },
+  );
+  return out;
 }
 
 /** A held change as stored by the apply store (its JSON); the reader validates it again. */
@@ -134,8 +160,8 @@ export const streamCodec: PageCodec = {
 };
 
 /** A page for the wire: deflated JSON. */
-export async function packPage(owner: string, from: number, to: number, changes: readonly SeqChange[], codec: PageCodec = streamCodec): Promise<Uint8Array> {
-  const json = new TextEncoder().encode(JSON.stringify(encodePage(owner, from, to, changes)));
+export async function packPage(owner: string, from: number, to: number, changes: readonly SeqChange[], codec: PageCodec = streamCodec, ahead: readonly SeqChange[] = []): Promise<Uint8Array> {
+  const json = new TextEncoder().encode(JSON.stringify(encodePage(owner, from, to, changes, ahead)));
   return codec.deflate(json);
 }
 

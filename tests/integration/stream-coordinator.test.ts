@@ -116,6 +116,36 @@ describe('stream coordinator', () => {
     for (const n of nodes) n.stream.destroy();
   });
 
+  it('a location rewritten after its entries (a scan\'s totals) travels ahead with the first page: no entry waits for it (P6)', async () => {
+    const hub = createMemoryHub(createPrng('ahead'));
+    const nodes: Node[] = [];
+    const a = await node(A, hub, nodes, 20);
+    await library(a, 200);
+    // the totals, last: the location's current row now has A's highest seq
+    const loc = await a.storage.call('query', { sql: 'SELECT uuid, entry_uuid FROM locations', params: [] });
+    if (!loc.ok) throw new Error(loc.error.message);
+    const clock = createHlcClock({ device: A, now: () => now + 1000 });
+    const totals = await a.storage.call('commit', { changes: [{ kind: 'owned', model: 'location', owner: A, uuid: String(loc.value[0]!['uuid']), hlc: clock.next(), data: { ...locationData(A, 'Photos', String(loc.value[0]!['entry_uuid'])), total_file_count: 200 } }], hlc: null });
+    if (!totals.ok) throw new Error(totals.error.message);
+    a.stream.committed(totals.value);
+    hub.setLink(A, B, false); // no live pages: B pulls from the start
+    const b = await node(B, hub, nodes, 20);
+    hub.setLink(A, B, true);
+    await pump(hub, nodes, 300, 3); // the first pull and its first pages only
+    for (let i = 0; i < 200 && (b.stream.busy() || a.stream.busy()); i++) await new Promise((res) => setTimeout(res, 5));
+    const q = async (sql: string) => {
+      const r = await b.storage.call('query', { sql, params: [] });
+      return r.ok ? Number(r.value[0]!['n']) : -1;
+    };
+    expect(await q('SELECT count(*) AS n FROM entries')).toBeGreaterThan(0);
+    expect(await q('SELECT count(*) AS n FROM pending_owned')).toBe(0);
+    expect(await q('SELECT total_file_count AS n FROM locations')).toBe(200);
+    await pump(hub, nodes);
+    expect(await entries(b)).toBe(201);
+    expect(await q('SELECT count(*) AS n FROM pending_owned')).toBe(0);
+    for (const n of nodes) n.stream.destroy();
+  });
+
   it('a peer that asks for everything again and again is refused after about two copies a minute', async () => {
     const hub = createMemoryHub(createPrng('greedy'));
     const nodes: Node[] = [];

@@ -192,6 +192,40 @@ describe('page format', () => {
   });
 });
 
+describe('rows ahead of the page (P6)', () => {
+  it('a page carries the current row of its entries\' location written after it; the entries then apply without waiting', () => {
+    const s = setup();
+    const loc = s.ids();
+    const entries = [withSeq(s.a.owned('entry', s.ids(), entryData(loc, 'a.jpg')), 2), withSeq(s.a.owned('entry', s.ids(), entryData(loc, 'b.jpg')), 3)];
+    const ahead = withSeq(s.a.owned('location', loc, { ...locationData(A, 'Photos'), total_file_count: 2 }), 9);
+    const page = json(encodePage(A, 1, 3, entries, [ahead]));
+    const d = decodePage(page);
+    if (!d.ok) throw new Error(d.error);
+    expect(d.value.changes).toHaveLength(3);
+    const report = applyChanges(s.store, d.value.changes);
+    expect(report.applied).toBe(3);
+    expect(report.pending).toBe(0);
+    expect(s.store.tables.get('locations')!.get(loc)!['_seq']).toBe(9);
+  });
+
+  it('a row "ahead" that is not after the page is invalid; too many rows ahead reject the page; a page without ahead still reads', () => {
+    const s = setup();
+    const loc = s.ids();
+    const e = withSeq(s.a.owned('entry', s.ids(), entryData(loc, 'a.jpg')), 2);
+    expect(() => encodePage(A, 1, 3, [e], [withSeq(s.a.owned('location', loc, locationData(A, 'P')), 3)])).toThrow();
+    const page = json(encodePage(A, 1, 3, [e], [withSeq(s.a.owned('location', loc, locationData(A, 'P')), 7)])) as WirePage & { ahead: { location: { rows: unknown[][] } } };
+    page.ahead.location.rows[0]![1] = 3; // claims to be ahead but is inside the range
+    const d = decodePage(page);
+    if (!d.ok) throw new Error(d.error);
+    expect(applyChanges(s.store, d.value.changes).rejected.map((r) => r.type)).toEqual(['invalid']);
+    const many = json(encodePage(A, 1, 3, [e], Array.from({ length: 257 }, (_, i) => withSeq(s.a.owned('location', s.ids(), locationData(A, `L${i}`)), 10 + i))));
+    expect(decodePage(many).ok).toBe(false);
+    const plain = json(encodePage(A, 1, 3, [e])) as Record<string, unknown>;
+    expect('ahead' in plain).toBe(false);
+    expect(decodePage(plain).ok).toBe(true);
+  });
+});
+
 describe('watermark vectors', () => {
   it('isMarks accepts owner uuid → non-negative integer, bounded in size, and nothing else', () => {
     expect(isMarks({})).toBe(true);
