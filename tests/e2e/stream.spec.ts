@@ -2,7 +2,7 @@
 // is added in batches with progress and can be cancelled, leaving a consistent location; the
 // other tab receives its rows as pages while the sync document stays small; a fresh tab
 // shows "Backfilling n%" while it pulls a large library.
-import { count, expect, freshBrowserPerTest, openApp, test } from './support/browser.ts';
+import { count, expect, freshBrowserPerTest, openApp, test, waitReady } from './support/browser.ts';
 
 const browser = freshBrowserPerTest();
 
@@ -52,6 +52,7 @@ test('a fresh tab shows "Backfilling n%" while it pulls a large library, then Re
     watch();
   });
   await c.goto(new URL('/?signaling=&no-seed', baseURL).toString());
+  await waitReady(c);
   await expect.poll(() => count(c, 'SELECT count(*) FROM entries'), { timeout: 90_000 }).toBe(entries);
   await expect(c.getByRole('status', { name: 'Sync status' })).toContainText('Ready', { timeout: 30_000 });
   expect(seen.some((t) => /Backfilling \d+%/.test(t))).toBe(true);
