@@ -10,7 +10,7 @@ import { join, relative, resolve } from 'node:path';
 const root = resolve(import.meta.dirname, '..');
 const dir = resolve(root, process.argv[2] ?? 'dist');
 /** names that exist only for tests and benches (main.ts, webrtc.ts, the storage worker) */
-const HOOKS = ['injectInbound', 'dropInboundFor', 'benchNaiveWrite', 'transportHarness'];
+const HOOKS = ['injectInbound', 'dropInboundFor', 'benchNaiveWrite', 'divergeLocally', 'transportHarness'];
 const problems = [];
 
 if (!existsSync(join(dir, 'index.html'))) {

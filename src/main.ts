@@ -5,6 +5,7 @@
  */
 import { mount } from 'svelte';
 import * as Y from 'yjs';
+import type { Change } from './core/change.ts';
 import { createHlcClock } from './core/hlc.ts';
 import type { Result } from './core/result.ts';
 import { openSlotRegistry } from './device/registry.ts';
@@ -56,6 +57,8 @@ export interface TabdriveApi {
   injectInbound?: (data: Uint8Array) => number;
   /** test hook (test build only): drop inbound tab messages for a while (a lossy moment) */
   dropInboundFor?: (ms: number) => void;
+  /** test hook (test build): apply changes to this device's database only, a divergence */
+  divergeLocally?: (changes: Change[]) => Promise<{ ms: number; bytes: number }>;
 }
 
 declare global {
@@ -239,10 +242,9 @@ async function start(): Promise<void> {
     net,
     peers: () => transport.peerMarks(),
     announce: (m) => transport.publishMarks(m),
-    onApplied: (r) => {
-      latency.committed();
-      committed(r, 'remote');
-    },
+    // counted with every other commit (the inspector explains page rejections too); the
+    // engine's commit hook then refreshes the UI and records the latency
+    onApplied: (r) => engine.noteStream(r),
     initial: boot.marks,
     repairOwn: boot.repairOwn,
     now: () => Date.now(),
@@ -391,6 +393,9 @@ async function start(): Promise<void> {
   if (import.meta.env.MODE === 'test')
     Object.assign(api, {
       injectInbound: (data: Uint8Array) => injectInbound(data),
+      // applies changes to this device's database only — no document, no stream: a divergence
+      // no resync can repair (the inspector's "did not repair"); the bench's naive write
+      divergeLocally: async (changes: Change[]) => unwrap(await storage.call('benchNaiveWrite', { changes })),
       dropInboundFor: (ms: number) => {
         transport.dropInboundFor?.(ms);
         tabs.dropInboundFor?.(ms);

@@ -85,6 +85,9 @@ export interface SyncEngine {
   idle(): Promise<void>;
   compact(): Promise<number>;
   stats(): SyncStats;
+  /** A page of the owned-state stream was committed (sync/stream.ts): count what it applied
+   *  and refused with everything else, so the inspector explains page rejections too. */
+  noteStream(r: CommitResult): void;
   destroy(): void;
 }
 
@@ -316,6 +319,10 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       });
     },
     stats: () => stats,
+    noteStream(r) {
+      stats.received += r.applied + r.rejected;
+      record({ ok: true, value: r }, 'remote');
+    },
     destroy() {
       ackTimer?.();
       ackTimer = null;

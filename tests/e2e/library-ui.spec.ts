@@ -196,6 +196,30 @@ test('the sync inspector shows the peer, table digests, counters, storage and li
   await expect(panel).toBeHidden();
 });
 
+test('a difference a resync cannot repair is named in the sync inspector: which table, which peer, when it is tried again', async ({ baseURL }) => {
+  const path = '/?signaling=&anti-entropy-ms=300';
+  const a = await openApp(browser.context, baseURL!, path);
+  const b = await openApp(browser.context, baseURL!, path);
+  await expect.poll(async () => JSON.stringify(await b.evaluate(() => window.tabdrive.digest())), { timeout: 20_000 }).toBe(JSON.stringify(await a.evaluate(() => window.tabdrive.digest())));
+  // a tag in B's database only — not in the document: no handshake can bring it to A
+  await b.evaluate(async () => {
+    const hlc = window.tabdrive.hlc()!;
+    await window.tabdrive.divergeLocally!([{ kind: 'shared', model: 'tag', uuid: crypto.randomUUID(), hlc, op: 'insert', fields: {
+      canonical_name: 'only here', display_name: 'Only here', namespace: null, tag_type: 'standard', color: null, privacy_level: 'normal', search_weight: 1, created_by_device: window.tabdrive.device.uuid,
+    } }]);
+  });
+  await b.getByRole('button', { name: 'Sync inspector' }).click();
+  const panel = b.getByRole('dialog', { name: 'Sync inspector' });
+  const aName = await a.evaluate(() => window.tabdrive.device.name);
+  const unrepaired = panel.getByRole('list', { name: 'Differences a resync did not repair' });
+  await expect(unrepaired).toContainText(new RegExp(`tags differ from ${aName} after \\d+ resyncs?; retrying (in \\d+ s|now)`), { timeout: 30_000 });
+  // it backs off: the resyncs do not go on at the check's pace (every 300 ms)
+  const r1 = await b.evaluate(async () => (await window.tabdrive.stats()).antiEntropy.resyncs);
+  await b.waitForTimeout(3000);
+  const r2 = await b.evaluate(async () => (await window.tabdrive.stats()).antiEntropy.resyncs);
+  expect(r2 - r1).toBeLessThanOrEqual(1);
+});
+
 test('the theme follows the choice across a reload, and a phone-width window stacks library, files and inspector', async ({ baseURL }) => {
   const a = await openApp(browser.context, baseURL!);
   const theme = () => a.evaluate(() => document.documentElement.dataset['theme']);
