@@ -9,6 +9,7 @@ import type { Hlc } from '../core/change.ts';
 import { MODELS } from '../core/models.ts';
 import { err, type Result } from '../core/result.ts';
 import { decodePage, encodePage, fieldNames, isStreamModel, MAX_AHEAD_ROWS, MAX_PAGE_ROWS, STREAM_MODELS, type DecodedPage, type Marks, type SeqChange, type StreamModelName } from '../core/stream.ts';
+import { deflate, inflate } from '../transport/deflate.ts';
 import type { Sqlite } from './sqlite.ts';
 
 /** A page never inflates past this (a row is capped by validation at a few KB; 2,000 rows). */
@@ -121,28 +122,6 @@ function parseHeld(raw: unknown, owner: string): SeqChange | null {
   }
 }
 
-async function pipe(bytes: Uint8Array, stream: CompressionStream | DecompressionStream, max: number): Promise<Uint8Array> {
-  const reader = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(stream).getReader();
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    n += value.byteLength;
-    if (n > max) {
-      await reader.cancel();
-      throw new Error(`inflates past ${max} bytes`);
-    }
-    parts.push(value);
-  }
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
-}
 
 /**
  * How pages are compressed (raw deflate). The browser's streams by default; the simulator
@@ -154,10 +133,7 @@ export interface PageCodec {
   inflate(bytes: Uint8Array, max: number): Promise<Uint8Array>;
 }
 
-export const streamCodec: PageCodec = {
-  deflate: (bytes) => pipe(bytes, new CompressionStream('deflate-raw'), Number.MAX_SAFE_INTEGER),
-  inflate: (bytes, max) => pipe(bytes, new DecompressionStream('deflate-raw'), max),
-};
+export const streamCodec: PageCodec = { deflate, inflate };
 
 /** A page for the wire: deflated JSON. */
 export async function packPage(owner: string, from: number, to: number, changes: readonly SeqChange[], codec: PageCodec = streamCodec, ahead: readonly SeqChange[] = []): Promise<Uint8Array> {
