@@ -1,27 +1,10 @@
 // Durability as a user meets it: a killed browser loses no acknowledged write and leaves no
 // half-written one; a damaged saved image is reported in plain words and recovered from.
-import { execFileSync } from 'node:child_process';
 import type { BrowserContext, Page } from '@playwright/test';
-import { count, expect, newProfile, openApp, test, waitReady } from './support/browser.ts';
+import { count, expect, newProfile, openApp, test, waitReady, killChromium } from './support/browser.ts';
 
 test.setTimeout(240_000);
 
-/** SIGKILL every process of this Chromium profile (browser, renderers, GPU, storage service). */
-function killChromium(profileDir: string): void {
-  let pids: string[] = [];
-  try {
-    pids = execFileSync('pgrep', ['-f', profileDir], { encoding: 'utf8' }).split('\n').filter(Boolean);
-  } catch {
-    /* none left */
-  }
-  for (const pid of pids) {
-    try {
-      process.kill(Number(pid), 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-}
 
 async function openDevice(context: BrowserContext, baseURL: string): Promise<Page> {
   const page = context.pages()[0] ?? (await context.newPage());

@@ -8,26 +8,10 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statfsSync, statSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from '@playwright/test';
-import { count, expect, expectPageErrors, newProfile, openApp, profileAt, test, type Profile } from './support/browser.ts';
+import { count, expect, expectPageErrors, newProfile, openApp, profileAt, test, type Profile, killChromium } from './support/browser.ts';
 
 test.setTimeout(180_000);
 
-/** SIGKILL every process of this Chromium profile: nothing runs pagehide or takes an image. */
-function killChromium(profileDir: string): void {
-  let pids: string[] = [];
-  try {
-    pids = execFileSync('pgrep', ['-f', profileDir], { encoding: 'utf8' }).split('\n').filter(Boolean);
-  } catch {
-    /* none left */
-  }
-  for (const pid of pids) {
-    try {
-      process.kill(Number(pid), 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-}
 
 async function relaunch(profile: Profile, context: BrowserContext): Promise<BrowserContext> {
   killChromium(profile.dir);

@@ -7,6 +7,7 @@
 // of one of its workers (the storage worker), fails the test at its end unless the test
 // declared it with `expectPageErrors`.
 import { chromium, expect, test as base, type BrowserContext, type Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,4 +110,22 @@ export async function count(page: Page, sql: string, params: (string | number)[]
     async ([sql, params]) => Number(Object.values((await window.tabdrive.query(sql, params))[0] ?? {})[0] ?? 0),
     [sql, params] as const,
   );
+}
+
+/** SIGKILL every process of this Chromium profile (browser, renderers, GPU, storage service):
+ *  nothing runs pagehide or takes an image — a killed browser. */
+export function killChromium(profileDir: string): void {
+  let pids: string[] = [];
+  try {
+    pids = execFileSync('pgrep', ['-f', profileDir], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  } catch {
+    /* none left */
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
 }
