@@ -9,7 +9,8 @@ import type { StorageEngine } from './engine.ts';
 import type { Method, Requests, ResponseMessage, StorageError, StorageHealth, WorkerEvent } from './rpc.ts';
 
 export interface StorageClient {
-  call<M extends Method>(method: M, params: Requests[M]['req']): Promise<Result<Requests[M]['res'], StorageError>>;
+  /** `transfer`: buffers handed over, not copied (a stream page); the caller must not use them after */
+  call<M extends Method>(method: M, params: Requests[M]['req'], transfer?: Transferable[]): Promise<Result<Requests[M]['res'], StorageError>>;
   onHealth(cb: (h: StorageHealth) => void): () => void;
   terminate(): void;
 }
@@ -45,13 +46,13 @@ export function createStorageClient(worker: WorkerLike): StorageClient {
     pending.clear();
   });
   return {
-    call(method, params) {
+    call(method, params, transfer = []) {
       if (dead) return Promise.resolve(err(dead));
       const id = nextId++;
       return new Promise((resolve) => {
         pending.set(id, resolve as (r: Result<unknown, StorageError>) => void);
         try {
-          worker.postMessage({ id, method, params });
+          worker.postMessage({ id, method, params }, transfer);
         } catch (e) {
           pending.delete(id);
           resolve(err({ type: 'InvalidRequest', message: e instanceof Error ? e.message : String(e) }));

@@ -25,5 +25,15 @@ self.addEventListener('message', (ev: MessageEvent<unknown>) => {
   void engineP
     .then((engine) => dispatch(engine, msg?.method, msg?.params))
     .catch((e: unknown) => ({ ok: false as const, error: { type: 'Unknown' as const, message: String(e) } }))
-    .then((r) => self.postMessage((r.ok ? { id, ok: true, value: r.value } : { id, ok: false, error: r.error }) satisfies ResponseMessage));
+    .then((r) => self.postMessage((r.ok ? { id, ok: true, value: r.value } : { id, ok: false, error: r.error }) satisfies ResponseMessage, r.ok ? pageBuffers(r.value) : []));
 });
+
+/** Served pages go back transferred, not copied (the main thread only forwards them). */
+function pageBuffers(value: unknown): Transferable[] {
+  const pages = typeof value === 'object' && value !== null ? (value as { pages?: unknown }).pages : undefined;
+  if (!Array.isArray(pages)) return [];
+  return pages.flatMap((p: unknown) => {
+    const b = typeof p === 'object' && p !== null ? (p as { bytes?: unknown }).bytes : undefined;
+    return b instanceof Uint8Array && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer ? [b.buffer] : [];
+  });
+}

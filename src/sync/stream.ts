@@ -219,7 +219,7 @@ export function createStream(deps: StreamDeps): Stream {
     applying++;
     let r: Result<PageResult, StorageError>;
     try {
-      r = await storage.call('applyPage', { bytes, repair: owner === self });
+      r = await storage.call('applyPage', { bytes, repair: owner === self }, [bytes.buffer]); // handed over: the worker decodes it
     } finally {
       applying--;
     }
