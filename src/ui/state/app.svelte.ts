@@ -165,7 +165,32 @@ export class AppState {
   }
 
   /** Called after every commit with the SQL tables it changed. */
-  async tablesChanged(tables: readonly string[]): Promise<void> {
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
+  #changed = new Set<string>();
+  #refreshing: Promise<void> | null = null;
+
+  /**
+   * Tables whose rows changed (a commit here): what reads them is read again. Changes that
+   * arrive while a refresh runs are gathered into the next one — a backfill commits a page
+   * every few milliseconds, and refreshing the views once per page kept the main thread busy.
+   */
+  tablesChanged(tables: readonly string[]): Promise<void> {
+    for (const t of tables) this.#changed.add(t);
+    this.#refreshing ??= (async () => {
+      try {
+        while (this.#changed.size) {
+          const next = [...this.#changed];
+          this.#changed.clear();
+          await this.#refreshFor(next);
+        }
+      } finally {
+        this.#refreshing = null;
+      }
+    })();
+    return this.#refreshing;
+  }
+
+  async #refreshFor(tables: readonly string[]): Promise<void> {
     this.hlc = this.deps.hlc() ?? '';
     const jobs: Promise<void>[] = [];
     if (tables.includes('devices') || tables.includes('locations')) jobs.push(this.refreshDevices());
