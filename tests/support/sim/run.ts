@@ -107,7 +107,7 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
     }
     if (!live.length) continue;
     const d = p.pick(live);
-    const op = p.int(0, 16);
+    const op = p.int(0, 17);
     const entries = await allEntries(d);
     switch (op) {
       case 0: {
@@ -209,6 +209,14 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
       }
       case 15: {
         await d.live!.engine.compact();
+        break;
+      }
+      case 17: {
+        // a hostile member: an entry of its own stream written into another device's location;
+        // every device must reject it the same way, whatever arrives first (DESIGN §5.6)
+        const theirs = await d.rows('SELECT uuid FROM locations WHERE _owner <> ?', [d.id]);
+        if (!theirs.length) break;
+        await d.write([d.owned('entry', uuid(), entry(String(p.pick(theirs)['uuid']), null, `planted${p.int(1, 9)}.txt`, 'file'))]);
         break;
       }
       case 16: {
