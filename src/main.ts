@@ -331,6 +331,7 @@ async function start(): Promise<void> {
       estimate: estimate ? { usage: estimate.usage ?? 0, quota: estimate.quota ?? 0 } : null,
       persisted,
       transport: { bytesSent: c.bytesSent, bytesReceived: c.bytesReceived, dropped: c.dropped, undecodable: c.undecodable, sendFailures: c.sendFailures },
+      ...(stream ? { stream: { ...stream.stats, behind: stream.progress()?.behind ?? 0 } } : {}),
       backfill: c.inbound ? { ...c.inbound } : null,
       latency: [...latency.samples()],
     };

@@ -190,6 +190,8 @@ test('the sync inspector shows the peer, table digests, counters, storage and li
   await expect(peers.getByRole('row').filter({ hasText: aName })).toContainText(/all \d+ match/, { timeout: 20_000 });
   await expect(panel.getByRole('region', { name: 'This device' })).toContainText(/Applied\s*[1-9]/);
   await expect(panel.getByRole('region', { name: 'Storage' })).toContainText('IndexedDB');
+  // A's location reached B as a page of the owned-state stream
+  await expect(panel.getByRole('region', { name: 'Transport' })).toContainText(/File rows\s*[1-9]\d* pages in \([1-9]/);
   await panel.getByRole('button', { name: 'Compact now' }).click();
   await expect(panel.getByRole('region', { name: 'This device' })).toContainText('just now');
   await b.getByRole('button', { name: 'Sync inspector' }).click();

@@ -33,6 +33,8 @@ export interface SyncReport {
   readonly estimate: { usage: number; quota: number } | null;
   readonly persisted: boolean | null;
   readonly transport: { bytesSent: number; bytesReceived: number; dropped: number; undecodable: number; sendFailures: number };
+  /** the owned-state stream: pages and rows in and out, and how far behind the peers this device is */
+  readonly stream?: { readonly pagesIn: number; readonly pagesOut: number; readonly rowsIn: number; readonly bytesIn: number; readonly bytesOut: number; readonly gaps: number; readonly stalls: number; readonly refused: number; readonly behind: number };
   readonly backfill: { received: number; total: number } | null;
   readonly latency: readonly LatencySample[];
 }
