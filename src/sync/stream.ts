@@ -38,6 +38,7 @@ const LIVE = 2;
 export const BATCH = 4;
 const STALL_MS = 10_000;
 const SERVE_WINDOW_MS = 60_000;
+const DISTRUST_MS = 60_000;
 const SERVE_SLACK = 2_000;
 const ANNOUNCE_MS = 200;
 const ascii = new TextEncoder();
@@ -174,6 +175,8 @@ export function createStream(deps: StreamDeps): Stream {
   }
 
   let repairing = deps.repairOwn === true;
+  /** peers that sent an undecodable page, until when they are not pulled from */
+  const distrusted = new Map<string, number>();
   function plan(): void {
     if (paused || destroyed) return;
     expire();
@@ -188,7 +191,9 @@ export function createStream(deps: StreamDeps): Stream {
       }
     }
     const busy = new Set(inflight.keys());
-    for (const p of planPulls(self, marks(), deps.peers(), busy)) {
+    const now = deps.now();
+    const trusted = deps.peers().filter((p) => (distrusted.get(p.device) ?? 0) <= now);
+    for (const p of planPulls(self, marks(), trusted, busy)) {
       inflight.set(p.owner, { peer: p.peer, lastTo: p.after, batchDone: false, queued: 0, at: deps.now(), none: false });
       stats.pulls++;
       send(p.peer, json(PULL, { o: p.owner, a: p.after, n: BATCH }));
@@ -228,7 +233,10 @@ export function createStream(deps: StreamDeps): Stream {
     if (!r.ok) {
       stats.rejected++;
       stats.lastError = `${r.error.type}: ${r.error.message}`;
-      if (!live && f && f.peer === from) inflight.delete(owner); // a bad page: plan again (another peer may be ahead)
+      // a page that does not even decode: pull from others for a while (a broken or hostile
+      // peer that announces itself furthest ahead must not be asked again and again)
+      if (r.error.type === 'InvalidRequest') distrusted.set(from, deps.now() + DISTRUST_MS);
+      if (!live && f && f.peer === from) inflight.delete(owner);
       plan();
       return;
     }

@@ -146,6 +146,33 @@ describe('stream coordinator', () => {
     for (const n of nodes) n.stream.destroy();
   });
 
+  it('a peer that answers with pages that do not decode is not asked again for a while: the rows come from another', async () => {
+    const hub = createMemoryHub(createPrng('liar'));
+    const nodes: Node[] = [];
+    const a = await node(A, hub, nodes, 20);
+    await library(a, 60);
+    const H = '0ddddddd-dddd-4ddd-8ddd-dddddddddddd';
+    const liar = hub.join(H); // claims to be far ahead on A's rows, answers every pull with garbage
+    liar.onReceive((from, m) => {
+      if (m[1] !== 1) return;
+      const body = new Uint8Array(9 + 36 + 64);
+      new DataView(body.buffer).setFloat64(0, 1000);
+      body[8] = 1; // last of the reply
+      body.set(new TextEncoder().encode(A), 9);
+      crypto.getRandomValues(body.subarray(45));
+      liar.send(from, new Uint8Array([1, 2, ...body]));
+    });
+    const c = await node(C, hub, nodes);
+    const peersOfC = (): { device: string; marks: Record<string, number> }[] => [{ device: A, marks: a.stream.marks() }, { device: H, marks: { [A]: 1000 } }];
+    c.stream.destroy();
+    c.stream = createStream({ self: C, storage: c.storage, net: hub.join(C), peers: peersOfC, announce: () => undefined, initial: {}, now: () => now, tickMs: null });
+    await pump(hub, nodes);
+    expect(c.stream.stats.rejected).toBeGreaterThanOrEqual(1);
+    expect(await entries(c)).toBe(61);
+    expect(c.stream.marks()[A]).toBe(a.stream.marks()[A]);
+    for (const n of nodes) n.stream.destroy();
+  });
+
   it('a peer that asks for everything again and again is refused after about two copies a minute', async () => {
     const hub = createMemoryHub(createPrng('greedy'));
     const nodes: Node[] = [];
