@@ -146,6 +146,32 @@ function memoryOf(context, pids) {
   }
   return { rss, hwm, pids: [...pids].filter((p) => now.has(p)) };
 }
+/** CPU seconds by thread name (Linux comm: CrRendererMain, DedicatedWorker, …) of processes `pids` */
+function threadCpu(pids) {
+  const out = {};
+  for (const pid of pids) {
+    let tasks;
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue; // gone
+    }
+    for (const t of tasks) {
+      try {
+        const raw = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+        const name = raw.slice(raw.indexOf('(') + 1, raw.lastIndexOf(')'));
+        const stat = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
+        out[name] = (out[name] ?? 0) + (Number(stat[11]) + Number(stat[12])) / 100; // clock ticks (USER_HZ 100)
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  return out;
+}
+/** `after - before` of two threadCpu readings, the busiest threads first (≥ 0.1 s) */
+const cpuSpent = (after, before = {}) => Object.fromEntries(Object.entries(after).map(([k, v]) => [k, +(v - (before[k] ?? 0)).toFixed(2)]).filter(([, v]) => v >= 0.1).sort((x, y) => y[1] - x[1]));
+
 /** the renderer pid of `page` (see above), or null when no renderer stood out */
 async function rendererOf(context, page) {
   const before = renderers(context);
@@ -314,7 +340,7 @@ function fillRow(what, k, runs, rawMs, t) {
     `fresh device backfills ${what}${k > 1 ? ` (median of ${k})` : ''}`,
     Number.isFinite(ms) ? f(ms) : `did not finish (${runs.map((r) => r.got).join(', ')} of ${runs[0].target})`,
     Number.isFinite(rawMs) ? `${f(rawMs)} (${ratio(ms, rawMs)})` : '—',
-    f(m((r) => r.longestB)),
+    m((r) => r.longestB) === 0 ? 'none ≥ 50' : f(m((r) => r.longestB)),
     `${mb(m((r) => r.memB.rss))} (peak ${mb(m((r) => r.memB.hwm))})`,
     mb(m((r) => r.memA.rss)),
     `${kb(m((r) => r.docA))} / ${kb(m((r) => r.docB))}`,
@@ -373,6 +399,7 @@ async function receive({ ctxA, a, pidsA, target }, path, timeout, every) {
     ctxB = await launch();
   }
   await resetLongtasks(a);
+  const cpuA0 = threadCpu(pidsA);
   const t0 = Date.now();
   const b = await ctxB.newPage();
   await visit(b, url);
@@ -381,11 +408,14 @@ async function receive({ ctxA, a, pidsA, target }, path, timeout, every) {
   const [ltB, ltA] = [await longtasks(b), await longtasks(a)];
   const pidsB = [await rendererOf(ctxB, b)].filter((p) => p !== null);
   if (pidsB.some((p) => pidsA.includes(p))) console.error('receiver and sender share one renderer process: its RSS is both tabs');
+  // where the time went: CPU seconds per thread of each tab's renderer (the receiver's process
+  // is new, so its totals are the backfill's; the sender's are the difference)
+  const cpu = { receiver: cpuSpent(threadCpu(pidsB)), sender: cpuSpent(threadCpu(pidsA), cpuA0) };
   return {
     ms, target, got: ok ? target : await countEntries(b), ctxB, b,
     longestB: ltB.longest, longTotalB: ltB.total, longestA: ltA.longest,
     memB: memoryOf(ctxB, pidsB), memA: memoryOf(ctxA, pidsA),
-    docB: await docSize(b), docA: await docSize(a),
+    docB: await docSize(b), docA: await docSize(a), cpu,
   };
 }
 
@@ -453,14 +483,14 @@ async function bigLibrary(results) {
 
   log('fresh tab (?no-seed) …');
   const t = await receive(s, 'tab, synced', 600_000, 500);
-  log(`tab: ${f(t.ms)} ms, longest task ${f(t.longestB)} ms, B ${f(t.memB.rss)} MB`);
+  log(`tab: ${f(t.ms)} ms, longest task ${f(t.longestB)} ms, B ${f(t.memB.rss)} MB; CPU s by thread ${JSON.stringify(t.cpu)}`);
   results['backfill-tab, synced'] = (({ ctxB: _c, b: _b, ...x }) => x)(t);
   fills.push(fillRow(`${N} entries, tab, synced`, 1, [t], NaN, targetsFor(n, 'tab')));
   await t.b.close();
   if (webrtc && Date.now() < deadline - 20 * 60_000) {
     log('fresh browser (WebRTC) …');
     const w = await receive(s, 'browser', 600_000, 500);
-    log(`browser: ${f(w.ms)} ms, longest task ${f(w.longestB)} ms, B ${f(w.memB.rss)} MB`);
+    log(`browser: ${f(w.ms)} ms, longest task ${f(w.longestB)} ms, B ${f(w.memB.rss)} MB; CPU s by thread ${JSON.stringify(w.cpu)}`);
     results['backfill-browser'] = (({ ctxB: _c, b: _b, ...x }) => x)(w);
     fills.push(fillRow(`${N} entries, browser (WebRTC)`, 1, [w], NaN, targetsFor(n, 'browser')));
     await w.ctxB.close();
