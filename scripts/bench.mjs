@@ -88,7 +88,7 @@ async function main() {
   const page = context.pages()[0] ?? (await context.newPage());
   const open = async (query = '') => {
     await page.goto(`${base}/bench/${query}`);
-    await page.waitForFunction(() => window.bench?.ready === true, null, { timeout: 60_000 });
+    await page.waitForFunction(() => window.bench?.ready === true, null, { timeout: big ? 600_000 : 60_000 });
   };
 
   const rows = [];
