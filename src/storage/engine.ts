@@ -49,7 +49,7 @@ import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 import type { BootReport, CommitResult, PageResult, Params, QueryRow, ServedPages, StorageError, StorageHealth } from './rpc.ts';
 import { createSqliteApplyStore } from './sqlite-apply-store.ts';
 import { openSqlite, type Sqlite } from './sqlite.ts';
-import { isStreamModel, STREAM_LAYOUT as LAYOUT, type Marks, type SeqChange } from '../core/stream.ts';
+import { isStreamModel, MAX_PAGE_ROWS, STREAM_LAYOUT as LAYOUT, type Marks, type SeqChange } from '../core/stream.ts';
 import { loadMarks, MAX_PAGES_PER_PULL, numberOwnRows, packPage, raiseMarks, readPage, unpackPage, upgradeDocState, type PageCodec } from './stream-store.ts';
 
 export interface StorageEngineDeps {
@@ -413,17 +413,24 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     } else durable = journal !== null;
     yPending.push(...yUpdates);
     // The live page of each local commit's own rows (P1): peers at its start apply it at once.
+    // (a commit of more rows than a page holds is pushed as consecutive pages, P5)
     const pages = await Promise.all(ownRows.map(async (own) => {
-      if (!own.length) return null;
-      const from = own[0]!.seq - 1;
-      const to = own[own.length - 1]!.seq;
-      return packPage(self, from, to, own, deps.pageCodec).then((bytes) => ({ bytes, from, to }), () => null);
+      const out: { bytes: Uint8Array; from: number; to: number }[] = [];
+      for (let i = 0; i < own.length; i += MAX_PAGE_ROWS) {
+        const part = own.slice(i, i + MAX_PAGE_ROWS);
+        const from = part[0]!.seq - 1;
+        const to = part[part.length - 1]!.seq;
+        const bytes = await packPage(self, from, to, part, deps.pageCodec).catch(() => null);
+        if (!bytes) return []; // not pushed: peers pull it
+        out.push({ bytes, from, to });
+      }
+      return out;
     }));
     const current = Object.fromEntries(marks);
     group.forEach((p, i) => {
       const r = results[i]!;
-      const page = pages[i];
-      p.resolve(r.ok ? ok({ ...r.value, seq: frameSeq, durable, marks: current, ...(page ? { page } : {}) }) : r);
+      const live = pages[i] ?? [];
+      p.resolve(r.ok ? ok({ ...r.value, seq: frameSeq, durable, marks: current, ...(live.length ? { pages: live } : {}) }) : r);
     });
   }
 

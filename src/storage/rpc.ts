@@ -84,8 +84,9 @@ export interface CommitResult {
   readonly rejections: readonly { type: string; model: string; uuid: string; detail: string }[];
   /** the watermark vector after this commit (core/stream.ts P2) */
   readonly marks?: Readonly<Record<string, number>>;
-  /** a local commit of this device's streamed rows: the page to push to peers (P1) */
-  readonly page?: { readonly bytes: Uint8Array; readonly from: number; readonly to: number };
+  /** a local commit of this device's streamed rows: the pages to push to peers (P1), in order
+   *  (more than one when the commit holds more rows than a page) */
+  readonly pages?: readonly { readonly bytes: Uint8Array; readonly from: number; readonly to: number }[];
   /** a page commit: the owner's watermark now, and whether the page left a gap (not applied) */
   readonly stream?: { readonly owner: string; readonly watermark: number; readonly gap: boolean };
 }

@@ -373,9 +373,10 @@ export function createStream(deps: StreamDeps): Stream {
   return {
     committed(r) {
       raise(r.marks);
-      if (r.page && !paused) {
+      if (paused) return;
+      for (const p of r.pages ?? []) {
         stats.livePushed++;
-        send(null, pageMessage(self, r.page.to, LIVE, r.page.bytes));
+        send(null, pageMessage(self, p.to, LIVE, p.bytes));
       }
     },
     poke: plan,

@@ -173,6 +173,30 @@ describe('stream coordinator', () => {
     for (const n of nodes) n.stream.destroy();
   });
 
+  it('a commit of more rows than a page holds is pushed as consecutive live pages, applied as they come', async () => {
+    const hub = createMemoryHub(createPrng('big-commit'));
+    const nodes: Node[] = [];
+    const a = await node(A, hub, nodes);
+    const b = await node(B, hub, nodes);
+    const clock = createHlcClock({ device: A, now: () => now });
+    const loc = ids();
+    const root = ids();
+    const changes: OwnedChange[] = [
+      { kind: 'owned', model: 'location', owner: A, uuid: loc, hlc: clock.next(), data: locationData(A, 'One commit', root) },
+      { kind: 'owned', model: 'entry', owner: A, uuid: root, hlc: clock.next(), data: entryData(loc, 'root', null, 'dir') },
+      ...Array.from({ length: 2500 }, (_, i): OwnedChange => ({ kind: 'owned', model: 'entry', owner: A, uuid: ids(), hlc: clock.next(), data: entryData(loc, `f${i}.jpg`, root) })),
+    ];
+    const r = await a.storage.call('commit', { changes, hlc: null });
+    if (!r.ok) throw new Error(r.error.message);
+    expect(r.value.pages?.map((p) => [p.from, p.to])).toEqual([[0, 2000], [2000, 2502]]);
+    a.stream.committed(r.value);
+    await pump(hub, nodes);
+    expect(await entries(b)).toBe(2501);
+    expect(b.stream.stats.rejected).toBe(0);
+    expect(b.stream.stats.gaps).toBe(0);
+    for (const n of nodes) n.stream.destroy();
+  });
+
   it('a peer that asks for everything again and again is refused after about two copies a minute', async () => {
     const hub = createMemoryHub(createPrng('greedy'));
     const nodes: Node[] = [];

@@ -83,8 +83,9 @@ describe('own commits (P1)', () => {
     expect(rewritten!.marks).toEqual({ [A]: 18 });
     expect(await must(s.call('marks', {}))).toEqual({ [A]: 18 });
     // the live pages: exactly each commit's rows
-    expect(commits.map((c) => [c.page?.from, c.page?.to])).toEqual([[0, 11], [11, 16], [16, 17], [17, 18]]);
-    const live = await unpacked(first!.page!.bytes);
+    expect(commits.map((c) => [c.pages?.[0]?.from, c.pages?.[0]?.to])).toEqual([[0, 11], [11, 16], [16, 17], [17, 18]]);
+    expect(commits.every((c) => c.pages?.length === 1)).toBe(true);
+    const live = await unpacked(first!.pages![0]!.bytes);
     expect(live).toMatchObject({ owner: A, from: 0, to: 11 });
     expect((live.changes as SeqChange[]).map((c) => c.seq).sort((x, y) => x - y)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
     // every seq is held once: the rewritten row moved from 2 to 18, the deleted entry's row
@@ -98,7 +99,7 @@ describe('own commits (P1)', () => {
     const { s, a } = await ownerWithHistory();
     const r = await must(s.call('commit', { changes: [a.owned('device', A, { name: 'A', slug: 'a', os: 'x', browser: 'y', created_at: 1 })], hlc: null }));
     expect(r.applied).toBe(1);
-    expect(r.page).toBeUndefined();
+    expect(r.pages).toBeUndefined();
     expect(r.marks).toEqual({ [A]: 18 });
     expect(await rows(s, 'SELECT count(*) AS n FROM devices')).toEqual([{ n: 1 }]);
   });
@@ -286,7 +287,7 @@ describe('restart', () => {
     const a2 = testDevice(A, time.now);
     const late: Change[] = [a2.owned('entry', uuidFactory('after-restart')(), entryData(loc, 'late.txt'))];
     const more = await must(s2.call('commit', { changes: late, hlc: null }));
-    expect(more.page).toMatchObject({ from: 18, to: 19 });
+    expect(more.pages).toMatchObject([{ from: 18, to: 19 }]);
     expect(await rows(s2, 'SELECT _seq FROM entries WHERE name = ?', ['late.txt'])).toEqual([{ _seq: 19 }]);
   });
 });
