@@ -9,8 +9,8 @@
 //    message is parsed and validated in a guarded handler; outgoing frames are built from
 //    validated fields only, and a publication's `data` (an opaque string when encrypted, a
 //    small object for unencrypted y-webrtc) is re-serialized only after an iterative depth
-//    check — re-stringifying a client's 5,000-deep value used to overflow the stack and
-//    kill the process;
+//    check (a recursive stringify of a deeply nested value overflows the stack and would
+//    take the process down);
 //  - each connection, and each remote address, has a token bucket (messages/s and bytes/s);
 //    excess is dropped and counted before it is even parsed, the socket is not read again
 //    until the buckets refill (TCP back-pressure), and a connection that keeps exceeding its
