@@ -76,7 +76,9 @@ test('a damaged database image is reported and recovered without losing acknowle
       await window.tabdrive.actions!.addSampleLocation('Before image', 50);
       await window.tabdrive.snapshot();
       await window.tabdrive.actions!.addSampleLocation('After image', 20);
-      await window.tabdrive.durable();
+      // The damaged image must stay the current one until the relaunch: written now, no
+      // debounced image is left to replace it (it did, under load, and nothing was damaged).
+      await window.tabdrive.snapshot();
     });
     const device = await page.evaluate(() => window.tabdrive.device.uuid);
     const dbName = await page.evaluate(() => window.tabdrive.dbName);
@@ -105,7 +107,9 @@ test('a damaged database image is reported and recovered without losing acknowle
       });
       db.close();
     }, dbName);
-    await context.close();
+    // Killed, not closed: a closing tab writes an image on pagehide, over the damaged one.
+    killChromium(profile.dir);
+    await context.close().catch(() => undefined);
 
     context = await profile.launch();
     const again = await openApp(context, baseURL!);
@@ -117,6 +121,7 @@ test('a damaged database image is reported and recovered without losing acknowle
     await expect(again.getByRole('list', { name: 'Locations' })).toContainText('Before image');
     await expect(again.getByRole('list', { name: 'Locations' })).toContainText('After image');
   } finally {
+    killChromium(profile.dir);
     await context.close().catch(() => undefined);
     profile.remove();
   }
