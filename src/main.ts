@@ -16,7 +16,7 @@ import type { BootReport, CommitResult, StorageError, StorageHealth } from './st
 import { createAntiEntropy, digestKey, type Unrepaired } from './sync/anti-entropy.ts';
 import { createSyncEngine, type SyncStats } from './sync/engine.ts';
 import { createIntents, type Intents } from './sync/intents.ts';
-import { LOCAL_ORIGIN, BOOT_ORIGIN, sharedMap } from './sync/doc.ts';
+import { LOCAL_ORIGIN, BOOT_ORIGIN, metaMap, sharedMap } from './sync/doc.ts';
 import { createLatencyProbe } from './sync/latency.ts';
 import { createHandleStore } from './indexer/handles.ts';
 import { compareDigests, parseDigest, type SyncReport } from './ui/state/inspector.svelte.ts';
@@ -26,9 +26,10 @@ import { newSecret, roomName, roomPassword } from './transport/room.ts';
 import { createTransport, type Transport } from './transport/webrtc.ts';
 import { combineNets, createBroadcastNet, createDataChannelNet, deriveStreamKey, type NetCounters } from './transport/stream-net.ts';
 import { createStream, type Stream, type StreamStats } from './sync/stream.ts';
-import { registerServiceWorker } from './pwa/register.ts';
+import { checkForUpdate, registerServiceWorker } from './pwa/register.ts';
 import App from './ui/App.svelte';
 import { AppState } from './ui/state/app.svelte.ts';
+import { VersionState } from './ui/state/version.svelte.ts';
 import { ask } from './ui/ask.ts';
 import { foreignSignalingHosts, joinQuestion, signalingQuestion } from './ui/questions.ts';
 import { applyTheme, savedTheme } from './ui/theme.ts';
@@ -59,6 +60,10 @@ export interface TabdriveApi {
   dropInboundFor?: (ms: number) => void;
   /** test hook (test build): apply changes to this device's database only, a divergence */
   divergeLocally?: (changes: Change[]) => Promise<{ ms: number; bytes: number }>;
+  /** test hook (test build): write into the sync document what a newer build would — its
+   *  schema version in `meta` and shared entries with fields this build does not know —
+   *  without validating or applying them here */
+  writeAsNewerBuild?: (schema: number, shared: readonly { model: string; uuid: string; op: string; fields: Record<string, unknown> }[]) => void;
 }
 
 declare global {
@@ -184,6 +189,7 @@ async function start(): Promise<void> {
   doc.on('update', (update: Uint8Array, origin: unknown) => {
     if (origin !== LOCAL_ORIGIN && origin !== BOOT_ORIGIN) latency.received(update);
   });
+  const version = new VersionState({ schema: boot.schema, checkForUpdate });
   const engine = createSyncEngine({
     doc,
     storage,
@@ -191,12 +197,19 @@ async function start(): Promise<void> {
     device: claim.device,
     now: () => Date.now(),
     onCommit: (r, origin) => {
-      if (origin === 'remote') latency.committed();
-      else stream?.committed(r);
+      if (origin === 'remote') {
+        latency.committed();
+        version.documentSays(engine.newestSchema());
+      } else stream?.committed(r);
       committed(r, origin);
     },
+    onNewer: (what) => version.newerData(what),
   });
   engine.boot(boot.ydoc);
+  version.documentSays(engine.newestSchema());
+  // What older code left out of rows (fields it did not know) is still in the document.
+  if (boot.upgraded) unwrap(await engine.rematerialize());
+  void engine.announceSchema(boot.schema.build);
   const writer = { write: (changes: Parameters<typeof engine.write>[0]) => engine.write(changes) };
   const readOwned = async (table: string, uuid: string) => {
     if (!/^[a-z_]+$/.test(table)) return null;
@@ -231,7 +244,7 @@ async function start(): Promise<void> {
     room,
     password,
     signaling,
-    self: { device: claim.device, name: device.name },
+    self: { device: claim.device, name: device.name, schema: boot.schema.build },
     streamHooks: browsers.hooks,
   });
   const tabs = createBroadcastNet({ name: `${room}:stream`, key: await deriveStreamKey(password, room), self: claim.device });
@@ -249,7 +262,10 @@ async function start(): Promise<void> {
     repairOwn: boot.repairOwn,
     now: () => Date.now(),
   });
-  transport.onPeers(() => stream?.poke());
+  transport.onPeers(() => {
+    stream?.poke();
+    version.peersSay(transport.peers().map((p) => p.schema));
+  });
   transport.on('status', () => stream?.setPaused(transport.paused));
 
   app = new AppState({
@@ -287,6 +303,7 @@ async function start(): Promise<void> {
         ? () => (window as unknown as { showDirectoryPicker: (o: { mode: 'read' }) => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker({ mode: 'read' })
         : null,
     },
+    version,
     inspector: {
       inspect: () => inspect(),
       compact: () => engine.compact(),
@@ -356,6 +373,7 @@ async function start(): Promise<void> {
   registerServiceWorker({
     onUpdateReady: (apply) => {
       if (app) app.updateReady = apply;
+      version.offered(apply);
     },
   });
   await app.start();
@@ -401,6 +419,11 @@ async function start(): Promise<void> {
         transport.dropInboundFor?.(ms);
         tabs.dropInboundFor?.(ms);
       },
+      writeAsNewerBuild: (schema, shared) =>
+        doc.transact(() => {
+          metaMap(doc).set(`schema:${claim.device}`, schema);
+          for (const e of shared) sharedMap(doc).set(clock.next(), e);
+        }, LOCAL_ORIGIN),
     } satisfies Partial<TabdriveApi>);
   markReady();
 }

@@ -50,11 +50,24 @@ export function checkField(name: string, spec: FieldSpec, value: unknown): Resul
   }
 }
 
-function checkFields(spec: ModelSpec, raw: unknown, requireAll: boolean): Result<Fields, string> {
+/**
+ * A name a newer schema could have given a field or model (models.ts names them so). Data
+ * under such a name is a newer device's, not garbage: it is left out, not rejected, and
+ * reported, so a device one schema behind applies what it knows and is told to update
+ * instead of refusing the whole change (DESIGN §6 "A library over months").
+ */
+export const NEWER_NAME = /^[a-z][a-z0-9_]{0,62}$/;
+
+/** What a newer schema sent that this one does not know: `model.field`, or `model`. */
+export type OnNewer = (what: string) => void;
+
+function checkFields(spec: ModelSpec, raw: unknown, requireAll: boolean, onNewer?: OnNewer): Result<Fields, string> {
   if (!isRecord(raw)) return err('fields: expected an object');
   const out: Record<string, FieldValue> = {};
   for (const key of Object.keys(raw)) {
-    if (!(key in spec.fields)) return err(`unknown field ${key.slice(0, 40)}`);
+    if (key in spec.fields) continue;
+    if (!NEWER_NAME.test(key)) return err(`unknown field ${key.slice(0, 40)}`);
+    onNewer?.(`${spec.name}.${key}`);
   }
   for (const [name, fs] of Object.entries(spec.fields)) {
     if (!(name in raw)) {
@@ -69,7 +82,12 @@ function checkFields(spec: ModelSpec, raw: unknown, requireAll: boolean): Result
   return ok(out);
 }
 
-export function validateChange(x: unknown): Result<Change, InvalidChange> {
+/**
+ * `onNewer` hears of fields (and shared models) a newer schema added: their values are left
+ * out and the rest of the change is accepted. A shared change of a model this schema does
+ * not know at all is still an InvalidChange (nothing here could store it), reported too.
+ */
+export function validateChange(x: unknown, onNewer?: OnNewer): Result<Change, InvalidChange> {
   if (!isRecord(x)) return bad('not an object');
   const { kind, model, uuid, hlc } = x;
   if (!isUuid(uuid)) return bad('uuid: expected uuid');
@@ -89,21 +107,28 @@ export function validateChange(x: unknown): Result<Change, InvalidChange> {
       if (x['deleted'] !== true || ('data' in x && x['data'] !== undefined)) return bad('tombstone: malformed');
       return ok({ kind, model, owner, uuid, hlc, ...withSeq, deleted: true });
     }
-    const data = checkFields(MODELS[model], x['data'], true);
+    const data = checkFields(MODELS[model], x['data'], true, onNewer);
     if (!data.ok) return bad(`${model}.${data.error}`);
     return ok({ kind, model, owner, uuid, hlc, ...withSeq, data: data.value });
   }
   if (kind === 'shared') {
-    if (!isSharedModel(model)) return bad(`model: not a shared model (${String(model).slice(0, 40)})`);
+    if (!isSharedModel(model)) {
+      if (typeof model === 'string' && NEWER_NAME.test(model) && !isOwnedModel(model)) onNewer?.(model);
+      return bad(`model: not a shared model (${String(model).slice(0, 40)})`);
+    }
     const op = x['op'];
     if (op === 'delete') {
       if (isRecord(x['fields']) && Object.keys(x['fields']).length > 0) return bad('delete carries fields');
       return ok({ kind, model, uuid, hlc, op, fields: {} });
     }
     if (op !== 'insert' && op !== 'update') return bad('op: expected insert|update|delete');
-    const fields = checkFields(MODELS[model], x['fields'], op === 'insert');
+    let newer = false;
+    const fields = checkFields(MODELS[model], x['fields'], op === 'insert', (what) => {
+      newer = true;
+      onNewer?.(what);
+    });
     if (!fields.ok) return bad(`${model}.${fields.error}`);
-    if (op === 'update' && Object.keys(fields.value).length === 0) return bad('update sets no field');
+    if (op === 'update' && Object.keys(fields.value).length === 0) return bad(newer ? 'update sets only fields of a newer schema' : 'update sets no field');
     return ok({ kind, model, uuid, hlc, op, fields: fields.value });
   }
   return bad('kind: expected owned|shared');

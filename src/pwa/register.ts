@@ -18,3 +18,11 @@ export function registerServiceWorker(hooks: PwaHooks): void {
     onOfflineReady: () => hooks.onOfflineReady?.(),
   });
 }
+
+/** Asks the server for a newer build now (it then arrives through `onUpdateReady`). */
+export async function checkForUpdate(): Promise<boolean> {
+  const registration = await navigator.serviceWorker?.getRegistration();
+  if (!registration) return false;
+  await registration.update();
+  return true;
+}

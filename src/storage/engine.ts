@@ -718,6 +718,8 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
         seeded: seed ? { dbName: seed.dbName, imageAt: seed.img.at, frames: seed.frames.length } : null,
         layoutUpgraded: legacy,
         marks: Object.fromEntries(marks),
+        schema: { build: SCHEMA_VERSION, database: Number(d.all('SELECT max(id) AS v FROM _migrations')[0]?.['v'] ?? 0) },
+        upgraded: migrationsApplied > 0 && (loaded !== null || seed !== null || frames.length > 0),
         ydoc: [...(imageYdoc ? [imageYdoc] : []), ...imageTail, ...yPending],
       });
     },

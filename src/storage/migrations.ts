@@ -4,10 +4,12 @@
  * dropped or renamed column, or a NOT NULL column without DEFAULT added to a synced table):
  * a device on a newer schema must still accept rows from an older one.
  *
- * Migration 1 is generated from `MODELS` (src/core/models.ts) so the schema and the model
- * registry cannot drift apart; later migrations are hand-written SQL appended below.
+ * Every migration is literal SQL, frozen once released (the test keeps a hash of each): a
+ * migration generated from the live models would change under an existing database, which
+ * then never gets the new column, while a fresh one gets it twice (its own CREATE and the
+ * later ALTER). A model field is added by a new migration; the test checks that the schema
+ * after the last one has every field of every model.
  */
-import { MODELS, MODEL_NAMES, type FieldType, type ModelSpec } from '../core/models.ts';
 
 export interface Migration {
   readonly id: number;
@@ -15,46 +17,138 @@ export interface Migration {
   readonly sql: string;
 }
 
-const SQL_TYPE: Record<FieldType, string> = { text: 'TEXT', int: 'INTEGER', bool: 'INTEGER', uuid: 'TEXT', json: 'TEXT' };
-const lit = (v: string | number | null): string =>
-  v === null ? 'NULL' : typeof v === 'number' ? String(v) : `'${v.replace(/'/g, "''")}'`;
-
-function createTable(spec: ModelSpec): string {
-  const cols = ['uuid TEXT PRIMARY KEY NOT NULL'];
-  for (const [name, f] of Object.entries(spec.fields)) {
-    // Shared rows may be partial until their insert arrives, so their columns are nullable.
-    const notNull = spec.ownership === 'device' && !f.nullable ? ' NOT NULL' : '';
-    cols.push(`${name} ${SQL_TYPE[f.type]}${notNull}`);
-  }
-  for (const [name, v] of Object.entries(spec.localDefaults)) {
-    cols.push(`${name} ${typeof v === 'number' ? 'INTEGER' : 'TEXT'} DEFAULT ${lit(v)}`);
-  }
-  if (spec.ownership === 'device') cols.push('_owner TEXT NOT NULL', '_hlc TEXT NOT NULL');
-  else cols.push("_hlcs TEXT NOT NULL DEFAULT '{}'");
-  return `CREATE TABLE ${spec.table} (\n  ${cols.join(',\n  ')}\n);`;
-}
-
-const INDEXES: readonly [string, string][] = [
-  ['entries', 'parent_uuid'], ['entries', 'location_uuid'], ['entries', 'content_uuid'], ['entries', '_owner'],
-  ['locations', 'device_uuid'], ['locations', '_owner'], ['volumes', 'device_uuid'], ['volumes', '_owner'],
-  ['tag_links', 'tag_uuid'], ['tag_links', 'target_uuid'], ['album_entries', 'album_uuid'],
-  ['album_entries', 'entry_uuid'], ['user_metadata', 'entry_uuid'], ['user_metadata', 'content_uuid'],
-];
-
-const initial = [
-  ...MODEL_NAMES.map((m) => createTable(MODELS[m])),
-  ...INDEXES.map(([t, c]) => `CREATE INDEX ${t}_${c.replace(/^_/, '')} ON ${t}(${c});`),
-  'CREATE TABLE tombstones (model TEXT NOT NULL, uuid TEXT NOT NULL, hlc TEXT NOT NULL, PRIMARY KEY (model, uuid));',
-  'CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT);',
-  // Full-text search over entry names (sql.js has FTS4, not FTS5). External content keeps one
-  // copy of the names; the triggers key the index by the entries rowid, which upserts keep
-  // stable (INSERT … ON CONFLICT DO UPDATE, never INSERT OR REPLACE).
-  `CREATE VIRTUAL TABLE entries_fts USING fts4(content="entries", name, tokenize=unicode61, prefix="2,3");`,
-  'CREATE TRIGGER entries_fts_bu BEFORE UPDATE OF name ON entries BEGIN DELETE FROM entries_fts WHERE docid = old.rowid; END;',
-  'CREATE TRIGGER entries_fts_bd BEFORE DELETE ON entries BEGIN DELETE FROM entries_fts WHERE docid = old.rowid; END;',
-  'CREATE TRIGGER entries_fts_au AFTER UPDATE OF name ON entries BEGIN INSERT INTO entries_fts(docid, name) VALUES (new.rowid, new.name); END;',
-  'CREATE TRIGGER entries_fts_ai AFTER INSERT ON entries BEGIN INSERT INTO entries_fts(docid, name) VALUES (new.rowid, new.name); END;',
-].join('\n');
+/** The schema of release 0.1, as generated from the models of that release. */
+const initial = `CREATE TABLE devices (
+  uuid TEXT PRIMARY KEY NOT NULL,
+  name TEXT NOT NULL,
+  slug TEXT NOT NULL,
+  os TEXT NOT NULL,
+  browser TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  is_online INTEGER DEFAULT 0,
+  last_seen TEXT DEFAULT NULL,
+  _owner TEXT NOT NULL,
+  _hlc TEXT NOT NULL
+);
+CREATE TABLE volumes (
+  uuid TEXT PRIMARY KEY NOT NULL,
+  device_uuid TEXT NOT NULL,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  total_capacity INTEGER,
+  available_capacity INTEGER,
+  is_online INTEGER DEFAULT 0,
+  tracked_at TEXT DEFAULT NULL,
+  _owner TEXT NOT NULL,
+  _hlc TEXT NOT NULL
+);
+CREATE TABLE locations (
+  uuid TEXT PRIMARY KEY NOT NULL,
+  device_uuid TEXT NOT NULL,
+  volume_uuid TEXT,
+  entry_uuid TEXT,
+  name TEXT NOT NULL,
+  path TEXT NOT NULL,
+  index_mode TEXT NOT NULL,
+  total_file_count INTEGER NOT NULL,
+  total_byte_size INTEGER NOT NULL,
+  last_scan_at INTEGER,
+  scan_state TEXT DEFAULT 'pending',
+  error_message TEXT DEFAULT NULL,
+  _owner TEXT NOT NULL,
+  _hlc TEXT NOT NULL
+);
+CREATE TABLE entries (
+  uuid TEXT PRIMARY KEY NOT NULL,
+  location_uuid TEXT NOT NULL,
+  parent_uuid TEXT,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  extension TEXT,
+  size INTEGER NOT NULL,
+  created_at INTEGER,
+  modified_at INTEGER,
+  content_uuid TEXT,
+  indexed_at TEXT DEFAULT NULL,
+  _owner TEXT NOT NULL,
+  _hlc TEXT NOT NULL
+);
+CREATE TABLE content_identities (
+  uuid TEXT PRIMARY KEY NOT NULL,
+  content_hash TEXT,
+  mime_type TEXT,
+  kind TEXT,
+  total_size INTEGER,
+  _hlcs TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE tags (
+  uuid TEXT PRIMARY KEY NOT NULL,
+  canonical_name TEXT,
+  display_name TEXT,
+  namespace TEXT,
+  tag_type TEXT,
+  color TEXT,
+  privacy_level TEXT,
+  search_weight INTEGER,
+  created_by_device TEXT,
+  _hlcs TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE albums (
+  uuid TEXT PRIMARY KEY NOT NULL,
+  name TEXT,
+  description TEXT,
+  created_by_device TEXT,
+  _hlcs TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE album_entries (
+  uuid TEXT PRIMARY KEY NOT NULL,
+  album_uuid TEXT,
+  entry_uuid TEXT,
+  added_at INTEGER,
+  active INTEGER,
+  _hlcs TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE tag_links (
+  uuid TEXT PRIMARY KEY NOT NULL,
+  tag_uuid TEXT,
+  target_uuid TEXT,
+  target_kind TEXT,
+  source TEXT,
+  applied_by_device TEXT,
+  active INTEGER,
+  _hlcs TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE user_metadata (
+  uuid TEXT PRIMARY KEY NOT NULL,
+  entry_uuid TEXT,
+  content_uuid TEXT,
+  notes TEXT,
+  favorite INTEGER,
+  hidden INTEGER,
+  custom_data TEXT,
+  _hlcs TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX entries_parent_uuid ON entries(parent_uuid);
+CREATE INDEX entries_location_uuid ON entries(location_uuid);
+CREATE INDEX entries_content_uuid ON entries(content_uuid);
+CREATE INDEX entries_owner ON entries(_owner);
+CREATE INDEX locations_device_uuid ON locations(device_uuid);
+CREATE INDEX locations_owner ON locations(_owner);
+CREATE INDEX volumes_device_uuid ON volumes(device_uuid);
+CREATE INDEX volumes_owner ON volumes(_owner);
+CREATE INDEX tag_links_tag_uuid ON tag_links(tag_uuid);
+CREATE INDEX tag_links_target_uuid ON tag_links(target_uuid);
+CREATE INDEX album_entries_album_uuid ON album_entries(album_uuid);
+CREATE INDEX album_entries_entry_uuid ON album_entries(entry_uuid);
+CREATE INDEX user_metadata_entry_uuid ON user_metadata(entry_uuid);
+CREATE INDEX user_metadata_content_uuid ON user_metadata(content_uuid);
+CREATE TABLE tombstones (model TEXT NOT NULL, uuid TEXT NOT NULL, hlc TEXT NOT NULL, PRIMARY KEY (model, uuid));
+CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT);
+CREATE VIRTUAL TABLE entries_fts USING fts4(content="entries", name, tokenize=unicode61, prefix="2,3");
+CREATE TRIGGER entries_fts_bu BEFORE UPDATE OF name ON entries BEGIN DELETE FROM entries_fts WHERE docid = old.rowid; END;
+CREATE TRIGGER entries_fts_bd BEFORE DELETE ON entries BEGIN DELETE FROM entries_fts WHERE docid = old.rowid; END;
+CREATE TRIGGER entries_fts_au AFTER UPDATE OF name ON entries BEGIN INSERT INTO entries_fts(docid, name) VALUES (new.rowid, new.name); END;
+CREATE TRIGGER entries_fts_ai AFTER INSERT ON entries BEGIN INSERT INTO entries_fts(docid, name) VALUES (new.rowid, new.name); END;`;
 
 export const MIGRATIONS: readonly Migration[] = [
   { id: 1, name: 'initial schema from MODELS', sql: initial },

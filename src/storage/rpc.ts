@@ -70,6 +70,12 @@ export interface BootReport {
   readonly layoutUpgraded: boolean;
   /** this device's watermark vector (core/stream.ts P2) */
   readonly marks: Readonly<Record<string, number>>;
+  /** the schema this build knows, and the newest one that migrated this database (higher
+   *  when a newer build ran on it: this tab is the older code, and is told to update) */
+  readonly schema: { readonly build: number; readonly database: number };
+  /** migrations ran on data saved before: the document's shared log is applied again, since
+   *  older code left out fields it did not know (sync engine `rematerialize`) */
+  readonly upgraded: boolean;
 }
 
 export interface CommitResult {

@@ -43,7 +43,7 @@ import { decodeHlc, hlcDevice } from '../core/hlc.ts';
 import { isOwnedModel, MODELS, type OwnedModelName } from '../core/models.ts';
 import { isUuid } from '../core/uuid.ts';
 import { isStreamModel } from '../core/stream.ts';
-import { validateChange } from '../core/validate.ts';
+import { NEWER_NAME, validateChange } from '../core/validate.ts';
 
 export const LOCAL_ORIGIN = 'tabdrive:local';
 export const BOOT_ORIGIN = 'tabdrive:boot';
@@ -61,6 +61,9 @@ export interface DocRejection {
 export interface Extracted {
   readonly changes: Change[];
   readonly rejections: DocRejection[];
+  /** what a newer schema wrote that this one does not know (`model.field` or `model`):
+   *  left out, not rejected — the device is behind, and says so (update available) */
+  readonly newer: string[];
 }
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -152,11 +155,14 @@ export function writeChanges(doc: Y.Doc, device: string, changes: readonly Chang
  *  in the owned-state stream (core/stream.ts), so the document does not grow with files. */
 export const travelsInDoc = (c: Change): boolean => c.kind === 'shared' || !isStreamModel(c.model);
 
-function ownedChange(owner: string, key: string, value: unknown): { change: unknown } | DocRejection {
+type Read = { change: unknown } | { newer: string } | DocRejection;
+
+function ownedChange(owner: string, key: string, value: unknown): Read {
   const where = `${OWNED_PREFIX}${owner.slice(0, 8)}… ${key.slice(0, 60)}`;
   const sep = key.indexOf(':');
   const model = key.slice(0, sep);
   const uuid = key.slice(sep + 1);
+  if (sep >= 0 && !isOwnedModel(model) && NEWER_NAME.test(model) && isUuid(uuid)) return { newer: model };
   if (sep < 0 || !isOwnedModel(model) || !isUuid(uuid)) return { reason: 'invalid', where, detail: 'malformed key' };
   if (isStreamModel(model)) return { reason: 'invalid', where, detail: `${model} records travel in the owned-state stream, not the document` };
   const record = typeof value === 'string' ? fromPositional(model, value) : value;
@@ -181,25 +187,31 @@ function fromPositional(model: OwnedModelName, value: string): Record<string, un
   }
   if (!Array.isArray(row) || row.length === 0) return 'value is not a record';
   if (row.length === 1) return { hlc: row[0], deleted: true };
+  // Fields are only ever appended to a model (migrations are additive): a longer record is a
+  // newer schema's (its extra values are left out), a shorter one an older schema's (the
+  // fields it lacks are absent; validation defaults the nullable ones).
   const names = fieldNames(model);
-  if (row.length !== names.length + 1) return `${row.length - 1} fields where ${model} has ${names.length}`;
   const data: Record<string, unknown> = {};
-  for (let i = 0; i < names.length; i++) data[names[i]!] = row[i + 1];
+  for (let i = 0; i < names.length && i + 1 < row.length; i++) data[names[i]!] = row[i + 1];
+  for (let i = names.length + 1; i < row.length; i++) data[`field_${i}`] = row[i];
   return { hlc: row[0], data };
 }
 
-function sharedChange(key: string, value: unknown): { change: unknown } | DocRejection {
+function sharedChange(key: string, value: unknown): Read {
   const where = `shared ${key.slice(0, 60)}`;
   if (!isRecord(value)) return { reason: 'invalid', where, detail: 'value is not an object' };
   return { change: { kind: 'shared', model: value['model'], uuid: value['uuid'], hlc: key, op: value['op'], fields: value['fields'] } };
 }
 
-function push(out: Extracted, r: { change: unknown } | DocRejection): void {
-  if ('change' in r) {
-    const v = validateChange(r.change);
-    if (v.ok) out.changes.push(v.value);
-    else out.rejections.push({ reason: 'invalid', where: describeWhere(r.change), detail: v.error.detail });
-  } else out.rejections.push(r);
+function push(out: Extracted, r: Read): void {
+  if ('newer' in r) return void out.newer.push(r.newer);
+  if (!('change' in r)) return void out.rejections.push(r);
+  const before = out.newer.length;
+  const v = validateChange(r.change, (what) => out.newer.push(what));
+  if (v.ok) out.changes.push(v.value);
+  // refused only for what a newer schema added (its model, or an update of its fields alone):
+  // behind, not invalid
+  else if (out.newer.length === before) out.rejections.push({ reason: 'invalid', where: describeWhere(r.change), detail: v.error.detail });
 }
 
 const describeWhere = (c: unknown): string =>
@@ -207,7 +219,7 @@ const describeWhere = (c: unknown): string =>
 
 /** The valid entries of the shared log (compaction looks only at these). */
 export function readSharedLog(doc: Y.Doc): Extracted {
-  const out: Extracted = { changes: [], rejections: [] };
+  const out: Extracted = { changes: [], rejections: [], newer: [] };
   sharedMap(doc).forEach((v, k) => push(out, sharedChange(k, v)));
   return out;
 }
@@ -241,7 +253,7 @@ export function createExtractor(doc: Y.Doc, self?: string) {
   return {
     /** Everything in the document (boot, re-materialization checks). */
     all(): Extracted {
-      const out: Extracted = { changes: [], rejections: [] };
+      const out: Extracted = { changes: [], rejections: [], newer: [] };
       for (const name of ownedRoots(doc)) {
         const owner = name.slice(OWNED_PREFIX.length);
         const m = adopt(name);
@@ -256,7 +268,7 @@ export function createExtractor(doc: Y.Doc, self?: string) {
     },
     /** The changes a (remote) transaction brought. */
     fromTransaction(tr: Y.Transaction): Extracted {
-      const out: Extracted = { changes: [], rejections: [] };
+      const out: Extracted = { changes: [], rejections: [], newer: [] };
       const shared = sharedMap(doc);
       for (const [type, keys] of tr.changed) {
         if ((type as unknown) === shared) {

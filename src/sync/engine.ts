@@ -33,7 +33,7 @@ import { err, type Result } from '../core/result.ts';
 import type { StorageClient } from '../storage/client.ts';
 import type { CommitResult, StorageError } from '../storage/rpc.ts';
 import { compactDoc } from './compaction.ts';
-import { acksMap, BOOT_ORIGIN, createExtractor, LOCAL_ORIGIN, MAX_BATCH_UPDATE_BYTES, sharedMap, writeChanges, type DocRejection } from './doc.ts';
+import { acksMap, BOOT_ORIGIN, createExtractor, LOCAL_ORIGIN, MAX_BATCH_UPDATE_BYTES, metaMap, sharedMap, writeChanges, type DocRejection } from './doc.ts';
 
 export interface SyncEngineDeps {
   readonly doc: Y.Doc;
@@ -48,6 +48,8 @@ export interface SyncEngineDeps {
    *  so that a seed replays exactly. Returns a cancel function. */
   readonly schedule?: (fn: () => void, ms: number) => () => void;
   readonly ackDelayMs?: number;
+  /** a newer schema's data was met (the distinct `model.field`s so far): this device is behind */
+  readonly onNewer?: (what: readonly string[]) => void;
 }
 
 export interface DriftRecord {
@@ -75,6 +77,8 @@ export interface SyncStats {
   staged: number;
   readonly lastRejections: (DocRejection | { reason: string; where: string; detail: string })[];
   readonly lastDrifted: DriftRecord[];
+  /** fields and models a newer schema wrote that this one left out (doc.ts `newer`), distinct */
+  readonly newer: string[];
 }
 
 export interface SyncEngine {
@@ -85,13 +89,26 @@ export interface SyncEngine {
   idle(): Promise<void>;
   compact(): Promise<number>;
   stats(): SyncStats;
+  /**
+   * Records this device's schema version in the document (`meta`, key `schema:<device>`,
+   * written by that device only), so a device that is behind learns it even when the newer
+   * one is offline. No write when the document already says so.
+   */
+  announceSchema(version: number): Promise<void>;
+  /** The highest schema version any device of the library recorded in the document. */
+  newestSchema(): number;
+  /** Re-applies the document's shared log and device records to SQLite: after a migration
+   *  added fields, what older code left out of the rows is still in the document. */
+  rematerialize(): Promise<Result<CommitResult, StorageError>>;
   /** A page of the owned-state stream was committed (sync/stream.ts): count what it applied
    *  and refused with everything else, so the inspector explains page rejections too. */
-  noteStream(r: CommitResult): void;
+  noteStream(r: CommitResult & { readonly unknownFields?: readonly string[] }): void;
   destroy(): void;
 }
 
 const LAST = 20;
+/** `meta` key prefix of each device's schema version (announceSchema) */
+const SCHEMA_KEY = 'schema:';
 /** A remote transaction with at least this many changes is staged (E5). */
 const STAGE_MIN = 2000;
 
@@ -113,7 +130,11 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   const ackDelayMs = deps.ackDelayMs ?? 1000;
   const stats: SyncStats = {
     applied: 0, rejected: 0, received: 0, pending: 0, drifted: 0, compacted: 0, rejectedBy: {},
-    largestLocalUpdate: 0, oversizeLocalUpdates: 0, commitFailures: 0, staged: 0, lastRejections: [], lastDrifted: [],
+    largestLocalUpdate: 0, oversizeLocalUpdates: 0, commitFailures: 0, staged: 0, lastRejections: [], lastDrifted: [], newer: [],
+  };
+  const noteNewer = (what: readonly string[]): void => {
+    for (const w of what) if (!stats.newer.includes(w) && stats.newer.length < LAST) stats.newer.push(w);
+    if (what.length) deps.onNewer?.(stats.newer);
   };
   let chain: Promise<unknown> = Promise.resolve();
   let lease = 0; // wall ms up to which stamps are covered by a durable lease
@@ -170,6 +191,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   const onAfterTransaction = (tr: Y.Transaction): void => {
     if (tr.origin === LOCAL_ORIGIN || tr.origin === BOOT_ORIGIN || tr.changed.size === 0) return;
     const got = extractor.fromTransaction(tr);
+    noteNewer(got.newer);
     stats.received += got.changes.length;
     stats.rejected += got.rejections.length;
     for (const r of got.rejections) {
@@ -318,8 +340,38 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         return drop.length;
       });
     },
+    announceSchema(version) {
+      return serial(async () => {
+        const key = `${SCHEMA_KEY}${device}`;
+        if (metaMap(doc).get(key) === version) return;
+        captured = [];
+        doc.transact(() => metaMap(doc).set(key, version), LOCAL_ORIGIN);
+        const yUpdate = captured.length ? Y.mergeUpdates(captured) : null;
+        captured = [];
+        if (yUpdate) await storage.call('commit', { changes: [], hlc: clock.current(), yUpdate });
+      });
+    },
+    newestSchema() {
+      let top = 0;
+      metaMap(doc).forEach((v, k) => {
+        if (k.startsWith(SCHEMA_KEY) && typeof v === 'number' && Number.isSafeInteger(v) && v > top) top = v;
+      });
+      return top;
+    },
+    rematerialize() {
+      return serial(async () => {
+        const got = extractor.all();
+        noteNewer(got.newer);
+        const r = await storage.call('commit', { changes: got.changes, hlc: clock.current(), yUpdate: null });
+        // not counted as received or rejected: these changes were counted when they arrived
+        // (an insert a later delete tombstoned is refused again, as it was then)
+        if (r.ok) deps.onCommit?.(r.value, 'remote');
+        return r;
+      });
+    },
     stats: () => stats,
     noteStream(r) {
+      if (r.unknownFields?.length) noteNewer(r.unknownFields);
       stats.received += r.applied + r.rejected;
       record({ ok: true, value: r }, 'remote');
     },

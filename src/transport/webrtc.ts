@@ -70,6 +70,8 @@ export interface PeerInfo {
   readonly path: 'tab' | 'webrtc';
   readonly connected: boolean;
   readonly synced: boolean;
+  /** the schema version the peer's build knows (null: it did not say — an older build) */
+  readonly schema: number | null;
 }
 
 export interface TransportCounters {
@@ -101,7 +103,7 @@ export interface TransportOptions {
   /** signaling URLs; [] = tabs of this browser only. Default: DEFAULT_SIGNALING */
   readonly signaling?: readonly string[];
   /** presence published over awareness; without it the device is anonymous (benches) */
-  readonly self?: { readonly device: string; readonly name: string };
+  readonly self?: { readonly device: string; readonly name: string; readonly schema?: number };
   /** simple-peer options; `config` defaults to `{ iceServers: [] }`; `wrtc` is the base the chunking wraps */
   readonly peerOpts?: { readonly config?: RTCConfiguration; readonly wrtc?: WrtcImpl; readonly [k: string]: unknown };
   /** y-webrtc: do not open WebRTC to peers already reachable over BroadcastChannel (default true) */
@@ -153,7 +155,7 @@ const GREETING = 'tabdrive:greeting';
 const PEEK_MAX_BYTES = 4096;
 
 interface AwarenessState {
-  device?: { uuid?: unknown; name?: unknown; peer?: unknown };
+  device?: { uuid?: unknown; name?: unknown; peer?: unknown; schema?: unknown };
   sync?: { digest?: unknown; busy?: unknown };
   wm?: unknown;
 }
@@ -480,7 +482,7 @@ export function createTransport(o: TransportOptions): Transport {
   // Each device publishes its y-webrtc peer id, so the others can tell whether they reach it
   // over BroadcastChannel (a tab of the same browser) or a WebRTC connection.
   const publish = (): void => {
-    if (o.self) awareness.setLocalStateField('device', { uuid: o.self.device, name, peer: room()?.peerId ?? null });
+    if (o.self) awareness.setLocalStateField('device', { uuid: o.self.device, name, peer: room()?.peerId ?? null, schema: o.self.schema ?? null });
   };
   publish();
   void provider.key.then(() =>
@@ -707,7 +709,8 @@ export function createTransport(o: TransportOptions): Transport {
         const conn = peer ? byPeer.get(peer) : undefined;
         const viaWebrtc = !!(r && peer && !r.bcConns.has(peer) && r.webrtcConns.get(peer)?.connected);
         // Awareness may outlive a connection by up to 30 s (its timeout): say so.
-        out.push({ device: d.uuid, name: d.name, path: viaWebrtc ? 'webrtc' : 'tab', connected: conn?.connected ?? false, synced: conn?.synced ?? false });
+        const schema = typeof d.schema === 'number' && Number.isSafeInteger(d.schema) && d.schema > 0 ? d.schema : null;
+        out.push({ device: d.uuid, name: d.name, path: viaWebrtc ? 'webrtc' : 'tab', connected: conn?.connected ?? false, synced: conn?.synced ?? false, schema });
       }
       return out;
     },

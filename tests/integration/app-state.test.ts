@@ -8,6 +8,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MODELS, MODEL_NAMES } from '../../src/core/models.ts';
 import { createIntents } from '../../src/sync/intents.ts';
 import type { Transport } from '../../src/transport/webrtc.ts';
+import { VersionState } from '../../src/ui/state/version.svelte.ts';
 import { AppState } from '../../src/ui/state/app.svelte.ts';
 import { compareDigests, describeUnrepaired, latencySummary, parseDigest, SyncInspectorState, type SyncReport } from '../../src/ui/state/inspector.svelte.ts';
 import { createPrng } from '../../src/core/prng.ts';
@@ -58,6 +59,7 @@ function appFor(d: SimDevice, inspect?: () => Promise<SyncReport>): AppState {
       digest: async (b: Uint8Array) => new Uint8Array(await webcrypto.subtle.digest('SHA-256', b)),
     },
     inspector: { inspect: inspect ?? (() => Promise.reject(new Error('no inspector'))), compact: () => live.engine.compact(), persist: () => Promise.resolve(true) },
+    version: new VersionState({ schema: { build: 1, database: 1 }, checkForUpdate: () => Promise.resolve(false) }),
   });
 }
 
@@ -157,7 +159,7 @@ describe('AppState', () => {
 describe('SyncInspectorState', () => {
   const report = (over: Partial<SyncReport> = {}): SyncReport => ({
     at: 10_000, hlc: null, documentBytes: 0, sharedLog: 0,
-    engine: { applied: 0, rejected: 0, received: 0, pending: 0, drifted: 0, compacted: 0, rejectedBy: {}, largestLocalUpdate: 0, oversizeLocalUpdates: 0, commitFailures: 0, staged: 0, lastRejections: [], lastDrifted: [] },
+    engine: { applied: 0, rejected: 0, received: 0, pending: 0, drifted: 0, compacted: 0, rejectedBy: {}, largestLocalUpdate: 0, oversizeLocalUpdates: 0, commitFailures: 0, staged: 0, lastRejections: [], lastDrifted: [], newer: [] },
     antiEntropy: { checks: 0, mismatches: 0, resyncs: 0, lastResync: null, unrepaired: [] }, tables: [], peers: [], storage: null, waiting: null, estimate: null,
     persisted: null, transport: { bytesSent: 0, bytesReceived: 0, dropped: 0, undecodable: 0, sendFailures: 0 }, backfill: null,
     latency: [], ...over,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MODEL_NAMES, MODELS } from '../../src/core/models.ts';
@@ -60,6 +61,21 @@ describe('migrations', () => {
       const cols = new Set(db.all(`PRAGMA table_info(${MODELS[m].table})`).map((c) => c['name']));
       for (const f of ['uuid', ...Object.keys(MODELS[m].fields), ...Object.keys(MODELS[m].localDefaults)]) expect(cols, `${m}.${f}`).toContain(f);
       expect(cols).toContain(MODELS[m].ownership === 'device' ? '_hlc' : '_hlcs');
+    }
+  });
+
+  it('are frozen: each one is the SQL it was released with', () => {
+    // A released migration never changes: databases that ran it keep what it did. A new
+    // migration adds its line here (the hash this test prints for it) in the same commit.
+    const RELEASED: Record<number, string> = {
+      1: '92e66f797067fc39',
+      2: '3939721581014178',
+      3: 'bfb83e1a64096bb0',
+      4: 'ff63b4e3ab558e56',
+    };
+    for (const m of MIGRATIONS) {
+      const hash = createHash('sha256').update(m.sql).digest('hex').slice(0, 16);
+      expect(hash, `migration ${m.id} (${m.name}): ${RELEASED[m.id] ? 'changed after its release' : `new: add ${m.id}: '${hash}' to RELEASED`}`).toBe(RELEASED[m.id]);
     }
   });
 

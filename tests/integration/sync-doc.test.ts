@@ -154,7 +154,8 @@ describe('sync document', () => {
       expect.arrayContaining([
         ['invalid', 'value is not JSON'],
         ['invalid', 'value is not a record'],
-        ['invalid', '2 fields where device has 5'],
+        // shorter: an older schema's record, which still must have every required field
+        ['invalid', 'device.slug: required'],
         ['ownership', expect.stringContaining(B)],
       ]),
     );

@@ -11,6 +11,7 @@ import * as Q from '../queries.ts';
 import { applyTheme, savedTheme, type ThemeChoice } from '../theme.ts';
 import { IndexingState, type FolderDeps } from './indexing.svelte.ts';
 import { SyncInspectorState, type InspectorDeps } from './inspector.svelte.ts';
+import type { VersionState } from './version.svelte.ts';
 
 export interface AppDeps {
   readonly query: Q.QueryFn;
@@ -37,6 +38,8 @@ export interface AppDeps {
   readonly inspector: InspectorDeps;
   /** real folders: indexing, re-scans, kept directory handles */
   readonly folders: FolderDeps;
+  /** whether this tab runs older code than the library (update available) */
+  readonly version: VersionState;
 }
 
 export type SyncState = 'Ready' | 'Syncing' | 'Backfilling' | 'Offline';

@@ -260,7 +260,7 @@ describe('validation at the door', () => {
     const good = a.owned('device', A, deviceData('A'));
     const r = applyChanges(store, [
       null, 42, 'x', {}, { ...good, model: 'nope' }, { ...good, uuid: 'not-a-uuid' }, { ...good, hlc: 'yesterday' },
-      { ...good, data: { ...good.data, name: 7 } }, { ...good, data: { ...good.data, extra: 1 } },
+      { ...good, data: { ...good.data, name: 7 } }, { ...good, data: { ...good.data, 'no such field!': 1 } },
       { ...good, data: { ...good.data, name: 'x'.repeat(10_000) } },
       { kind: 'shared', model: 'tag', uuid: TAG, hlc: good.hlc, op: 'update', fields: {} },
       { kind: 'shared', model: 'tag', uuid: TAG, hlc: good.hlc, op: 'insert', fields: { display_name: 'no canonical' } },
@@ -269,6 +269,15 @@ describe('validation at the door', () => {
     expect(r.applied).toBe(1);
     expect(r.rejected).toHaveLength(12);
     expect(r.rejected.every((x) => x.type === 'invalid')).toBe(true);
+  });
+
+  it("a field named as a newer schema would name it is left out; the rest of the change applies", () => {
+    const { a, store } = setup();
+    const good = a.owned('device', A, deviceData('A'));
+    const r = applyChanges(store, [{ ...good, data: { ...good.data, cpu_arch: 'arm64' } }]);
+    expect(r.rejected).toEqual([]);
+    expect(store.get('devices', A)?.['name']).toBe('A');
+    expect(store.get('devices', A)).not.toHaveProperty('cpu_arch');
   });
 
   it('never throws, whatever it is given', () => {
