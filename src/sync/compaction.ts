@@ -16,6 +16,10 @@
  *     not changes (doc.ts D3), and what remains still yields the same rows on a fresh device.
  *  C5 One transaction, with the caller's origin (LOCAL_ORIGIN for the engine), so the
  *     resulting Yjs update can be captured and journaled like any local write.
+ *  C6 An entry supersedes and is superseded by the fields it carries in the document, those
+ *     of a newer schema included: validation leaves those out (validate.ts `onNewer`), and an
+ *     older device must not drop an entry whose newer fields no later entry sets — the newer
+ *     devices that had not seen it would lose them.
  */
 import type * as Y from 'yjs';
 import { supersededEntries, type LogEntry } from '../core/compaction.ts';
@@ -33,9 +37,14 @@ export interface CompactionPlan {
 /** What compaction would drop from this document right now (C1, C2). */
 export function planCompaction(doc: Y.Doc): CompactionPlan {
   const log = readSharedLog(doc);
+  const shared = sharedMap(doc);
   const entries: LogEntry[] = [];
   for (const c of log.changes) {
-    if (c.kind === 'shared') entries.push({ hlc: c.hlc, model: c.model, uuid: c.uuid, op: c.op, fields: c.fields });
+    if (c.kind !== 'shared') continue;
+    // C6: the field names as written (only the names take part in superseding)
+    const raw = (shared.get(c.hlc) as { fields?: unknown } | undefined)?.fields;
+    const names = raw && typeof raw === 'object' ? Object.keys(raw) : Object.keys(c.fields);
+    entries.push({ hlc: c.hlc, model: c.model, uuid: c.uuid, op: c.op, fields: Object.fromEntries(names.map((n) => [n, null])) });
   }
   return { drop: supersededEntries(entries), entries: entries.length, invalid: log.rejections.length };
 }

@@ -10,6 +10,7 @@ import { BOOT_ORIGIN, createExtractor, LOCAL_ORIGIN, metaMap, ownedMapName, shar
 import { deviceData, fakeTime, tagFields, testDevice, uuidFactory } from '../support/fixtures.ts';
 import { World } from '../support/sim/world.ts';
 import { createPrng } from '../../src/core/prng.ts';
+import { planCompaction } from '../../src/sync/compaction.ts';
 
 let SQL: SqlJsStatic;
 beforeAll(async () => {
@@ -84,6 +85,26 @@ describe('validation tolerates a newer schema', () => {
     expect(got.changes).toHaveLength(1);
     expect(got.changes[0]).toMatchObject({ kind: 'owned', model: 'device', data: { name: 'B', slug: 'b' } });
     expect(got.newer).toEqual(['device.field_6']);
+  });
+});
+
+describe('compaction on an older device', () => {
+  it("never drops an entry whose newer fields no later entry sets (C6)", () => {
+    const t = fakeTime();
+    const b = testDevice(B, t.now);
+    const doc = new Y.Doc();
+    const tag = ids();
+    writeChanges(doc, B, [b.shared('tag', tag, 'insert', tagFields('Trip', B))]);
+    const withEmoji = b.clock.next();
+    const withoutEmoji = b.clock.next();
+    doc.transact(() => {
+      sharedMap(doc).set(withEmoji, { model: 'tag', uuid: tag, op: 'update', fields: { color: '#00ff00', emoji: 'beach' } });
+      sharedMap(doc).set(withoutEmoji, { model: 'tag', uuid: tag, op: 'update', fields: { color: '#0000ff' } });
+    }, LOCAL_ORIGIN);
+    expect(planCompaction(doc).drop).not.toContain(withEmoji);
+    // once a later entry sets the newer field too, it is superseded like any other
+    doc.transact(() => sharedMap(doc).set(b.clock.next(), { model: 'tag', uuid: tag, op: 'update', fields: { color: '#000000', emoji: 'snow' } }), LOCAL_ORIGIN);
+    expect(planCompaction(doc).drop).toEqual(expect.arrayContaining([withEmoji, withoutEmoji]));
   });
 });
 
