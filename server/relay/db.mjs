@@ -18,7 +18,7 @@
  * @returns {Promise<Db>}
  */
 export async function openDb(opts) {
-  if (opts.url) return openPg(opts.url, opts.poolSize ?? 10);
+  if (opts.url) return openPg(opts.url, opts.poolSize ?? 16);
   return openPglite(opts.dataDir);
 }
 
@@ -27,7 +27,7 @@ async function openPg(url, max) {
   const { default: pg } = await import('pg');
   // bigint columns come back as JS numbers: sequences stay far below 2^53
   pg.types.setTypeParser(20, (v) => Number(v));
-  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000 });
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 20_000 });
   // an idle client whose server went away emits 'error' on the pool: not a crash
   pool.on('error', () => {});
   return {

@@ -6,6 +6,7 @@
 //                  without it, PGlite keeps the data in RELAY_DATA_DIR (.data/relay)
 //   REDIS_URL      Redis for fan-out between relay processes and the compaction lease;
 //                  without it, both stay in this process
+//   RELAY_LEASE_MS (60000)  how long a compaction lease lives without a chunk or commit
 //   RELAY_ORPHAN_AFTER_MS, RELAY_ORPHAN_SWEEP_MS  collection of abandoned snapshot uploads
 // Prints `relay listening on ws://host:port` once it accepts connections.
 import { mkdirSync } from 'node:fs';
@@ -18,6 +19,7 @@ const dataDir = databaseUrl ? undefined : resolve(root, process.env.RELAY_DATA_D
 if (dataDir) mkdirSync(dataDir, { recursive: true });
 /** @type {Partial<typeof import('./relay.mjs').LIMITS>} */
 const limits = {};
+if (process.env.RELAY_LEASE_MS) limits.leaseMs = Number(process.env.RELAY_LEASE_MS);
 if (process.env.RELAY_ORPHAN_AFTER_MS) limits.orphanAfterMs = Number(process.env.RELAY_ORPHAN_AFTER_MS);
 if (process.env.RELAY_ORPHAN_SWEEP_MS) limits.orphanSweepMs = Number(process.env.RELAY_ORPHAN_SWEEP_MS);
 

@@ -1,7 +1,7 @@
 // @ts-check
 // The relay's store: opaque bytes under opaque handles, in PostgreSQL (or PGlite — the same
 // SQL). What makes it correct under several relay processes:
-//  - every write to a handle first locks that handle's row (SELECT … FOR UPDATE), so the
+//  - every write to a handle first locks that handle's row (UPDATE / SELECT … FOR UPDATE), so the
 //    per-handle counters (`last_seq` for document updates, `last_pseq` for owned pages) are
 //    assigned in commit order with no holes, and an idempotency check (same client id, same
 //    page range) sees every earlier commit;
@@ -71,6 +71,9 @@ export class StoreError extends Error {
 /** @param {Uint8Array} token */
 export const tokenHash = (token) => createHash('sha256').update('tabdrive-relay-token:').update(token).digest();
 
+/** @param {unknown} e */
+const isUniqueViolation = (e) => typeof e === 'object' && e !== null && /** @type {{ code?: unknown }} */ (e).code === '23505';
+
 /** @param {unknown} v @returns {Buffer} */
 const buf = (v) => (Buffer.isBuffer(v) ? v : Buffer.from(/** @type {Uint8Array} */ (v)));
 
@@ -128,15 +131,27 @@ export async function openStore(db, opts = {}) {
      * @returns {Promise<{ seq: number, dup: boolean }>}
      */
     async append(handle, clientId, data) {
-      return db.tx(async (q) => {
-        const { lastSeq } = await lockHandle(q, handle);
-        const prev = await q.query('SELECT seq FROM relay_updates WHERE handle = $1 AND client_id = $2', [handle, clientId]);
-        if (prev.rows[0]) return { seq: Number(prev.rows[0].seq), dup: true };
-        const seq = lastSeq + 1;
-        await q.query('INSERT INTO relay_updates(handle, seq, client_id, data) VALUES ($1, $2, $3, $4)', [handle, seq, clientId, data]);
-        await q.query('UPDATE relay_handles SET last_seq = $2 WHERE handle = $1', [handle, seq]);
-        return { seq, dup: false };
-      });
+      // One statement, so one round trip and the shortest possible hold of the handle's row
+      // lock: take the lock and the next seq (UPDATE), store the row, commit. A concurrent
+      // retry of the same id that slips past NOT EXISTS hits the unique key, and the whole
+      // statement — the increment included — rolls back: no hole.
+      try {
+        const r = await db.query(
+          `WITH next AS (
+             UPDATE relay_handles SET last_seq = last_seq + 1
+             WHERE handle = $1 AND NOT EXISTS (SELECT 1 FROM relay_updates WHERE handle = $1 AND client_id = $2)
+             RETURNING last_seq
+           )
+           INSERT INTO relay_updates(handle, seq, client_id, data) SELECT $1, last_seq, $2, $3 FROM next RETURNING seq`,
+          [handle, clientId, data],
+        );
+        if (r.rows[0]) return { seq: Number(r.rows[0].seq), dup: false };
+      } catch (e) {
+        if (!isUniqueViolation(e)) throw e;
+      }
+      const prev = await db.query('SELECT seq FROM relay_updates WHERE handle = $1 AND client_id = $2', [handle, clientId]);
+      if (prev.rows[0]) return { seq: Number(prev.rows[0].seq), dup: true };
+      throw new StoreError('unknown_handle', 'no such library handle');
     },
 
     /**
@@ -175,15 +190,24 @@ export async function openStore(db, opts = {}) {
      * @returns {Promise<{ pseq: number, dup: boolean }>}
      */
     async putPage(handle, owner, from, to, data) {
-      return db.tx(async (q) => {
-        const { lastPseq } = await lockHandle(q, handle);
-        const prev = await q.query('SELECT pseq FROM relay_pages WHERE handle = $1 AND owner = $2 AND from_seq = $3 AND to_seq = $4', [handle, owner, from, to]);
-        if (prev.rows[0]) return { pseq: Number(prev.rows[0].pseq), dup: true };
-        const pseq = lastPseq + 1;
-        await q.query('INSERT INTO relay_pages(handle, owner, from_seq, to_seq, pseq, data) VALUES ($1, $2, $3, $4, $5, $6)', [handle, owner, from, to, pseq, data]);
-        await q.query('UPDATE relay_handles SET last_pseq = $2 WHERE handle = $1', [handle, pseq]);
-        return { pseq, dup: false };
-      });
+      // as append: one statement under the handle's row lock
+      try {
+        const r = await db.query(
+          `WITH next AS (
+             UPDATE relay_handles SET last_pseq = last_pseq + 1
+             WHERE handle = $1 AND NOT EXISTS (SELECT 1 FROM relay_pages WHERE handle = $1 AND owner = $2 AND from_seq = $3 AND to_seq = $4)
+             RETURNING last_pseq
+           )
+           INSERT INTO relay_pages(handle, owner, from_seq, to_seq, pseq, data) SELECT $1, $2, $3, $4, last_pseq, $5 FROM next RETURNING pseq`,
+          [handle, owner, from, to, data],
+        );
+        if (r.rows[0]) return { pseq: Number(r.rows[0].pseq), dup: false };
+      } catch (e) {
+        if (!isUniqueViolation(e)) throw e;
+      }
+      const prev = await db.query('SELECT pseq FROM relay_pages WHERE handle = $1 AND owner = $2 AND from_seq = $3 AND to_seq = $4', [handle, owner, from, to]);
+      if (prev.rows[0]) return { pseq: Number(prev.rows[0].pseq), dup: true };
+      throw new StoreError('unknown_handle', 'no such library handle');
     },
 
     /**
