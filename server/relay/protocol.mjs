@@ -47,6 +47,7 @@ export const OP = Object.freeze({
   // both ways
   FRAG: 127,
 });
+/** @type {Set<number>} */
 const OPS = new Set(Object.values(OP));
 
 export class ProtocolError extends Error {

@@ -115,7 +115,6 @@ export async function startRelay(opts = {}) {
   const store = await openStore(db, { orphanAfterMs: limits.orphanAfterMs });
   const bus = opts.redisUrl ? await redisBus(opts.redisUrl, { log }) : localBus();
 
-  /** @type {Record<string, number>} */
   const counters = {
     connections: 0,
     connectionsRefused: 0,
