@@ -309,6 +309,8 @@ describe.skipIf(skip)('relay cluster: 3 processes, one PostgreSQL, one Redis', (
         }
       }
     }
+    const rss = (await Promise.all(relays.map((r) => r.health()))).map((h) => h.rssMB);
+    console.log(`[figure] relay processes (PostgreSQL + Redis) RSS after the suite: ${rss.join(', ')} MB`);
     console.log(`[figure] zero knowledge: ${checked} marker forms checked against pg_dump (${(dump.length / 1024).toFixed(0)} KiB), Redis MONITOR (${(captured.length / 1024).toFixed(0)} KiB) and relay logs: none found`);
   }, 60_000);
 });

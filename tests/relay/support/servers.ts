@@ -112,7 +112,7 @@ export async function startRedis(): Promise<Redis> {
     await new Promise<void>((res, rej) => {
       let out = '';
       const t = setTimeout(() => rej(new Error(`redis did not start: ${out}`)), 15_000);
-      p.stdout!.on('data', (d: Buffer) => {
+      p.stdout.on('data', (d: Buffer) => {
         out += d.toString();
         if (/Ready to accept connections/.test(out)) {
           clearTimeout(t);
