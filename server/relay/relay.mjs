@@ -623,7 +623,16 @@ export async function startRelay(opts = {}) {
       const authTimer = setTimeout(() => {
         if (c.authed.size === 0) close(c, 1008, 'not authenticated in time');
       }, limits.authTimeoutMs);
-      ws.on('message', (data, isBinary) => onMessage(c, /** @type {Buffer} */ (data), isBinary));
+      ws.on('message', (data, isBinary) => {
+        // a throw here would be an uncaught exception in ws's emitter: the process would die
+        try {
+          onMessage(c, /** @type {Buffer} */ (data), isBinary);
+        } catch (e) {
+          counters.badFrames++;
+          log(`message handler: ${errText(e)}`);
+          close(c, 1011, 'internal error');
+        }
+      });
       ws.on('pong', () => (c.alive = true));
       ws.on('error', (/** @type {Error & { code?: string }} */ e) => {
         if (e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') counters.oversizeFrames++;

@@ -57,6 +57,10 @@ export interface Postgres {
   dir: string;
   /** pg_dump of the test database, as plain SQL text (bytea as hex) */
   dump(): string;
+  /** stop the server (fast shutdown), keeping its data … */
+  pause(): void;
+  /** … and start it again on the same port */
+  resume(): void;
   stop(): void;
 }
 
@@ -70,7 +74,8 @@ export async function startPostgres(): Promise<Postgres> {
   pgRun(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C']);
   // fsync off: the tests kill relays, never this server, and the disk is shared
   const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
-  pgRun(join(bin, 'pg_ctl'), ['-D', data, '-o', opts, '-l', join(dir, 'log'), '-w', '-t', '30', 'start']);
+  const start = (): void => void pgRun(join(bin, 'pg_ctl'), ['-D', data, '-o', opts, '-l', join(dir, 'log'), '-w', '-t', '30', 'start']);
+  start();
   pgRun(join(bin, 'createdb'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'relay']);
   let stopped = false;
   return {
@@ -78,6 +83,8 @@ export async function startPostgres(): Promise<Postgres> {
     port,
     dir,
     dump: () => pgRun(join(bin, 'pg_dump'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'relay']),
+    pause: () => void pgRun(join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']),
+    resume: start,
     stop() {
       if (stopped) return;
       stopped = true;
