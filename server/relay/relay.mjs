@@ -39,13 +39,16 @@ import {
 } from './protocol.mjs';
 
 export const LIMITS = {
-  maxConnections: 1024,
+  maxConnections: 512,
   maxConnectionsPerAddress: 256,
   maxHandlesPerConn: 16,
   /** requests in progress per connection before the socket stops being read */
   maxInflight: 64,
   /** … and before further requests are refused outright (frames already read) */
   maxInflightHard: 1024,
+  /** request bytes held by requests in progress, per connection and in all, before reading pauses */
+  maxInflightBytes: 32 * 1024 * 1024,
+  maxInflightBytesTotal: 256 * 1024 * 1024,
   messagesPerSec: 1000,
   messageBurst: 4000,
   bytesPerSec: 16 * 1024 * 1024,
@@ -59,8 +62,9 @@ export const LIMITS = {
   authTimeoutMs: 15_000,
   pingIntervalMs: 30_000,
   maxBufferedBytes: 16 * 1024 * 1024,
-  /** reassembly buffer per connection (fragmented messages in flight) */
-  maxReassemblyBytes: 2 * MAX_MESSAGE_BYTES,
+  /** reassembly buffers (fragmented messages in flight), per connection and in all */
+  maxReassemblyBytes: MAX_MESSAGE_BYTES,
+  maxReassemblyBytesTotal: 256 * 1024 * 1024,
   maxUpdateBytes: 8 * 1024 * 1024,
   maxPageBytes: 8 * 1024 * 1024,
   readMaxItems: 500,
@@ -86,7 +90,7 @@ export const LIMITS = {
  * @typedef {{
  *   ws: import('ws').WebSocket, socket: import('node:stream').Duplex, addr: string,
  *   authed: Map<string, Buffer>, subs: Set<string>, reasm: Reassembler,
- *   inflight: number, paused: boolean, badFrames: number, badTokens: number,
+ *   inflight: number, inflightBytes: number, paused: boolean, badFrames: number, badTokens: number,
  *   msgTokens: number, byteTokens: number, refill: number, drops: number[], xfer: number, alive: boolean,
  *   closed: boolean,
  * }} Conn
@@ -145,6 +149,10 @@ export async function startRelay(opts = {}) {
   const perAddress = new Map();
   /** @type {Map<string, Feed>} */
   const feeds = new Map();
+  /** what all connections hold: bytes of requests in progress, bytes of partial messages */
+  const held = { inflight: 0, reassembly: 0 };
+  /** @type {Set<Conn>} connections not being read (back-pressure) */
+  const pausedConns = new Set();
 
   // ---- live fan-out ----
 
@@ -513,6 +521,17 @@ export async function startRelay(opts = {}) {
     return false;
   }
 
+  function resumePaused() {
+    if (held.inflight >= limits.maxInflightBytesTotal / 2) return;
+    for (const p of pausedConns) {
+      if (p.inflight < limits.maxInflight / 2 && p.inflightBytes < limits.maxInflightBytes / 2) {
+        p.paused = false;
+        pausedConns.delete(p);
+        if (!p.closed) p.socket.resume();
+      }
+    }
+  }
+
   /** @param {Conn} c @param {number} id @param {string} code @param {string} message */
   function badFrame(c, id, code, message) {
     counters.badFrames++;
@@ -537,7 +556,17 @@ export async function startRelay(opts = {}) {
     try {
       f = decodeFrame(data);
       if (f.op === OP.FRAG) {
-        const whole = c.reasm.push(f);
+        if (f.meta.i === 0 && held.reassembly + f.payload.length > limits.maxReassemblyBytesTotal) {
+          throw new ProtocolError('busy', 'the relay holds too many partial messages; send it again later');
+        }
+        const before = c.reasm.buffered;
+        /** @type {Uint8Array | null} */
+        let whole;
+        try {
+          whole = c.reasm.push(f);
+        } finally {
+          held.reassembly += c.reasm.buffered - before;
+        }
         if (!whole) return;
         f = decodeFrame(whole);
         if (f.op === OP.FRAG) throw new ProtocolError('bad_fragment', 'a fragment inside a fragmented message');
@@ -554,9 +583,16 @@ export async function startRelay(opts = {}) {
     }
     if (f.op >= OP.OK) return badFrame(c, f.id, 'bad_op', `op ${f.op} is sent by the relay, not to it`);
     if (c.inflight >= limits.maxInflightHard) return sendError(c, f.id, 'busy', 'too many requests in progress on this connection');
+    const bytes = f.payload.length;
     c.inflight++;
-    if (c.inflight >= limits.maxInflight && !c.paused) {
+    c.inflightBytes += bytes;
+    held.inflight += bytes;
+    if (
+      !c.paused &&
+      (c.inflight >= limits.maxInflight || c.inflightBytes >= limits.maxInflightBytes || held.inflight >= limits.maxInflightBytesTotal)
+    ) {
       c.paused = true;
+      pausedConns.add(c);
       c.socket.pause();
     }
     const req = f;
@@ -571,10 +607,9 @@ export async function startRelay(opts = {}) {
       })
       .finally(() => {
         c.inflight--;
-        if (c.paused && c.inflight < limits.maxInflight / 2) {
-          c.paused = false;
-          c.socket.resume();
-        }
+        c.inflightBytes -= bytes;
+        held.inflight -= bytes;
+        resumePaused();
       });
   }
 
@@ -606,6 +641,7 @@ export async function startRelay(opts = {}) {
         subs: new Set(),
         reasm: new Reassembler({ maxBytes: limits.maxReassemblyBytes }),
         inflight: 0,
+        inflightBytes: 0,
         paused: false,
         badFrames: 0,
         badTokens: 0,
@@ -642,6 +678,10 @@ export async function startRelay(opts = {}) {
         clearTimeout(authTimer);
         c.closed = true;
         conns.delete(c);
+        pausedConns.delete(c);
+        held.reassembly -= c.reasm.buffered;
+        c.reasm.open.clear();
+        c.reasm.buffered = 0;
         const n = (perAddress.get(addr) ?? 1) - 1;
         if (n <= 0) perAddress.delete(addr);
         else perAddress.set(addr, n);
@@ -652,6 +692,10 @@ export async function startRelay(opts = {}) {
 
   const pinger = setInterval(() => {
     for (const c of conns) {
+      // partial messages left hanging are dropped (the limit is per message's age)
+      const before = c.reasm.buffered;
+      c.reasm.expire();
+      held.reassembly += c.reasm.buffered - before;
       if (!c.alive) {
         c.ws.terminate();
         continue;
@@ -662,7 +706,7 @@ export async function startRelay(opts = {}) {
   }, limits.pingIntervalMs);
 
   function stats() {
-    return { ...counters, open: conns.size, feeds: feeds.size, busHealthy: bus.healthy() ? 1 : 0, rssMB: Math.round(process.memoryUsage().rss / 1048576) };
+    return { ...counters, open: conns.size, feeds: feeds.size, inflightBytes: held.inflight, reassemblyBytes: held.reassembly, busHealthy: bus.healthy() ? 1 : 0, rssMB: Math.round(process.memoryUsage().rss / 1048576) };
   }
 
   await new Promise((resolve, reject) => {

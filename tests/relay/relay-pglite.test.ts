@@ -26,6 +26,7 @@ const LIMITS = {
   orphanAfterMs: 300,
   orphanSweepMs: 200,
   pollMs: 100,
+  maxReassemblyBytesTotal: 6 * 1024 * 1024,
 };
 
 let dir: string;
@@ -289,6 +290,15 @@ describe('relay on PGlite: hostile clients', () => {
     frag.sendRaw(encodeFrame(OP.FRAG, 99, { i: 0, n: 100 }, new Uint8Array(10)));
     await until(() => frag.errors.length >= 3, 5000);
     expect(frag.errors.at(-1)?.code).toBe('bad_fragment');
+    // partial messages of all connections together are bounded too
+    const frag2 = await client(keys);
+    for (let x = 1; x <= 3; x++) frag2.sendRaw(encodeFrame(OP.FRAG, x, { i: 0, n: 16 }, new Uint8Array(1000 * 1024)));
+    await until(() => frag2.errors.length >= 1, 5000);
+    expect(frag2.errors.map((e) => e.code)).toContain('busy');
+    expect(relay.stats().reassemblyBytes).toBeLessThanOrEqual(LIMITS.maxReassemblyBytesTotal);
+    frag.close();
+    frag2.close();
+    expect(await until(() => relay.stats().reassemblyBytes === 0, 3000)).toBe(true);
     // the good client was served throughout
     expect((await good.append(keys.handle, 'still-here', await blob(keys, 'MARKER-ok'))).dup).toBe(false);
     const heapMB = (process.memoryUsage().heapUsed - heap0) / 1048576;
