@@ -258,6 +258,21 @@ describe('relay on PGlite: hostile clients', () => {
     expect(relay.stats().badVersion).toBe(before + 1);
   });
 
+  it('pages of other origins cannot connect; the app\'s loopback origins and non-browser clients can', async () => {
+    const attempt = (origin?: string): Promise<string> =>
+      new Promise((res) => {
+        const ws = new WebSocket(url, origin ? { origin } : {});
+        ws.on('open', () => (ws.close(), res('open')));
+        ws.on('unexpected-response', (_req, r) => res(String(r.statusCode)));
+        ws.on('error', () => res('error'));
+      });
+    expect(await attempt('https://evil.example')).toBe('403');
+    expect(await attempt('null')).toBe('403');
+    expect(await attempt('http://127.0.0.1:4173')).toBe('open');
+    expect(await attempt('http://localhost:5173')).toBe('open');
+    expect(await attempt()).toBe('open');
+  });
+
   it('unauthenticated writes are refused; a connection that never authenticates is closed', async () => {
     const keys = await library();
     const c = await client();
