@@ -317,6 +317,11 @@ export async function startRelay(opts = {}) {
     feed.conns.add(c);
     c.subs.add(hex);
     await feed.chain;
+    if (!Number.isFinite(feed.lastSeq)) {
+      // the store did not answer: this feed never started; the next SUBSCRIBE makes a new one
+      unsubscribe(c, hex);
+      throw new RequestError('unavailable', 'the relay could not reach its storage; subscribe again later');
+    }
     return { lastSeq: feed.lastSeq, lastPseq: feed.lastPseq };
   }
 
