@@ -4,7 +4,7 @@ import { dependencyPatch } from './build/patch-dependency.ts';
 import { YWEBRTC_CONNECT_STATE } from './build/ywebrtc-connect-state.ts';
 
 // Suites (DESIGN §9): unit = pure core with fake time; integration = sql.js + fake-indexeddb
-// in Node; property = the convergence simulator (seeded; FC_NUM_RUNS / --runs for more).
+// in Node; relay = server/relay on PGlite and on real PostgreSQL + Redis; property = the convergence simulator (seeded; FC_NUM_RUNS / --runs for more).
 export default defineConfig({
   // y-webrtc runs patched in Node as in the browser build (its transform needs it inlined)
   plugins: [svelte(), dependencyPatch(YWEBRTC_CONNECT_STATE)],
@@ -19,6 +19,18 @@ export default defineConfig({
           include: ['tests/integration/**/*.test.ts'],
           environment: 'node',
           setupFiles: ['tests/support/setup-idb.ts'],
+        },
+      },
+      {
+        // the relay (server/relay) against PGlite in process, and against real PostgreSQL +
+        // Redis + relay processes that the suites start themselves (tests/relay/support)
+        extends: true,
+        test: {
+          name: 'relay',
+          include: ['tests/relay/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
         },
       },
       {

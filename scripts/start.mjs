@@ -1,12 +1,17 @@
 #!/usr/bin/env node
 // `npm start` — builds the production bundle if it is missing or older than the sources,
 // then serves it on http://127.0.0.1:4173 together with the signaling server
-// (ws://127.0.0.1:4444). Ctrl-C stops both.
+// (ws://127.0.0.1:4444) and the relay (ws://127.0.0.1:4445, its data in .data/relay).
+// Ctrl-C stops all three.
 //
 //   HOST / PORT                 where the app is served (default 127.0.0.1:4173)
 //   SIGNALING_HOST / _PORT      where the signaling server listens (default 127.0.0.1:4444)
 //   SIGNALING_ORIGINS           extra origins the signaling server serves (server/signaling.mjs)
-// A service that crashes is restarted with backoff; the other keeps running.
+//   RELAY_HOST / _PORT          where the relay listens (default 127.0.0.1:4445)
+//   RELAY_ORIGINS               extra origins the relay serves (server/relay/main.mjs)
+//   DATABASE_URL / REDIS_URL    a PostgreSQL server / Redis for the relay instead of its embedded
+//                               PGlite and in-process fan-out (server/relay/main.mjs)
+// A service that crashes is restarted with backoff; the others keep running.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -90,10 +95,26 @@ if (existsSync(signaling)) {
   }
   supervise('the signaling server', process.execPath, [signaling], env);
 }
+const relay = join(root, 'server', 'relay', 'main.mjs');
+const relayHost = process.env.RELAY_HOST ?? '127.0.0.1';
+const relayPort = process.env.RELAY_PORT ?? '4445';
+if (existsSync(relay)) {
+  const env = { ...process.env, RELAY_HOST: relayHost, RELAY_PORT: relayPort };
+  // the app's own origin may connect, as for signaling
+  if (!['127.0.0.1', 'localhost', '::1', '0.0.0.0', '::'].includes(host)) {
+    env.RELAY_ORIGINS = [process.env.RELAY_ORIGINS, `http://${host}:${port}`].filter(Boolean).join(',');
+  }
+  supervise('the relay', process.execPath, [relay], env);
+}
 // vite itself, not `npx vite`: npx does not pass SIGTERM on, and its vite would outlive us
 const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');
 supervise('the app server (vite preview)', process.execPath, [vite, 'preview', '--host', host, '--port', port, '--strictPort'], process.env);
-console.log(`\ntabdrive: open http://${host}:${port}/ (each tab is a device)\n`);
+console.log(`\ntabdrive: open http://${host}:${port}/ (each tab is a device)`);
+if (existsSync(relay)) {
+  const store = process.env.DATABASE_URL ? 'PostgreSQL at DATABASE_URL' : 'PGlite in .data/relay; its first start takes a few seconds';
+  console.log(`tabdrive: relay on ws://${relayHost}:${relayPort} (${store})`);
+}
+console.log('');
 
 const stop = () => {
   stopping = true;

@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// Runs the relay (./relay.mjs) as a process.
+//
+//   RELAY_HOST (127.0.0.1)  RELAY_PORT (4445; 0 = any free port, printed)
+//   DATABASE_URL   a PostgreSQL server (the system of record for several relay processes);
+//                  without it, PGlite keeps the data in RELAY_DATA_DIR (.data/relay)
+//   REDIS_URL      Redis for fan-out between relay processes and the compaction lease;
+//                  without it, both stay in this process
+//   RELAY_ORIGINS  comma-separated extra origins whose pages may connect (loopback origins
+//                  always may; clients that send no Origin — not browsers — may too)
+//   RELAY_LEASE_MS (60000)  how long a compaction lease lives without a chunk or commit
+//   RELAY_ORPHAN_AFTER_MS, RELAY_ORPHAN_SWEEP_MS  collection of abandoned snapshot uploads
+// Prints `relay listening on ws://host:port` once it accepts connections.
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseOrigins } from '../signaling.mjs';
+import { startRelay } from './relay.mjs';
+
+const root = resolve(import.meta.dirname, '../..');
+const databaseUrl = process.env.DATABASE_URL || undefined;
+const dataDir = databaseUrl ? undefined : resolve(root, process.env.RELAY_DATA_DIR ?? '.data/relay');
+if (dataDir) mkdirSync(dataDir, { recursive: true });
+/** @type {Partial<typeof import('./relay.mjs').LIMITS>} */
+const limits = {};
+if (process.env.RELAY_LEASE_MS) limits.leaseMs = Number(process.env.RELAY_LEASE_MS);
+if (process.env.RELAY_ORPHAN_AFTER_MS) limits.orphanAfterMs = Number(process.env.RELAY_ORPHAN_AFTER_MS);
+if (process.env.RELAY_ORPHAN_SWEEP_MS) limits.orphanSweepMs = Number(process.env.RELAY_ORPHAN_SWEEP_MS);
+
+const relay = await startRelay({
+  host: process.env.RELAY_HOST ?? '127.0.0.1',
+  port: Number(process.env.RELAY_PORT ?? 4445),
+  databaseUrl,
+  dataDir,
+  redisUrl: process.env.REDIS_URL || undefined,
+  origins: parseOrigins(process.env.RELAY_ORIGINS),
+  limits,
+  log: (m) => console.log(`relay: ${m}`),
+});
+const stop = () => {
+  relay.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
