@@ -97,6 +97,7 @@ export function validateChange(x: unknown): Result<Change, InvalidChange> {
     if (!isSharedModel(model)) return bad(`model: not a shared model (${String(model).slice(0, 40)})`);
     const op = x['op'];
     if (op === 'delete') {
+      if (MODELS[model].undeletable) return bad(`${model} records cannot be deleted`);
       if (isRecord(x['fields']) && Object.keys(x['fields']).length > 0) return bad('delete carries fields');
       return ok({ kind, model, uuid, hlc, op, fields: {} });
     }

@@ -41,8 +41,12 @@ const INDEXES: readonly [string, string][] = [
   ['album_entries', 'entry_uuid'], ['user_metadata', 'entry_uuid'], ['user_metadata', 'content_uuid'],
 ];
 
+/** Models whose tables a later migration creates (migration 1 must not create them too: a
+ *  database made before would never get them, a fresh one would get them twice). */
+const ADDED_LATER: ReadonlySet<string> = new Set(['library']);
+
 const initial = [
-  ...MODEL_NAMES.map((m) => createTable(MODELS[m])),
+  ...MODEL_NAMES.filter((m) => !ADDED_LATER.has(m)).map((m) => createTable(MODELS[m])),
   ...INDEXES.map(([t, c]) => `CREATE INDEX ${t}_${c.replace(/^_/, '')} ON ${t}(${c});`),
   'CREATE TABLE tombstones (model TEXT NOT NULL, uuid TEXT NOT NULL, hlc TEXT NOT NULL, PRIMARY KEY (model, uuid));',
   'CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT);',
@@ -108,6 +112,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX pending_owned_location ON pending_owned(location_uuid);
       CREATE INDEX pending_owned_owner_seq ON pending_owned(owner, seq);`,
+  },
+  {
+    // Issue 13: the library's name, a shared record (model `library`, uuid = the library's id)
+    // merged field by field like a tag's. Literal SQL, frozen here: never generated from MODELS.
+    id: 5,
+    name: 'library name',
+    sql: `CREATE TABLE libraries (
+        uuid TEXT PRIMARY KEY NOT NULL,
+        name TEXT,
+        _hlcs TEXT NOT NULL DEFAULT '{}'
+      );`,
   },
 ];
 

@@ -58,6 +58,8 @@ export class AppState {
   boot = $state<BootReport | null>(null);
   health = $state<StorageHealth | null>(null);
   deviceName = $state('');
+  /** the library's name as synced; null until someone names it */
+  libraryName = $state<string | null>(null);
   devices = $state<Q.DeviceRow[]>([]);
   locations = $state<Q.LocationRow[]>([]);
   /** explorer: current location and directory, or a search */
@@ -158,7 +160,7 @@ export class AppState {
 
   async start(): Promise<void> {
     setInterval(() => this.tick(), 200);
-    await Promise.all([this.refreshDevices(), this.refreshLocations(), this.refreshTags(), this.refreshAlbums()]);
+    await Promise.all([this.refreshDevices(), this.refreshLocations(), this.refreshTags(), this.refreshAlbums(), this.refreshLibrary()]);
     const first = this.locations.find((l) => l.device_uuid === this.deviceUuid) ?? this.locations[0];
     if (first) await this.openLocation(first.uuid);
     this.hlc = this.deps.hlc() ?? '';
@@ -198,6 +200,7 @@ export class AppState {
     const has = (...t: string[]) => t.some((x) => tables.includes(x));
     if (has('tags', 'tag_links', 'devices')) jobs.push(this.refreshTags());
     if (has('albums', 'album_entries')) jobs.push(this.refreshAlbums());
+    if (has('libraries')) jobs.push(this.refreshLibrary());
     const c = this.collection;
     if (
       has('entries', 'locations') ||
@@ -225,6 +228,19 @@ export class AppState {
     this.devices = await Q.devices(this.deps.query);
     const me = this.devices.find((d) => d.uuid === this.deviceUuid);
     if (me) this.deviceName = me.name;
+  }
+
+  async refreshLibrary(): Promise<void> {
+    this.libraryName = await Q.libraryName(this.deps.query, this.deps.library);
+  }
+
+  /** What the library is called here: its synced name, or its short id until it has one. */
+  get libraryTitle(): string {
+    return this.libraryName ?? `Library ${this.deps.library.slice(0, 8)}`;
+  }
+
+  renameLibrary(name: string): Promise<boolean> {
+    return this.#act(() => this.deps.intents.renameLibrary(this.deps.library, name));
   }
 
   async refreshTags(): Promise<void> {
