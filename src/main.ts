@@ -378,6 +378,12 @@ async function start(): Promise<void> {
   });
   await app.start();
 
+  // Deletes waiting for "Undo": closing the tab ends the wait (pending-deletes.ts); one a
+  // previous page of this device could not finish is written now.
+  const deleteNow = () => void app?.deletes.flush();
+  addEventListener('pagehide', deleteNow);
+  void app.deletes.resume();
+
   // Background images: when the tab is hidden or closing, write one now.
   const snapshotSoon = () => void storage.call('snapshot', {});
   addEventListener('pagehide', snapshotSoon);

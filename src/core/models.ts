@@ -38,6 +38,8 @@ export interface ModelSpec {
   readonly fields: Readonly<Record<string, FieldSpec>>;
   /** Local-only columns and the value they take when a row is received or replayed. */
   readonly localDefaults: Readonly<Record<string, string | number | null>>;
+  /** Shared records that can never be deleted (a delete is rejected as invalid). */
+  readonly undeletable?: true;
 }
 
 export const MAX_TEXT = 4096;
@@ -56,6 +58,7 @@ export const MODEL_NAMES = [
   'album_entry',
   'tag_link',
   'user_metadata',
+  'library',
 ] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
@@ -68,6 +71,7 @@ export const SHARED_MODELS = [
   'album_entry',
   'tag_link',
   'user_metadata',
+  'library',
 ] as const;
 export type SharedModelName = (typeof SHARED_MODELS)[number];
 
@@ -228,6 +232,19 @@ export const MODELS: Readonly<Record<ModelName, ModelSpec>> = {
       custom_data: { type: 'json', nullable: true, max: MAX_TEXT },
     },
     localDefaults: {},
+  },
+  // The library itself, one record keyed by the library's uuid: its name, last writer wins.
+  // Never deleted: a delete would silence every later rename for good (tombstones are sticky).
+  library: {
+    name: 'library',
+    table: 'libraries',
+    ownership: 'shared',
+    dependsOn: [],
+    fields: {
+      name: text({ max: 200 }),
+    },
+    localDefaults: {},
+    undeletable: true,
   },
 };
 

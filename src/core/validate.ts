@@ -118,6 +118,7 @@ export function validateChange(x: unknown, onNewer?: OnNewer): Result<Change, In
     }
     const op = x['op'];
     if (op === 'delete') {
+      if (MODELS[model].undeletable) return bad(`${model} records cannot be deleted`);
       if (isRecord(x['fields']) && Object.keys(x['fields']).length > 0) return bad('delete carries fields');
       return ok({ kind, model, uuid, hlc, op, fields: {} });
     }

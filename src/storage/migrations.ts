@@ -203,6 +203,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX pending_owned_location ON pending_owned(location_uuid);
       CREATE INDEX pending_owned_owner_seq ON pending_owned(owner, seq);`,
   },
+  {
+    // Issue 13: the library's name, a shared record (model `library`, uuid = the library's id)
+    // merged field by field like a tag's.
+    id: 5,
+    name: 'library name',
+    sql: `CREATE TABLE libraries (
+        uuid TEXT PRIMARY KEY NOT NULL,
+        name TEXT,
+        _hlcs TEXT NOT NULL DEFAULT '{}'
+      );`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.id;

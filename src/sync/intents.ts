@@ -270,7 +270,16 @@ export function createIntents(deps: IntentDeps) {
       return r.ok ? ok({ location, files, cancelled }) : r;
     },
 
-    // ── shared records: tags, albums, links, metadata, content identities ──────────────
+    // ── shared records: the library, tags, albums, links, metadata, content identities ──
+
+    /** The library's name: one field, last writer wins on every device (stamped above what
+     *  this device has seen, DESIGN §5.1). */
+    renameLibrary(library: string, name: string): Promise<Result<CommitResult, IntentError>> {
+      const clean = name.trim();
+      if (!clean) return Promise.resolve(fail('A library needs a name.'));
+      if (clean.length > 200) return Promise.resolve(fail('That name is too long (200 characters at most).'));
+      return writeShared(shared('library', library, 'update', { name: clean }));
+    },
 
     async createTag(input: { name: string; namespace?: string | null; color?: string | null }): Promise<Result<{ uuid: string }, IntentError>> {
       const name = input.name.trim();

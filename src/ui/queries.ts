@@ -263,3 +263,9 @@ export async function fileDetail(q: QueryFn, uuid: string): Promise<FileDetail |
     device_uuid: sn(r['device_uuid']), path: '/' + crumbs.map((c) => c.name).join('/'),
   };
 }
+
+/** The library's name, or null when none was ever set (the UI then shows its short id). */
+export async function libraryName(query: QueryFn, library: string): Promise<string | null> {
+  const [row] = await query('SELECT name FROM libraries WHERE uuid = ?', [library]);
+  return sn(row?.['name']);
+}

@@ -106,7 +106,9 @@ describe('AppState', () => {
 
     // A deletes the tag: B's open tag collection closes (it no longer exists).
     await b.openCollection({ kind: 'tag', uuid: b.tags[0]!.uuid });
-    expect(await a.deleteTag(a.tags[0]!.uuid)).toBe(true);
+    a.deleteTag(a.tags[0]!.uuid);
+    expect(a.pendingDeletes.map((p) => [p.kind, p.name])).toEqual([['tag', 'Vacation']]);
+    expect(await a.deletes.flush()).toEqual([true]); // what the timer (or pagehide) does
     await sync(w, a, b);
     expect([b.tags, b.collection]).toEqual([[], null]);
   });

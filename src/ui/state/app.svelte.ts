@@ -8,6 +8,7 @@ import type { Intents, Progress } from '../../sync/intents.ts';
 import type { PeerInfo, Transport } from '../../transport/webrtc.ts';
 import type { BootReport, StorageHealth } from '../../storage/rpc.ts';
 import * as Q from '../queries.ts';
+import { createPendingDeletes, type DeleteKind, type PendingDelete, type PendingDeletes } from '../pending-deletes.ts';
 import { applyTheme, savedTheme, type ThemeChoice } from '../theme.ts';
 import { IndexingState, type FolderDeps } from './indexing.svelte.ts';
 import { SyncInspectorState, type InspectorDeps } from './inspector.svelte.ts';
@@ -40,6 +41,8 @@ export interface AppDeps {
   readonly folders: FolderDeps;
   /** whether this tab runs older code than the library (update available) */
   readonly version: VersionState;
+  /** how long a delete waits for "Undo" (ms; default pending-deletes' UNDO_MS) */
+  readonly undoMs?: number;
 }
 
 export type SyncState = 'Ready' | 'Syncing' | 'Backfilling' | 'Offline';
@@ -61,6 +64,8 @@ export class AppState {
   boot = $state<BootReport | null>(null);
   health = $state<StorageHealth | null>(null);
   deviceName = $state('');
+  /** the library's name as synced; null until someone names it */
+  libraryName = $state<string | null>(null);
   devices = $state<Q.DeviceRow[]>([]);
   locations = $state<Q.LocationRow[]>([]);
   /** explorer: current location and directory, or a search */
@@ -98,6 +103,9 @@ export class AppState {
   lastSeen = $state<Record<string, number>>({});
   readonly inspector: SyncInspectorState;
   readonly indexing: IndexingState;
+  /** deletes waiting for their "Undo" (nothing of them is written yet) */
+  pendingDeletes = $state<readonly PendingDelete[]>([]);
+  readonly deletes: PendingDeletes;
   #windowStart = 0;
   #windowLen = WINDOW;
   #seq = 0;
@@ -110,6 +118,16 @@ export class AppState {
     this.peers = deps.transport.peers();
     this.inspector = new SyncInspectorState(deps.inspector);
     this.indexing = new IndexingState(deps.folders);
+    this.deletes = createPendingDeletes({
+      run: (kind, uuid) => this.#runDelete(kind, uuid),
+      storage: typeof localStorage === 'undefined' ? null : localStorage,
+      key: `tabdrive:pending-deletes:${deps.device.uuid}`,
+      now: () => Date.now(),
+      setTimer: (fn, ms) => setTimeout(fn, ms),
+      clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+      onChange: (items) => (this.pendingDeletes = [...items]),
+      ...(deps.undoMs === undefined ? {} : { delayMs: deps.undoMs }),
+    });
     deps.transport.onPeers(() => {
       this.peers = deps.transport.peers();
       this.paused = deps.transport.paused;
@@ -161,7 +179,7 @@ export class AppState {
 
   async start(): Promise<void> {
     setInterval(() => this.tick(), 200);
-    await Promise.all([this.refreshDevices(), this.refreshLocations(), this.refreshTags(), this.refreshAlbums()]);
+    await Promise.all([this.refreshDevices(), this.refreshLocations(), this.refreshTags(), this.refreshAlbums(), this.refreshLibrary()]);
     const first = this.locations.find((l) => l.device_uuid === this.deviceUuid) ?? this.locations[0];
     if (first) await this.openLocation(first.uuid);
     this.hlc = this.deps.hlc() ?? '';
@@ -201,6 +219,7 @@ export class AppState {
     const has = (...t: string[]) => t.some((x) => tables.includes(x));
     if (has('tags', 'tag_links', 'devices')) jobs.push(this.refreshTags());
     if (has('albums', 'album_entries')) jobs.push(this.refreshAlbums());
+    if (has('libraries')) jobs.push(this.refreshLibrary());
     const c = this.collection;
     if (
       has('entries', 'locations') ||
@@ -228,6 +247,19 @@ export class AppState {
     this.devices = await Q.devices(this.deps.query);
     const me = this.devices.find((d) => d.uuid === this.deviceUuid);
     if (me) this.deviceName = me.name;
+  }
+
+  async refreshLibrary(): Promise<void> {
+    this.libraryName = await Q.libraryName(this.deps.query, this.deps.library);
+  }
+
+  /** What the library is called here: its synced name, or its short id until it has one. */
+  get libraryTitle(): string {
+    return this.libraryName ?? `Library ${this.deps.library.slice(0, 8)}`;
+  }
+
+  renameLibrary(name: string): Promise<boolean> {
+    return this.#act(() => this.deps.intents.renameLibrary(this.deps.library, name));
   }
 
   async refreshTags(): Promise<void> {
@@ -418,10 +450,26 @@ export class AppState {
     return true;
   }
 
-  async deleteLocation(uuid: string): Promise<void> {
+  /** Deletes wait a few seconds for "Undo" (pending-deletes.ts); the lists hide them meanwhile. */
+  deleteLocation(uuid: string): void {
+    this.deletes.schedule('location', uuid, this.locations.find((l) => l.uuid === uuid)?.name ?? 'location');
+  }
+
+  /** Whether a record shows in its list (not waiting to be deleted). */
+  shown(uuid: string): boolean {
+    return !this.pendingDeletes.some((p) => p.uuid === uuid);
+  }
+
+  async #runDelete(kind: DeleteKind, uuid: string): Promise<boolean> {
+    if (kind === 'tag') return this.#act(() => this.deps.intents.deleteTag(uuid));
+    if (kind === 'album') return this.#act(() => this.deps.intents.deleteAlbum(uuid));
     const r = await this.deps.intents.deleteLocation(uuid);
-    if (!r.ok) this.error = r.error.message;
-    else await this.indexing.forget(uuid);
+    if (!r.ok) {
+      this.error = r.error.message;
+      return false;
+    }
+    await this.indexing.forget(uuid);
+    return true;
   }
 
   /** After a folder was indexed: show it. */
@@ -462,8 +510,9 @@ export class AppState {
   setTagNamespace(uuid: string, namespace: string): Promise<boolean> {
     return this.#act(() => this.deps.intents.updateTag(uuid, { namespace: namespace || null }));
   }
-  deleteTag(uuid: string): Promise<boolean> {
-    return this.#act(() => this.deps.intents.deleteTag(uuid));
+  /** Holds the delete for "Undo" (written after a few seconds, or when the page goes away). */
+  deleteTag(uuid: string): void {
+    this.deletes.schedule('tag', uuid, this.tags.find((t) => t.uuid === uuid)?.name ?? 'tag');
   }
   /** Groups of tags sharing a name (same canonical name and namespace): merge candidates. */
   get duplicateTags(): Q.TagRow[][] {
@@ -484,8 +533,8 @@ export class AppState {
   renameAlbum(uuid: string, name: string): Promise<boolean> {
     return this.#act(() => this.deps.intents.renameAlbum(uuid, name));
   }
-  deleteAlbum(uuid: string): Promise<boolean> {
-    return this.#act(() => this.deps.intents.deleteAlbum(uuid));
+  deleteAlbum(uuid: string): void {
+    this.deletes.schedule('album', uuid, this.albums.find((a) => a.uuid === uuid)?.name ?? 'album');
   }
 
   // ── the selected file ────────────────────────────────────────────────────────────

@@ -42,6 +42,7 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
     await world.addDevice(uuid(), skew);
   }
   const known = { tags: [] as string[], albums: [] as string[], contents: [] as string[] };
+  const library = uuid(); // the library record every device renames (issue 13: its name, LWW)
   const drawn = p.int(30, 90); // always drawn, so a shorter run replays the same prefix
   const steps = Math.min(drawn, opts.steps ?? drawn);
   let kills = 0;
@@ -107,7 +108,7 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
     }
     if (!live.length) continue;
     const d = p.pick(live);
-    const op = p.int(0, 17);
+    const op = p.int(0, 18);
     const entries = await allEntries(d);
     switch (op) {
       case 0: {
@@ -217,6 +218,13 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
         const theirs = await d.rows('SELECT uuid FROM locations WHERE _owner <> ?', [d.id]);
         if (!theirs.length) break;
         await d.write([d.owned('entry', uuid(), entry(String(p.pick(theirs)['uuid']), null, `planted${p.int(1, 9)}.txt`, 'file'))]);
+        break;
+      }
+      case 18: {
+        // the library's name, renamed as seen (concurrent renames converge on the last); a
+        // delete of it is invalid on every device (the record is undeletable)
+        if (p.chance(0.1)) await d.write([d.shared('library', library, 'delete')]);
+        else await d.write([await d.sharedAbove('library', library, 'update', { name: `Library ${p.int(1, 99)}` })]);
         break;
       }
       case 16: {

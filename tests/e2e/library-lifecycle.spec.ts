@@ -1,0 +1,143 @@
+// A library over months (issue 13), through the interface (DESIGN §8 names): the library's
+// name, undo for deletes, forgetting a device. Tabs of one browser (`?signaling=`).
+import type { Locator, Page } from '@playwright/test';
+import { count, expect, freshBrowserPerTest, openApp, test, waitReady } from './support/browser.ts';
+
+const browser = freshBrowserPerTest();
+
+const nav = (p: Page): Locator => p.getByRole('navigation', { name: 'Library' });
+const pause = (p: Page): Promise<void> => nav(p).page().getByRole('button', { name: 'Pause sync' }).click();
+
+const tagItem = (p: Page, name: string): Locator => nav(p).getByRole('list', { name: 'Tags' }).getByRole('listitem').filter({ hasText: name });
+const albumItem = (p: Page, name: string): Locator => nav(p).getByRole('list', { name: 'Albums' }).getByRole('listitem').filter({ hasText: name });
+/** the message of a delete waiting for "Undo" */
+const pending = (p: Page, name: string): Locator => p.getByRole('status').filter({ hasText: `“${name}”` });
+
+async function newTag(p: Page, name: string): Promise<void> {
+  await nav(p).getByRole('button', { name: 'New tag' }).click();
+  await nav(p).getByRole('textbox', { name: 'Tag name' }).fill(name);
+  await nav(p).getByRole('button', { name: 'Create' }).click();
+  await expect(tagItem(p, name)).toBeVisible();
+}
+async function newAlbum(p: Page, name: string): Promise<void> {
+  await nav(p).getByRole('button', { name: 'New album' }).click();
+  await nav(p).getByRole('textbox', { name: 'Album name' }).fill(name);
+  await nav(p).getByRole('button', { name: 'Create' }).click();
+  await expect(albumItem(p, name)).toBeVisible();
+}
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function renameLibrary(p: Page, name: string): Promise<void> {
+  await nav(p).getByRole('button', { name: 'Rename library' }).click();
+  await nav(p).getByRole('textbox', { name: 'Library name' }).fill(name);
+  await nav(p).getByRole('button', { name: 'Save' }).click();
+  await expect(nav(p).getByRole('textbox', { name: 'Library name' })).toHaveCount(0);
+}
+
+test.describe('the library name', () => {
+  test('is shown, renamed with "Rename library" and reaches the other tab; concurrent renames converge', async ({ baseURL }) => {
+    const a = await openApp(browser.context, baseURL!);
+    const b = await openApp(browser.context, baseURL!);
+    const library = await a.evaluate(() => window.tabdrive.library);
+    // no name yet: the short id, on both
+    for (const p of [a, b]) await expect(nav(p).getByRole('heading', { name: `Library ${library.slice(0, 8)}` })).toBeVisible();
+
+    await renameLibrary(a, 'Family photos');
+    for (const p of [a, b]) await expect(nav(p).getByRole('heading', { name: 'Family photos' })).toBeVisible();
+
+    // An empty name is refused with a message, and changes nothing.
+    await nav(b).getByRole('button', { name: 'Rename library' }).click();
+    await nav(b).getByRole('textbox', { name: 'Library name' }).fill('   ');
+    await nav(b).getByRole('button', { name: 'Save' }).click();
+    await expect(b.getByText('A library needs a name.')).toBeVisible();
+    await nav(b).getByRole('button', { name: 'Cancel' }).click();
+
+    // Apart, each renames it; the later rename wins on both once they meet again.
+    await pause(a);
+    await pause(b);
+    await renameLibrary(a, 'Alpha');
+    await renameLibrary(b, 'Beta');
+    await expect(nav(a).getByRole('heading', { name: 'Alpha' })).toBeVisible();
+    await pause(a);
+    await pause(b);
+    for (const p of [a, b]) await expect(nav(p).getByRole('heading', { name: 'Beta' })).toBeVisible();
+
+    // It survives a reload (it is in the database, not in the page).
+    await a.reload();
+    await a.waitForFunction(() => window.tabdrive?.device?.uuid);
+    await expect(nav(a).getByRole('heading', { name: 'Beta' })).toBeVisible();
+  });
+});
+
+test.describe('undo for deletes', () => {
+  test('a deleted tag waits for "Undo"; undone, the other tab never sees it go; not undone, it goes everywhere', async ({ baseURL }) => {
+    const a = await openApp(browser.context, baseURL!);
+    const b = await openApp(browser.context, baseURL!);
+    await newTag(a, 'Vacation');
+    await expect(tagItem(b, 'Vacation')).toBeVisible();
+
+    await tagItem(a, 'Vacation').getByRole('button', { name: 'Delete' }).click();
+    await expect(tagItem(a, 'Vacation')).toHaveCount(0); // hidden here while it waits
+    await pending(a, 'Vacation').getByRole('button', { name: 'Undo' }).click();
+    await expect(tagItem(a, 'Vacation')).toBeVisible();
+    await expect(pending(a, 'Vacation')).toHaveCount(0);
+    // Longer than the wait: nothing was written, here or there.
+    for (let t = 0; t < 7000; t += 250) {
+      expect(await count(b, 'SELECT count(*) FROM tags')).toBe(1);
+      await sleep(250);
+    }
+    for (const p of [a, b]) expect(await count(p, "SELECT count(*) FROM tombstones WHERE model = 'tag'")).toBe(0);
+    await expect(tagItem(b, 'Vacation')).toBeVisible();
+
+    // Deleted again and left alone: the other tab keeps it for the wait, then loses it.
+    const t0 = Date.now();
+    await tagItem(a, 'Vacation').getByRole('button', { name: 'Delete' }).click();
+    await expect(pending(a, 'Vacation')).toBeVisible();
+    await sleep(3000);
+    expect(await count(b, 'SELECT count(*) FROM tags')).toBe(1);
+    await expect(tagItem(b, 'Vacation')).toHaveCount(0);
+    expect(Date.now() - t0).toBeGreaterThan(4000);
+    await expect(pending(a, 'Vacation')).toHaveCount(0);
+    for (const p of [a, b]) expect(await count(p, "SELECT count(*) FROM tombstones WHERE model = 'tag'")).toBe(1);
+  });
+
+  test('several deletes wait at once, each with its own "Undo"', async ({ baseURL }) => {
+    const a = await openApp(browser.context, baseURL!);
+    const b = await openApp(browser.context, baseURL!);
+    await newTag(a, 'One');
+    await newTag(a, 'Two');
+    await newAlbum(a, 'Trip');
+    await expect(albumItem(b, 'Trip')).toBeVisible();
+    await tagItem(a, 'One').getByRole('button', { name: 'Delete' }).click();
+    await tagItem(a, 'Two').getByRole('button', { name: 'Delete' }).click();
+    await albumItem(a, 'Trip').getByRole('button', { name: 'Delete' }).click();
+    await expect(a.getByRole('button', { name: 'Undo' })).toHaveCount(3);
+    await pending(a, 'Two').getByRole('button', { name: 'Undo' }).click();
+    // (the others may already be written by now on a loaded machine: their own timers)
+    await expect(pending(a, 'Two')).toHaveCount(0);
+    await expect(tagItem(a, 'Two')).toBeVisible();
+    for (const p of [a, b]) {
+      await expect(tagItem(p, 'One')).toHaveCount(0);
+      await expect(albumItem(p, 'Trip')).toHaveCount(0);
+    }
+    await expect(a.getByRole('button', { name: 'Undo' })).toHaveCount(0);
+    for (const p of [a, b]) await expect(tagItem(p, 'Two')).toBeVisible();
+  });
+
+  test('a reload while a delete waits ends the wait: the delete is written', async ({ baseURL }) => {
+    const a = await openApp(browser.context, baseURL!);
+    const b = await openApp(browser.context, baseURL!);
+    await newTag(a, 'Receipts');
+    await expect(tagItem(b, 'Receipts')).toBeVisible();
+    await tagItem(a, 'Receipts').getByRole('button', { name: 'Delete' }).click();
+    await expect(pending(a, 'Receipts')).toBeVisible();
+    await a.reload();
+    await waitReady(a);
+    for (const p of [a, b]) {
+      await expect(tagItem(p, 'Receipts')).toHaveCount(0);
+      await expect.poll(() => count(p, "SELECT count(*) FROM tombstones WHERE model = 'tag'")).toBe(1);
+    }
+    await expect(pending(a, 'Receipts')).toHaveCount(0);
+    expect(await a.evaluate((d) => localStorage.getItem(`tabdrive:pending-deletes:${d}`), await a.evaluate(() => window.tabdrive.device.uuid))).toBeNull();
+  });
+});
