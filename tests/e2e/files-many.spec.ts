@@ -123,3 +123,138 @@ test('renamed and moved files keep their entry (tags, notes, favourite, album) a
   await expect.poll(async () => (await q(b, 'SELECT uuid FROM entries WHERE name = ?', ['dunes.png'])).map((r) => r['uuid'])).toEqual([before.dunes]);
   expect(await q(b, "SELECT count(*) AS n FROM entries WHERE name IN ('beach.jpg', 'one.jpg', '2024', 'twins')")).toEqual([{ n: 0 }]);
 });
+
+const pressed = (p: Page): Locator => files(p).locator('button[aria-pressed="true"]');
+const fileButton = (p: Page, name: string): Locator => files(p).getByRole('button', { name: new RegExp(`^${name.replace(/\./g, '\\.')}`) });
+const deviceName = async (p: Page): Promise<string> =>
+  String((await q(p, 'SELECT name FROM devices WHERE uuid = ?', [await p.evaluate(() => window.tabdrive.device.uuid)]))[0]!['name']);
+
+test('many at once: Ctrl/Shift-click, Ctrl+A and Shift+arrows select; one act tags, files and favourites them all; Kind, search, Duplicates and keys', async ({ baseURL }) => {
+  const root = join(tmp, 'Album');
+  mkdirSync(root);
+  for (let i = 1; i <= 6; i++) writeFileSync(join(root, `p${i}.jpg`), bytes(2_000 + i, i));
+  for (let i = 1; i <= 3; i++) writeFileSync(join(root, `d${i}.pdf`), bytes(900 + i, 20 + i));
+  writeFileSync(join(root, 'n1.txt'), 'a note\n');
+  writeFileSync(join(root, 'copy of p1.jpg'), bytes(2_001, 1));
+  const other = join(tmp, 'Other');
+  mkdirSync(other);
+  writeFileSync(join(other, 'p2 again.jpg'), bytes(2_002, 2)); // p2's content, on the other device
+  const a = await openApp(browser.context, baseURL!);
+  const b = await openApp(browser.context, baseURL!);
+  await addFolder(b, other);
+  await expect(nav(b).getByRole('status')).toContainText('“Other”: 1 files');
+  await addFolder(a, root);
+  await expect(nav(a).getByRole('status')).toContainText('“Album”: 11 files');
+  await newTag(a, 'Picked');
+  await newAlbum(a, 'Best');
+  await expect(files(a).getByRole('listitem')).toHaveCount(11); // sorted by name: copy of p1, d1–d3, n1, p1–p6
+
+  // click, Ctrl-click, Shift-click (from the last click)
+  await fileButton(a, 'd1.pdf').click();
+  await expect(inspector(a).getByRole('heading', { name: 'd1.pdf' })).toBeVisible();
+  await fileButton(a, 'p1.jpg').click({ modifiers: ['Control'] });
+  await expect(pressed(a)).toHaveCount(2);
+  await expect(inspector(a).getByRole('heading', { name: '2 items selected' })).toBeVisible();
+  await fileButton(a, 'd1.pdf').click({ modifiers: ['Control'] }); // toggled off: one left, its details
+  await expect(inspector(a).getByRole('heading', { name: 'p1.jpg' })).toBeVisible();
+  await fileButton(a, 'p4.jpg').click({ modifiers: ['Shift'] });
+  await expect(pressed(a)).toHaveCount(8); // from the last click (d1, even toggled off) to p4
+  await fileButton(a, 'p1.jpg').click();
+  await expect(pressed(a)).toHaveCount(1);
+  await fileButton(a, 'p4.jpg').click({ modifiers: ['Shift'] });
+  await expect(pressed(a)).toHaveCount(4); // p1..p4
+  await expect(inspector(a).getByRole('heading', { name: '4 items selected' })).toBeVisible();
+  // keyboard: Shift+ArrowDown stretches the range from the anchor; plain arrows move the focus only
+  await fileButton(a, 'p4.jpg').press('Shift+ArrowDown');
+  await expect(pressed(a)).toHaveCount(5);
+  await expect(fileButton(a, 'p5.jpg')).toBeFocused();
+  await a.keyboard.press('ArrowUp');
+  await expect(fileButton(a, 'p4.jpg')).toBeFocused();
+  await expect(pressed(a)).toHaveCount(5);
+
+  // one act each for all five: tag, album, favourite — and the other tab sees all five
+  await inspector(a).getByRole('combobox', { name: 'Add tag' }).selectOption({ label: 'Picked' });
+  await expect(inspector(a).getByRole('status')).toHaveText('Tagged 5 files with “Picked”.');
+  await inspector(a).getByRole('combobox', { name: 'Add to album' }).selectOption({ label: 'Best' });
+  await expect(inspector(a).getByRole('status')).toHaveText('Added 5 files to “Best”.');
+  const fav = inspector(a).getByRole('button', { name: 'Favorite' });
+  await expect(fav).toHaveAttribute('aria-pressed', 'false');
+  await fav.click();
+  await expect(fav).toHaveAttribute('aria-pressed', 'true');
+  await nav(b).getByRole('list', { name: 'Tags' }).getByRole('listitem').filter({ hasText: 'Picked' }).getByRole('button').first().click();
+  await expect(files(b).getByRole('listitem')).toHaveCount(5);
+  await expect(files(b)).toContainText('p5.jpg');
+  await nav(b).getByRole('button', { name: 'Favorites' }).click();
+  await expect(files(b).getByRole('listitem')).toHaveCount(5);
+  await expect(nav(b).getByRole('list', { name: 'Albums' }).getByRole('listitem').filter({ hasText: 'Best' })).toContainText('5');
+
+  // Escape clears the selection; Ctrl+A selects every listed file (focus in the list)
+  await a.keyboard.press('Escape');
+  await expect(pressed(a)).toHaveCount(0);
+  await expect(inspector(a)).toContainText('Select a file');
+  await fileButton(a, 'n1.txt').focus();
+  await a.keyboard.press('Control+a');
+  await expect(pressed(a)).toHaveCount(11);
+  await expect(inspector(a).getByRole('heading', { name: '11 items selected' })).toBeVisible();
+  await expect(a.getByRole('main', { name: 'Files' })).toContainText('11 selected');
+
+  // Ctrl+F goes to "Search files"; search and Kind combine (and a new list drops the selection)
+  await a.keyboard.press('Control+f');
+  const search = a.getByRole('searchbox', { name: 'Search files' });
+  await expect(search).toBeFocused();
+  await a.keyboard.type('jp');
+  await expect(files(a).getByRole('listitem')).toHaveCount(8); // a search spans devices: copy of p1, p1–p6, and B's p2 again
+  await expect(pressed(a)).toHaveCount(0);
+  const kind = a.getByRole('combobox', { name: 'Kind' });
+  await kind.selectOption({ label: 'Documents' });
+  await expect(files(a).getByRole('listitem')).toHaveCount(0);
+  await search.fill('');
+  await expect(files(a).getByRole('listitem')).toHaveCount(3);
+  for (const n of ['d1.pdf', 'd2.pdf', 'd3.pdf']) await expect(fileButton(a, n)).toBeVisible();
+  await kind.selectOption({ label: 'Images' });
+  await expect(files(a).getByRole('listitem')).toHaveCount(7);
+  // Ctrl+A with a filter selects what is listed, nothing else
+  await fileButton(a, 'p3.jpg').click();
+  await a.keyboard.press('Control+a');
+  await expect(inspector(a).getByRole('heading', { name: '7 items selected' })).toBeVisible();
+  await kind.selectOption({ label: 'All kinds' });
+
+  // Duplicates: p1 twice on A, p2 on A and on B — with the devices that hold each copy
+  const [nameA, nameB] = [await deviceName(a), await deviceName(b)];
+  await nav(a).getByRole('button', { name: 'Duplicates' }).click();
+  await expect(files(a).getByRole('listitem')).toHaveCount(4);
+  const rows = files(a).getByRole('listitem');
+  await expect(rows.nth(0)).toContainText('p2');
+  await expect(rows.nth(0)).toContainText(`2 copies on ${[nameA, nameB].sort().join(', ')}`);
+  await expect(rows.nth(2)).toContainText('p1.jpg');
+  await expect(rows.nth(2)).toContainText(`2 copies on ${nameA}`);
+  await expect(files(a)).not.toContainText('n1.txt');
+});
+
+test('bulk "Add tag" on 1,000 files is one act and the other tab receives all 1,000', async ({ baseURL }) => {
+  const root = join(tmp, 'Thousand');
+  mkdirSync(root);
+  for (let i = 0; i < 1000; i++) writeFileSync(join(root, `f${String(i).padStart(4, '0')}.txt`), `file ${i}\n`);
+  const a = await openApp(browser.context, baseURL!);
+  const b = await openApp(browser.context, baseURL!);
+  await addFolder(a, root);
+  await expect(nav(a).getByRole('status')).toContainText('“Thousand”: 1,000 files', { timeout: 60_000 });
+  await newTag(a, 'Batch');
+  await expect(nav(b).getByRole('list', { name: 'Tags' })).toContainText('Batch');
+  await fileButton(a, 'f0000.txt').click();
+  await a.keyboard.press('Control+a');
+  await expect(inspector(a).getByRole('heading', { name: '1,000 items selected' })).toBeVisible();
+
+  const commitsBefore = await a.evaluate(async () => (await window.tabdrive.stats()).applied);
+  const t0 = Date.now();
+  await inspector(a).getByRole('combobox', { name: 'Add tag' }).selectOption({ label: 'Batch' });
+  await expect(inspector(a).getByRole('status')).toHaveText('Tagged 1,000 files with “Batch”.', { timeout: 30_000 });
+  const acked = Date.now() - t0;
+  await expect.poll(() => q(b, 'SELECT count(*) AS n FROM tag_links WHERE active = 1'), { timeout: 30_000, intervals: [20] }).toEqual([{ n: 1000 }]);
+  const seen = Date.now() - t0;
+  const stats = await a.evaluate(async () => window.tabdrive.stats());
+  expect(stats.applied - commitsBefore).toBe(1000);
+  console.log(`[figure] bulk Add tag, 1,000 files: ${acked} ms to acknowledged here, ${seen} ms until the other tab holds all 1,000 (one document update of ${stats.largestLocalUpdate.toLocaleString('en')} B)`);
+  await expect(nav(b).getByRole('list', { name: 'Tags' }).getByRole('listitem').filter({ hasText: 'Batch' })).toContainText('1000');
+  await expect(nav(a).getByRole('list', { name: 'Tags' }).getByRole('listitem').filter({ hasText: 'Batch' })).toContainText('1000');
+});
