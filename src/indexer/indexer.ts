@@ -123,6 +123,7 @@ async function sync(location: string, root: string, indexed: IndexedEntry[], fol
   const sizes = new Set(vanished.filter((v) => v.content !== null).map((v) => v.size));
   const appeared: Appeared[] = [];
   for (const it of diff.added) {
+    if (deps.signal?.aborted) break; // unmatched: written as new files, if at all
     const f = it.kind === 'file' && sizes.has(it.size) ? files.get(it.path) : undefined;
     if (!f) continue;
     const hash = await hashFile(f).catch(() => null);
