@@ -216,6 +216,15 @@ async function start(): Promise<void> {
     const rows = await query(`SELECT * FROM ${table} WHERE uuid = ?`, [uuid]);
     return (rows[0]) ?? null;
   };
+  const readMany = async (table: string, uuids: readonly string[]) => {
+    const out = new Map<string, Record<string, string | number | null>>();
+    if (!/^[a-z_]+$/.test(table)) return out;
+    for (let i = 0; i < uuids.length; i += 500) {
+      const part = uuids.slice(i, i + 500);
+      for (const r of await query(`SELECT * FROM ${table} WHERE uuid IN (${part.map(() => '?').join(',')})`, part)) out.set(String(r['uuid']), r);
+    }
+    return out;
+  };
   const intents = createIntents({
     writer,
     clock,
@@ -224,6 +233,7 @@ async function start(): Promise<void> {
     randomUuid: () => crypto.randomUUID(),
     deviceInfo: browser,
     readOwned,
+    readMany,
     yieldToUi: () => new Promise((r) => setTimeout(r, 0)),
   });
   const named = await intents.ensureDevice(claim.name);

@@ -72,3 +72,88 @@ export function diffFolder(indexed: readonly IndexedItem[], scanned: readonly Sc
   }
   return { added, changed, removed };
 }
+
+function bucket<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let v = map.get(key);
+  if (v === undefined) map.set(key, (v = make()));
+  return v;
+}
+
+/** A file the last scan indexed that is gone from its path now. */
+export interface Vanished {
+  readonly uuid: string;
+  readonly path: string;
+  readonly size: number;
+  /** its content identity (content uuid), null if it was never read */
+  readonly content: string | null;
+}
+
+/** A file at a path the last scan did not see. */
+export interface Appeared {
+  readonly path: string;
+  readonly size: number;
+  readonly content: string | null;
+}
+
+export interface Move {
+  /** the entry that keeps its identity (and with it its tags, notes, favourite and albums) */
+  readonly uuid: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+/**
+ * Which vanished files reappeared elsewhere in the same location (moved or renamed): a
+ * vanished and an appeared file with the same size and content identity are one file, so it
+ * keeps its entry. The rules, so that every device and every re-scan decides the same way:
+ *
+ * - Only files with a content identity and at least one byte. An empty file has no content
+ *   to recognise it by (every empty file shares one identity), so it is never carried over.
+ * - A copy is not a move: its source is still at its path, so it never vanished; the copy is
+ *   a new entry (tags on the *content* reach it anyway, tags on the entry stay with the source).
+ * - Several vanished and several appeared files with the same content (copies moved together,
+ *   or one of two copies deleted while the other moved) are paired by likeness, in passes:
+ *   first the same file name (moved to another folder), then the same folder (renamed in
+ *   place), then whatever is left; within a pass, in path order. A vanished file left without
+ *   a partner is removed, an appeared one without a partner is new.
+ * - A file that was moved *and* changed is not recognised (its content differs): it becomes a
+ *   new entry, as it would on any file system scanner that identifies by content.
+ */
+export function matchMoves(vanished: readonly Vanished[], appeared: readonly Appeared[]): Move[] {
+  const key = (size: number, content: string | null): string | null => (content !== null && size > 0 ? `${size}\u0000${content}` : null);
+  const groups = new Map<string, { gone: Vanished[]; here: Appeared[] }>();
+  for (const v of vanished) {
+    const k = key(v.size, v.content);
+    if (k !== null) bucket(groups, k, () => ({ gone: [], here: [] })).gone.push(v);
+  }
+  for (const a of appeared) {
+    const k = key(a.size, a.content);
+    const g = k === null ? undefined : groups.get(k);
+    if (g) g.here.push(a);
+  }
+  const byPath = (x: { path: string }, y: { path: string }): number => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0);
+  const moves: Move[] = [];
+  const passes: ((path: string) => string)[] = [baseName, parentPath, () => ''];
+  for (const g of groups.values()) {
+    if (!g.here.length) continue;
+    let gone = [...g.gone].sort(byPath);
+    let here = [...g.here].sort(byPath);
+    for (const likeness of passes) {
+      if (!gone.length || !here.length) break;
+      const waiting = new Map<string, Vanished[]>();
+      for (const v of gone) bucket(waiting, likeness(v.path), () => []).push(v);
+      const paired = new Set<Vanished>();
+      const left: Appeared[] = [];
+      for (const a of here) {
+        const v = waiting.get(likeness(a.path))?.shift();
+        if (v) {
+          paired.add(v);
+          moves.push({ uuid: v.uuid, from: v.path, to: a.path });
+        } else left.push(a);
+      }
+      gone = gone.filter((v) => !paired.has(v));
+      here = left;
+    }
+  }
+  return moves.sort((x, y) => (x.to < y.to ? -1 : x.to > y.to ? 1 : 0));
+}

@@ -11,7 +11,8 @@
  */
 import { contentHash } from '../core/content-hash.ts';
 import type { Fields } from '../core/change.ts';
-import { baseName, diffFolder, extensionOf, parentPath, withDirectories, type IndexedItem, type ScannedItem } from '../core/folder.ts';
+import { baseName, diffFolder, extensionOf, matchMoves, parentPath, withDirectories, type Appeared, type IndexedItem, type ScannedItem, type Vanished } from '../core/folder.ts';
+import { kindOfExtension } from '../core/kinds.ts';
 import { ok, type Result } from '../core/result.ts';
 import { contentUuid } from '../core/uuid.ts';
 import type { IntentError, Intents } from '../sync/intents.ts';
@@ -35,6 +36,8 @@ export interface IndexDeps {
 export interface IndexReport {
   readonly location: string;
   readonly added: number;
+  /** files found at another path with the same content: same entry, so tags etc. stay */
+  readonly moved: number;
   readonly changed: number;
   readonly removed: number;
   readonly files: number;
@@ -47,12 +50,6 @@ export interface IndexReport {
 /** Files (with their content identities) per commit: keeps each Yjs update ~150 KB. */
 const BATCH = 200;
 
-const KINDS: Record<string, string> = {
-  jpg: 'image', jpeg: 'image', png: 'image', gif: 'image', webp: 'image', heic: 'image', svg: 'image',
-  mp4: 'video', mov: 'video', mkv: 'video', webm: 'video', mp3: 'audio', flac: 'audio', wav: 'audio', m4a: 'audio',
-  pdf: 'document', md: 'text', txt: 'text', doc: 'document', docx: 'document', xlsx: 'document',
-  zip: 'archive', 'tar.gz': 'archive', '7z': 'archive',
-};
 
 /** Indexes a newly picked folder as a new location. */
 export async function indexNewFolder(folder: PickedFolder, deps: IndexDeps): Promise<Result<IndexReport, IntentError>> {
@@ -69,9 +66,13 @@ export async function rescanFolder(location: string, folder: PickedFolder, deps:
   return sync(location, root, await indexedItems(location, root, deps), folder, deps);
 }
 
+interface IndexedEntry extends IndexedItem {
+  readonly content: string | null;
+}
+
 /** What is indexed for a location, with paths rebuilt from the parent links. */
-async function indexedItems(location: string, root: string, deps: IndexDeps): Promise<IndexedItem[]> {
-  const rows = await deps.query('SELECT uuid, parent_uuid, name, kind, size, modified_at FROM entries WHERE location_uuid = ?', [location]);
+async function indexedItems(location: string, root: string, deps: IndexDeps): Promise<IndexedEntry[]> {
+  const rows = await deps.query('SELECT uuid, parent_uuid, name, kind, size, modified_at, content_uuid FROM entries WHERE location_uuid = ?', [location]);
   const byUuid = new Map(rows.map((r) => [String(r['uuid']), r]));
   const paths = new Map<string, string>([[root, '']]);
   const pathOf = (uuid: string, depth = 0): string | null => {
@@ -86,34 +87,65 @@ async function indexedItems(location: string, root: string, deps: IndexDeps): Pr
     paths.set(uuid, path);
     return path;
   };
-  const out: IndexedItem[] = [];
+  const out: IndexedEntry[] = [];
   for (const r of rows) {
     const uuid = String(r['uuid']);
     if (uuid === root) continue;
     const path = pathOf(uuid);
     if (path === null) continue;
-    out.push({ uuid, path, kind: r['kind'] === 'dir' ? 'dir' : 'file', size: Number(r['size'] ?? 0), modified: r['modified_at'] === null ? null : Number(r['modified_at']) });
+    const content = r['content_uuid'];
+    out.push({
+      uuid, path, kind: r['kind'] === 'dir' ? 'dir' : 'file', size: Number(r['size'] ?? 0), modified: r['modified_at'] === null ? null : Number(r['modified_at']),
+      content: typeof content === 'string' ? content : null,
+    });
   }
   return out;
 }
 
-async function sync(location: string, root: string, indexed: IndexedItem[], folder: PickedFolder, deps: IndexDeps): Promise<Result<IndexReport, IntentError>> {
+async function sync(location: string, root: string, indexed: IndexedEntry[], folder: PickedFolder, deps: IndexDeps): Promise<Result<IndexReport, IntentError>> {
   const scanned = withDirectories(folder.items);
   const files = new Map<string, PickedFile>();
   for (const it of folder.items) if (isPickedFile(it)) files.set(it.path, it);
   const diff = diffFolder(indexed, scanned);
   const dirUuid = new Map<string, string>([['', root]]);
   for (const i of indexed) if (i.kind === 'dir') dirUuid.set(i.path, i.uuid);
-  // New folders get their ids first, so children in any batch find their parent.
-  const work: { uuid: string; item: ScannedItem }[] = [];
+  const hashFile = (f: PickedFile): Promise<string> =>
+    contentHash(f.size, { read: async (o, n) => new Uint8Array(await f.file.slice(o, o + n).arrayBuffer()), digest: deps.digest });
+
+  // Moved or renamed files keep their entry (core/folder `matchMoves`). Only new files of the
+  // size of a vanished one can be such a file, so only those are hashed ahead (and the hash
+  // is kept for the write below).
+  const hashes = new Map<string, string | null>();
+  const contentOf = new Map(indexed.map((i) => [i.uuid, i.content]));
+  const vanished: Vanished[] = diff.removed
+    .filter((r) => r.kind === 'file')
+    .map((r) => ({ uuid: r.uuid, path: r.path, size: r.size, content: contentOf.get(r.uuid) ?? null }));
+  const sizes = new Set(vanished.filter((v) => v.content !== null).map((v) => v.size));
+  const appeared: Appeared[] = [];
   for (const it of diff.added) {
-    const uuid = deps.randomUuid();
-    if (it.kind === 'dir') dirUuid.set(it.path, uuid);
-    work.push({ uuid, item: it });
+    if (deps.signal?.aborted) break; // unmatched: written as new files, if at all
+    const f = it.kind === 'file' && sizes.has(it.size) ? files.get(it.path) : undefined;
+    if (!f) continue;
+    const hash = await hashFile(f).catch(() => null);
+    hashes.set(it.path, hash);
+    appeared.push({ path: it.path, size: it.size, content: hash === null ? null : contentUuid(hash) });
   }
-  work.push(...diff.changed);
+  const moves = matchMoves(vanished, appeared);
+  const movedTo = new Map(moves.map((m) => [m.to, m.uuid]));
+  const moved = new Set(moves.map((m) => m.uuid));
+
+  // New folders get their ids first, so children in any batch find their parent.
+  const work: { uuid: string; item: ScannedItem; what: 'added' | 'moved' | 'changed' }[] = [];
+  for (const it of diff.added) {
+    const keep = it.kind === 'file' ? movedTo.get(it.path) : undefined;
+    const uuid = keep ?? deps.randomUuid();
+    if (it.kind === 'dir') dirUuid.set(it.path, uuid);
+    work.push({ uuid, item: it, what: keep ? 'moved' : 'added' });
+  }
+  for (const c of diff.changed) work.push({ ...c, what: 'changed' });
   const total = work.length;
   const unreadable: string[] = [];
+  const counts = { added: 0, moved: 0, changed: 0 };
   let done = 0;
   let cancelled = false;
   deps.onProgress?.({ done, total });
@@ -125,18 +157,18 @@ async function sync(location: string, root: string, indexed: IndexedItem[], fold
     }
     const entries: { uuid: string; data: Fields }[] = [];
     const contents: { hash: string; size: number; kind: string | null }[] = [];
-    for (const { uuid, item } of work.slice(i, i + BATCH)) {
+    const batch = work.slice(i, i + BATCH);
+    for (const { uuid, item } of batch) {
       const name = baseName(item.path);
       const ext = item.kind === 'file' ? extensionOf(name) : null;
       let content: string | null = null;
       const f = files.get(item.path);
       if (f) {
-        try {
-          const hash = await contentHash(f.size, { read: async (o, n) => new Uint8Array(await f.file.slice(o, o + n).arrayBuffer()), digest: deps.digest });
+        const hash = hashes.has(item.path) ? hashes.get(item.path)! : await hashFile(f).catch(() => null);
+        if (hash === null) unreadable.push(item.path);
+        else {
           content = contentUuid(hash);
-          contents.push({ hash, size: f.size, kind: (ext && KINDS[ext]) ?? null });
-        } catch {
-          unreadable.push(item.path);
+          contents.push({ hash, size: f.size, kind: ext ? kindOfExtension(ext) : null });
         }
       }
       entries.push({
@@ -150,19 +182,20 @@ async function sync(location: string, root: string, indexed: IndexedItem[], fold
     const w = await deps.intents.writeFolderEntries(entries, contents);
     if (!w.ok) return w;
     done += entries.length;
+    for (const w of batch) counts[w.what]++;
     deps.onProgress?.({ done, total });
     await deps.yieldToUi?.();
   }
   let removed = 0;
   if (!cancelled) {
-    const r = await deps.intents.removeEntries(diff.removed.map((x) => x.uuid));
+    const gone = diff.removed.filter((x) => !moved.has(x.uuid)).map((x) => x.uuid);
+    const r = await deps.intents.removeEntries(gone);
     if (!r.ok) return r;
-    removed = diff.removed.length;
+    removed = gone.length;
   }
   const [t] = await deps.query("SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM entries WHERE location_uuid = ? AND kind = 'file'", [location]);
   const totals = { files: Number(t?.['files'] ?? 0), bytes: Number(t?.['bytes'] ?? 0) };
   const fin = await deps.intents.finishFolderLocation(location, totals);
   if (!fin.ok) return fin;
-  const added = Math.min(done, diff.added.length);
-  return ok({ location, added, changed: Math.max(0, done - diff.added.length), removed, ...totals, cancelled, unreadable });
+  return ok({ location, ...counts, removed, ...totals, cancelled, unreadable });
 }

@@ -28,6 +28,9 @@ export interface IntentDeps {
   /** reads a row by uuid: the current state of an owned record, or of a shared one with its
    *  field stamps (`_hlcs`) */
   readonly readOwned: (table: string, uuid: string) => Promise<Fields | null>;
+  /** many rows by uuid at once (the bulk acts read every record they write); without it,
+   *  `readOwned` one by one */
+  readonly readMany?: (table: string, uuids: readonly string[]) => Promise<ReadonlyMap<string, Fields>>;
   /** lets the UI breathe between bulk batches */
   readonly yieldToUi?: () => Promise<void>;
 }
@@ -41,6 +44,9 @@ export type IntentError = StorageError | { readonly type: 'InvalidInput'; readon
 
 /** Changes per commit for bulk writes: small frames keep the UI and the sync document fluid. */
 export const BULK_BATCH = 2000;
+/** The most files one bulk act (tag, album, favourite) writes: its commit holds one change per
+ *  file, and a commit — one frame, one document update — must stay one that peers accept. */
+export const MAX_BULK_FILES = 50_000;
 /** The largest sample location (DESIGN §10: libraries of a million files). */
 export const MAX_SAMPLE_FILES = 1_000_000;
 
@@ -97,6 +103,29 @@ export function createIntents(deps: IntentDeps) {
    *  device that had not yet seen another device's note would overwrite that note. */
   const metadataChange = (entry: string, fields: Fields): SharedChange =>
     shared('user_metadata', userMetadataUuid(entry), 'update', { entry_uuid: entry, ...fields });
+
+  /**
+   * One act on many files: the changes for every entry in ONE write (one storage commit, one
+   * document transaction), each stamped above what its record holds (DESIGN §5.1). The
+   * records are read in one go, not one round trip to the worker per file.
+   */
+  const writeMany = async (entries: readonly string[], build: (entry: string) => SharedChange): Promise<Result<CommitResult, IntentError>> => {
+    const unique = [...new Set(entries)];
+    if (!unique.length) return fail('Select at least one file.');
+    if (unique.length > MAX_BULK_FILES) return fail(`At most ${MAX_BULK_FILES.toLocaleString('en')} files at once.`);
+    if (!unique.every(isUuid)) return fail('Not a valid id.');
+    const changes = unique.map(build);
+    for (const c of changes) {
+      const v = validateChange(c);
+      if (!v.ok) return fail(v.error.detail);
+    }
+    const table = MODELS[changes[0]!.model].table;
+    const uuids = changes.map((c) => c.uuid);
+    const seen = deps.readMany
+      ? await deps.readMany(table, uuids)
+      : new Map((await Promise.all(uuids.map(async (u) => [u, await deps.readOwned(table, u)] as const))).filter((x): x is [string, Fields] => x[1] !== null));
+    return write(changes.map((c) => stampAboveSeen(clock, c, seen.get(c.uuid) ?? null)));
+  };
 
   const deviceRecord = (name: string, created_at: number): Fields => ({
     name,
@@ -350,6 +379,19 @@ export function createIntents(deps: IntentDeps) {
 
     tagEntry: (tag: string, entry: string) =>
       writeShared(shared('tag_link', tagLinkUuid(tag, entry), 'insert', { tag_uuid: tag, target_uuid: entry, target_kind: 'entry', source: 'user', applied_by_device: device, active: true })),
+    /** The same tag on many files, in one commit. */
+    tagEntries: (tag: string, entries: readonly string[]) =>
+      isUuid(tag)
+        ? writeMany(entries, (entry) => shared('tag_link', tagLinkUuid(tag, entry), 'insert', { tag_uuid: tag, target_uuid: entry, target_kind: 'entry', source: 'user', applied_by_device: device, active: true }))
+        : Promise.resolve(fail('Not a valid tag.')),
+    /** Many files into an album, in one commit. */
+    addEntriesToAlbum: (album: string, entries: readonly string[]) =>
+      isUuid(album)
+        ? writeMany(entries, (entry) => shared('album_entry', albumEntryUuid(album, entry), 'insert', { album_uuid: album, entry_uuid: entry, added_at: deps.now(), active: true }))
+        : Promise.resolve(fail('Not a valid album.')),
+    /** Many files' favourite at once, in one commit. */
+    setFavorites: (entries: readonly string[], favorite: boolean) => writeMany(entries, (entry) => metadataChange(entry, { favorite })),
+
     untagEntry: (tag: string, entry: string) => writeShared(shared('tag_link', tagLinkUuid(tag, entry), 'update', { active: false })),
 
     /** Favourite and notes are separate fields of the file's metadata: edits on two devices both survive. */

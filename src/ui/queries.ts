@@ -2,6 +2,8 @@
  * Every read the UI makes, in one place (components hold no SQL). Each function takes the
  * read-only `query` of the storage client and returns typed rows.
  */
+import { extensionsOf, knownExtensions, type FileKind } from '../core/kinds.ts';
+
 export type QueryFn = (sql: string, params?: readonly (string | number | null)[]) => Promise<Record<string, string | number | null>[]>;
 
 export interface DeviceRow {
@@ -18,6 +20,9 @@ export interface FileRow {
   device_name: string | null;
   /** how many other devices hold a file with the same content */
   elsewhere: number;
+  /** in the Duplicates view: how many entries hold this content, and on which devices */
+  copies?: number;
+  holders?: string[];
 }
 export interface FileDetail extends FileRow { created_at: number | null; device_uuid: string | null; location_name: string | null; path: string }
 export interface TagRow {
@@ -41,7 +46,29 @@ export type FileSource =
   | { readonly kind: 'search'; readonly text: string }
   | { readonly kind: 'tag'; readonly tag: string }
   | { readonly kind: 'album'; readonly album: string }
-  | { readonly kind: 'favorites' };
+  | { readonly kind: 'favorites' }
+  /** files whose content is held more than once (on one device or several) */
+  | { readonly kind: 'duplicates' };
+
+/** The "Kind" filter: a kind of file (by extension), folders, files of no known kind, or all. */
+export type KindFilter = 'all' | FileKind | 'folder' | 'other';
+export const KIND_FILTERS: readonly { key: KindFilter; label: string }[] = [
+  { key: 'all', label: 'All kinds' }, { key: 'image', label: 'Images' }, { key: 'video', label: 'Videos' },
+  { key: 'audio', label: 'Audio' }, { key: 'document', label: 'Documents' }, { key: 'text', label: 'Text' },
+  { key: 'code', label: 'Code' }, { key: 'archive', label: 'Archives' }, { key: 'folder', label: 'Folders' },
+  { key: 'other', label: 'Other files' },
+];
+
+/** The filter as SQL over `entries e` (with its parameters), null for all. */
+function kindWhere(kind: KindFilter): { where: string; params: string[] } | null {
+  if (kind === 'all') return null;
+  if (kind === 'folder') return { where: "e.kind = 'dir'", params: [] };
+  const list = kind === 'other' ? knownExtensions() : extensionsOf(kind);
+  const marks = list.map(() => '?').join(',');
+  return kind === 'other'
+    ? { where: `e.kind = 'file' AND (e.extension IS NULL OR e.extension NOT IN (${marks}))`, params: [...list] }
+    : { where: `e.kind = 'file' AND e.extension IN (${marks})`, params: [...list] };
+}
 
 export type SortKey = 'name' | 'name-desc' | 'size' | 'size-asc' | 'date' | 'date-asc';
 export const SORTS: readonly { key: SortKey; label: string }[] = [
@@ -110,19 +137,22 @@ export function ftsQuery(text: string): string | null {
   return words.length ? words.map((w) => `${w}*`).join(' ') : null;
 }
 
-export async function searchCount(q: QueryFn, text: string): Promise<number> {
+export async function searchCount(q: QueryFn, text: string, kind: KindFilter = 'all'): Promise<number> {
   const m = ftsQuery(text);
   if (!m) return 0;
-  return n((await q('SELECT count(*) AS c FROM entries_fts WHERE entries_fts MATCH ?', [m]))[0]?.['c']);
+  const k = kindWhere(kind);
+  if (!k) return n((await q('SELECT count(*) AS c FROM entries_fts WHERE entries_fts MATCH ?', [m]))[0]?.['c']);
+  return n((await q(`SELECT count(*) AS c FROM entries_fts f JOIN entries e ON e.rowid = f.docid WHERE entries_fts MATCH ? AND ${k.where}`, [m, ...k.params]))[0]?.['c']);
 }
 
-export async function search(q: QueryFn, text: string, offset: number, limit: number, sort: SortKey = 'name'): Promise<FileRow[]> {
+export async function search(q: QueryFn, text: string, offset: number, limit: number, sort: SortKey = 'name', kind: KindFilter = 'all'): Promise<FileRow[]> {
   const m = ftsQuery(text);
   if (!m) return [];
+  const k = kindWhere(kind);
   const rows = await q(
     `SELECT ${FILE_COLS} FROM entries_fts f JOIN entries e ON e.rowid = f.docid
-     WHERE entries_fts MATCH ? ORDER BY e.kind = 'file', ${ORDER[sort]} LIMIT ? OFFSET ?`,
-    [m, limit, offset],
+     WHERE entries_fts MATCH ?${k ? ` AND ${k.where}` : ''} ORDER BY e.kind = 'file', ${ORDER[sort]} LIMIT ? OFFSET ?`,
+    [m, ...(k?.params ?? []), limit, offset],
   );
   return rows.map(toFile);
 }
@@ -147,25 +177,85 @@ function sourceWhere(src: FileSource): { where: string; params: (string | number
           OR e.content_uuid IN (SELECT content_uuid FROM user_metadata WHERE favorite = 1))`,
         params: [],
       };
+    case 'duplicates':
+      return {
+        where: `e.kind = 'file' AND e.content_uuid IN (
+          SELECT content_uuid FROM entries WHERE content_uuid IS NOT NULL GROUP BY content_uuid HAVING count(*) > 1)`,
+        params: [],
+      };
     case 'search':
       return null;
   }
 }
 
-export async function sourceCount(q: QueryFn, src: FileSource): Promise<number> {
-  if (src.kind === 'search') return searchCount(q, src.text);
-  const w = sourceWhere(src)!;
+/** A source and the Kind filter together (null: a search, which goes through the text index). */
+function filteredWhere(src: FileSource, kind: KindFilter): { where: string; params: (string | number | null)[] } | null {
+  const w = sourceWhere(src);
+  const k = kindWhere(kind);
+  return w && k ? { where: `${w.where} AND ${k.where}`, params: [...w.params, ...k.params] } : w;
+}
+
+/** The order of a source: duplicates come grouped by content, the largest (the most space) first. */
+const orderOf = (src: FileSource, sort: SortKey): string =>
+  src.kind === 'duplicates' ? `e.size DESC, e.content_uuid, ${ORDER[sort]}` : `e.kind = 'file', ${ORDER[sort]}`;
+
+/** In the Duplicates view: how many entries hold the content, and the devices that hold it. */
+const COPY_COLS = `, (SELECT count(*) FROM entries o WHERE o.content_uuid = e.content_uuid) AS copies,
+  (SELECT json_group_array(DISTINCT d.name) FROM entries o JOIN locations l ON l.uuid = o.location_uuid JOIN devices d ON d.uuid = l.device_uuid
+   WHERE o.content_uuid = e.content_uuid) AS holders`;
+
+export async function sourceCount(q: QueryFn, src: FileSource, kind: KindFilter = 'all'): Promise<number> {
+  if (src.kind === 'search') return searchCount(q, src.text, kind);
+  const w = filteredWhere(src, kind)!;
   return n((await q(`SELECT count(*) AS c FROM entries e WHERE ${w.where}`, w.params))[0]?.['c']);
 }
 
-export async function sourceRows(q: QueryFn, src: FileSource, offset: number, limit: number, sort: SortKey): Promise<FileRow[]> {
-  if (src.kind === 'search') return search(q, src.text, offset, limit, sort);
-  const w = sourceWhere(src)!;
+export async function sourceRows(q: QueryFn, src: FileSource, offset: number, limit: number, sort: SortKey, kind: KindFilter = 'all'): Promise<FileRow[]> {
+  if (src.kind === 'search') return search(q, src.text, offset, limit, sort, kind);
+  const w = filteredWhere(src, kind)!;
+  const dup = src.kind === 'duplicates';
   const rows = await q(
-    `SELECT ${FILE_COLS} FROM entries e WHERE ${w.where} ORDER BY e.kind = 'file', ${ORDER[sort]} LIMIT ? OFFSET ?`,
+    `SELECT ${FILE_COLS}${dup ? COPY_COLS : ''} FROM entries e WHERE ${w.where} ORDER BY ${orderOf(src, sort)} LIMIT ? OFFSET ?`,
     [...w.params, limit, offset],
   );
-  return rows.map(toFile);
+  return rows.map((r) => {
+    const f = toFile(r);
+    if (!dup) return f;
+    const names = JSON.parse(s(r['holders']) || '[]') as unknown[];
+    return { ...f, copies: n(r['copies']), holders: names.map(s).sort() };
+  });
+}
+
+/** The uuids of a source's rows [offset, offset + limit) in the list's order (what a
+ *  Shift-click range or Ctrl+A selects, rows not on screen included). */
+export async function sourceUuids(q: QueryFn, src: FileSource, offset: number, limit: number, sort: SortKey, kind: KindFilter = 'all'): Promise<string[]> {
+  let rows: Record<string, string | number | null>[];
+  if (src.kind === 'search') {
+    const m = ftsQuery(src.text);
+    if (!m) return [];
+    const k = kindWhere(kind);
+    rows = await q(
+      `SELECT e.uuid FROM entries_fts f JOIN entries e ON e.rowid = f.docid WHERE entries_fts MATCH ?${k ? ` AND ${k.where}` : ''}
+       ORDER BY e.kind = 'file', ${ORDER[sort]} LIMIT ? OFFSET ?`,
+      [m, ...(k?.params ?? []), limit, offset],
+    );
+  } else {
+    const w = filteredWhere(src, kind)!;
+    rows = await q(`SELECT e.uuid FROM entries e WHERE ${w.where} ORDER BY ${orderOf(src, sort)} LIMIT ? OFFSET ?`, [...w.params, limit, offset]);
+  }
+  return rows.map((r) => s(r['uuid']));
+}
+
+/** How many of the given entries are favourites (their own favourite flag), in
+ *  chunks (a selection may hold thousands). */
+export async function favoriteCount(q: QueryFn, entries: readonly string[]): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < entries.length; i += 500) {
+    const part = entries.slice(i, i + 500);
+    const marks = part.map(() => '?').join(',');
+    total += n((await q(`SELECT count(*) AS c FROM user_metadata WHERE favorite = 1 AND entry_uuid IN (${marks})`, part))[0]?.['c']);
+  }
+  return total;
 }
 
 const toTag = (r: Record<string, unknown>): TagRow => ({

@@ -51,9 +51,13 @@ export type SyncState = 'Ready' | 'Syncing' | 'Backfilling' | 'Offline';
 export type Collection =
   | { readonly kind: 'tag'; readonly uuid: string }
   | { readonly kind: 'album'; readonly uuid: string }
-  | { readonly kind: 'favorites' };
+  | { readonly kind: 'favorites' }
+  | { readonly kind: 'duplicates' };
 
 export type Layout = 'list' | 'grid';
+
+/** A set that is replaced whole, never changed in place: reactive as a `$state.raw` value. */
+const frozenSet = (xs: Iterable<string>): ReadonlySet<string> => new Set(xs);
 
 const WINDOW = 200;
 /** the stream is "Backfilling" (with a progress bar) while this many rows or more are missing */
@@ -79,6 +83,15 @@ export class AppState {
   selected = $state<Q.FileDetail | null>(null);
   /** tags, albums, favourite, notes and copies of the selected file */
   meta = $state<Q.FileMeta | null>(null);
+  /** the files selected in the list (one: `selected` is that file; several: the Inspector acts
+   *  on all of them). Replaced, never mutated, so a change is one reactive update. */
+  selection = $state.raw<ReadonlySet<string>>(frozenSet([]));
+  /** with several selected: how many of them are favourites */
+  bulk = $state<{ favorites: number } | null>(null);
+  /** what the last act on several files did, in words */
+  bulkMessage = $state<string | null>(null);
+  /** the "Kind" filter, applied to whatever the list shows */
+  kind = $state<Q.KindFilter>('all');
   tags = $state<Q.TagRow[]>([]);
   albums = $state<Q.AlbumRow[]>([]);
   /** a tag, album or the favourites shown instead of a folder */
@@ -109,6 +122,9 @@ export class AppState {
   #windowStart = 0;
   #windowLen = WINDOW;
   #seq = 0;
+  /** the list index a Shift-click range starts from (the last plain or Ctrl-click) */
+  #anchor: number | null = null;
+  #bulkSeq = 0;
 
   constructor(deps: AppDeps) {
     this.deps = deps;
@@ -230,6 +246,7 @@ export class AppState {
     if (this.selected && has('entries', 'locations', 'devices', 'tags', 'tag_links', 'albums', 'album_entries', 'user_metadata')) {
       jobs.push(this.refreshSelected());
     }
+    if (this.selection.size > 1 && has('user_metadata')) jobs.push(this.refreshBulk());
     await Promise.all(jobs);
     if (!this.location && this.locations.length) {
       const mine = this.locations.find((l) => l.device_uuid === this.deviceUuid) ?? this.locations[0]!;
@@ -301,6 +318,7 @@ export class AppState {
   }
 
   async openDir(dir: string | null): Promise<void> {
+    this.#listChanged();
     this.dir = dir;
     this.collection = null;
     this.fileOffset = 0;
@@ -310,6 +328,7 @@ export class AppState {
   }
 
   async setSearch(text: string): Promise<void> {
+    this.#listChanged();
     this.searchText = text;
     this.#windowStart = 0;
     await this.refreshFiles();
@@ -329,7 +348,7 @@ export class AppState {
     const text = this.searchText.trim();
     if (text) return { kind: 'search', text };
     const c = this.collection;
-    if (c) return c.kind === 'tag' ? { kind: 'tag', tag: c.uuid } : c.kind === 'album' ? { kind: 'album', album: c.uuid } : { kind: 'favorites' };
+    if (c) return c.kind === 'tag' ? { kind: 'tag', tag: c.uuid } : c.kind === 'album' ? { kind: 'album', album: c.uuid } : { kind: c.kind };
     return this.dir ? { kind: 'dir', dir: this.dir } : null;
   }
 
@@ -340,7 +359,7 @@ export class AppState {
     let total = 0;
     let rows: Q.FileRow[] = [];
     if (src) {
-      [total, rows] = await Promise.all([Q.sourceCount(q, src), Q.sourceRows(q, src, this.#windowStart, this.#windowLen, this.sort)]);
+      [total, rows] = await Promise.all([Q.sourceCount(q, src, this.kind), Q.sourceRows(q, src, this.#windowStart, this.#windowLen, this.sort, this.kind)]);
     }
     if (seq !== this.#seq) return; // a newer refresh started meanwhile
     this.fileTotal = total;
@@ -349,6 +368,7 @@ export class AppState {
   }
 
   async setSort(sort: Q.SortKey): Promise<void> {
+    this.#anchor = null; // indexes mean other files now
     this.sort = sort;
     this.#windowStart = 0;
     await this.refreshFiles();
@@ -365,6 +385,7 @@ export class AppState {
 
   /** Shows a tag's, an album's or the favourite files (from every device). */
   async openCollection(c: Collection): Promise<void> {
+    this.#listChanged();
     this.collection = c;
     this.searchText = '';
     this.#windowStart = 0;
@@ -376,6 +397,7 @@ export class AppState {
     const c = this.collection;
     if (!c) return null;
     if (c.kind === 'favorites') return 'Favorites';
+    if (c.kind === 'duplicates') return 'Duplicates: the same content more than once';
     if (c.kind === 'tag') return `Tag: ${this.tags.find((t) => t.uuid === c.uuid)?.name ?? 'deleted tag'}`;
     return `Album: ${this.albums.find((a) => a.uuid === c.uuid)?.name ?? 'deleted album'}`;
   }
@@ -389,6 +411,8 @@ export class AppState {
   }
 
   async showDetails(uuid: string): Promise<void> {
+    this.selection = frozenSet([uuid]);
+    this.bulk = null;
     const detail = await Q.fileDetail(this.deps.query, uuid);
     this.selected = detail;
     await this.refreshMeta();
@@ -402,6 +426,105 @@ export class AppState {
     }
     const meta = await Q.fileMeta(this.deps.query, f);
     if (this.selected?.uuid === f.uuid) this.meta = meta;
+  }
+
+  // ── selecting many ───────────────────────────────────────────────────────────────
+
+  /** Filter by kind (combined with the folder, collection or search shown). */
+  async setKind(kind: Q.KindFilter): Promise<void> {
+    this.#listChanged();
+    this.kind = kind;
+    this.#windowStart = 0;
+    await this.refreshFiles();
+  }
+
+  /**
+   * A click on the row at `index`: plain selects that file alone (a folder opens), `toggle`
+   * (Ctrl/Cmd) adds or removes it, `range` (Shift) selects from the last clicked row to it.
+   */
+  async clickFile(file: Q.FileRow, index: number, mods: { toggle?: boolean; range?: boolean } = {}): Promise<void> {
+    if (mods.range) return this.selectRange(index);
+    this.#anchor = index;
+    if (!mods.toggle) return this.select(file);
+    const has = this.selection.has(file.uuid);
+    await this.#setSelection(frozenSet(has ? [...this.selection].filter((u) => u !== file.uuid) : [...this.selection, file.uuid]));
+  }
+
+  /** Selects the rows from the anchor (the last clicked row) to `index`, both included. */
+  async selectRange(index: number): Promise<void> {
+    const src = this.source;
+    if (!src) return;
+    const from = this.#anchor ?? index;
+    this.#anchor = from;
+    const lo = Math.max(0, Math.min(from, index));
+    const hi = Math.max(from, index);
+    await this.#setSelection(frozenSet(await Q.sourceUuids(this.deps.query, src, lo, hi - lo + 1, this.sort, this.kind)));
+  }
+
+  /** Ctrl+A: every row the list shows (with its filters), scrolled into view or not. */
+  async selectAll(): Promise<void> {
+    const src = this.source;
+    if (!src || this.fileTotal === 0) return;
+    await this.#setSelection(frozenSet(await Q.sourceUuids(this.deps.query, src, 0, this.fileTotal, this.sort, this.kind)));
+  }
+
+  /** Escape: nothing selected. */
+  clearSelection(): void {
+    this.#anchor = null;
+    this.selection = frozenSet([]);
+    this.selected = null;
+    this.meta = null;
+    this.bulk = null;
+    this.bulkMessage = null;
+  }
+
+  async #setSelection(next: ReadonlySet<string>): Promise<void> {
+    this.bulkMessage = null;
+    if (next.size === 1) return this.showDetails([...next][0]!);
+    this.selection = next;
+    this.selected = null;
+    this.meta = null;
+    if (next.size === 0) this.bulk = null;
+    else await this.refreshBulk();
+  }
+
+  /** What the list shows is about to change: a selection of several (rows of the old list,
+   *  partly not on screen any more) is dropped; one selected file stays in the Inspector. */
+  #listChanged(): void {
+    this.#anchor = null;
+    if (this.selection.size > 1) this.clearSelection();
+  }
+
+  async refreshBulk(): Promise<void> {
+    const seq = ++this.#bulkSeq;
+    const ids = [...this.selection];
+    const favorites = await Q.favoriteCount(this.deps.query, ids);
+    if (seq === this.#bulkSeq) this.bulk = { favorites };
+  }
+
+  /** Runs one act on every selected file (one commit) and says what it did. */
+  async #onSelection(run: (ids: string[]) => ReturnType<AppDeps['intents']['tagEntries']>, done: (n: number) => string): Promise<boolean> {
+    const ids = [...this.selection];
+    this.bulkMessage = null;
+    const ok = await this.#act(() => run(ids));
+    if (ok) this.bulkMessage = done(ids.length);
+    return ok;
+  }
+  tagSelection(tag: string): Promise<boolean> {
+    const name = this.tags.find((t) => t.uuid === tag)?.name ?? 'the tag';
+    return this.#onSelection((ids) => this.deps.intents.tagEntries(tag, ids), (n) => `Tagged ${n.toLocaleString('en')} files with “${name}”.`);
+  }
+  addSelectionToAlbum(album: string): Promise<boolean> {
+    const name = this.albums.find((a) => a.uuid === album)?.name ?? 'the album';
+    return this.#onSelection((ids) => this.deps.intents.addEntriesToAlbum(album, ids), (n) => `Added ${n.toLocaleString('en')} files to “${name}”.`);
+  }
+  async favoriteSelection(favorite: boolean): Promise<boolean> {
+    const ok = await this.#onSelection(
+      (ids) => this.deps.intents.setFavorites(ids, favorite),
+      (n) => `${n.toLocaleString('en')} files ${favorite ? 'marked as favorites' : 'no longer favorites'}.`,
+    );
+    if (ok) await this.refreshBulk();
+    return ok;
   }
 
   async openFile(file: Q.FileRow): Promise<void> {

@@ -118,7 +118,7 @@ export class IndexingState {
         return null;
       }
       const v = r.value;
-      const changes = [v.added && `${v.added} added`, v.changed && `${v.changed} changed`, v.removed && `${v.removed} removed`].filter(Boolean).join(', ');
+      const changes = [v.added && `${v.added} added`, v.moved && `${v.moved} moved`, v.changed && `${v.changed} changed`, v.removed && `${v.removed} removed`].filter(Boolean).join(', ');
       this.message = v.cancelled
         ? `Indexing “${name}” was cancelled: ${v.files.toLocaleString('en')} files are indexed so far.`
         : `“${name}”: ${v.files.toLocaleString('en')} files${changes ? ` (${changes})` : ', nothing changed'}.`;
