@@ -12,13 +12,14 @@
  *   meta            Y.Map  library name, schema version
  *
  * Invariants:
- *  D1 Local writes happen in one transaction with LOCAL_ORIGIN; everything else is remote.
+ *  D1 Local writes happen in transactions with LOCAL_ORIGIN (one per batch of a write, D4:
+ *     the engine journals a write's transactions as ONE update); everything else is remote.
  *  D2 From a remote transaction exactly the changed keys become candidate changes; each is
  *     `unknown` until core validation accepts it. A value in `owned:X` that X did not stamp is
  *     rejected and counted (the owner rule), never applied.
  *  D3 Deleting a `shared` key (compaction) is not a change: what a device materialized stays.
- *  D4 One local batch's Yjs update stays under MAX_BATCH_UPDATE_BYTES when the caller splits
- *     bulk writes with `batchChanges` (measured: a sample entry — 2 uuids, a name, sizes and
+ *  D4 One local transaction's Yjs update stays under MAX_BATCH_UPDATE_BYTES: the engine
+ *     splits every write with `batchChanges` (measured: a sample entry — 2 uuids, a name, sizes and
  *     dates, its key and its root's name — costs ~300 B of update).
  *
  * Why owned records are one JSON string and not a nested object: Yjs encodes an object value
@@ -133,7 +134,7 @@ export function batchChanges<C extends Change>(changes: readonly C[], budget = M
   return out;
 }
 
-/** Writes local changes into the document in ONE transaction (D1). */
+/** Writes local changes into the document in ONE transaction (D1; the engine keeps it ≤ D4). */
 /** Checked before the transaction: a throw inside one would leave half the batch written. */
 export function writeChanges(doc: Y.Doc, device: string, changes: readonly Change[]): void {
   for (const c of changes) {

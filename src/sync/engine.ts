@@ -33,7 +33,7 @@ import { err, type Result } from '../core/result.ts';
 import type { StorageClient } from '../storage/client.ts';
 import type { CommitResult, StorageError } from '../storage/rpc.ts';
 import { compactDoc } from './compaction.ts';
-import { acksMap, BOOT_ORIGIN, createExtractor, LOCAL_ORIGIN, MAX_BATCH_UPDATE_BYTES, metaMap, sharedMap, writeChanges, type DocRejection } from './doc.ts';
+import { acksMap, batchChanges, BOOT_ORIGIN, createExtractor, LOCAL_ORIGIN, MAX_BATCH_UPDATE_BYTES, metaMap, sharedMap, writeChanges, type DocRejection } from './doc.ts';
 
 export interface SyncEngineDeps {
   readonly doc: Y.Doc;
@@ -300,18 +300,20 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
           if (!leased.ok) return leased;
           const aheadLeased = await ensureAheadLease(topAhead);
           if (!aheadLeased.ok) return aheadLeased;
+          // checked before any transaction: a refusal after the first would leave part written
+          const foreign = changes.find((c) => c.kind === 'owned' && c.owner !== device);
+          if (foreign) return err<StorageError>({ type: 'InvalidRequest', message: `device ${device} cannot write ${foreign.kind === 'owned' ? foreign.owner : ''}'s records` });
           captured = [];
-          try {
-            writeChanges(doc, device, changes);
-          } catch (e) {
-            return err<StorageError>({ type: 'InvalidRequest', message: e instanceof Error ? e.message : String(e) });
+          // One storage commit, but document transactions of at most the batch budget (D4):
+          // each is one message on the wire (a 50,000-file act is ~17 MB, above the relay's
+          // and a data channel's message limits), and together one journaled update.
+          for (const part of batchChanges(changes)) writeChanges(doc, device, part);
+          for (const u of captured) {
+            stats.largestLocalUpdate = Math.max(stats.largestLocalUpdate, u.byteLength);
+            if (u.byteLength > MAX_BATCH_UPDATE_BYTES) stats.oversizeLocalUpdates++;
           }
           const yUpdate = captured.length === 0 ? null : captured.length === 1 ? captured[0]! : Y.mergeUpdates(captured);
           captured = [];
-          if (yUpdate) {
-            stats.largestLocalUpdate = Math.max(stats.largestLocalUpdate, yUpdate.byteLength);
-            if (yUpdate.byteLength > MAX_BATCH_UPDATE_BYTES) stats.oversizeLocalUpdates++;
-          }
           const r = await storage.call('commit', { changes, hlc: clock.current(), yUpdate });
           record(r, 'local');
           return r;

@@ -9,6 +9,7 @@ import { MODELS, MODEL_NAMES } from '../../src/core/models.ts';
 import { createPrng } from '../../src/core/prng.ts';
 import { createIntents } from '../../src/sync/intents.ts';
 import type { Transport } from '../../src/transport/webrtc.ts';
+import { VersionState } from '../../src/ui/state/version.svelte.ts';
 import { AppState } from '../../src/ui/state/app.svelte.ts';
 import { uuidFactory } from '../support/fixtures.ts';
 import { type SimDevice, World } from '../support/sim/world.ts';
@@ -60,6 +61,7 @@ function appFor(d: SimDevice): { app: AppState; writes: Change[][] } {
       digest: async (b: Uint8Array) => new Uint8Array(await webcrypto.subtle.digest('SHA-256', b)),
     },
     inspector: { inspect: () => Promise.reject(new Error('no inspector')), compact: () => live.engine.compact(), persist: () => Promise.resolve(true) },
+    version: new VersionState({ schema: { build: 1, database: 1 }, checkForUpdate: () => Promise.resolve(false) }),
   });
   return { app, writes };
 }

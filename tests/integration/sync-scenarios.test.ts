@@ -128,12 +128,22 @@ describe('sync scenarios', () => {
     const { w, devs: [a, b] } = await world(0, 0);
     const tag = ids();
     await a!.write([a!.shared('tag', tag, 'insert', tagFields('Bulk', A))]);
-    // 2,500 tag links in one transaction: a shared batch large enough to be staged
+    await sync(w);
+    // 2,500 tag links written while B is away reach it in ONE transaction when they meet
+    // again (the sync handshake's difference; a live write travels in ≤ 200 KiB parts, D4):
+    // a remote batch large enough to be staged
+    w.net.isolate(B, true);
     const links = Array.from({ length: 2500 }, () => {
       const target = ids();
       return a!.shared('tag_link', tagLinkUuid(tag, target), 'insert', { tag_uuid: tag, target_uuid: target, target_kind: 'entry', source: 'user', applied_by_device: A, active: true });
     });
     await a!.write(links);
+    // one commit, in document transactions within the budget
+    expect(a!.live!.engine.stats().oversizeLocalUpdates).toBe(0);
+    expect(a!.live!.engine.stats().largestLocalUpdate).toBeGreaterThan(100 * 1024);
+    await sync(w);
+    w.net.isolate(B, false);
+    w.net.syncAll();
     await sync(w);
     expect(b!.live!.engine.stats().staged).toBeGreaterThanOrEqual(1);
     expect(b!.live!.engine.stats().commitFailures).toBe(0);
