@@ -318,7 +318,7 @@ describe('relay on PGlite: hostile clients', () => {
     // the good client was served throughout
     expect((await good.append(keys.handle, 'still-here', await blob(keys, 'MARKER-ok'))).dup).toBe(false);
     const heapMB = (process.memoryUsage().heapUsed - heap0) / 1048576;
-    console.log(`[figure] relay (PGlite, in-process) after a 3,000-frame flood and fragment abuse: heap +${heapMB.toFixed(1)} MB; counters rateLimited=${after.rateLimited} closedForAbuse=${after.closedForAbuse} badFrames=${relay.stats().badFrames}`);
+    console.log(`[figure] relay (PGlite, in-process) after a 3,000-frame flood and fragment abuse: heap ${heapMB >= 0 ? '+' : ''}${heapMB.toFixed(1)} MB; counters rateLimited=${after.rateLimited} closedForAbuse=${after.closedForAbuse} badFrames=${relay.stats().badFrames}`);
     expect(heapMB).toBeLessThan(100);
   });
 });
