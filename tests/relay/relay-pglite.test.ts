@@ -1,12 +1,13 @@
 // The relay on its embedded default — PGlite keeping its data in a folder, in-process fan-out
 // and leases — in this process, with limits small enough to reach. Hostile clients included.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { RelayClient } from '../../server/relay/client.mjs';
 import { MAX_FRAME_BYTES, OP, VERSION, encodeFrame } from '../../server/relay/protocol.mjs';
+import { openDb } from '../../server/relay/db.mjs';
 import { startRelay } from '../../server/relay/relay.mjs';
 import { decryptBlob, deriveRelayKeys, encryptBlob, ownerHandle, type RelayKeys } from '../../src/transport/relay-crypto.ts';
 import { newSecret } from '../../src/transport/room.ts';
@@ -317,7 +318,7 @@ describe('relay on PGlite: hostile clients', () => {
     // the good client was served throughout
     expect((await good.append(keys.handle, 'still-here', await blob(keys, 'MARKER-ok'))).dup).toBe(false);
     const heapMB = (process.memoryUsage().heapUsed - heap0) / 1048576;
-    console.log(`[figure] relay (PGlite, in-process) after a 3,000-frame flood and fragment abuse: heap +${heapMB.toFixed(1)} MB; counters rateLimited=${after.rateLimited} closedForAbuse=${after.closedForAbuse} badFrames=${relay.stats().badFrames}`);
+    console.log(`[figure] relay (PGlite, in-process) after a 3,000-frame flood and fragment abuse: heap ${heapMB >= 0 ? '+' : ''}${heapMB.toFixed(1)} MB; counters rateLimited=${after.rateLimited} closedForAbuse=${after.closedForAbuse} badFrames=${relay.stats().badFrames}`);
     expect(heapMB).toBeLessThan(100);
   });
 });
@@ -352,5 +353,14 @@ describe('relay on PGlite: the embedded default keeps its data', () => {
     expect((await c2.readAll(keys.handle, 0)).map((x) => x.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(await c2.append(keys.handle, 'k-2', new Uint8Array([1]))).toEqual({ seq: 3, dup: true });
     expect((await c2.getPages(keys.handle, owner, 0)).items.length).toBe(1);
+  });
+
+  it('refuses a data folder that is neither empty nor a store, touching nothing in it', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'tabdrive-relay-notastore-'));
+    writeFileSync(join(other, 'notes.txt'), 'mine');
+    await expect(openDb({ dataDir: other })).rejects.toThrow(/neither empty nor a relay store/);
+    expect(readdirSync(other)).toEqual(['notes.txt']);
+    expect(readFileSync(join(other, 'notes.txt'), 'utf8')).toBe('mine');
+    rmSync(other, { recursive: true, force: true });
   });
 });
