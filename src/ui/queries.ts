@@ -19,7 +19,11 @@ export interface FileRow {
   /** how many other devices hold a file with the same content */
   elsewhere: number;
 }
-export interface FileDetail extends FileRow { created_at: number | null; device_uuid: string | null; location_name: string | null; path: string }
+export interface FileDetail extends FileRow {
+  created_at: number | null; device_uuid: string | null; location_name: string | null; path: string;
+  /** the location's `picked://…` / `sample://…` path, and the file's path inside the location */
+  location_path: string | null; rel_path: string;
+}
 export interface TagRow {
   uuid: string; name: string; canonical: string; namespace: string | null; color: string | null;
   created_by: string; created_by_name: string | null; files: number;
@@ -250,7 +254,7 @@ export async function breadcrumbs(q: QueryFn, dir: string): Promise<Crumb[]> {
 export async function fileDetail(q: QueryFn, uuid: string): Promise<FileDetail | null> {
   const r = (
     await q(
-      `SELECT ${FILE_COLS}, e.created_at, l.name AS location_name, d.uuid AS device_uuid
+      `SELECT ${FILE_COLS}, e.created_at, l.name AS location_name, l.path AS location_path, d.uuid AS device_uuid
        FROM entries e LEFT JOIN locations l ON l.uuid = e.location_uuid LEFT JOIN devices d ON d.uuid = l.device_uuid
        WHERE e.uuid = ?`,
       [uuid],
@@ -261,5 +265,6 @@ export async function fileDetail(q: QueryFn, uuid: string): Promise<FileDetail |
   return {
     ...toFile(r), created_at: nn(r['created_at']), location_name: sn(r['location_name']),
     device_uuid: sn(r['device_uuid']), path: '/' + crumbs.map((c) => c.name).join('/'),
+    location_path: sn(r['location_path']), rel_path: crumbs.slice(1).map((c) => c.name).join('/'),
   };
 }

@@ -11,6 +11,7 @@ import * as Q from '../queries.ts';
 import { applyTheme, savedTheme, type ThemeChoice } from '../theme.ts';
 import { IndexingState, type FolderDeps } from './indexing.svelte.ts';
 import { SyncInspectorState, type InspectorDeps } from './inspector.svelte.ts';
+import { PreviewState } from './preview.svelte.ts';
 
 export interface AppDeps {
   readonly query: Q.QueryFn;
@@ -95,6 +96,8 @@ export class AppState {
   lastSeen = $state<Record<string, number>>({});
   readonly inspector: SyncInspectorState;
   readonly indexing: IndexingState;
+  /** the "Preview" dialog */
+  readonly preview = new PreviewState();
   #windowStart = 0;
   #windowLen = WINDOW;
   #seq = 0;
@@ -514,6 +517,14 @@ export class AppState {
   removeSelectedFromAlbum(album: string): Promise<boolean> {
     const f = this.selected;
     return f ? this.#act(() => this.deps.intents.removeFromAlbum(album, f.uuid)) : Promise.resolve(false);
+  }
+
+  /** Opens "Preview" on the selected file (a folder has none). */
+  async openPreview(): Promise<void> {
+    const f = this.selected;
+    if (!f || f.kind === 'dir') return;
+    const ref = { location: f.location_uuid, locationPath: f.location_path, device: f.device_uuid, deviceName: f.device_name, path: f.rel_path };
+    await this.preview.show(f, () => this.indexing.access.open(ref, this.deviceUuid));
   }
 
   newDevice(): void {

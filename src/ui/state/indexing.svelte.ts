@@ -5,7 +5,8 @@
 import type { Result } from '../../core/result.ts';
 import { canRead, type HandleStore } from '../../indexer/handles.ts';
 import { indexNewFolder, rescanFolder, type IndexDeps, type IndexReport } from '../../indexer/indexer.ts';
-import { fromDirectoryHandle, fromFileList, type PickedFolder } from '../../indexer/source.ts';
+import { fromDirectoryHandle, fromFileList, isPickedFile, type PickedFolder } from '../../indexer/source.ts';
+import { FileAccess } from '../../indexer/access.ts';
 import type { IntentError } from '../../sync/intents.ts';
 
 export interface FolderDeps extends Omit<IndexDeps, 'onProgress' | 'signal'> {
@@ -21,8 +22,16 @@ export class IndexingState {
   message = $state<string | null>(null);
   error = $state<string | null>(null);
   #abort: AbortController | null = null;
+  /** reads this device's files for previews (picked files of this tab, kept handles) */
+  readonly access: FileAccess;
 
-  constructor(private readonly deps: FolderDeps) {}
+  constructor(private readonly deps: FolderDeps) {
+    this.access = new FileAccess(deps.handles);
+  }
+
+  #remember(location: string, folder: PickedFolder): void {
+    this.access.remember(location, folder.items.filter(isPickedFile));
+  }
 
   get canPickDirectory(): boolean {
     return this.deps.pickDirectory !== null;
@@ -39,7 +48,9 @@ export class IndexingState {
       this.error = 'That folder is empty (or the browser did not list its files).';
       return null;
     }
-    return this.#run(folder.name, (d) => indexNewFolder(folder, d));
+    const report = await this.#run(folder.name, (d) => indexNewFolder(folder, d));
+    if (report) this.#remember(report.location, folder);
+    return report;
   }
 
   /** "Add folder" with the directory picker; the handle is kept for re-scans. */
@@ -73,7 +84,9 @@ export class IndexingState {
         this.error = 'That folder is empty (or the browser did not list its files).';
         return null;
       }
-      return this.#run(name, (d) => rescanFolder(location, folder, d));
+      const report = await this.#run(name, (d) => rescanFolder(location, folder, d));
+      if (report) this.#remember(location, folder);
+      return report;
     }
     const handle = await this.deps.handles?.load(location).catch(() => null);
     if (!handle) {
@@ -88,6 +101,7 @@ export class IndexingState {
   }
 
   async forget(location: string): Promise<void> {
+    this.access.forget(location);
     await this.deps.handles?.forget(location).catch(() => undefined);
   }
 

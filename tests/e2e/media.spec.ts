@@ -1,0 +1,225 @@
+// Issue 14: the files themselves. "Preview" (button, Space) shows images, text and code, PDFs
+// and audio of a folder this device can read, and says why for files it cannot read; media
+// metadata (EXIF) at indexing; thumbnails in the grid and the Inspector. Fixture files are
+// real: a JPEG encoded by Chromium with an EXIF block spliced in, a PDF, a WAV.
+import type { Locator, Page } from '@playwright/test';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, freshBrowserPerTest, openApp, test } from './support/browser.ts';
+import { pdfWithText, wavTone, withExif, type ExifTags } from '../support/media.ts';
+
+const browser = freshBrowserPerTest();
+const nav = (p: Page): Locator => p.getByRole('navigation', { name: 'Library' });
+const files = (p: Page): Locator => p.getByRole('main', { name: 'Files' }).getByRole('list', { name: 'Files' });
+const inspector = (p: Page): Locator => p.getByRole('complementary', { name: 'Inspector' });
+const preview = (p: Page): Locator => p.getByRole('dialog', { name: 'Preview' });
+const row = (p: Page, name: string): Locator => files(p).getByRole('button', { name: new RegExp(name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) });
+
+let tmp: string;
+test.beforeEach(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'tabdrive-media-'));
+});
+test.afterEach(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** A JPEG of `w`×`h` encoded by the page's own Chromium (a real decoder reads it back), with EXIF. */
+async function photo(p: Page, w: number, h: number, exif: ExifTags): Promise<Buffer> {
+  const bytes = await p.evaluate(async ([w, h]) => {
+    const c = new OffscreenCanvas(w, h);
+    const g = c.getContext('2d')!;
+    g.fillStyle = '#2a6'; g.fillRect(0, 0, w, h);
+    g.fillStyle = '#fd3'; g.fillRect(w / 4, h / 4, w / 2, h / 2);
+    return [...new Uint8Array(await (await c.convertToBlob({ type: 'image/jpeg', quality: 0.8 })).arrayBuffer())];
+  }, [w, h] as const);
+  return withExif(Buffer.from(bytes), exif);
+}
+
+/** Media/: a photo with EXIF, text, code, a large log, a PDF, a WAV and a file of no known kind. */
+async function mediaFolder(p: Page): Promise<string> {
+  const root = join(tmp, 'Media');
+  mkdirSync(join(root, 'docs'), { recursive: true });
+  writeFileSync(join(root, 'beach.jpg'), await photo(p, 400, 300, { make: 'Canon', model: 'Canon EOS 5D', taken: '2021:07:04 10:30:00' }));
+  writeFileSync(join(root, 'notes.txt'), 'pack sunscreen\nand a hat\n');
+  writeFileSync(join(root, 'docs', 'main.ts'), 'export const answer = 42;\n');
+  writeFileSync(join(root, 'big.log'), 'x'.repeat(300 * 1024));
+  writeFileSync(join(root, 'docs', 'report.pdf'), pdfWithText('Quarterly report', 2));
+  writeFileSync(join(root, 'tone.wav'), wavTone(1));
+  writeFileSync(join(root, 'data.bin'), Buffer.from([0, 1, 2, 3]));
+  return root;
+}
+
+async function addFolder(p: Page, dir: string, files = 7): Promise<void> {
+  await p.bringToFront();
+  await nav(p).getByLabel('Folder', { exact: true }).setInputFiles(dir);
+  await expect(nav(p).getByRole('status')).toContainText(`: ${files} files`);
+}
+
+/** Counts CSP violations in the page from now on. */
+const watchCsp = (p: Page) => p.evaluate(() => {
+  const w = window as unknown as { cspViolations: string[] };
+  w.cspViolations = [];
+  document.addEventListener('securitypolicyviolation', (e) => w.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+});
+const cspViolations = (p: Page) => p.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations);
+
+test('Preview shows an image, text, code, a PDF and audio of a picked folder; Space opens it, Escape closes it and focus returns to the file', async ({ baseURL }) => {
+  const a = await openApp(browser.context, baseURL!);
+  await watchCsp(a);
+  await addFolder(a, await mediaFolder(a));
+
+  // the image, from the Inspector's "Preview"
+  await row(a, 'beach.jpg').click();
+  await inspector(a).getByRole('button', { name: 'Preview' }).click();
+  const img = preview(a).getByRole('img', { name: 'beach.jpg' });
+  await expect(img).toBeVisible();
+  await expect.poll(() => img.evaluate((i: HTMLImageElement) => [i.naturalWidth, i.naturalHeight])).toEqual([400, 300]);
+  await a.keyboard.press('Escape');
+  await expect(preview(a)).toBeHidden();
+  await expect(row(a, 'beach.jpg')).toBeFocused();
+
+  // text, with Space on the focused file
+  await row(a, 'notes.txt').focus();
+  await a.keyboard.press(' ');
+  await expect(preview(a).getByLabel('Text of notes.txt')).toHaveText('pack sunscreen\nand a hat\n');
+  await expect(preview(a).getByRole('heading')).toHaveText('notes.txt');
+  await a.keyboard.press('Escape');
+  await expect(row(a, 'notes.txt')).toBeFocused();
+
+  // a large text file: only the first 256 KiB, and it says so
+  await row(a, 'big.log').focus();
+  await a.keyboard.press(' ');
+  await expect(preview(a)).toContainText('Showing the first 256 KB of 300 KB');
+  expect(await preview(a).getByLabel('Text of big.log').evaluate((e) => e.textContent?.length)).toBe(256 * 1024);
+  await preview(a).getByRole('button', { name: 'Close' }).click();
+  await expect(preview(a)).toBeHidden();
+
+  // audio: the WAV is decoded (its duration is known)
+  await row(a, 'tone.wav').focus();
+  await a.keyboard.press(' ');
+  const audio = preview(a).locator('audio');
+  await expect.poll(() => audio.evaluate((e: HTMLAudioElement) => Math.round(e.duration * 10) / 10)).toBe(1);
+  await a.keyboard.press('Escape');
+
+  // a kind with no viewer
+  await row(a, 'data.bin').focus();
+  await a.keyboard.press(' ');
+  await expect(preview(a).getByRole('status')).toHaveText('No preview for this kind of file (.bin).');
+  await a.keyboard.press('Escape');
+
+  // code and a PDF, inside a folder
+  await row(a, 'docs').dblclick();
+  await row(a, 'main.ts').focus();
+  await a.keyboard.press(' ');
+  await expect(preview(a).getByLabel('Text of main.ts')).toHaveText('export const answer = 42;\n');
+  await a.keyboard.press('Escape');
+  await row(a, 'report.pdf').focus();
+  await a.keyboard.press(' ');
+  await expect(preview(a)).toContainText('2 pages');
+  const page1 = preview(a).getByRole('img', { name: 'Page 1 of 2' });
+  await expect(page1).toBeVisible();
+  // pdf.js drew the page: white paper with dark text on it
+  const inked = await page1.evaluate((c: HTMLCanvasElement) => {
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let dark = 0;
+    let white = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      if (d[i]! < 100 && d[i + 3]! > 200) dark++;
+      else if (d[i]! > 240) white++;
+    }
+    return { dark, white };
+  });
+  expect(inked.dark).toBeGreaterThan(50);
+  expect(inked.white).toBeGreaterThan(inked.dark);
+  await a.keyboard.press('Escape');
+  await expect(row(a, 'report.pdf')).toBeFocused();
+  expect(await cspViolations(a)).toEqual([]);
+});
+
+test('files this device cannot read say why: another device\'s, a sample\'s, a folder picked in an earlier session, a handle without permission, a file gone', async ({ baseURL }) => {
+  // "Add folder" picks the origin-private folder `Kept` (a real directory handle, kept for re-scans)
+  await browser.context.addInitScript(() => {
+    (window as unknown as { showDirectoryPicker: () => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker = async () =>
+      (await navigator.storage.getDirectory()).getDirectoryHandle('Kept', { create: true });
+  });
+  const a = await openApp(browser.context, baseURL!);
+  const b = await openApp(browser.context, baseURL!);
+  await a.bringToFront();
+  // a picked folder on A
+  const root = join(tmp, 'Trip');
+  mkdirSync(root);
+  writeFileSync(join(root, 'notes.txt'), 'hello\n');
+  await addFolder(a, root, 1);
+
+  // B sees A's file but cannot read it
+  await nav(b).getByRole('list', { name: 'Locations' }).getByRole('button', { name: /Trip/ }).first().click();
+  await row(b, 'notes.txt').click();
+  await inspector(b).getByRole('button', { name: 'Preview' }).click();
+  await expect(preview(b).getByRole('status')).toContainText('only that device can read it');
+  await b.keyboard.press('Escape');
+
+  // a sample file has no content
+  await nav(a).getByRole('button', { name: 'Add sample location' }).click();
+  await nav(a).getByRole('textbox', { name: 'Location name' }).fill('Samples');
+  await nav(a).getByRole('spinbutton', { name: 'Number of files' }).fill('20');
+  await nav(a).getByRole('button', { name: 'Add', exact: true }).click();
+  await expect(nav(a).getByRole('list', { name: 'Locations' })).toContainText('Samples');
+  const [sample] = await a.evaluate(() => window.tabdrive.query(
+    "SELECT e.name FROM entries e JOIN locations l ON l.uuid = e.location_uuid WHERE l.name = 'Samples' AND e.kind = 'file' ORDER BY e.name LIMIT 1"));
+  const sampleName = String(sample!['name']);
+  await a.getByRole('searchbox', { name: 'Search files' }).fill(sampleName);
+  await row(a, sampleName).first().focus();
+  await a.keyboard.press(' ');
+  await expect(preview(a).getByRole('status')).toContainText('sample file');
+  await a.keyboard.press('Escape');
+  await a.getByRole('searchbox', { name: 'Search files' }).fill('');
+
+  // a folder added with the directory picker is read through its kept handle, also after a reload
+  await a.evaluate(async () => {
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('Kept', { create: true });
+    const sub = await dir.getDirectoryHandle('sub', { create: true });
+    const w = await (await sub.getFileHandle('kept.txt', { create: true })).createWritable();
+    await w.write('read through the handle\n');
+    await w.close();
+  });
+  await nav(a).getByRole('button', { name: 'Add folder' }).click();
+  await expect(nav(a).getByRole('status')).toContainText('“Kept”: 1 files');
+  await a.reload();
+  await a.evaluate(() => window.tabdrive.ready);
+  await nav(a).getByRole('list', { name: 'Locations' }).getByRole('button', { name: /Kept/ }).first().click();
+  await row(a, 'sub').dblclick();
+  await row(a, 'kept.txt').focus();
+  await a.keyboard.press(' ');
+  await expect(preview(a).getByLabel('Text of kept.txt')).toHaveText('read through the handle\n');
+  await a.keyboard.press('Escape');
+
+  // the folder picked with the input in the earlier session cannot be read any more
+  await nav(a).getByRole('list', { name: 'Locations' }).getByRole('button', { name: /Trip/ }).first().click();
+  await row(a, 'notes.txt').focus();
+  await a.keyboard.press(' ');
+  await expect(preview(a).getByRole('status')).toContainText('pick it again with “Rescan”');
+  await a.keyboard.press('Escape');
+
+  // the kept file deleted on disk
+  await nav(a).getByRole('list', { name: 'Locations' }).getByRole('button', { name: /Kept/ }).first().click();
+  await row(a, 'sub').dblclick();
+  await a.evaluate(async () => {
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('Kept');
+    await (await dir.getDirectoryHandle('sub')).removeEntry('kept.txt');
+  });
+  await row(a, 'kept.txt').focus();
+  await a.keyboard.press(' ');
+  await expect(preview(a).getByRole('status')).toContainText('no longer where it was indexed');
+  await a.keyboard.press('Escape');
+
+  // the handle's permission withdrawn (the browser says "denied", also when asked again)
+  await a.evaluate(() => {
+    const proto = FileSystemHandle.prototype as unknown as Record<string, unknown>;
+    proto['queryPermission'] = () => Promise.resolve('denied');
+    proto['requestPermission'] = () => Promise.resolve('denied');
+  });
+  await row(a, 'kept.txt').focus();
+  await a.keyboard.press(' ');
+  await expect(preview(a).getByRole('status')).toContainText('Permission to read this folder was not given');
+  await a.keyboard.press('Escape');
+  await expect(row(a, 'kept.txt')).toBeFocused();
+});
