@@ -16,6 +16,8 @@ import { ok, type Result } from '../core/result.ts';
 import { contentUuid } from '../core/uuid.ts';
 import type { IntentError, Intents } from '../sync/intents.ts';
 import { isPickedFile, type PickedFile, type PickedFolder } from './source.ts';
+import { hasExif } from '../media/kinds.ts';
+import { HEADER_BYTES, NO_MEDIA, readMedia, type MediaFields } from '../media/metadata.ts';
 
 export interface IndexProgress {
   readonly done: number;
@@ -42,6 +44,24 @@ export interface IndexReport {
   readonly cancelled: boolean;
   /** files that could not be read (indexed without a content identity) */
   readonly unreadable: readonly string[];
+  /** images whose header held no readable metadata (indexed without it) */
+  readonly mediaFailed: number;
+}
+
+type ExifParse = Parameters<typeof readMedia>[1];
+/** exifr (≈ 70 KB) is loaded by the first scan that meets an image. */
+let exifr: Promise<ExifParse> | null = null;
+const loadExifr = (): Promise<ExifParse> =>
+  (exifr ??= import('exifr').then((m) => (data, options) => m.default.parse(data, options) as Promise<Record<string, unknown> | undefined>));
+
+/** Date taken, size and camera of an image from its first bytes; never throws. */
+async function mediaOf(file: File): Promise<{ fields: MediaFields; failed: boolean }> {
+  try {
+    const header = new Uint8Array(await file.slice(0, HEADER_BYTES).arrayBuffer());
+    return await readMedia(header, await loadExifr());
+  } catch {
+    return { fields: NO_MEDIA, failed: true };
+  }
 }
 
 /** Files (with their content identities) per commit: keeps each Yjs update ~150 KB. */
@@ -114,6 +134,7 @@ async function sync(location: string, root: string, indexed: IndexedItem[], fold
   work.push(...diff.changed);
   const total = work.length;
   const unreadable: string[] = [];
+  let mediaFailed = 0;
   let done = 0;
   let cancelled = false;
   deps.onProgress?.({ done, total });
@@ -129,7 +150,13 @@ async function sync(location: string, root: string, indexed: IndexedItem[], fold
       const name = baseName(item.path);
       const ext = item.kind === 'file' ? extensionOf(name) : null;
       let content: string | null = null;
+      let media: MediaFields = NO_MEDIA;
       const f = files.get(item.path);
+      if (f && hasExif(ext)) {
+        const m = await mediaOf(f.file);
+        media = m.fields;
+        if (m.failed) mediaFailed++;
+      }
       if (f) {
         try {
           const hash = await contentHash(f.size, { read: async (o, n) => new Uint8Array(await f.file.slice(o, o + n).arrayBuffer()), digest: deps.digest });
@@ -144,6 +171,7 @@ async function sync(location: string, root: string, indexed: IndexedItem[], fold
         data: {
           location_uuid: location, parent_uuid: dirUuid.get(parentPath(item.path)) ?? root, name, kind: item.kind, extension: ext,
           size: item.kind === 'file' ? item.size : 0, created_at: null, modified_at: item.modified, content_uuid: content,
+          ...media,
         },
       });
     }
@@ -164,5 +192,5 @@ async function sync(location: string, root: string, indexed: IndexedItem[], fold
   const fin = await deps.intents.finishFolderLocation(location, totals);
   if (!fin.ok) return fin;
   const added = Math.min(done, diff.added.length);
-  return ok({ location, added, changed: Math.max(0, done - diff.added.length), removed, ...totals, cancelled, unreadable });
+  return ok({ location, added, changed: Math.max(0, done - diff.added.length), removed, ...totals, cancelled, unreadable, mediaFailed });
 }

@@ -22,6 +22,7 @@ const lit = (v: string | number | null): string =>
 function createTable(spec: ModelSpec): string {
   const cols = ['uuid TEXT PRIMARY KEY NOT NULL'];
   for (const [name, f] of Object.entries(spec.fields)) {
+    if (f.since !== undefined) continue; // added by its own migration, below
     // Shared rows may be partial until their insert arrives, so their columns are nullable.
     const notNull = spec.ownership === 'device' && !f.nullable ? ' NOT NULL' : '';
     cols.push(`${name} ${SQL_TYPE[f.type]}${notNull}`);
@@ -108,6 +109,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX pending_owned_location ON pending_owned(location_uuid);
       CREATE INDEX pending_owned_owner_seq ON pending_owned(owner, seq);`,
+  },
+  {
+    // Issue 14: media metadata of images, read at indexing (src/media/metadata.ts). Synced
+    // entry columns, nullable: rows from devices without them stay valid (core/stream.ts P4).
+    id: 6,
+    name: 'entries: date taken, dimensions, camera',
+    sql: `ALTER TABLE entries ADD COLUMN taken_at INTEGER;
+      ALTER TABLE entries ADD COLUMN width INTEGER;
+      ALTER TABLE entries ADD COLUMN height INTEGER;
+      ALTER TABLE entries ADD COLUMN camera_make TEXT;
+      ALTER TABLE entries ADD COLUMN camera_model TEXT;`,
   },
 ];
 

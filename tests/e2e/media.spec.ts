@@ -223,3 +223,52 @@ test('files this device cannot read say why: another device\'s, a sample\'s, a f
   await a.keyboard.press('Escape');
   await expect(row(a, 'kept.txt')).toBeFocused();
 });
+
+test('date taken, dimensions and camera are read at indexing, shown in the Inspector, and "Date taken" sorts', async ({ baseURL }) => {
+  const a = await openApp(browser.context, baseURL!);
+  const root = join(tmp, 'Shots');
+  mkdirSync(root);
+  writeFileSync(join(root, 'a-summer.jpg'), await photo(a, 400, 300, { make: 'Canon', model: 'Canon EOS 5D', taken: '2021:07:04 10:30:00' }));
+  writeFileSync(join(root, 'b-winter.jpg'), await photo(a, 320, 200, { make: 'NIKON CORPORATION', model: 'NIKON D750', taken: '2019:12:24 18:05:00' }));
+  // turned a quarter by its orientation tag: 240×160 pixels, seen as 160×240
+  writeFileSync(join(root, 'c-turned.jpg'), await photo(a, 240, 160, { make: 'Apple', model: 'iPhone 12', taken: '2023:03:01 08:00:00', orientation: 6 }));
+  writeFileSync(join(root, 'd-broken.jpg'), Buffer.from('not a jpeg at all'));
+  writeFileSync(join(root, 'e-notes.txt'), 'no metadata here\n');
+  await a.bringToFront();
+  await nav(a).getByLabel('Folder', { exact: true }).setInputFiles(root);
+  await expect(nav(a).getByRole('status')).toContainText('“Shots”: 5 files');
+  await expect(nav(a).getByRole('status')).toContainText('1 image(s) had no readable date, size or camera');
+
+  const rows = await a.evaluate(() => window.tabdrive.query('SELECT name, taken_at, width, height, camera_make, camera_model FROM entries WHERE kind = ? ORDER BY name', ['file']));
+  expect(rows).toEqual([
+    { name: 'a-summer.jpg', taken_at: Date.UTC(2021, 6, 4, 10, 30), width: 400, height: 300, camera_make: 'Canon', camera_model: 'Canon EOS 5D' },
+    { name: 'b-winter.jpg', taken_at: Date.UTC(2019, 11, 24, 18, 5), width: 320, height: 200, camera_make: 'NIKON CORPORATION', camera_model: 'NIKON D750' },
+    { name: 'c-turned.jpg', taken_at: Date.UTC(2023, 2, 1, 8, 0), width: 160, height: 240, camera_make: 'Apple', camera_model: 'iPhone 12' },
+    { name: 'd-broken.jpg', taken_at: null, width: null, height: null, camera_make: null, camera_model: null },
+    { name: 'e-notes.txt', taken_at: null, width: null, height: null, camera_make: null, camera_model: null },
+  ]);
+
+  await row(a, 'a-summer.jpg').click();
+  const details = inspector(a).locator('dl');
+  await expect(details).toContainText('Taken');
+  await expect(details).toContainText(/Jul 4, 2021.*10:30/);
+  await expect(details).toContainText('400 × 300');
+  await expect(details).toContainText('Canon EOS 5D');
+  await row(a, 'b-winter.jpg').click();
+  await expect(details).toContainText('CameraNIKON D750'); // the make is not repeated
+  await row(a, 'e-notes.txt').click();
+  await expect(details).not.toContainText('Taken');
+  await expect(details).not.toContainText('Camera');
+
+  // "Date taken" in the sort control: by the camera's date, files without one last
+  const names = () => files(a).getByRole('listitem').evaluateAll((items) => items.map((i) => i.querySelector('.name')?.textContent ?? ''));
+  const sort = a.getByRole('combobox', { name: 'Sort by' });
+  await sort.selectOption({ label: 'Date taken (newest first)' });
+  await expect.poll(names).toEqual(['c-turned.jpg', 'a-summer.jpg', 'b-winter.jpg', 'd-broken.jpg', 'e-notes.txt']);
+  await sort.selectOption({ label: 'Date taken (oldest first)' });
+  await expect.poll(names).toEqual(['b-winter.jpg', 'a-summer.jpg', 'c-turned.jpg', 'd-broken.jpg', 'e-notes.txt']);
+
+  // another device receives the metadata with the entries (owned-state stream)
+  const b = await openApp(browser.context, baseURL!);
+  await expect.poll(() => b.evaluate(() => window.tabdrive.query("SELECT camera_model FROM entries WHERE name = 'c-turned.jpg'"))).toEqual([{ camera_model: 'iPhone 12' }]);
+});

@@ -63,12 +63,13 @@ export class IndexingState {
       if (!(e instanceof DOMException && e.name === 'AbortError')) this.error = `The folder could not be opened: ${String(e)}`;
       return null;
     }
-    const report = await this.#run(handle.name, async (d, signal) => {
+    // the handle is kept before the result is announced: a reload right after must find it
+    return this.#run(handle.name, async (d, signal) => {
       const folder = await this.#read(handle, signal);
-      return indexNewFolder(folder, d);
+      const r = await indexNewFolder(folder, d);
+      if (r.ok && this.deps.handles) await this.deps.handles.save(r.value.location, handle).catch(() => undefined);
+      return r;
     });
-    if (report && this.deps.handles) await this.deps.handles.save(report.location, handle).catch(() => undefined);
-    return report;
   }
 
   /** Whether a location can be re-scanned without picking the folder again. */
@@ -135,7 +136,8 @@ export class IndexingState {
       const changes = [v.added && `${v.added} added`, v.changed && `${v.changed} changed`, v.removed && `${v.removed} removed`].filter(Boolean).join(', ');
       this.message = v.cancelled
         ? `Indexing “${name}” was cancelled: ${v.files.toLocaleString('en')} files are indexed so far.`
-        : `“${name}”: ${v.files.toLocaleString('en')} files${changes ? ` (${changes})` : ', nothing changed'}.`;
+        : `“${name}”: ${v.files.toLocaleString('en')} files${changes ? ` (${changes})` : ', nothing changed'}.` +
+          (v.mediaFailed ? ` ${v.mediaFailed} image(s) had no readable date, size or camera.` : '');
       if (v.unreadable.length) this.error = `${v.unreadable.length} file(s) could not be read and have no content identity (e.g. ${v.unreadable[0]}).`;
       return v;
     } catch (e) {
