@@ -16,7 +16,7 @@ import { ok, type Result } from '../core/result.ts';
 import { contentUuid } from '../core/uuid.ts';
 import type { IntentError, Intents } from '../sync/intents.ts';
 import { isPickedFile, type PickedFile, type PickedFolder } from './source.ts';
-import { hasExif } from '../media/kinds.ts';
+import { canThumbnail, hasExif } from '../media/kinds.ts';
 import { HEADER_BYTES, NO_MEDIA, readMedia, type MediaFields } from '../media/metadata.ts';
 
 export interface IndexProgress {
@@ -32,6 +32,8 @@ export interface IndexDeps {
   readonly onProgress?: (p: IndexProgress) => void;
   readonly yieldToUi?: () => Promise<void>;
   readonly signal?: AbortSignal;
+  /** images of a batch, once its entries are written (thumbnails are made from them) */
+  readonly onImagesWritten?: (items: readonly { readonly content: string; readonly file: File }[]) => void;
 }
 
 export interface IndexReport {
@@ -146,6 +148,7 @@ async function sync(location: string, root: string, indexed: IndexedItem[], fold
     }
     const entries: { uuid: string; data: Fields }[] = [];
     const contents: { hash: string; size: number; kind: string | null }[] = [];
+    const images: { content: string; file: File }[] = [];
     for (const { uuid, item } of work.slice(i, i + BATCH)) {
       const name = baseName(item.path);
       const ext = item.kind === 'file' ? extensionOf(name) : null;
@@ -162,6 +165,7 @@ async function sync(location: string, root: string, indexed: IndexedItem[], fold
           const hash = await contentHash(f.size, { read: async (o, n) => new Uint8Array(await f.file.slice(o, o + n).arrayBuffer()), digest: deps.digest });
           content = contentUuid(hash);
           contents.push({ hash, size: f.size, kind: (ext && KINDS[ext]) ?? null });
+          if (canThumbnail(ext)) images.push({ content, file: f.file });
         } catch {
           unreadable.push(item.path);
         }
@@ -177,6 +181,7 @@ async function sync(location: string, root: string, indexed: IndexedItem[], fold
     }
     const w = await deps.intents.writeFolderEntries(entries, contents);
     if (!w.ok) return w;
+    if (images.length) deps.onImagesWritten?.(images);
     done += entries.length;
     deps.onProgress?.({ done, total });
     await deps.yieldToUi?.();

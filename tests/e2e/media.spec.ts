@@ -272,3 +272,79 @@ test('date taken, dimensions and camera are read at indexing, shown in the Inspe
   const b = await openApp(browser.context, baseURL!);
   await expect.poll(() => b.evaluate(() => window.tabdrive.query("SELECT camera_model FROM entries WHERE name = 'c-turned.jpg'"))).toEqual([{ camera_model: 'iPhone 12' }]);
 });
+
+test('thumbnails are made while indexing, kept by content, shown in the grid and the Inspector, and still there after a reload', async ({ baseURL }) => {
+  const a = await openApp(browser.context, baseURL!);
+  const root = join(tmp, 'Pics');
+  mkdirSync(root);
+  writeFileSync(join(root, 'beach.jpg'), await photo(a, 400, 300, { make: 'Canon', model: 'EOS', taken: '2021:07:04 10:30:00' }));
+  writeFileSync(join(root, 'big.jpg'), await photo(a, 3000, 2000, {}));
+  writeFileSync(join(root, 'turned.jpg'), await photo(a, 240, 160, { orientation: 6 }));
+  writeFileSync(join(root, 'broken.jpg'), Buffer.from('not a jpeg at all'));
+  writeFileSync(join(root, 'notes.txt'), 'text\n');
+  // 40 more photos: indexing and thumbnails run together; the page must stay responsive
+  mkdirSync(join(root, 'more'));
+  for (let i = 0; i < 40; i++) writeFileSync(join(root, 'more', `p${i}.jpg`), await photo(a, 1200 + i, 900, {}));
+  await a.evaluate(() => {
+    const w = window as unknown as { longest: number };
+    w.longest = 0;
+    new PerformanceObserver((l) => {
+      for (const e of l.getEntries()) w.longest = Math.max(w.longest, e.duration);
+    }).observe({ type: 'longtask' });
+  });
+  await a.bringToFront();
+  await nav(a).getByLabel('Folder', { exact: true }).setInputFiles(root);
+  await expect(nav(a).getByRole('status')).toContainText('“Pics”: 45 files');
+  await expect.poll(() => a.evaluate(() => window.tabdrive.thumbnailStats?.()), { timeout: 60_000 })
+    .toEqual({ made: 43, skipped: 0, failed: 1, queued: 0 });
+  const longest = await a.evaluate(() => (window as unknown as { longest: number }).longest);
+  console.log(`longest main-thread task while indexing 45 files and making 43 thumbnails: ${Math.round(longest)} ms`);
+  expect(longest).toBeLessThan(1000);
+
+  await a.getByRole('group', { name: 'Layout' }).getByRole('button', { name: 'Grid' }).click();
+  const thumbOf = (p: Page, name: string) => files(p).getByRole('img', { name });
+  const size = (l: Locator) => l.evaluate((i: HTMLImageElement) => [i.naturalWidth, i.naturalHeight]);
+  await expect(thumbOf(a, 'beach.jpg')).toBeVisible();
+  await expect.poll(() => size(thumbOf(a, 'beach.jpg'))).toEqual([256, 192]);
+  await expect.poll(() => size(thumbOf(a, 'big.jpg'))).toEqual([256, 171]);
+  await expect.poll(() => size(thumbOf(a, 'turned.jpg'))).toEqual([160, 240]); // EXIF orientation applied
+  await expect(thumbOf(a, 'broken.jpg')).toHaveCount(0);
+  await expect(thumbOf(a, 'notes.txt')).toHaveCount(0);
+  await expect(row(a, 'broken.jpg')).toBeVisible();
+
+  // kept by content identity, as WebP
+  const stored = await a.evaluate(async () => {
+    const db = await new Promise<IDBDatabase>((res, rej) => {
+      const r = indexedDB.open('tabdrive:thumbnails');
+      r.onsuccess = () => res(r.result);
+      r.onerror = () => rej(r.error);
+    });
+    const all = await new Promise<{ keys: IDBValidKey[]; values: { type: string; bytes: ArrayBuffer }[] }>((res) => {
+      const s = db.transaction('thumbs').objectStore('thumbs');
+      const k = s.getAllKeys();
+      const v = s.getAll();
+      v.onsuccess = () => res({ keys: k.result, values: v.result as { type: string; bytes: ArrayBuffer }[] });
+    });
+    db.close();
+    return { keys: all.keys.map(String).sort(), types: [...new Set(all.values.map((x) => x.type))], largest: Math.max(...all.values.map((x) => x.bytes.byteLength)) };
+  });
+  const contents = await a.evaluate(() => window.tabdrive.query("SELECT DISTINCT content_uuid AS c FROM entries WHERE name LIKE '%.jpg' AND name <> 'broken.jpg' ORDER BY c"));
+  expect(stored.keys).toEqual(contents.map((r) => String(r['c'])).sort());
+  expect(stored.types).toEqual(['image/webp']);
+  expect(stored.largest).toBeLessThan(40_000);
+
+  // the Inspector shows it too
+  await row(a, 'beach.jpg').click();
+  await expect(inspector(a).getByRole('img', { name: 'beach.jpg' })).toBeVisible();
+
+  // after a reload the picked files are gone, the thumbnails are not; another tab of this
+  // browser (another device) shows them for the same content
+  await a.reload();
+  await a.evaluate(() => window.tabdrive.ready);
+  await a.getByRole('group', { name: 'Layout' }).getByRole('button', { name: 'Grid' }).click();
+  await expect.poll(() => size(thumbOf(a, 'beach.jpg'))).toEqual([256, 192]);
+  const b = await openApp(browser.context, baseURL!);
+  await nav(b).getByRole('list', { name: 'Locations' }).getByRole('button', { name: /Pics/ }).first().click();
+  await b.getByRole('group', { name: 'Layout' }).getByRole('button', { name: 'Grid' }).click();
+  await expect(thumbOf(b, 'big.jpg')).toBeVisible();
+});

@@ -12,6 +12,7 @@ import { applyTheme, savedTheme, type ThemeChoice } from '../theme.ts';
 import { IndexingState, type FolderDeps } from './indexing.svelte.ts';
 import { SyncInspectorState, type InspectorDeps } from './inspector.svelte.ts';
 import { PreviewState } from './preview.svelte.ts';
+import { ThumbView } from './thumbs.svelte.ts';
 
 export interface AppDeps {
   readonly query: Q.QueryFn;
@@ -98,6 +99,8 @@ export class AppState {
   readonly indexing: IndexingState;
   /** the "Preview" dialog */
   readonly preview = new PreviewState();
+  /** thumbnails of images, by content identity */
+  readonly thumbs: ThumbView;
   #windowStart = 0;
   #windowLen = WINDOW;
   #seq = 0;
@@ -110,6 +113,7 @@ export class AppState {
     this.peers = deps.transport.peers();
     this.inspector = new SyncInspectorState(deps.inspector);
     this.indexing = new IndexingState(deps.folders);
+    this.thumbs = new ThumbView(deps.folders.thumbnails ?? null);
     deps.transport.onPeers(() => {
       this.peers = deps.transport.peers();
       this.paused = deps.transport.paused;

@@ -7,6 +7,7 @@ import { canRead, type HandleStore } from '../../indexer/handles.ts';
 import { indexNewFolder, rescanFolder, type IndexDeps, type IndexReport } from '../../indexer/indexer.ts';
 import { fromDirectoryHandle, fromFileList, isPickedFile, type PickedFolder } from '../../indexer/source.ts';
 import { FileAccess } from '../../indexer/access.ts';
+import type { Thumbnails } from '../../media/thumbnails.ts';
 import type { IntentError } from '../../sync/intents.ts';
 
 export interface FolderDeps extends Omit<IndexDeps, 'onProgress' | 'signal'> {
@@ -14,6 +15,8 @@ export interface FolderDeps extends Omit<IndexDeps, 'onProgress' | 'signal'> {
   readonly handles: HandleStore | null;
   /** the File System Access directory picker, when the browser has one */
   readonly pickDirectory: (() => Promise<FileSystemDirectoryHandle>) | null;
+  /** thumbnails of indexed images (absent: none are made) */
+  readonly thumbnails?: Thumbnails | null;
 }
 
 export class IndexingState {
@@ -125,7 +128,10 @@ export class IndexingState {
     this.running = { name, done: 0, total: 0, phase: 'reading' };
     try {
       const r = await job(
-        { ...this.deps, signal: abort.signal, onProgress: (p) => (this.running = { name, ...p, phase: 'indexing' }) },
+        {
+          ...this.deps, signal: abort.signal, onProgress: (p) => (this.running = { name, ...p, phase: 'indexing' }),
+          onImagesWritten: (items) => this.deps.thumbnails?.enqueue(items),
+        },
         abort.signal,
       );
       if (!r.ok) {
