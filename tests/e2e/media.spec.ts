@@ -317,7 +317,7 @@ test('thumbnails are made while indexing, kept by content, shown in the grid and
     const db = await new Promise<IDBDatabase>((res, rej) => {
       const r = indexedDB.open('tabdrive:thumbnails');
       r.onsuccess = () => res(r.result);
-      r.onerror = () => rej(r.error);
+      r.onerror = () => rej(new Error(String(r.error)));
     });
     const all = await new Promise<{ keys: IDBValidKey[]; values: { type: string; bytes: ArrayBuffer }[] }>((res) => {
       const s = db.transaction('thumbs').objectStore('thumbs');
