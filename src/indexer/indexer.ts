@@ -119,6 +119,25 @@ async function indexedItems(location: string, root: string, deps: IndexDeps): Pr
   return out;
 }
 
+/** A re-scan hands on the unchanged images too: their thumbnails may be missing (indexed
+ *  before thumbnails were made, or the browser cleared them); the queue skips those it has. */
+function thumbnailsOfUnchanged(location: string, indexed: readonly IndexedItem[], files: ReadonlyMap<string, PickedFile>, deps: IndexDeps): void {
+  const candidates = indexed.filter((i) => i.kind === 'file' && files.has(i.path) && canThumbnail(extensionOf(baseName(i.path))));
+  if (!candidates.length) return;
+  void deps.query('SELECT uuid, content_uuid FROM entries WHERE location_uuid = ? AND content_uuid IS NOT NULL', [location]).then(
+    (rows) => {
+      const contentOf = new Map(rows.map((r) => [String(r['uuid']), String(r['content_uuid'])]));
+      const images = candidates.flatMap((i) => {
+        const content = contentOf.get(i.uuid);
+        const f = files.get(i.path);
+        return content && f ? [{ content, file: f.file }] : [];
+      });
+      if (images.length) deps.onImagesWritten?.(images);
+    },
+    () => undefined, // thumbnails are a nicety: the scan's result does not depend on them
+  );
+}
+
 async function sync(location: string, root: string, indexed: IndexedItem[], folder: PickedFolder, deps: IndexDeps): Promise<Result<IndexReport, IntentError>> {
   const scanned = withDirectories(folder.items);
   const files = new Map<string, PickedFile>();
@@ -192,6 +211,7 @@ async function sync(location: string, root: string, indexed: IndexedItem[], fold
     if (!r.ok) return r;
     removed = diff.removed.length;
   }
+  if (!cancelled && deps.onImagesWritten) thumbnailsOfUnchanged(location, indexed, files, deps);
   const [t] = await deps.query("SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM entries WHERE location_uuid = ? AND kind = 'file'", [location]);
   const totals = { files: Number(t?.['files'] ?? 0), bytes: Number(t?.['bytes'] ?? 0) };
   const fin = await deps.intents.finishFolderLocation(location, totals);

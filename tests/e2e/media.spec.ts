@@ -348,3 +348,37 @@ test('thumbnails are made while indexing, kept by content, shown in the grid and
   await b.getByRole('group', { name: 'Layout' }).getByRole('button', { name: 'Grid' }).click();
   await expect(thumbOf(b, 'big.jpg')).toBeVisible();
 });
+
+test('a re-scan makes the thumbnails an unchanged folder lacks (indexed before thumbnails, or cleared)', async ({ baseURL }) => {
+  const a = await openApp(browser.context, baseURL!);
+  const root = join(tmp, 'Old');
+  mkdirSync(root);
+  writeFileSync(join(root, 'one.jpg'), await photo(a, 300, 300, {}));
+  writeFileSync(join(root, 'two.jpg'), await photo(a, 500, 250, {}));
+  await a.bringToFront();
+  await nav(a).getByLabel('Folder', { exact: true }).setInputFiles(root);
+  await expect(nav(a).getByRole('status')).toContainText('“Old”: 2 files');
+  await expect.poll(() => a.evaluate(() => window.tabdrive.thumbnailStats?.().made)).toBe(2);
+  // as a browser that indexed the folder before thumbnails existed: none kept
+  await a.evaluate(() => new Promise<void>((res, rej) => {
+    const r = indexedDB.deleteDatabase('tabdrive:thumbnails');
+    r.onsuccess = () => res();
+    r.onerror = () => rej(new Error(String(r.error)));
+    r.onblocked = () => res(); // the app's connection closes on versionchange
+  }));
+  await a.reload();
+  await a.evaluate(() => window.tabdrive.ready);
+  await a.getByRole('group', { name: 'Layout' }).getByRole('button', { name: 'Grid' }).click();
+  await expect(row(a, 'one.jpg')).toBeVisible();
+  await expect(files(a).getByRole('img')).toHaveCount(0);
+
+  const item = nav(a).getByRole('list', { name: 'Locations' }).getByRole('listitem').filter({ hasText: 'Old' }).last();
+  await item.hover();
+  const chooser = a.waitForEvent('filechooser');
+  await item.getByRole('button', { name: 'Rescan' }).click();
+  await (await chooser).setFiles(root);
+  await expect(nav(a).getByRole('status')).toContainText('“Old”: 2 files, nothing changed');
+  await expect(files(a).getByRole('img', { name: 'one.jpg' })).toBeVisible();
+  await expect(files(a).getByRole('img', { name: 'two.jpg' })).toBeVisible();
+  expect(await a.evaluate(() => window.tabdrive.thumbnailStats?.())).toEqual({ made: 2, skipped: 0, failed: 0, queued: 0 });
+});
