@@ -20,6 +20,7 @@ import { LOCAL_ORIGIN, BOOT_ORIGIN, sharedMap } from './sync/doc.ts';
 import { createLatencyProbe } from './sync/latency.ts';
 import { createHandleStore } from './indexer/handles.ts';
 import { createThumbStore, Thumbnails, workerMaker, type ThumbStats } from './media/thumbnails.ts';
+import { posterFrame } from './media/poster.ts';
 import { compareDigests, parseDigest, type SyncReport } from './ui/state/inspector.svelte.ts';
 import { injectInbound } from './transport/chunked-channel.ts';
 import { inviteLink, parseInvite } from './transport/invite.ts';
@@ -166,7 +167,7 @@ async function start(): Promise<void> {
   const worker = new Worker(new URL('./storage/db.worker.ts', import.meta.url), { type: 'module' });
   const thumbnails = new Thumbnails(
     createThumbStore(indexedDB),
-    workerMaker(() => new Worker(new URL('./media/thumbs.worker.ts', import.meta.url), { type: 'module' })),
+    workerMaker(() => new Worker(new URL('./media/thumbs.worker.ts', import.meta.url), { type: 'module' }), posterFrame),
   );
   const storage = createStorageClient(worker);
   // A new device starts from the newest image another device of this library keeps in this

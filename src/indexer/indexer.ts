@@ -16,7 +16,7 @@ import { ok, type Result } from '../core/result.ts';
 import { contentUuid } from '../core/uuid.ts';
 import type { IntentError, Intents } from '../sync/intents.ts';
 import { isPickedFile, type PickedFile, type PickedFolder } from './source.ts';
-import { canThumbnail, hasExif } from '../media/kinds.ts';
+import { hasExif, thumbnailKind } from '../media/kinds.ts';
 import { HEADER_BYTES, NO_MEDIA, readMedia, type MediaFields } from '../media/metadata.ts';
 
 export interface IndexProgress {
@@ -33,7 +33,7 @@ export interface IndexDeps {
   readonly yieldToUi?: () => Promise<void>;
   readonly signal?: AbortSignal;
   /** images of a batch, once its entries are written (thumbnails are made from them) */
-  readonly onImagesWritten?: (items: readonly { readonly content: string; readonly file: File }[]) => void;
+  readonly onImagesWritten?: (items: readonly { readonly content: string; readonly file: File; readonly kind: 'image' | 'video' }[]) => void;
 }
 
 export interface IndexReport {
@@ -122,7 +122,10 @@ async function indexedItems(location: string, root: string, deps: IndexDeps): Pr
 /** A re-scan hands on the unchanged images too: their thumbnails may be missing (indexed
  *  before thumbnails were made, or the browser cleared them); the queue skips those it has. */
 function thumbnailsOfUnchanged(location: string, indexed: readonly IndexedItem[], files: ReadonlyMap<string, PickedFile>, deps: IndexDeps): void {
-  const candidates = indexed.filter((i) => i.kind === 'file' && files.has(i.path) && canThumbnail(extensionOf(baseName(i.path))));
+  const candidates = indexed.flatMap((i) => {
+    const kind = i.kind === 'file' && files.has(i.path) ? thumbnailKind(extensionOf(baseName(i.path))) : null;
+    return kind ? [{ ...i, thumb: kind }] : [];
+  });
   if (!candidates.length) return;
   void deps.query('SELECT uuid, content_uuid FROM entries WHERE location_uuid = ? AND content_uuid IS NOT NULL', [location]).then(
     (rows) => {
@@ -130,7 +133,7 @@ function thumbnailsOfUnchanged(location: string, indexed: readonly IndexedItem[]
       const images = candidates.flatMap((i) => {
         const content = contentOf.get(i.uuid);
         const f = files.get(i.path);
-        return content && f ? [{ content, file: f.file }] : [];
+        return content && f ? [{ content, file: f.file, kind: i.thumb }] : [];
       });
       if (images.length) deps.onImagesWritten?.(images);
     },
@@ -167,7 +170,7 @@ async function sync(location: string, root: string, indexed: IndexedItem[], fold
     }
     const entries: { uuid: string; data: Fields }[] = [];
     const contents: { hash: string; size: number; kind: string | null }[] = [];
-    const images: { content: string; file: File }[] = [];
+    const images: { content: string; file: File; kind: 'image' | 'video' }[] = [];
     for (const { uuid, item } of work.slice(i, i + BATCH)) {
       const name = baseName(item.path);
       const ext = item.kind === 'file' ? extensionOf(name) : null;
@@ -184,7 +187,8 @@ async function sync(location: string, root: string, indexed: IndexedItem[], fold
           const hash = await contentHash(f.size, { read: async (o, n) => new Uint8Array(await f.file.slice(o, o + n).arrayBuffer()), digest: deps.digest });
           content = contentUuid(hash);
           contents.push({ hash, size: f.size, kind: (ext && KINDS[ext]) ?? null });
-          if (canThumbnail(ext)) images.push({ content, file: f.file });
+          const thumb = thumbnailKind(ext);
+          if (thumb) images.push({ content, file: f.file, kind: thumb });
         } catch {
           unreadable.push(item.path);
         }

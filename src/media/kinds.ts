@@ -30,7 +30,15 @@ export function previewKind(extension: string | null): PreviewKind {
 }
 
 export const hasExif = (extension: string | null): boolean => EXIF.has((extension ?? '').toLowerCase());
-export const canThumbnail = (extension: string | null): boolean => RASTER.has((extension ?? '').toLowerCase());
+/** video containers Chromium plays, whose first frames make a poster */
+const POSTER = new Set(['mp4', 'm4v', 'webm', 'ogv', 'mov']);
+
+/** How a thumbnail is made: decoding the image, or a frame of the video; null: none. */
+export function thumbnailKind(extension: string | null): 'image' | 'video' | null {
+  const ext = (extension ?? '').toLowerCase();
+  return RASTER.has(ext) ? 'image' : POSTER.has(ext) ? 'video' : null;
+}
+export const canThumbnail = (extension: string | null): boolean => thumbnailKind(extension) !== null;
 
 /** Text previews show at most this much of a file (a 2 GB log must not be read whole). */
 export const TEXT_PREVIEW_BYTES = 256 * 1024;

@@ -21,8 +21,15 @@ export interface Thumb {
 
 export interface ThumbJob {
   readonly id: number;
-  readonly file: Blob;
+  /** an image file, or a video frame already drawn (the worker has no video decoder) */
+  readonly file: Blob | ImageBitmap;
   readonly max: number;
+}
+export type ThumbKind = 'image' | 'video';
+export interface ThumbItem {
+  readonly content: string;
+  readonly file: Blob;
+  readonly kind?: ThumbKind;
 }
 export type ThumbResult = { readonly id: number; readonly ok: true; readonly thumb: Thumb } | { readonly id: number; readonly ok: false; readonly error: string };
 
@@ -65,7 +72,7 @@ export interface ThumbStats {
  */
 export class Thumbnails {
   readonly stats: ThumbStats = { made: 0, skipped: 0, failed: 0, queued: 0 };
-  readonly #queue: { content: string; file: Blob }[] = [];
+  readonly #queue: ThumbItem[] = [];
   readonly #known = new Set<string>();
   readonly #listeners = new Set<(content: string) => void>();
   #running = 0;
@@ -73,7 +80,7 @@ export class Thumbnails {
 
   constructor(
     readonly store: ThumbStore,
-    private readonly make: (file: Blob) => Promise<Thumb>,
+    private readonly make: (file: Blob, kind: ThumbKind) => Promise<Thumb>,
     private readonly concurrency = CONCURRENCY,
   ) {}
 
@@ -83,7 +90,7 @@ export class Thumbnails {
     return () => this.#listeners.delete(f);
   }
 
-  enqueue(items: readonly { readonly content: string; readonly file: Blob }[]): void {
+  enqueue(items: readonly ThumbItem[]): void {
     for (const it of items) {
       if (this.#known.has(it.content)) continue;
       this.#known.add(it.content);
@@ -112,13 +119,13 @@ export class Thumbnails {
     }
   }
 
-  async #one({ content, file }: { content: string; file: Blob }): Promise<void> {
+  async #one({ content, file, kind = 'image' }: ThumbItem): Promise<void> {
     try {
       if (await this.store.get(content)) {
         this.stats.skipped++;
         return;
       }
-      await this.store.put(content, await this.make(file));
+      await this.store.put(content, await this.make(file, kind));
       this.stats.made++;
     } catch {
       this.stats.failed++;
@@ -128,8 +135,15 @@ export class Thumbnails {
   }
 }
 
-/** `make` through one module worker, answers matched by id. */
-export function workerMaker(createWorker: () => Worker, max = THUMB_SIZE): (file: Blob) => Promise<Thumb> {
+/**
+ * `make` through one module worker, answers matched by id. Videos are first drawn here by
+ * `frame` (a `<video>` element decodes them; a worker cannot), and the frame is sent over.
+ */
+export function workerMaker(
+  createWorker: () => Worker,
+  frame: ((file: Blob) => Promise<ImageBitmap>) | null,
+  max = THUMB_SIZE,
+): (file: Blob, kind: ThumbKind) => Promise<Thumb> {
   let worker: Worker | null = null;
   let next = 0;
   const waiting = new Map<number, { resolve: (t: Thumb) => void; reject: (e: Error) => void }>();
@@ -151,10 +165,15 @@ export function workerMaker(createWorker: () => Worker, max = THUMB_SIZE): (file
     };
     return w;
   };
-  return (file) =>
+  const send = (file: Blob | ImageBitmap): Promise<Thumb> =>
     new Promise<Thumb>((resolve, reject) => {
       const id = ++next;
       waiting.set(id, { resolve, reject });
-      (worker ??= start()).postMessage({ id, file, max } satisfies ThumbJob);
+      (worker ??= start()).postMessage({ id, file, max } satisfies ThumbJob, file instanceof Blob ? [] : [file]);
     });
+  return async (file, kind) => {
+    if (kind === 'image') return send(file);
+    if (!frame) throw new Error('no video decoder here');
+    return send(await frame(file));
+  };
 }

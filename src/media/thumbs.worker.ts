@@ -10,6 +10,7 @@ self.onmessage = async (e: MessageEvent<ThumbJob>) => {
   let result: ThumbResult;
   try {
     const bitmap = await createImageBitmap(file);
+    if (file instanceof ImageBitmap) file.close();
     const scale = Math.min(1, max / Math.max(bitmap.width, bitmap.height));
     const width = Math.max(1, Math.round(bitmap.width * scale));
     const height = Math.max(1, Math.round(bitmap.height * scale));

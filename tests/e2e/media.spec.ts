@@ -382,3 +382,62 @@ test('a re-scan makes the thumbnails an unchanged folder lacks (indexed before t
   await expect(files(a).getByRole('img', { name: 'two.jpg' })).toBeVisible();
   expect(await a.evaluate(() => window.tabdrive.thumbnailStats?.())).toEqual({ made: 2, skipped: 0, failed: 0, queued: 0 });
 });
+
+/** A WebM of about `ms` recorded by the page's Chromium from a canvas (VP8, no audio). */
+async function webm(p: Page, ms: number): Promise<Buffer> {
+  const bytes = await p.evaluate(async (ms) => {
+    const c = document.createElement('canvas');
+    c.width = 320;
+    c.height = 240;
+    const g = c.getContext('2d')!;
+    const rec = new MediaRecorder(c.captureStream(25), { mimeType: 'video/webm;codecs=vp8' });
+    const parts: Blob[] = [];
+    rec.ondataavailable = (e) => parts.push(e.data);
+    const stopped = new Promise((r) => (rec.onstop = r));
+    rec.start();
+    const start = performance.now();
+    while (performance.now() - start < ms) {
+      g.fillStyle = '#c33';
+      g.fillRect(0, 0, 320, 240);
+      g.fillStyle = '#fff';
+      g.fillRect(((performance.now() - start) / ms) * 280, 100, 40, 40);
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    rec.stop();
+    await stopped;
+    return [...new Uint8Array(await new Blob(parts).arrayBuffer())];
+  }, ms);
+  return Buffer.from(bytes);
+}
+
+test('a video gets a poster-frame thumbnail and plays in Preview', async ({ baseURL }) => {
+  const a = await openApp(browser.context, baseURL!);
+  const root = join(tmp, 'Clips');
+  mkdirSync(root);
+  writeFileSync(join(root, 'clip.webm'), await webm(a, 1200));
+  writeFileSync(join(root, 'broken.mp4'), Buffer.from('not a video'));
+  await a.bringToFront();
+  await nav(a).getByLabel('Folder', { exact: true }).setInputFiles(root);
+  await expect(nav(a).getByRole('status')).toContainText('“Clips”: 2 files');
+  await expect.poll(() => a.evaluate(() => window.tabdrive.thumbnailStats?.()), { timeout: 30_000 }).toEqual({ made: 1, skipped: 0, failed: 1, queued: 0 });
+  await a.getByRole('group', { name: 'Layout' }).getByRole('button', { name: 'Grid' }).click();
+  const poster = files(a).getByRole('img', { name: 'clip.webm' });
+  await expect.poll(() => poster.evaluate((i: HTMLImageElement) => [i.naturalWidth, i.naturalHeight])).toEqual([256, 192]);
+  // the frame is the recording's red background, not a blank
+  const red = await poster.evaluate((i: HTMLImageElement) => {
+    const c = new OffscreenCanvas(i.naturalWidth, i.naturalHeight);
+    const g = c.getContext('2d')!;
+    g.drawImage(i, 0, 0);
+    const [r, gg, b] = g.getImageData(10, 10, 1, 1).data;
+    return r! > 150 && gg! < 100 && b! < 100;
+  });
+  expect(red).toBe(true);
+  await expect(files(a).getByRole('img', { name: 'broken.mp4' })).toHaveCount(0);
+
+  await row(a, 'clip.webm').focus();
+  await a.keyboard.press(' ');
+  const video = preview(a).getByLabel('clip.webm');
+  await expect.poll(() => video.evaluate((v: HTMLVideoElement) => [v.videoWidth, v.videoHeight])).toEqual([320, 240]);
+  await a.keyboard.press('Escape');
+  await expect(row(a, 'clip.webm')).toBeFocused();
+});
