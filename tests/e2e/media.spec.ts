@@ -34,7 +34,7 @@ async function photo(p: Page, w: number, h: number, exif: ExifTags): Promise<Buf
   return withExif(Buffer.from(bytes), exif);
 }
 
-/** Media/: a photo with EXIF, text, code, a large log, a PDF, a WAV and a file of no known kind. */
+/** Media/: a photo with EXIF, text, code, a large log, a PDF, a WAV, a file of no known kind and a binary ".txt". */
 async function mediaFolder(p: Page): Promise<string> {
   const root = join(tmp, 'Media');
   mkdirSync(join(root, 'docs'), { recursive: true });
@@ -45,10 +45,11 @@ async function mediaFolder(p: Page): Promise<string> {
   writeFileSync(join(root, 'docs', 'report.pdf'), pdfWithText('Quarterly report', 2));
   writeFileSync(join(root, 'tone.wav'), wavTone(1));
   writeFileSync(join(root, 'data.bin'), Buffer.from([0, 1, 2, 3]));
+  writeFileSync(join(root, 'dump.txt'), Buffer.from([0x61, 0, 0x62, 0]));
   return root;
 }
 
-async function addFolder(p: Page, dir: string, files = 7): Promise<void> {
+async function addFolder(p: Page, dir: string, files: number): Promise<void> {
   await p.bringToFront();
   await nav(p).getByLabel('Folder', { exact: true }).setInputFiles(dir);
   await expect(nav(p).getByRole('status')).toContainText(`: ${files} files`);
@@ -65,7 +66,7 @@ const cspViolations = (p: Page) => p.evaluate(() => (window as unknown as { cspV
 test('Preview shows an image, text, code, a PDF and audio of a picked folder; Space opens it, Escape closes it and focus returns to the file', async ({ baseURL }) => {
   const a = await openApp(browser.context, baseURL!);
   await watchCsp(a);
-  await addFolder(a, await mediaFolder(a));
+  await addFolder(a, await mediaFolder(a), 8);
 
   // the image, from the Inspector's "Preview"
   await row(a, 'beach.jpg').click();
@@ -104,6 +105,10 @@ test('Preview shows an image, text, code, a PDF and audio of a picked folder; Sp
   await row(a, 'data.bin').focus();
   await a.keyboard.press(' ');
   await expect(preview(a).getByRole('status')).toHaveText('No preview for this kind of file (.bin).');
+  await a.keyboard.press('Escape');
+  await row(a, 'dump.txt').focus();
+  await a.keyboard.press(' ');
+  await expect(preview(a).getByRole('status')).toHaveText('This file holds binary data, not text.');
   await a.keyboard.press('Escape');
 
   // code and a PDF, inside a folder

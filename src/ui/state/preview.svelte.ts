@@ -11,7 +11,8 @@ export type PreviewContent =
   | { readonly kind: 'image' | 'video' | 'audio'; readonly url: string }
   | { readonly kind: 'text'; readonly text: string; readonly shown: number; readonly size: number }
   | { readonly kind: 'pdf'; readonly data: Uint8Array }
-  | { readonly kind: 'none' };
+  /** nothing to show; `why` when the kind has a viewer but this file does not fit it */
+  | { readonly kind: 'none'; readonly why?: string };
 
 /** PDFs are parsed whole by pdf.js: larger ones are not previewed (memory of the tab). */
 export const PDF_PREVIEW_BYTES = 64 * 1024 * 1024;
@@ -84,12 +85,12 @@ async function read(file: File, extension: string | null): Promise<PreviewConten
     case 'audio':
       return { kind, url: URL.createObjectURL(file) };
     case 'pdf':
-      if (file.size > PDF_PREVIEW_BYTES) return { kind: 'none' };
+      if (file.size > PDF_PREVIEW_BYTES) return { kind: 'none', why: `This PDF is larger than ${PDF_PREVIEW_BYTES / 1024 / 1024} MB: too large to preview here.` };
       return { kind, data: new Uint8Array(await file.arrayBuffer()) };
     case 'text': {
       const shown = Math.min(file.size, TEXT_PREVIEW_BYTES);
       const text = new TextDecoder('utf-8', { fatal: false }).decode(await file.slice(0, shown).arrayBuffer());
-      return looksBinary(text) ? { kind: 'none' } : { kind, text, shown, size: file.size };
+      return looksBinary(text) ? { kind: 'none', why: 'This file holds binary data, not text.' } : { kind, text, shown, size: file.size };
     }
     case 'none':
       return { kind: 'none' };
