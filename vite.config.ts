@@ -43,7 +43,7 @@ export default defineConfig(({ mode }) => ({
         ],
       },
       workbox: {
-        globPatterns: ['**/*.{js,css,html,wasm}'], // icons come from the manifest and includeAssets
+        globPatterns: ['**/*.{js,mjs,css,html,wasm}'], // icons come from the manifest and includeAssets; .mjs: pdf.js' worker
         globIgnores: ['bench/**', 'assets/bench-*', 'assets/transport-*', '**/*.map'],
         maximumFileSizeToCacheInBytes: 5 * 1024 * 1024,
         navigateFallback: 'index.html',

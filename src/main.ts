@@ -19,6 +19,8 @@ import { createIntents, type Intents } from './sync/intents.ts';
 import { LOCAL_ORIGIN, BOOT_ORIGIN, metaMap, sharedMap } from './sync/doc.ts';
 import { createLatencyProbe } from './sync/latency.ts';
 import { createHandleStore } from './indexer/handles.ts';
+import { createThumbStore, Thumbnails, workerMaker, type ThumbStats } from './media/thumbnails.ts';
+import { posterFrame } from './media/poster.ts';
 import { compareDigests, parseDigest, type SyncReport } from './ui/state/inspector.svelte.ts';
 import { injectInbound } from './transport/chunked-channel.ts';
 import { inviteLink, parseInvite } from './transport/invite.ts';
@@ -54,6 +56,8 @@ export interface TabdriveApi {
   transportStats?: () => { bytesSent: number; bytesReceived: number; dropped: number; undecodable: number; sendFailures: number; bcBytesReceived: number; stream: NetCounters & StreamStats };
   /** the (hashed) room this library syncs in: also the BroadcastChannel name */
   room?: string;
+  /** thumbnails made, skipped (already kept), failed and queued since this tab started */
+  thumbnailStats?: () => ThumbStats;
   /** test hook (test build only): feed raw bytes to every open data channel as if a peer had sent them */
   injectInbound?: (data: Uint8Array) => number;
   /** test hook (test build only): drop inbound tab messages for a while (a lossy moment) */
@@ -166,6 +170,10 @@ async function start(): Promise<void> {
   });
 
   const worker = new Worker(new URL('./storage/db.worker.ts', import.meta.url), { type: 'module' });
+  const thumbnails = new Thumbnails(
+    createThumbStore(indexedDB),
+    workerMaker(() => new Worker(new URL('./media/thumbs.worker.ts', import.meta.url), { type: 'module' }), posterFrame),
+  );
   const storage = createStorageClient(worker);
   // A new device starts from the newest image another device of this library keeps in this
   // browser (storage engine S5), then syncs only what that image lacks (?no-seed: sync all).
@@ -309,6 +317,7 @@ async function start(): Promise<void> {
       randomUuid: () => crypto.randomUUID(),
       yieldToUi: () => new Promise((r) => setTimeout(r, 0)),
       handles: createHandleStore(indexedDB),
+      thumbnails,
       pickDirectory: 'showDirectoryPicker' in window
         ? () => (window as unknown as { showDirectoryPicker: (o: { mode: 'read' }) => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker({ mode: 'read' })
         : null,
@@ -420,6 +429,7 @@ async function start(): Promise<void> {
     snapshot: async () => unwrap(await storage.call('snapshot', {})),
     actions: intents,
     pause: (p: boolean) => app?.setPaused(p),
+    thumbnailStats: () => ({ ...thumbnails.stats }),
     transportStats: () => ({ ...transport.channel, bcBytesReceived: transport.counters().bcBytesReceived, stream: { ...net.counters, ...stream.stats } }),
     room,
   } satisfies Partial<TabdriveApi>);

@@ -6,7 +6,7 @@
  * `_owner`) and local-only columns never affect it.
  */
 import type { Row } from './apply-store.ts';
-import { syncedColumns, type ModelName } from './models.ts';
+import { MODELS, syncedColumns, type ModelName } from './models.ts';
 
 const canonical = (v: unknown): string => {
   if (v === null || v === undefined) return 'n';
@@ -29,9 +29,17 @@ function hash2(s: string): [number, number] {
   return [h1 >>> 0, h2 >>> 0];
 }
 
+/** Columns added after the first schema (`since`): null there hashes as if the column did not
+ *  exist, so a row that does not use it has the digest devices of the previous schema compute. */
+const LATER = new Set(Object.values(MODELS).flatMap((m) => Object.entries(m.fields).filter(([, f]) => f.since !== undefined).map(([c]) => `${m.name}.${c}`)));
+
 export function rowHash(model: ModelName, row: Row): [number, number] {
   let s = model;
-  for (const col of syncedColumns(model)) s += '|' + canonical(row[col]);
+  for (const col of syncedColumns(model)) {
+    const v = row[col];
+    if ((v === null || v === undefined) && LATER.has(`${model}.${col}`)) continue;
+    s += '|' + canonical(v);
+  }
   return hash2(s);
 }
 

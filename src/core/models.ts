@@ -25,6 +25,8 @@ export interface FieldSpec {
   readonly oneOf?: readonly string[];
   /** For text: the whole value must match (anchor it). */
   readonly pattern?: RegExp;
+  /** The migration that added the column (migration 1, generated from MODELS, leaves it out). */
+  readonly since?: number;
 }
 
 export type Ownership = 'device' | 'shared';
@@ -143,6 +145,12 @@ export const MODELS: Readonly<Record<ModelName, ModelSpec>> = {
       created_at: int(nullable),
       modified_at: int(nullable),
       content_uuid: uuid(nullable),
+      // media metadata read at indexing (EXIF, image headers): migration 6
+      taken_at: int({ ...nullable, since: 6 }),
+      width: int({ ...nullable, since: 6 }),
+      height: int({ ...nullable, since: 6 }),
+      camera_make: text({ max: 200, ...nullable, since: 6 }),
+      camera_model: text({ max: 200, ...nullable, since: 6 }),
     },
     localDefaults: { indexed_at: null },
   },

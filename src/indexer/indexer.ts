@@ -17,6 +17,8 @@ import { ok, type Result } from '../core/result.ts';
 import { contentUuid } from '../core/uuid.ts';
 import type { IntentError, Intents } from '../sync/intents.ts';
 import { isPickedFile, type PickedFile, type PickedFolder } from './source.ts';
+import { hasExif, thumbnailKind } from '../media/kinds.ts';
+import { HEADER_BYTES, NO_MEDIA, readMedia, type MediaFields } from '../media/metadata.ts';
 
 export interface IndexProgress {
   readonly done: number;
@@ -31,6 +33,8 @@ export interface IndexDeps {
   readonly onProgress?: (p: IndexProgress) => void;
   readonly yieldToUi?: () => Promise<void>;
   readonly signal?: AbortSignal;
+  /** images of a batch, once its entries are written (thumbnails are made from them) */
+  readonly onImagesWritten?: (items: readonly { readonly content: string; readonly file: File; readonly kind: 'image' | 'video' }[]) => void;
 }
 
 export interface IndexReport {
@@ -45,6 +49,24 @@ export interface IndexReport {
   readonly cancelled: boolean;
   /** files that could not be read (indexed without a content identity) */
   readonly unreadable: readonly string[];
+  /** images whose header held no readable metadata (indexed without it) */
+  readonly mediaFailed: number;
+}
+
+type ExifParse = Parameters<typeof readMedia>[1];
+/** exifr (≈ 70 KB) is loaded by the first scan that meets an image. */
+let exifr: Promise<ExifParse> | null = null;
+const loadExifr = (): Promise<ExifParse> =>
+  (exifr ??= import('exifr').then((m) => (data, options) => m.default.parse(data, options) as Promise<Record<string, unknown> | undefined>));
+
+/** Date taken, size and camera of an image from its first bytes; never throws. */
+async function mediaOf(file: File): Promise<{ fields: MediaFields; failed: boolean }> {
+  try {
+    const header = new Uint8Array(await file.slice(0, HEADER_BYTES).arrayBuffer());
+    return await readMedia(header, await loadExifr());
+  } catch {
+    return { fields: NO_MEDIA, failed: true };
+  }
 }
 
 /** Files (with their content identities) per commit: keeps each Yjs update ~150 KB. */
@@ -102,6 +124,28 @@ async function indexedItems(location: string, root: string, deps: IndexDeps): Pr
   return out;
 }
 
+/** A re-scan hands on the unchanged images too: their thumbnails may be missing (indexed
+ *  before thumbnails were made, or the browser cleared them); the queue skips those it has. */
+function thumbnailsOfUnchanged(location: string, indexed: readonly IndexedItem[], files: ReadonlyMap<string, PickedFile>, deps: IndexDeps): void {
+  const candidates = indexed.flatMap((i) => {
+    const kind = i.kind === 'file' && files.has(i.path) ? thumbnailKind(extensionOf(baseName(i.path))) : null;
+    return kind ? [{ ...i, thumb: kind }] : [];
+  });
+  if (!candidates.length) return;
+  void deps.query('SELECT uuid, content_uuid FROM entries WHERE location_uuid = ? AND content_uuid IS NOT NULL', [location]).then(
+    (rows) => {
+      const contentOf = new Map(rows.map((r) => [String(r['uuid']), String(r['content_uuid'])]));
+      const images = candidates.flatMap((i) => {
+        const content = contentOf.get(i.uuid);
+        const f = files.get(i.path);
+        return content && f ? [{ content, file: f.file, kind: i.thumb }] : [];
+      });
+      if (images.length) deps.onImagesWritten?.(images);
+    },
+    () => undefined, // thumbnails are a nicety: the scan's result does not depend on them
+  );
+}
+
 async function sync(location: string, root: string, indexed: IndexedEntry[], folder: PickedFolder, deps: IndexDeps): Promise<Result<IndexReport, IntentError>> {
   const scanned = withDirectories(folder.items);
   const files = new Map<string, PickedFile>();
@@ -146,6 +190,7 @@ async function sync(location: string, root: string, indexed: IndexedEntry[], fol
   const total = work.length;
   const unreadable: string[] = [];
   const counts = { added: 0, moved: 0, changed: 0 };
+  let mediaFailed = 0;
   let done = 0;
   let cancelled = false;
   deps.onProgress?.({ done, total });
@@ -157,18 +202,27 @@ async function sync(location: string, root: string, indexed: IndexedEntry[], fol
     }
     const entries: { uuid: string; data: Fields }[] = [];
     const contents: { hash: string; size: number; kind: string | null }[] = [];
+    const images: { content: string; file: File; kind: 'image' | 'video' }[] = [];
     const batch = work.slice(i, i + BATCH);
     for (const { uuid, item } of batch) {
       const name = baseName(item.path);
       const ext = item.kind === 'file' ? extensionOf(name) : null;
       let content: string | null = null;
+      let media: MediaFields = NO_MEDIA;
       const f = files.get(item.path);
+      if (f && hasExif(ext)) {
+        const m = await mediaOf(f.file);
+        media = m.fields;
+        if (m.failed) mediaFailed++;
+      }
       if (f) {
         const hash = hashes.has(item.path) ? hashes.get(item.path)! : await hashFile(f).catch(() => null);
         if (hash === null) unreadable.push(item.path);
         else {
           content = contentUuid(hash);
           contents.push({ hash, size: f.size, kind: ext ? kindOfExtension(ext) : null });
+          const thumb = thumbnailKind(ext);
+          if (thumb) images.push({ content, file: f.file, kind: thumb });
         }
       }
       entries.push({
@@ -176,11 +230,13 @@ async function sync(location: string, root: string, indexed: IndexedEntry[], fol
         data: {
           location_uuid: location, parent_uuid: dirUuid.get(parentPath(item.path)) ?? root, name, kind: item.kind, extension: ext,
           size: item.kind === 'file' ? item.size : 0, created_at: null, modified_at: item.modified, content_uuid: content,
+          ...media,
         },
       });
     }
     const w = await deps.intents.writeFolderEntries(entries, contents);
     if (!w.ok) return w;
+    if (images.length) deps.onImagesWritten?.(images);
     done += entries.length;
     for (const w of batch) counts[w.what]++;
     deps.onProgress?.({ done, total });
@@ -193,9 +249,10 @@ async function sync(location: string, root: string, indexed: IndexedEntry[], fol
     if (!r.ok) return r;
     removed = gone.length;
   }
+  if (!cancelled && deps.onImagesWritten) thumbnailsOfUnchanged(location, indexed, files, deps);
   const [t] = await deps.query("SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM entries WHERE location_uuid = ? AND kind = 'file'", [location]);
   const totals = { files: Number(t?.['files'] ?? 0), bytes: Number(t?.['bytes'] ?? 0) };
   const fin = await deps.intents.finishFolderLocation(location, totals);
   if (!fin.ok) return fin;
-  return ok({ location, ...counts, removed, ...totals, cancelled, unreadable });
+  return ok({ location, ...counts, removed, ...totals, cancelled, unreadable, mediaFailed });
 }

@@ -214,6 +214,17 @@ export const MIGRATIONS: readonly Migration[] = [
         _hlcs TEXT NOT NULL DEFAULT '{}'
       );`,
   },
+  {
+    // Issue 14: media metadata of images, read at indexing (src/media/metadata.ts). Synced
+    // entry columns, nullable: rows from devices without them stay valid (core/stream.ts P4).
+    id: 6,
+    name: 'entries: date taken, dimensions, camera',
+    sql: `ALTER TABLE entries ADD COLUMN taken_at INTEGER;
+      ALTER TABLE entries ADD COLUMN width INTEGER;
+      ALTER TABLE entries ADD COLUMN height INTEGER;
+      ALTER TABLE entries ADD COLUMN camera_make TEXT;
+      ALTER TABLE entries ADD COLUMN camera_model TEXT;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.id;

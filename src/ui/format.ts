@@ -20,6 +20,17 @@ export function formatBytes(n: number): string {
 export const formatDate = (ms: number | null): string =>
   ms === null ? '—' : new Date(ms).toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
 
+/** A date taken: the camera's wall clock, kept as UTC (src/media/metadata.ts), shown as such. */
+export const formatTaken = (ms: number): string =>
+  new Date(ms).toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: 'UTC' });
+
+/** "Canon" + "Canon EOS 5D" → "Canon EOS 5D" (most models repeat the make). */
+export function formatCamera(make: string | null, model: string | null): string | null {
+  if (!make) return model;
+  if (!model) return make;
+  return model.toLowerCase().startsWith(make.toLowerCase().split(' ')[0]!) ? model : `${make} ${model}`;
+}
+
 export const formatCount = (n: number): string => n.toLocaleString('en');
 
 const ICONS: Record<string, string> = {

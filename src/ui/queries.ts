@@ -24,7 +24,13 @@ export interface FileRow {
   copies?: number;
   holders?: string[];
 }
-export interface FileDetail extends FileRow { created_at: number | null; device_uuid: string | null; location_name: string | null; path: string }
+export interface FileDetail extends FileRow {
+  created_at: number | null; device_uuid: string | null; location_name: string | null; path: string;
+  /** the location's `picked://…` / `sample://…` path, and the file's path inside the location */
+  location_path: string | null; rel_path: string;
+  /** media metadata (images): the camera's clock as UTC, pixel size as seen, camera */
+  taken_at: number | null; width: number | null; height: number | null; camera_make: string | null; camera_model: string | null;
+}
 export interface TagRow {
   uuid: string; name: string; canonical: string; namespace: string | null; color: string | null;
   created_by: string; created_by_name: string | null; files: number;
@@ -70,11 +76,12 @@ function kindWhere(kind: KindFilter): { where: string; params: string[] } | null
     : { where: `e.kind = 'file' AND e.extension IN (${marks})`, params: [...list] };
 }
 
-export type SortKey = 'name' | 'name-desc' | 'size' | 'size-asc' | 'date' | 'date-asc';
+export type SortKey = 'name' | 'name-desc' | 'size' | 'size-asc' | 'date' | 'date-asc' | 'taken' | 'taken-asc';
 export const SORTS: readonly { key: SortKey; label: string }[] = [
   { key: 'name', label: 'Name (A–Z)' }, { key: 'name-desc', label: 'Name (Z–A)' },
   { key: 'size', label: 'Largest first' }, { key: 'size-asc', label: 'Smallest first' },
   { key: 'date', label: 'Newest first' }, { key: 'date-asc', label: 'Oldest first' },
+  { key: 'taken', label: 'Date taken (newest first)' }, { key: 'taken-asc', label: 'Date taken (oldest first)' },
 ];
 /** Folders first, then the chosen order; uuid last so equal keys page stably. */
 const ORDER: Record<SortKey, string> = {
@@ -84,6 +91,9 @@ const ORDER: Record<SortKey, string> = {
   'size-asc': 'e.size, e.name COLLATE NOCASE, e.uuid',
   date: 'e.modified_at DESC, e.name COLLATE NOCASE, e.uuid',
   'date-asc': 'e.modified_at, e.name COLLATE NOCASE, e.uuid',
+  // files without a date taken come last either way
+  taken: 'e.taken_at IS NULL, e.taken_at DESC, e.name COLLATE NOCASE, e.uuid',
+  'taken-asc': 'e.taken_at IS NULL, e.taken_at, e.name COLLATE NOCASE, e.uuid',
 };
 export interface Crumb { uuid: string; name: string }
 
@@ -340,7 +350,8 @@ export async function breadcrumbs(q: QueryFn, dir: string): Promise<Crumb[]> {
 export async function fileDetail(q: QueryFn, uuid: string): Promise<FileDetail | null> {
   const r = (
     await q(
-      `SELECT ${FILE_COLS}, e.created_at, l.name AS location_name, d.uuid AS device_uuid
+      `SELECT ${FILE_COLS}, e.created_at, l.name AS location_name, l.path AS location_path, d.uuid AS device_uuid,
+         e.taken_at, e.width, e.height, e.camera_make, e.camera_model
        FROM entries e LEFT JOIN locations l ON l.uuid = e.location_uuid LEFT JOIN devices d ON d.uuid = l.device_uuid
        WHERE e.uuid = ?`,
       [uuid],
@@ -351,6 +362,8 @@ export async function fileDetail(q: QueryFn, uuid: string): Promise<FileDetail |
   return {
     ...toFile(r), created_at: nn(r['created_at']), location_name: sn(r['location_name']),
     device_uuid: sn(r['device_uuid']), path: '/' + crumbs.map((c) => c.name).join('/'),
+    location_path: sn(r['location_path']), rel_path: crumbs.slice(1).map((c) => c.name).join('/'),
+    taken_at: nn(r['taken_at']), width: nn(r['width']), height: nn(r['height']), camera_make: sn(r['camera_make']), camera_model: sn(r['camera_model']),
   };
 }
 

@@ -75,6 +75,7 @@ describe('migrations', () => {
       3: 'bfb83e1a64096bb0',
       4: 'ff63b4e3ab558e56',
       5: '83f1852570232a12',
+      6: 'f8dd8c43a437559c',
     };
     for (const m of MIGRATIONS) {
       const hash = createHash('sha256').update(m.sql).digest('hex').slice(0, 16);

@@ -42,6 +42,7 @@ export const locationData = (owner: string, name: string, root: string | null = 
 export const entryData = (location: string, name: string, parent: string | null = null, kind: 'file' | 'dir' = 'file'): Fields => ({
   location_uuid: location, parent_uuid: parent, name, kind, extension: kind === 'file' ? (name.split('.').pop() ?? null) : null,
   size: kind === 'file' ? 1234 : 0, created_at: 1, modified_at: 2, content_uuid: null,
+  taken_at: null, width: null, height: null, camera_make: null, camera_model: null,
 });
 export const tagFields = (name: string, by: string, extra: Fields = {}): Fields => ({
   canonical_name: name.toLowerCase(), display_name: name, namespace: null, tag_type: 'standard', color: '#3b82f6',

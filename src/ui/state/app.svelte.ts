@@ -13,6 +13,8 @@ import { applyTheme, savedTheme, type ThemeChoice } from '../theme.ts';
 import { IndexingState, type FolderDeps } from './indexing.svelte.ts';
 import { SyncInspectorState, type InspectorDeps } from './inspector.svelte.ts';
 import type { VersionState } from './version.svelte.ts';
+import { PreviewState } from './preview.svelte.ts';
+import { ThumbView } from './thumbs.svelte.ts';
 
 export interface AppDeps {
   readonly query: Q.QueryFn;
@@ -119,6 +121,10 @@ export class AppState {
   /** deletes waiting for their "Undo" (nothing of them is written yet) */
   pendingDeletes = $state<readonly PendingDelete[]>([]);
   readonly deletes: PendingDeletes;
+  /** the "Preview" dialog */
+  readonly preview = new PreviewState();
+  /** thumbnails of images, by content identity */
+  readonly thumbs: ThumbView;
   #windowStart = 0;
   #windowLen = WINDOW;
   #seq = 0;
@@ -144,6 +150,7 @@ export class AppState {
       onChange: (items) => (this.pendingDeletes = [...items]),
       ...(deps.undoMs === undefined ? {} : { delayMs: deps.undoMs }),
     });
+    this.thumbs = new ThumbView(deps.folders.thumbnails ?? null);
     deps.transport.onPeers(() => {
       this.peers = deps.transport.peers();
       this.paused = deps.transport.paused;
@@ -689,6 +696,14 @@ export class AppState {
   removeSelectedFromAlbum(album: string): Promise<boolean> {
     const f = this.selected;
     return f ? this.#act(() => this.deps.intents.removeFromAlbum(album, f.uuid)) : Promise.resolve(false);
+  }
+
+  /** Opens "Preview" on the selected file (a folder has none). */
+  async openPreview(): Promise<void> {
+    const f = this.selected;
+    if (!f || f.kind === 'dir') return;
+    const ref = { location: f.location_uuid, locationPath: f.location_path, device: f.device_uuid, deviceName: f.device_name, path: f.rel_path };
+    await this.preview.show(f, () => this.indexing.access.open(ref, this.deviceUuid));
   }
 
   newDevice(): void {

@@ -5,7 +5,9 @@
 import type { Result } from '../../core/result.ts';
 import { canRead, type HandleStore } from '../../indexer/handles.ts';
 import { indexNewFolder, rescanFolder, type IndexDeps, type IndexReport } from '../../indexer/indexer.ts';
-import { fromDirectoryHandle, fromFileList, type PickedFolder } from '../../indexer/source.ts';
+import { fromDirectoryHandle, fromFileList, isPickedFile, type PickedFolder } from '../../indexer/source.ts';
+import { FileAccess } from '../../indexer/access.ts';
+import type { Thumbnails } from '../../media/thumbnails.ts';
 import type { IntentError } from '../../sync/intents.ts';
 
 export interface FolderDeps extends Omit<IndexDeps, 'onProgress' | 'signal'> {
@@ -13,6 +15,8 @@ export interface FolderDeps extends Omit<IndexDeps, 'onProgress' | 'signal'> {
   readonly handles: HandleStore | null;
   /** the File System Access directory picker, when the browser has one */
   readonly pickDirectory: (() => Promise<FileSystemDirectoryHandle>) | null;
+  /** thumbnails of indexed images (absent: none are made) */
+  readonly thumbnails?: Thumbnails | null;
 }
 
 export class IndexingState {
@@ -21,8 +25,16 @@ export class IndexingState {
   message = $state<string | null>(null);
   error = $state<string | null>(null);
   #abort: AbortController | null = null;
+  /** reads this device's files for previews (picked files of this tab, kept handles) */
+  readonly access: FileAccess;
 
-  constructor(private readonly deps: FolderDeps) {}
+  constructor(private readonly deps: FolderDeps) {
+    this.access = new FileAccess(deps.handles);
+  }
+
+  #remember(location: string, folder: PickedFolder): void {
+    this.access.remember(location, folder.items.filter(isPickedFile));
+  }
 
   get canPickDirectory(): boolean {
     return this.deps.pickDirectory !== null;
@@ -39,7 +51,9 @@ export class IndexingState {
       this.error = 'That folder is empty (or the browser did not list its files).';
       return null;
     }
-    return this.#run(folder.name, (d) => indexNewFolder(folder, d));
+    const report = await this.#run(folder.name, (d) => indexNewFolder(folder, d));
+    if (report) this.#remember(report.location, folder);
+    return report;
   }
 
   /** "Add folder" with the directory picker; the handle is kept for re-scans. */
@@ -52,12 +66,13 @@ export class IndexingState {
       if (!(e instanceof DOMException && e.name === 'AbortError')) this.error = `The folder could not be opened: ${String(e)}`;
       return null;
     }
-    const report = await this.#run(handle.name, async (d, signal) => {
+    // the handle is kept before the result is announced: a reload right after must find it
+    return this.#run(handle.name, async (d, signal) => {
       const folder = await this.#read(handle, signal);
-      return indexNewFolder(folder, d);
+      const r = await indexNewFolder(folder, d);
+      if (r.ok && this.deps.handles) await this.deps.handles.save(r.value.location, handle).catch(() => undefined);
+      return r;
     });
-    if (report && this.deps.handles) await this.deps.handles.save(report.location, handle).catch(() => undefined);
-    return report;
   }
 
   /** Whether a location can be re-scanned without picking the folder again. */
@@ -73,7 +88,9 @@ export class IndexingState {
         this.error = 'That folder is empty (or the browser did not list its files).';
         return null;
       }
-      return this.#run(name, (d) => rescanFolder(location, folder, d));
+      const report = await this.#run(name, (d) => rescanFolder(location, folder, d));
+      if (report) this.#remember(location, folder);
+      return report;
     }
     const handle = await this.deps.handles?.load(location).catch(() => null);
     if (!handle) {
@@ -88,6 +105,7 @@ export class IndexingState {
   }
 
   async forget(location: string): Promise<void> {
+    this.access.forget(location);
     await this.deps.handles?.forget(location).catch(() => undefined);
   }
 
@@ -110,7 +128,10 @@ export class IndexingState {
     this.running = { name, done: 0, total: 0, phase: 'reading' };
     try {
       const r = await job(
-        { ...this.deps, signal: abort.signal, onProgress: (p) => (this.running = { name, ...p, phase: 'indexing' }) },
+        {
+          ...this.deps, signal: abort.signal, onProgress: (p) => (this.running = { name, ...p, phase: 'indexing' }),
+          onImagesWritten: (items) => this.deps.thumbnails?.enqueue(items),
+        },
         abort.signal,
       );
       if (!r.ok) {
@@ -121,7 +142,8 @@ export class IndexingState {
       const changes = [v.added && `${v.added} added`, v.moved && `${v.moved} moved`, v.changed && `${v.changed} changed`, v.removed && `${v.removed} removed`].filter(Boolean).join(', ');
       this.message = v.cancelled
         ? `Indexing “${name}” was cancelled: ${v.files.toLocaleString('en')} files are indexed so far.`
-        : `“${name}”: ${v.files.toLocaleString('en')} files${changes ? ` (${changes})` : ', nothing changed'}.`;
+        : `“${name}”: ${v.files.toLocaleString('en')} files${changes ? ` (${changes})` : ', nothing changed'}.` +
+          (v.mediaFailed ? ` ${v.mediaFailed} image(s) had no readable date, size or camera.` : '');
       if (v.unreadable.length) this.error = `${v.unreadable.length} file(s) could not be read and have no content identity (e.g. ${v.unreadable[0]}).`;
       return v;
     } catch (e) {

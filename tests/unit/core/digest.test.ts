@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createDigest } from '../../../src/core/digest.ts';
+import { createDigest, rowHash } from '../../../src/core/digest.ts';
 import type { Row } from '../../../src/core/apply-store.ts';
 
 const row = (i: number, extra: Row = {}): Row => ({
@@ -34,5 +34,14 @@ describe('digest', () => {
   it('ignores bookkeeping and local-only columns', () => {
     const rows = Array.from({ length: 5 }, (_, i) => row(i));
     expect(digestOf(rows.map((r) => ({ ...r, _hlcs: '{"x":"y"}', _owner: 'z' })))).toBe(digestOf(rows));
+  });
+});
+
+describe('columns added later (migration 6 media metadata)', () => {
+  it('null there hashes as before the column existed; a value changes the hash', () => {
+    const base = { uuid: 'e1', location_uuid: 'l', parent_uuid: null, name: 'a.jpg', kind: 'file', extension: 'jpg', size: 1, created_at: null, modified_at: 2, content_uuid: null };
+    const withNulls = { ...base, taken_at: null, width: null, height: null, camera_make: null, camera_model: null };
+    expect(rowHash('entry', withNulls)).toEqual(rowHash('entry', base));
+    expect(rowHash('entry', { ...withNulls, width: 640 })).not.toEqual(rowHash('entry', base));
   });
 });

@@ -324,3 +324,47 @@ describe('core apply with seqs (P3)', () => {
     expect(validateChange({ ...a.owned('device', A, { name: 'A', slug: 'a', os: 'x', browser: 'y', created_at: 1 }), seq: 1 }).ok).toBe(false);
   });
 });
+
+describe('media metadata columns (migration 6) on the stream', () => {
+  const MEDIA = ['taken_at', 'width', 'height', 'camera_make', 'camera_model'];
+  it('a page from a device without them decodes, and the entry has them null', () => {
+    const { a, ids, loc, changes } = history();
+    const entry = a.owned('entry', ids(), entryData(loc, 'before.jpg'));
+    const old = fieldNames('entry').filter((f) => !MEDIA.includes(f));
+    expect(old.length).toBe(fieldNames('entry').length - MEDIA.length);
+    const page: WirePage = {
+      v: PAGE_VERSION, owner: A, from: 10, to: 11, deleted: [],
+      models: { entry: { fields: old, rows: [[entry.uuid, 11, entry.hlc.slice(0, 19), ...old.map((f) => entry.data[f] ?? null)]] } },
+    };
+    const decoded = decodePage(json(page));
+    if (!decoded.ok) throw new Error(decoded.error);
+    expect(decoded.value.unknownFields).toEqual([]);
+    const [c] = decoded.value.changes.map((x) => validateChange(x));
+    if (!c?.ok) throw new Error('rejected');
+    const data = (c.value as OwnedState).data;
+    for (const f of MEDIA) expect(data[f]).toBeNull();
+    expect(data['name']).toBe('before.jpg');
+    const store = createMemoryApplyStore();
+    applyChanges(store, changes.filter((x) => x.model === 'location'));
+    expect(applyChanges(store, decoded.value.changes)).toMatchObject({ applied: 1, rejected: [] });
+  });
+
+  it('a page with them carries them', () => {
+    const { a, ids, loc } = history();
+    const media = { taken_at: Date.UTC(2021, 6, 4, 10, 30), width: 4032, height: 3024, camera_make: 'Canon', camera_model: 'Canon EOS 5D' };
+    const entry = withSeq(a.owned('entry', ids(), { ...entryData(loc, 'new.jpg'), ...media }), 3);
+    const page = json(encodePage(A, 0, 3, [entry])) as WirePage;
+    expect(page.models['entry']!.fields).toEqual(expect.arrayContaining(MEDIA));
+    const decoded = decodePage(page);
+    if (!decoded.ok) throw new Error(decoded.error);
+    expect((decoded.value.changes[0] as OwnedState).data).toMatchObject(media);
+  });
+
+  it('bad values are rejected by validation like any field', () => {
+    const { a, ids, loc } = history();
+    const bad = a.owned('entry', ids(), { ...entryData(loc, 'x.jpg'), width: 1.5 });
+    expect(validateChange(bad).ok).toBe(false);
+    const long = a.owned('entry', ids(), { ...entryData(loc, 'x.jpg'), camera_model: 'x'.repeat(201) });
+    expect(validateChange(long).ok).toBe(false);
+  });
+});

@@ -1,0 +1,55 @@
+/**
+ * Thumbnail URLs for what the UI shows: read from this browser's thumbnail store on first
+ * sight of a content identity, as object URLs; the oldest are released past MAX_URLS (the
+ * grid shows a few hundred at most). A thumbnail made later shows up where its content is.
+ */
+import { SvelteMap } from 'svelte/reactivity';
+import type { Thumbnails } from '../../media/thumbnails.ts';
+
+const MAX_URLS = 600;
+
+export class ThumbView {
+  /** content → object URL, or null: none stored (yet) */
+  readonly #urls = new SvelteMap<string, string | null>();
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
+  readonly #loading = new Set<string>();
+
+  constructor(private readonly thumbs: Thumbnails | null) {
+    thumbs?.onMade((content) => {
+      if (this.#urls.get(content) === null) {
+        this.#urls.delete(content);
+        this.#load(content);
+      }
+    });
+  }
+
+  /** The thumbnail's URL, or null while there is none (asks the store on first sight). */
+  url(content: string | null): string | null {
+    if (!content || !this.thumbs) return null;
+    const u = this.#urls.get(content);
+    if (u === undefined) queueMicrotask(() => this.#load(content)); // not while rendering
+    return u ?? null;
+  }
+
+  #load(content: string): void {
+    if (!this.thumbs || this.#loading.has(content) || this.#urls.has(content)) return;
+    this.#loading.add(content);
+    void this.thumbs.store
+      .get(content)
+      .catch(() => undefined)
+      .then((t) => {
+        this.#loading.delete(content);
+        this.#urls.set(content, t ? URL.createObjectURL(new Blob([t.bytes], { type: t.type })) : null);
+        this.#trim();
+      });
+  }
+
+  #trim(): void {
+    if (this.#urls.size <= MAX_URLS) return;
+    for (const [k, u] of this.#urls) {
+      if (this.#urls.size <= MAX_URLS * 0.8) break;
+      if (u) URL.revokeObjectURL(u);
+      this.#urls.delete(k);
+    }
+  }
+}
