@@ -67,12 +67,16 @@ if (process.env.TABDRIVE_DIST) {
   writeFileSync(stamp, buildEnv);
 }
 
-/** The machine's addresses other machines can reach it on (no loopback, no IPv6 link-local, which needs a zone). */
-function lanAddresses() {
+/**
+ * The machine's addresses other machines can reach it on: no loopback, no IPv6 link-local
+ * (a browser needs a zone for it); IPv6 only when listening on `::` (0.0.0.0 is IPv4 alone).
+ * @param {boolean} v6
+ */
+function lanAddresses(v6) {
   const out = [];
   for (const list of Object.values(networkInterfaces())) {
     for (const a of list ?? []) {
-      if (a.internal || (a.family === 'IPv6' && a.address.toLowerCase().startsWith('fe80'))) continue;
+      if (a.internal || (a.family === 'IPv6' && (!v6 || a.address.toLowerCase().startsWith('fe80')))) continue;
       out.push(a.address);
     }
   }
@@ -91,7 +95,7 @@ let addresses = [];
 let tls = null;
 if (lan) {
   const any = host === '0.0.0.0' || host === '::';
-  addresses = any ? lanAddresses() : [host];
+  addresses = any ? lanAddresses(host === '::') : [host];
   const me = hostname();
   const names = [...new Set([...addresses, '127.0.0.1', '::1', 'localhost', me, ...(me.includes('.') ? [] : [`${me}.local`])])];
   tls = ensureCertificate(join(dataDir, 'tls'), names);

@@ -248,7 +248,7 @@ async function start(): Promise<void> {
   const libraries = await registry.libraries();
   const signaling = chooseSignaling(signalingParam, location);
   const ice = chooseIceServers(params.get('ice'), import.meta.env.TABDRIVE_ICE);
-  for (const problem of ice.problems) console.warn(problem);
+  for (const problem of ice.problems) console.warn(problem); // and in the banner (notices)
   const room = await roomName(claim.library, secret);
   const password = await roomPassword(claim.library, secret);
   // The owned-state stream rides the same channels: its own BroadcastChannel between tabs
@@ -312,6 +312,7 @@ async function start(): Promise<void> {
       return s.digest === antiEntropy.stats.lastDigest ? 'in sync' : 'catching up';
     },
     inviteLink: inviteLink(location.href, { library: claim.library, secret }),
+    notices: ice.problems,
     folders: {
       intents,
       query,

@@ -178,7 +178,9 @@ test('a browser on another machine opens the invite over HTTPS on the LAN and th
   invite.search = `?ice=${encodeURIComponent(`stun:${SERVER_IP}:${STUN_PORT},stun:999.1.1.1`)}`;
   const warnings: string[] = [];
   const b = await browserOn(NS_CLIENT, spki, invite.toString(), warnings);
-  expect(warnings).toContain('ICE server "stun:999.1.1.1" ignored: "999.1.1.1" is not a host name or IP address.');
+  const refused = 'ICE server "stun:999.1.1.1" ignored: "999.1.1.1" is not a host name or IP address.';
+  expect(warnings).toContain(refused);
+  await expect(b.getByRole('alert').filter({ hasText: refused })).toBeVisible();
   expect(await b.evaluate(() => window.isSecureContext)).toBe(true);
   expect(await b.evaluate(() => window.tabdrive.library)).toBe(await a.evaluate(() => window.tabdrive.library));
   expect(await deviceOf(b)).not.toBe(await deviceOf(a));
