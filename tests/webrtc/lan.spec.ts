@@ -27,7 +27,15 @@ const NS_SERVER = `tdlan-${process.pid}-srv`;
 const NS_CLIENT = `tdlan-${process.pid}-cli`;
 
 const isRoot = process.getuid?.() === 0;
-test.skip(!isRoot, 'makes network namespaces: needs root');
+const hasIp = (() => {
+  try {
+    execFileSync('ip', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+test.skip(!isRoot || !hasIp, 'makes network namespaces: needs root and iproute2');
 test.describe.configure({ timeout: 120_000 });
 
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
