@@ -1,10 +1,44 @@
-import { defineConfig } from 'vite';
+import { readFileSync } from 'node:fs';
+import { defineConfig, type PreviewOptions } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { VitePWA } from 'vite-plugin-pwa';
 import { contentSecurityPolicy } from './build/csp.ts';
 import { dependencyPatch } from './build/patch-dependency.ts';
 import { SQLJS_FILE_GROWTH } from './build/sqljs-file-growth.ts';
 import { YWEBRTC_CONNECT_STATE } from './build/ywebrtc-connect-state.ts';
+import { MAX_ICE_SERVERS, parseIceEntry, parseIceServers, RELAY_PORT, SIGNALING_PORT } from './src/transport/endpoints.ts';
+
+/**
+ * The ICE servers built into the app (`TABDRIVE_ICE`, see src/transport/endpoints.ts): a build
+ * default rather than a file fetched at run time, so an installed app offline, the service
+ * worker's cached page and any static host all have it, at the cost of a rebuild when it
+ * changes (`npm start` does that). Bad entries are named here and left out of the page's list.
+ */
+function builtIce(): string {
+  const text = process.env['TABDRIVE_ICE'] ?? '';
+  for (const p of parseIceServers(text).problems) console.warn(`TABDRIVE_ICE: ${p}`);
+  const good = text.split(',').map((e) => e.trim()).filter((e) => e && typeof parseIceEntry(e) !== 'string');
+  return good.slice(0, MAX_ICE_SERVERS).join(',');
+}
+
+/**
+ * `npm start -- --lan` (scripts/start.mjs): the preview server speaks HTTPS with the kept
+ * certificate and forwards WebSockets on `/signaling` and `/relay` to the servers listening on
+ * loopback, so one origin and one certificate serve all three (src/transport/endpoints.ts).
+ */
+function lanPreview(): Pick<PreviewOptions, 'https' | 'proxy'> {
+  const cert = process.env['TABDRIVE_TLS_CERT'];
+  const key = process.env['TABDRIVE_TLS_KEY'];
+  if (!cert || !key) return {};
+  const to = (port: string | undefined, fallback: number) => ({ target: `ws://127.0.0.1:${port ?? fallback}`, ws: true, rewrite: () => '/' });
+  return {
+    https: { cert: readFileSync(cert), key: readFileSync(key) },
+    proxy: {
+      '/signaling': to(process.env['SIGNALING_PORT'], SIGNALING_PORT),
+      '/relay': to(process.env['RELAY_PORT'], RELAY_PORT),
+    },
+  };
+}
 
 /**
  * Two builds. `vite build` (mode production, `dist/`, what `npm start` serves) is the app
@@ -62,6 +96,7 @@ export default defineConfig(({ mode }) => ({
       input: (mode === 'test' ? { app: 'index.html', bench: 'bench/index.html', transport: 'bench/transport.html' } : { app: 'index.html' }) as Record<string, string>,
     },
   },
+  define: { 'import.meta.env.TABDRIVE_ICE': JSON.stringify(builtIce()) },
   server: { host: '127.0.0.1', port: 5173 },
-  preview: { host: '127.0.0.1', port: 4173, strictPort: true },
+  preview: { host: '127.0.0.1', port: 4173, strictPort: true, ...lanPreview() },
 }));

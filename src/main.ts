@@ -34,6 +34,7 @@ import { AppState } from './ui/state/app.svelte.ts';
 import { VersionState } from './ui/state/version.svelte.ts';
 import { ask } from './ui/ask.ts';
 import { foreignSignalingHosts, joinQuestion, signalingQuestion } from './ui/questions.ts';
+import { chooseIceServers, chooseSignaling } from './transport/endpoints.ts';
 import { applyTheme, savedTheme } from './ui/theme.ts';
 
 export interface TabdriveApi {
@@ -248,10 +249,14 @@ async function start(): Promise<void> {
   const device = { uuid: claim.device, name: named.ok ? named.value : claim.name };
 
   // Transport: tabs over BroadcastChannel; other browsers over WebRTC via signaling
-  // (?signaling=ws://host:port,… to choose; ?signaling= for tabs only).
+  // (?signaling=ws://host:port,… to choose; ?signaling= for tabs only; without it, this
+  // page's own server: transport/endpoints.ts). ICE servers: the build's, or ?ice= (none by
+  // default); entries that do not parse are named and left out.
   const secret = await registry.secret(claim.library, newSecret());
   const libraries = await registry.libraries();
-  const signaling = signalingParam === null ? [`ws://${location.hostname}:4444`] : signalingParam.split(',').filter(Boolean);
+  const signaling = chooseSignaling(signalingParam, location);
+  const ice = chooseIceServers(params.get('ice'), import.meta.env.TABDRIVE_ICE);
+  for (const problem of ice.problems) console.warn(problem); // and in the banner (notices)
   const room = await roomName(claim.library, secret);
   const password = await roomPassword(claim.library, secret);
   // The owned-state stream rides the same channels: its own BroadcastChannel between tabs
@@ -262,6 +267,7 @@ async function start(): Promise<void> {
     room,
     password,
     signaling,
+    peerOpts: { config: { iceServers: ice.servers } },
     self: { device: claim.device, name: device.name, schema: boot.schema.build },
     streamHooks: browsers.hooks,
   });
@@ -292,7 +298,11 @@ async function start(): Promise<void> {
     device,
     boot,
     hlc: () => clock.current(),
-    openNewDevice: () => window.open(`${location.pathname}?new-device${signalingParam === null ? '' : `&signaling=${signalingParam}`}`, '_blank', 'noopener'),
+    openNewDevice: () => {
+      const iceParam = params.get('ice');
+      const extra = `${signalingParam === null ? '' : `&signaling=${signalingParam}`}${iceParam === null ? '' : `&ice=${encodeURIComponent(iceParam)}`}`;
+      window.open(`${location.pathname}?new-device${extra}`, '_blank', 'noopener');
+    },
     transport,
     pendingCommits: () => engine.stats().pending,
     streamProgress: () => stream?.progress() ?? null,
@@ -310,6 +320,7 @@ async function start(): Promise<void> {
       return s.digest === antiEntropy.stats.lastDigest ? 'in sync' : 'catching up';
     },
     inviteLink: inviteLink(location.href, { library: claim.library, secret }),
+    notices: ice.problems,
     folders: {
       intents,
       query,

@@ -45,6 +45,8 @@ export interface AppDeps {
   readonly version: VersionState;
   /** how long a delete waits for "Undo" (ms; default pending-deletes' UNDO_MS) */
   readonly undoMs?: number;
+  /** settings of this page that were refused and left out (e.g. bad `?ice=` entries), for the banner */
+  readonly notices?: readonly string[];
 }
 
 export type SyncState = 'Ready' | 'Syncing' | 'Backfilling' | 'Offline';
