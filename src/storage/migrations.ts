@@ -43,7 +43,7 @@ const INDEXES: readonly [string, string][] = [
 
 /** Models whose tables a later migration creates (migration 1 must not create them too: a
  *  database made before would never get them, a fresh one would get them twice). */
-const ADDED_LATER: ReadonlySet<string> = new Set(['library']);
+const ADDED_LATER: ReadonlySet<string> = new Set(['library', 'forgotten_device']);
 
 const initial = [
   ...MODEL_NAMES.filter((m) => !ADDED_LATER.has(m)).map((m) => createTable(MODELS[m])),
@@ -115,12 +115,19 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     // Issue 13: the library's name, a shared record (model `library`, uuid = the library's id)
-    // merged field by field like a tag's. Literal SQL, frozen here: never generated from MODELS.
+    // merged field by field like a tag's; and the devices members forgot (shared records,
+    // uuid = the forgotten device). Literal SQL, frozen here: never generated from MODELS.
     id: 5,
-    name: 'library name',
+    name: 'library name, forgotten devices',
     sql: `CREATE TABLE libraries (
         uuid TEXT PRIMARY KEY NOT NULL,
         name TEXT,
+        _hlcs TEXT NOT NULL DEFAULT '{}'
+      );
+      CREATE TABLE forgotten_devices (
+        uuid TEXT PRIMARY KEY NOT NULL,
+        forgotten_by TEXT,
+        forgotten_at INTEGER,
         _hlcs TEXT NOT NULL DEFAULT '{}'
       );`,
   },
