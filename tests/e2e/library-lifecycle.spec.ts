@@ -104,6 +104,15 @@ test.describe('undo for deletes', () => {
   test('several deletes wait at once, each with its own "Undo"', async ({ baseURL }) => {
     const a = await openApp(browser.context, baseURL!);
     const b = await openApp(browser.context, baseURL!);
+    // a location too: deleted, then undone
+    await addSample(a, 'Desk', 5);
+    await expect(nav(b).getByRole('list', { name: 'Locations' })).toContainText('Desk');
+    const desk = nav(a).getByRole('list', { name: 'On ' + (await a.evaluate(() => window.tabdrive.device.name)) }).getByRole('listitem').filter({ hasText: 'Desk' });
+    await desk.hover();
+    await desk.getByRole('button', { name: 'Delete' }).click();
+    await expect(nav(a).getByRole('list', { name: 'Locations' })).not.toContainText('Desk');
+    await pending(a, 'Desk').getByRole('button', { name: 'Undo' }).click();
+    await expect(nav(a).getByRole('list', { name: 'Locations' })).toContainText('Desk');
     await newTag(a, 'One');
     await newTag(a, 'Two');
     await newAlbum(a, 'Trip');
@@ -121,7 +130,11 @@ test.describe('undo for deletes', () => {
       await expect(albumItem(p, 'Trip')).toHaveCount(0);
     }
     await expect(a.getByRole('button', { name: 'Undo' })).toHaveCount(0);
-    for (const p of [a, b]) await expect(tagItem(p, 'Two')).toBeVisible();
+    for (const p of [a, b]) {
+      await expect(tagItem(p, 'Two')).toBeVisible();
+      await expect(nav(p).getByRole('list', { name: 'Locations' })).toContainText('Desk');
+      expect(await count(p, "SELECT count(*) FROM tombstones WHERE model = 'location'")).toBe(0);
+    }
   });
 
   test('a reload while a delete waits ends the wait: the delete is written', async ({ baseURL }) => {
@@ -217,6 +230,7 @@ test.describe('forget device', () => {
     b = await openApp(browser.context, baseURL!);
     expect((await who(b)).uuid).toBe(gone.uuid);
     await expect(b.getByRole('alert').filter({ hasText: 'was forgotten' })).toBeVisible();
+    await expect(nav(b).getByRole('button', { name: 'Forget device' })).toHaveCount(0); // it is no member any more
     for (let t = 0; t < 4000; t += 500) {
       expect(await owns(a, gone.uuid)).toBe(0);
       await sleep(500);
