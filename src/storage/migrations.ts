@@ -5,7 +5,8 @@
  * a device on a newer schema must still accept rows from an older one.
  *
  * Migration 1 is generated from `MODELS` (src/core/models.ts) so the schema and the model
- * registry cannot drift apart; later migrations are hand-written SQL appended below.
+ * registry cannot drift apart, minus the models a later migration adds (`ADDED_LATER`);
+ * later migrations are hand-written SQL appended below.
  */
 import { MODELS, MODEL_NAMES, type FieldType, type ModelSpec } from '../core/models.ts';
 
