@@ -185,8 +185,14 @@ async function start(): Promise<void> {
 
   let app: AppState | null = null;
   let stream: Stream | null = null;
+  // Forgotten devices (core/apply.ts I7): the stream stops pulling, serving and applying theirs.
+  const noteForgotten = async (): Promise<void> => {
+    const rows = await query('SELECT uuid FROM forgotten_devices');
+    stream?.forget(rows.map((r) => String(r['uuid'])));
+  };
   const committed = (r: CommitResult, origin: 'local' | 'remote'): void => {
     if (app && r.tables.length) void app.tablesChanged(r.tables);
+    if (r.tables.includes('forgotten_devices')) void noteForgotten();
     // For devtools and the bench: a change is in this device's SQLite from this moment.
     dispatchEvent(new CustomEvent('tabdrive:commit', { detail: { origin, tables: r.tables, at: performance.timeOrigin + performance.now() } }));
   };
@@ -290,6 +296,7 @@ async function start(): Promise<void> {
     stream?.poke();
     version.peersSay(transport.peers().map((p) => p.schema));
   });
+  await noteForgotten();
   transport.on('status', () => stream?.setPaused(transport.paused));
 
   app = new AppState({
@@ -334,6 +341,12 @@ async function start(): Promise<void> {
         : null,
     },
     version,
+    // A forgotten device gives up its slot (no tab adopts it again) and this tab starts over
+    // as a new device of the same library.
+    rejoin: async () => {
+      await registry.drop(claim.device);
+      location.assign(`${location.pathname}?new-device${signalingParam === null ? '' : `&signaling=${signalingParam}`}`);
+    },
     inspector: {
       inspect: () => inspect(),
       compact: () => engine.compact(),

@@ -60,6 +60,9 @@ export interface ApplyStore {
   dropPending(model: ModelName, uuid: Uuid, owner?: Uuid): void;
   /** Drops every pending record of this owner (its device was deleted). */
   dropPendingOf(owner: Uuid): void;
+  /** Drops the streamed deletes of this owner (its device was forgotten: whatever it owns is
+   *  refused from now on, so they say nothing any more, and they are not served). */
+  dropTombstonesOf(owner: Uuid): void;
   /** Removes and returns the changes waiting for `waitsFor`, ordered by (hlc, uuid, owner).
    *  `unknown`: read back from storage, so the caller validates them again. */
   takePending(waitsFor: Uuid): unknown[];
@@ -101,6 +104,13 @@ export function createMemoryApplyStore(): ApplyStore & {
     },
     dropPendingOf: (owner) => {
       for (const [k, p] of pending) if (p.owner === owner) pending.delete(k);
+    },
+    dropTombstonesOf: (owner) => {
+      for (const [k, s] of tombstoneSeqs) {
+        if (s.owner !== owner) continue;
+        tombstoneSeqs.delete(k);
+        tombstones.delete(k);
+      }
     },
     takePending: (waitsFor) => {
       const out = [...pending.entries()].filter(([, p]) => p.waitsFor === waitsFor);

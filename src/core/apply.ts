@@ -22,6 +22,12 @@
  *     so concurrent edits of different fields both survive, and the result does not depend on
  *     arrival order. A row may be partial until its insert arrives.
  *  I6 Batches apply in model-dependency order, then HLC order: deterministic on every device.
+ *  I7 A forgotten device stays gone: applying a `forgotten_device` record tombstones the device
+ *     and removes every row it owns (device record, volumes, locations, entries, what waits);
+ *     from then on any owned change of that owner is dropped (rejected 'tombstoned') whoever
+ *     relays it and whatever its stamp or seq — so neither the device coming back nor a peer
+ *     that had not heard of the forget can bring its rows back. Order-free: rows that arrive
+ *     before the forget are removed by it, rows after it are refused.
  *
  * Shared deletes do not cascade: a tag link to a deleted tag dangles identically on every
  * device (so digests still agree) and the UI ignores it — cascading would need tombstones
@@ -134,6 +140,8 @@ interface Ctx {
  */
 interface Memo extends ApplyStore {
   ownerOfLocation(uuid: string): string | null;
+  /** whether this owner's device was forgotten or deleted (I7) */
+  ownerGone(owner: string): boolean;
   insertNew(table: string, row: Row): void;
   prefetch(table: string, uuids: readonly string[]): void;
   flush(): void;
@@ -144,6 +152,7 @@ const PREFETCH_MIN = 32;
 
 function batchMemo(store: ApplyStore): Memo {
   const owners = new Map<string, string | null>();
+  const gone = new Map<string, boolean>();
   const anyTomb = new Map<ModelName, boolean>();
   let anyPending: boolean | undefined; // stays true once seen: a stale true only costs lookups
   const hasPending = (): boolean => (anyPending ??= store.hasPending());
@@ -224,6 +233,7 @@ function batchMemo(store: ApplyStore): Memo {
     tombstone: (m, u) => (hasTombstones(m) ? store.tombstone(m, u) : undefined),
     putTombstone: (m, u, h, streamed) => {
       anyTomb.set(m, true);
+      if (m === 'device') gone.delete(u);
       store.putTombstone(m, u, h, streamed);
     },
     hasPending,
@@ -239,7 +249,17 @@ function batchMemo(store: ApplyStore): Memo {
     dropPendingOf: (o) => {
       if (hasPending()) store.dropPendingOf(o);
     },
+    dropTombstonesOf: (o) => {
+      anyTomb.clear();
+      gone.clear();
+      store.dropTombstonesOf(o);
+    },
     takePending: (w) => (hasPending() ? store.takePending(w) : []),
+    ownerGone(owner) {
+      let v = gone.get(owner);
+      if (v === undefined) gone.set(owner, (v = hasTombstones('device') && store.tombstone('device', owner) !== undefined));
+      return v;
+    },
     ownerOfLocation(uuid) {
       if (!owners.has(uuid)) {
         const loc = get('locations', uuid);
@@ -277,6 +297,8 @@ function applyOwned(store: Memo, c: OwnedChange, ctx: Ctx, released = false): Ou
   const existing = store.get(spec.table, c.uuid);
   const violation = ownerViolation(store, c, existing);
   if (violation) return { type: 'ownership', detail: violation };
+  if (store.ownerGone(c.owner) && !(c.model === 'device' && isOwnedTombstone(c)))
+    return { type: 'tombstoned', detail: `its device ${c.owner} was forgotten` };
   const tomb = store.tombstone(c.model, c.uuid);
   if (isOwnedTombstone(c)) {
     const streamed = c.seq === undefined ? undefined : { owner: c.owner, seq: c.seq };
@@ -424,5 +446,15 @@ function applyShared(store: Memo, c: SharedChange): Outcome {
   if (!changed) return { type: 'unchanged' };
   row['_hlcs'] = JSON.stringify(clocks);
   store.upsert(table, row);
+  if (c.model === 'forgotten_device') return { type: 'applied', tables: [table, ...forget(store, c.uuid, c.hlc)] };
   return { type: 'applied', tables: [table] };
+}
+
+/** I7: the device and everything it owns go; what it owns is refused from now on (the
+ *  device tombstone, checked by `ownerGone`). Idempotent: a second forget finds nothing. */
+function forget(store: Memo, device: string, hlc: string): string[] {
+  store.dropTombstonesOf(device);
+  store.putTombstone('device', device, hlc); // the higher stamp stays: the same on every device
+  store.dropPendingOf(device);
+  return removeOwned(store, 'device', device);
 }

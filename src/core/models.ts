@@ -61,6 +61,7 @@ export const MODEL_NAMES = [
   'tag_link',
   'user_metadata',
   'library',
+  'forgotten_device',
 ] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
@@ -74,6 +75,7 @@ export const SHARED_MODELS = [
   'tag_link',
   'user_metadata',
   'library',
+  'forgotten_device',
 ] as const;
 export type SharedModelName = (typeof SHARED_MODELS)[number];
 
@@ -250,6 +252,21 @@ export const MODELS: Readonly<Record<ModelName, ModelSpec>> = {
     dependsOn: [],
     fields: {
       name: text({ max: 200 }),
+    },
+    localDefaults: {},
+    undeletable: true,
+  },
+  // A device some member forgot (uuid = that device). Applying it removes the device and all
+  // it owns and rejects whatever it owns that arrives later, from any peer (core/apply.ts I7).
+  // Never deleted: a forget cannot be taken back (the device rejoins as a new one).
+  forgotten_device: {
+    name: 'forgotten_device',
+    table: 'forgotten_devices',
+    ownership: 'shared',
+    dependsOn: [],
+    fields: {
+      forgotten_by: uuid(),
+      forgotten_at: int(),
     },
     localDefaults: {},
     undeletable: true,

@@ -16,7 +16,7 @@
  * and a tab of the previous version keeps its connection for its whole life without a
  * `versionchange` handler, so a new tab opened beside it would wait at boot until it closes.
  */
-import { entries, get, keys, promisifyRequest, set, update, type UseStore } from 'idb-keyval';
+import { del, entries, get, keys, promisifyRequest, set, update, type UseStore } from 'idb-keyval';
 import { keyvalStore } from '../storage/keyval.ts';
 import type { Slot, SlotRegistry } from './slots.ts';
 
@@ -128,6 +128,7 @@ export async function openSlotRegistry(idb: IDBFactory, locks: RegistryLocks | n
       return found;
     },
     put: (slot) => set(slotKey(slot.device), slot, store),
+    drop: (device) => del(slotKey(device), store),
     stats: () => ({ migrated, invalid }),
   };
 }

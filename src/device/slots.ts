@@ -41,6 +41,8 @@ export interface SlotRegistry {
   open(library: string): Promise<void>;
   slots(library: string): Promise<Slot[]>;
   put(slot: Slot): Promise<void>;
+  /** Forgets a slot: no tab adopts that device again (a device the library forgot). */
+  drop(device: string): Promise<void>;
 }
 
 export function createMemorySlotRegistry(): SlotRegistry {
@@ -63,6 +65,7 @@ export function createMemorySlotRegistry(): SlotRegistry {
     },
     slots: (l) => Promise.resolve([...all.values()].filter((s) => s.library === l)),
     put: (slot) => Promise.resolve(void all.set(slot.device, slot)),
+    drop: (device) => Promise.resolve(void all.delete(device)),
   };
 }
 

@@ -766,6 +766,8 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       return exclusive(async () => {
         const d = db;
         if (!d) return err<StorageError>({ type: 'NotOpen', message: 'the storage is not open' });
+        // a forgotten device's rows are not served (core/apply.ts I7): nothing to promise
+        if (d.all("SELECT 1 FROM tombstones WHERE model = 'device' AND uuid = ?", [owner]).length) return ok({ pages: [], held: 0 });
         const held = marks.get(owner) ?? 0;
         const ranges: { changes: SeqChange[]; from: number; to: number; ahead: SeqChange[] }[] = [];
         let from = after;

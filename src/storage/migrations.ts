@@ -205,12 +205,19 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     // Issue 13: the library's name, a shared record (model `library`, uuid = the library's id)
-    // merged field by field like a tag's.
+    // merged field by field like a tag's; and forgotten devices (model `forgotten_device`,
+    // uuid = the device), whose owned rows every device removes and refuses from then on.
     id: 5,
-    name: 'library name',
+    name: 'library name, forgotten devices',
     sql: `CREATE TABLE libraries (
         uuid TEXT PRIMARY KEY NOT NULL,
         name TEXT,
+        _hlcs TEXT NOT NULL DEFAULT '{}'
+      );
+      CREATE TABLE forgotten_devices (
+        uuid TEXT PRIMARY KEY NOT NULL,
+        forgotten_by TEXT,
+        forgotten_at INTEGER,
         _hlcs TEXT NOT NULL DEFAULT '{}'
       );`,
   },

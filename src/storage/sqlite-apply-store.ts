@@ -137,6 +137,9 @@ export function createSqliteApplyStore(db: Sqlite): ApplyStore {
     dropPendingOf(owner) {
       db.run('DELETE FROM pending_owned WHERE owner = ?', [owner]);
     },
+    dropTombstonesOf(owner) {
+      db.run('DELETE FROM tombstones WHERE owner = ?', [owner]);
+    },
     takePending(waitsFor) {
       const out: unknown[] = [];
       db.each('SELECT change FROM pending_owned WHERE location_uuid = ? ORDER BY hlc, uuid, owner', [waitsFor], (v) => {

@@ -213,6 +213,17 @@ export function createIntents(deps: IntentDeps) {
       return r.ok ? ok(name) : r;
     },
 
+    /**
+     * Forgets another device of the library (issue 13): a shared record every device applies
+     * by removing that device and all it owns, and by refusing what it owns from then on
+     * (core/apply.ts I7). This device cannot forget itself (it would lock itself out).
+     */
+    async forgetDevice(other: string): Promise<Result<CommitResult, IntentError>> {
+      if (other === device) return fail('This device cannot forget itself.');
+      if (!isUuid(other) || !(await deps.readOwned('devices', other))) return fail('There is no such device in this library.');
+      return writeShared(shared('forgotten_device', other, 'insert', { forgotten_by: device, forgotten_at: deps.now() }));
+    },
+
     async renameDevice(name: string): Promise<Result<CommitResult, IntentError>> {
       const clean = name.trim();
       if (!clean) return fail('A device needs a name.');

@@ -15,6 +15,8 @@
  *  - Push: a local commit of this device's rows is pushed as one live page to every peer; a
  *    peer whose watermark does not reach the page's start pulls instead (the worker refuses a
  *    gap).
+ *  - Forgotten owners (`forget`, core/apply.ts I7): never pulled, served, announced or applied
+ *    here, whatever a peer announces or sends; a forgotten device does not push its own.
  *
  * Message (inside a net's payload): version u8 · type u8 · body
  *   PULL  JSON { o: owner, a: after, n: pages }
@@ -92,6 +94,8 @@ export interface Stream {
   committed(r: CommitResult): void;
   /** peers' watermarks changed (presence): plan again */
   poke(): void;
+  /** devices the library forgot: their rows are not pulled, served, announced or applied */
+  forget(owners: readonly string[]): void;
   marks(): Marks;
   progress(): StreamProgress | null;
   readonly stats: StreamStats;
@@ -126,6 +130,7 @@ export function createStream(deps: StreamDeps): Stream {
     return () => clearTimeout(t);
   });
   const local = new Map<string, number>(Object.entries(deps.initial));
+  const forgotten = new Set<string>();
   const inflight = new Map<string, Inflight>();
   const serving = new Set<string>(); // peers whose pull is being answered
   let applying = 0;
@@ -141,6 +146,7 @@ export function createStream(deps: StreamDeps): Stream {
     if (!m) return;
     let moved = false;
     for (const [o, v] of Object.entries(m)) {
+      if (forgotten.has(o)) continue;
       if (v > (local.get(o) ?? 0)) {
         local.set(o, v);
         moved = true;
@@ -174,6 +180,10 @@ export function createStream(deps: StreamDeps): Stream {
     }
   }
 
+  /** the peers' announced marks without the owners this device knows were forgotten */
+  const livePeers = (): { readonly device: string; readonly marks: Marks }[] =>
+    deps.peers().map((p) => (forgotten.size === 0 || !isMarks(p.marks) ? p : { ...p, marks: Object.fromEntries(Object.entries(p.marks).filter(([o]) => !forgotten.has(o))) }));
+
   let repairing = deps.repairOwn === true;
   /** peers that sent an undecodable page, until when they are not pulled from */
   const distrusted = new Map<string, number>();
@@ -192,7 +202,7 @@ export function createStream(deps: StreamDeps): Stream {
     }
     const busy = new Set(inflight.keys());
     const now = deps.now();
-    const trusted = deps.peers().filter((p) => (distrusted.get(p.device) ?? 0) <= now);
+    const trusted = livePeers().filter((p) => (distrusted.get(p.device) ?? 0) <= now);
     for (const p of planPulls(self, marks(), trusted, busy)) {
       inflight.set(p.owner, { peer: p.peer, lastTo: p.after, batchDone: false, queued: 0, at: deps.now(), none: false });
       stats.pulls++;
@@ -268,6 +278,10 @@ export function createStream(deps: StreamDeps): Stream {
   }
 
   async function serve(from: string, owner: string, after: number, count: number): Promise<void> {
+    if (forgotten.has(owner)) {
+      send(from, json(NONE, { o: owner, h: 0 }));
+      return;
+    }
     if (serving.has(from) || overBudget(from)) {
       stats.refused++;
       return; // one pull per peer at a time (it asks again when the first is answered), within its budget
@@ -317,6 +331,7 @@ export function createStream(deps: StreamDeps): Stream {
       const flags = body[8]!;
       const owner = text.decode(body.subarray(9, 45));
       if (!isUuid(owner) || !Number.isSafeInteger(to)) return void stats.rejected++;
+      if (forgotten.has(owner)) return void stats.refused++; // the worker would refuse every row (I7)
       const bytes = body.slice(45);
       stats.pagesIn++;
       stats.bytesIn += m.byteLength;
@@ -373,18 +388,27 @@ export function createStream(deps: StreamDeps): Stream {
   return {
     committed(r) {
       raise(r.marks);
-      if (paused) return;
+      if (paused || forgotten.has(self)) return;
       for (const p of r.pages ?? []) {
         stats.livePushed++;
         send(null, pageMessage(self, p.to, LIVE, p.bytes));
       }
     },
     poke: plan,
+    forget(owners) {
+      for (const o of owners) {
+        if (forgotten.has(o)) continue;
+        forgotten.add(o);
+        local.delete(o);
+        inflight.delete(o);
+      }
+      announceSoon();
+    },
     marks,
     progress() {
       const owners: { owner: string; held: number; target: number }[] = [];
       let behind = 0;
-      for (const p of deps.peers()) {
+      for (const p of livePeers()) {
         if (!isMarks(p.marks)) continue;
         for (const [owner, seq] of Object.entries(p.marks)) {
           if (owner === self) continue;

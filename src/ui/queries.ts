@@ -372,3 +372,13 @@ export async function libraryName(query: QueryFn, library: string): Promise<stri
   const [row] = await query('SELECT name FROM libraries WHERE uuid = ?', [library]);
   return sn(row?.['name']);
 }
+
+/** Whether a member forgot this device: by whom (their device's name while it is known) and when. */
+export async function forgotten(query: QueryFn, device: string): Promise<{ by: string; at: number } | null> {
+  const [row] = await query(
+    `SELECT coalesce(d.name, 'another device') AS by, f.forgotten_at AS at
+     FROM forgotten_devices f LEFT JOIN devices d ON d.uuid = f.forgotten_by WHERE f.uuid = ?`,
+    [device],
+  );
+  return row ? { by: s(row['by']), at: n(row['at']) } : null;
+}

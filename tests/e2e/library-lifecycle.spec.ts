@@ -104,6 +104,15 @@ test.describe('undo for deletes', () => {
   test('several deletes wait at once, each with its own "Undo"', async ({ baseURL }) => {
     const a = await openApp(browser.context, baseURL!);
     const b = await openApp(browser.context, baseURL!);
+    // a location too: deleted, then undone
+    await addSample(a, 'Desk', 5);
+    await expect(nav(b).getByRole('list', { name: 'Locations' })).toContainText('Desk');
+    const desk = nav(a).getByRole('list', { name: 'On ' + (await a.evaluate(() => window.tabdrive.device.name)) }).getByRole('listitem').filter({ hasText: 'Desk' });
+    await desk.hover();
+    await desk.getByRole('button', { name: 'Delete' }).click();
+    await expect(nav(a).getByRole('list', { name: 'Locations' })).not.toContainText('Desk');
+    await pending(a, 'Desk').getByRole('button', { name: 'Undo' }).click();
+    await expect(nav(a).getByRole('list', { name: 'Locations' })).toContainText('Desk');
     await newTag(a, 'One');
     await newTag(a, 'Two');
     await newAlbum(a, 'Trip');
@@ -121,7 +130,11 @@ test.describe('undo for deletes', () => {
       await expect(albumItem(p, 'Trip')).toHaveCount(0);
     }
     await expect(a.getByRole('button', { name: 'Undo' })).toHaveCount(0);
-    for (const p of [a, b]) await expect(tagItem(p, 'Two')).toBeVisible();
+    for (const p of [a, b]) {
+      await expect(tagItem(p, 'Two')).toBeVisible();
+      await expect(nav(p).getByRole('list', { name: 'Locations' })).toContainText('Desk');
+      expect(await count(p, "SELECT count(*) FROM tombstones WHERE model = 'location'")).toBe(0);
+    }
   });
 
   test('a reload while a delete waits ends the wait: the delete is written', async ({ baseURL }) => {
@@ -139,5 +152,89 @@ test.describe('undo for deletes', () => {
     }
     await expect(pending(a, 'Receipts')).toHaveCount(0);
     expect(await a.evaluate((d) => localStorage.getItem(`tabdrive:pending-deletes:${d}`), await a.evaluate(() => window.tabdrive.device.uuid))).toBeNull();
+  });
+});
+
+const deviceItem = (p: Page, name: string): Locator => nav(p).getByRole('list', { name: 'Devices' }).getByRole('listitem').filter({ hasText: name });
+const who = (p: Page): Promise<{ uuid: string; name: string }> => p.evaluate(() => ({ uuid: window.tabdrive.device.uuid, name: window.tabdrive.device.name }));
+const owns = (p: Page, device: string): Promise<number> =>
+  count(p, 'SELECT (SELECT count(*) FROM devices WHERE uuid = ?1) + (SELECT count(*) FROM volumes WHERE _owner = ?1) + (SELECT count(*) FROM locations WHERE _owner = ?1) + (SELECT count(*) FROM entries WHERE _owner = ?1)', [device]);
+
+async function addSample(p: Page, name: string, n: number): Promise<void> {
+  await nav(p).getByRole('button', { name: 'Add sample location' }).click();
+  await nav(p).getByRole('textbox', { name: 'Location name' }).fill(name);
+  await nav(p).getByRole('spinbutton', { name: 'Number of files' }).fill(String(n));
+  await nav(p).getByRole('button', { name: 'Add', exact: true }).click();
+  await expect(nav(p).getByRole('list', { name: 'Locations' })).toContainText(name);
+}
+
+test.describe('forget device', () => {
+  test('a member forgets a paused device: it goes everywhere with all it owns; back, it is told, resurrects nothing, and rejoins as a new device', async ({ baseURL }) => {
+    const a = await openApp(browser.context, baseURL!);
+    const b = await openApp(browser.context, baseURL!);
+    const c = await openApp(browser.context, baseURL!);
+    const [me, gone] = [await who(a), await who(b)];
+    await addSample(b, 'Trip', 30);
+    for (const p of [a, c]) await expect(nav(p).getByRole('list', { name: 'Locations' })).toContainText('Trip');
+    const held = await owns(b, gone.uuid);
+    for (const p of [a, c]) await expect.poll(() => owns(p, gone.uuid)).toBe(held);
+
+    // no device forgets itself: the button is on the others only
+    await expect(deviceItem(a, me.name).getByRole('button', { name: 'Forget device' })).toHaveCount(0);
+
+    await pause(b);
+    await deviceItem(a, gone.name).getByRole('button', { name: 'Forget device' }).click();
+    await deviceItem(a, gone.name).getByRole('button', { name: 'Forget' , exact: true }).click();
+    for (const p of [a, c]) {
+      await expect(deviceItem(p, gone.name)).toHaveCount(0);
+      await expect(nav(p).getByRole('list', { name: 'Locations' })).not.toContainText('Trip');
+      await expect.poll(() => owns(p, gone.uuid)).toBe(0);
+    }
+
+    // B, apart, still works and writes more of its own; then it comes back
+    await addSample(b, 'Later', 10);
+    await pause(b);
+    await expect(b.getByRole('alert').filter({ hasText: 'was forgotten' })).toContainText(`by ${me.name}`);
+    await expect(nav(b).getByRole('list', { name: 'Locations' })).not.toContainText('Trip');
+    // nothing of B comes back on A or C, from B or from each other
+    for (let t = 0; t < 6000; t += 500) {
+      for (const p of [a, c]) expect(await owns(p, gone.uuid)).toBe(0);
+      await sleep(500);
+    }
+    await expect(nav(a).getByRole('list', { name: 'Locations' })).not.toContainText('Later');
+
+    // B rejoins as a new device; the others list it, and its new rows sync
+    await b.getByRole('button', { name: 'Rejoin as a new device' }).click();
+    await b.waitForFunction((old) => window.tabdrive?.device?.uuid !== undefined && window.tabdrive.device.uuid !== old, gone.uuid, { timeout: 30_000 });
+    await waitReady(b);
+    const fresh = await who(b);
+    expect(fresh.uuid).not.toBe(gone.uuid);
+    await expect(b.getByRole('alert').filter({ hasText: 'was forgotten' })).toHaveCount(0);
+    for (const p of [a, c]) await expect(deviceItem(p, fresh.name)).toBeVisible();
+    await addSample(b, 'Again', 5);
+    await expect(nav(a).getByRole('list', { name: 'Locations' })).toContainText('Again');
+    for (const p of [a, c]) expect(await owns(p, gone.uuid)).toBe(0);
+  });
+
+  test('a closed tab forgotten meanwhile is told when it is opened again', async ({ baseURL }) => {
+    const a = await openApp(browser.context, baseURL!);
+    let b = await openApp(browser.context, baseURL!);
+    const gone = await who(b);
+    await addSample(b, 'Desk', 10);
+    await expect.poll(() => owns(a, gone.uuid)).toBeGreaterThan(10);
+    await b.close();
+    await deviceItem(a, gone.name).getByRole('button', { name: 'Forget device' }).click();
+    await deviceItem(a, gone.name).getByRole('button', { name: 'Forget', exact: true }).click();
+    await expect(deviceItem(a, gone.name)).toHaveCount(0);
+    // the closed tab's device is adopted by the next tab, which learns it was forgotten
+    b = await openApp(browser.context, baseURL!);
+    expect((await who(b)).uuid).toBe(gone.uuid);
+    await expect(b.getByRole('alert').filter({ hasText: 'was forgotten' })).toBeVisible();
+    await expect(nav(b).getByRole('button', { name: 'Forget device' })).toHaveCount(0); // it is no member any more
+    for (let t = 0; t < 4000; t += 500) {
+      expect(await owns(a, gone.uuid)).toBe(0);
+      await sleep(500);
+    }
+    await expect(nav(b).getByRole('list', { name: 'Locations' })).not.toContainText('Desk');
   });
 });

@@ -122,6 +122,17 @@ describe.each(stores)('ApplyStore contract: %s', (_name, make) => {
     expect(s.hasTombstones('volume')).toBe(false);
   });
 
+  it('drops the streamed deletes of one owner only (a forgotten device)', () => {
+    const s = make();
+    s.putTombstone('entry', U1, 'h1', { owner: U2, seq: 1 });
+    s.putTombstone('location', U1, 'h1', { owner: U1, seq: 1 });
+    s.putTombstone('device', U2, 'h2');
+    s.dropTombstonesOf(U2);
+    expect(s.tombstone('entry', U1)).toBeUndefined();
+    expect(s.tombstone('location', U1)).toBe('h1');
+    expect(s.tombstone('device', U2)).toBe('h2');
+  });
+
   it('holds pending records one version per (model, uuid, owner), and gives them back once, in stamp order', () => {
     const s = make();
     const L = '00000000-0000-4000-8000-0000000000aa';

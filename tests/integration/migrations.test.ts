@@ -74,7 +74,7 @@ describe('migrations', () => {
       2: '3939721581014178',
       3: 'bfb83e1a64096bb0',
       4: 'ff63b4e3ab558e56',
-      5: '83f1852570232a12',
+      5: '44e6c612c7ba7cef',
       6: 'f8dd8c43a437559c',
     };
     for (const m of MIGRATIONS) {

@@ -4,7 +4,7 @@
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
 import { IDBFactory } from 'fake-indexeddb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Fields, OwnedChange } from '../../src/core/change.ts';
+import type { Fields, OwnedChange, SharedChange } from '../../src/core/change.ts';
 import { createHlcClock } from '../../src/core/hlc.ts';
 import { createPrng } from '../../src/core/prng.ts';
 import { createInProcessStorage, type StorageClient } from '../../src/storage/client.ts';
@@ -87,6 +87,38 @@ const entries = async (n: Node): Promise<number> => {
 };
 
 describe('stream coordinator', () => {
+  it('a forgotten owner is neither pulled, served nor applied; its own pushes are refused (I7)', async () => {
+    const hub = createMemoryHub(createPrng('forget'));
+    const nodes: Node[] = [];
+    const a = await node(A, hub, nodes);
+    const b = await node(B, hub, nodes);
+    await library(a, 40);
+    await pump(hub, nodes);
+    expect(await entries(b)).toBe(41);
+    // B applies the forget (the shared record, as the document brings it) and tells its stream
+    const forget: SharedChange = { kind: 'shared', model: 'forgotten_device', uuid: A, hlc: createHlcClock({ device: B, now: () => now }).next(), op: 'insert', fields: { forgotten_by: B, forgotten_at: now } };
+    const r = await b.storage.call('commit', { changes: [forget], hlc: null });
+    expect(r.ok && r.value.tables).toEqual(expect.arrayContaining(['forgotten_devices', 'entries']));
+    b.stream.forget([A]);
+    expect(await entries(b)).toBe(0);
+    expect(b.stream.marks()[A]).toBeUndefined();
+    const served = await b.storage.call('servePages', { owner: A, after: 0, count: 4 });
+    expect(served.ok && served.value).toEqual({ pages: [], held: 0 });
+    // A, not told, writes more: its live pages and pulls reach B and are refused
+    const refusedBefore = b.stream.stats.refused;
+    await library(a, 10);
+    await pump(hub, nodes);
+    expect(await entries(b)).toBe(0);
+    expect(b.stream.stats.refused).toBeGreaterThan(refusedBefore);
+    // C knows of the forget from the start: it pulls nothing of A from anyone
+    const c = await node(C, hub, nodes);
+    c.stream.forget([A]);
+    await pump(hub, nodes);
+    expect(await entries(c)).toBe(0);
+    expect(c.stream.stats.pagesIn).toBe(0);
+    for (const n of nodes) n.stream.destroy();
+  });
+
   it('a backfill whose peer goes away resumes where it stopped, from another peer', async () => {
     const hub = createMemoryHub(createPrng('resume'));
     const nodes: Node[] = [];

@@ -47,6 +47,14 @@ export interface AppDeps {
   readonly undoMs?: number;
   /** settings of this page that were refused and left out (e.g. bad `?ice=` entries), for the banner */
   readonly notices?: readonly string[];
+  /** this device was forgotten: give up its slot and start this tab as a new device */
+  readonly rejoin?: () => Promise<void>;
+}
+
+/** This device was forgotten by another member (who, as named here, and when). */
+export interface Forgotten {
+  readonly by: string;
+  readonly at: number;
 }
 
 export type SyncState = 'Ready' | 'Syncing' | 'Backfilling' | 'Offline';
@@ -74,6 +82,8 @@ export class AppState {
   deviceName = $state('');
   /** the library's name as synced; null until someone names it */
   libraryName = $state<string | null>(null);
+  /** set once this device learns another member forgot it */
+  forgotten = $state<Forgotten | null>(null);
   devices = $state<Q.DeviceRow[]>([]);
   locations = $state<Q.LocationRow[]>([]);
   /** explorer: current location and directory, or a search */
@@ -204,7 +214,7 @@ export class AppState {
 
   async start(): Promise<void> {
     setInterval(() => this.tick(), 200);
-    await Promise.all([this.refreshDevices(), this.refreshLocations(), this.refreshTags(), this.refreshAlbums(), this.refreshLibrary()]);
+    await Promise.all([this.refreshDevices(), this.refreshLocations(), this.refreshTags(), this.refreshAlbums(), this.refreshLibrary(), this.refreshForgotten()]);
     const first = this.locations.find((l) => l.device_uuid === this.deviceUuid) ?? this.locations[0];
     if (first) await this.openLocation(first.uuid);
     this.hlc = this.deps.hlc() ?? '';
@@ -245,6 +255,7 @@ export class AppState {
     if (has('tags', 'tag_links', 'devices')) jobs.push(this.refreshTags());
     if (has('albums', 'album_entries')) jobs.push(this.refreshAlbums());
     if (has('libraries')) jobs.push(this.refreshLibrary());
+    if (has('forgotten_devices')) jobs.push(this.refreshForgotten());
     const c = this.collection;
     if (
       has('entries', 'locations') ||
@@ -273,6 +284,19 @@ export class AppState {
     this.devices = await Q.devices(this.deps.query);
     const me = this.devices.find((d) => d.uuid === this.deviceUuid);
     if (me) this.deviceName = me.name;
+  }
+
+  async refreshForgotten(): Promise<void> {
+    this.forgotten = await Q.forgotten(this.deps.query, this.deviceUuid);
+  }
+
+  /** Forgets another device of the library, everywhere (its record and all it owns). */
+  forgetDevice(uuid: string): Promise<boolean> {
+    return this.#act(() => this.deps.intents.forgetDevice(uuid));
+  }
+
+  async rejoin(): Promise<void> {
+    await this.deps.rejoin?.();
   }
 
   async refreshLibrary(): Promise<void> {

@@ -108,7 +108,7 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
     }
     if (!live.length) continue;
     const d = p.pick(live);
-    const op = p.int(0, 18);
+    const op = p.int(0, 19);
     const entries = await allEntries(d);
     switch (op) {
       case 0: {
@@ -225,6 +225,16 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
         // delete of it is invalid on every device (the record is undeletable)
         if (p.chance(0.1)) await d.write([d.shared('library', library, 'delete')]);
         else await d.write([await d.sharedAbove('library', library, 'update', { name: `Library ${p.int(1, 99)}` })]);
+        break;
+      }
+      case 19: {
+        // a member forgets another device (issue 13), which may be live, paused behind a
+        // partition, killed, or come back later and keep writing its own rows: none of them
+        // may come back anywhere (core/apply.ts I7)
+        const others = world.devices.filter((x) => x !== d);
+        if (!others.length || !p.chance(0.4)) break;
+        const gone = p.pick(others);
+        await d.write([d.shared('forgotten_device', gone.id, 'insert', { forgotten_by: d.id, forgotten_at: world.time })]);
         break;
       }
       case 16: {
@@ -379,6 +389,11 @@ export async function checkInvariants(world: World): Promise<string[]> {
     if ((await d.rows('SELECT 1 FROM locations WHERE device_uuid <> _owner')).length) failures.push(`${d.id.slice(0, 8)}: a location not owned by its device`);
     if ((await d.rows('SELECT 1 FROM entries e JOIN locations l ON l.uuid = e.location_uuid WHERE l._owner <> e._owner')).length)
       failures.push(`${d.id.slice(0, 8)}: an entry owned by another device than its location`);
+    // A forgotten device owns nothing anywhere (I7), whatever it wrote or relayed afterwards.
+    for (const f of await d.rows('SELECT uuid FROM forgotten_devices')) {
+      const left = await d.rows('SELECT uuid FROM devices WHERE uuid = ?1 UNION ALL SELECT uuid FROM volumes WHERE _owner = ?1 UNION ALL SELECT uuid FROM locations WHERE _owner = ?1 UNION ALL SELECT uuid FROM entries WHERE _owner = ?1 UNION ALL SELECT uuid FROM pending_owned WHERE owner = ?1', [f['uuid']!]);
+      if (left.length) failures.push(`${d.id.slice(0, 8)}: forgotten device ${String(f['uuid']).slice(0, 8)} still owns ${left.length} rows`);
+    }
     // DESIGN §5.6: what waits for a location is checked as soon as that location is held.
     if ((await d.rows('SELECT 1 FROM pending_owned p JOIN locations l ON l.uuid = p.location_uuid')).length)
       failures.push(`${d.id.slice(0, 8)}: an entry still waits for a location it holds`);

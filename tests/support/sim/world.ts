@@ -143,7 +143,13 @@ export class SimDevice {
     const engine = createSyncEngine({ doc, storage, clock, device: this.id, now: this.now, schedule: this.world.timers.schedule,
       onCommit: (r, origin) => {
         if (origin === 'local') stream?.committed(r);
+        if (r.tables.includes('forgotten_devices')) void noteForgotten();
       } });
+    // as main.ts does: the stream stops pulling, serving and applying forgotten owners' rows
+    const noteForgotten = async (): Promise<void> => {
+      const r = await storage.call('query', { sql: 'SELECT uuid FROM forgotten_devices', params: [] });
+      if (r.ok) stream?.forget(r.value.map((x) => String(x['uuid'])));
+    };
     engine.boot(boot.value.ydoc);
     const net = this.world.hub.join(this.id);
     stream = createStream({
@@ -163,6 +169,7 @@ export class SimDevice {
       tickMs: null,
       onApplied: (r) => void pageRejections.push(...r.rejections),
     });
+    await noteForgotten();
     this.history.push(issued);
     this.historyAhead.push(issuedAhead);
     this.bootClocks.push(boot.value.hlc);
