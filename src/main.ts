@@ -26,6 +26,9 @@ import { newSecret, roomName, roomPassword } from './transport/room.ts';
 import { createTransport, type Transport } from './transport/webrtc.ts';
 import { combineNets, createBroadcastNet, createDataChannelNet, deriveStreamKey, type NetCounters } from './transport/stream-net.ts';
 import { createStream, type Stream, type StreamStats } from './sync/stream.ts';
+import { createIdbRelayStore, createMemoryRelayStore, createRelaySync, withRelay, type RelaySync, type RelayStatus } from './sync/relay-sync.ts';
+import { createRelayConnection, parseRelayUrl, type RelayConnection } from './transport/relay.ts';
+import { deriveRelayKeys } from './transport/relay-crypto.ts';
 import { registerServiceWorker } from './pwa/register.ts';
 import App from './ui/App.svelte';
 import { AppState } from './ui/state/app.svelte.ts';
@@ -59,6 +62,10 @@ export interface TabdriveApi {
   dropInboundFor?: (ms: number) => void;
   /** test hook (test build): apply changes to this device's database only, a divergence */
   divergeLocally?: (changes: Change[]) => Promise<{ ms: number; bytes: number }>;
+  /** the always-on relay: state, cursor, outbox, bytes (null: no relay configured) */
+  relay?: () => RelayStatus | null;
+  /** test hook (test build): resolves once the relay outbox is empty and everything pulled and uploaded */
+  relaySettled?: () => Promise<void>;
 }
 
 declare global {
@@ -171,6 +178,7 @@ async function start(): Promise<void> {
 
   let app: AppState | null = null;
   let stream: Stream | null = null;
+  let relay: RelaySync | null = null;
   const committed = (r: CommitResult, origin: 'local' | 'remote'): void => {
     if (app && r.tables.length) void app.tablesChanged(r.tables);
     // For devtools and the bench: a change is in this device's SQLite from this moment.
@@ -192,11 +200,38 @@ async function start(): Promise<void> {
     now: () => Date.now(),
     onCommit: (r, origin) => {
       if (origin === 'remote') latency.committed();
-      else stream?.committed(r);
+      else {
+        stream?.committed(r);
+        if (r.pages?.length) relay?.committed();
+      }
       committed(r, origin);
     },
   });
   engine.boot(boot.ydoc);
+  const secret = await registry.secret(claim.library, newSecret());
+  // The always-on relay (?relay=ws://host:port; ?relay= for none): by default the one `npm
+  // start` runs beside the app. The test build has no default: a test names its relay.
+  const relayParam = params.get('relay');
+  const defaultRelay = import.meta.env.MODE === 'test' ? null : `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.hostname}:4445`;
+  const relayUrl = relayParam === null ? defaultRelay : relayParam === '' ? null : parseRelayUrl(relayParam);
+  if (relayParam && !relayUrl) console.warn(`?relay=${relayParam} is not a ws:// or wss:// URL: no relay`);
+  if (relayUrl) {
+    const keys = await deriveRelayKeys(secret);
+    const relayConn: RelayConnection = createRelayConnection({ url: relayUrl, handle: keys.handle, token: keys.token });
+    relay = createRelaySync({
+      conn: relayConn,
+      keys,
+      doc,
+      self: claim.device,
+      // memory-only devices (no IndexedDB) keep their outbox for the tab's life
+      store: typeof indexedDB === 'undefined' ? createMemoryRelayStore() : createIdbRelayStore(`tabdrive-relay:${claim.dbName}`),
+      idle: () => engine.idle(),
+      storage,
+      marks: () => stream?.marks() ?? boot.marks,
+      onMarks: () => stream?.poke(),
+      now: () => Date.now(),
+    });
+  }
   const writer = { write: (changes: Parameters<typeof engine.write>[0]) => engine.write(changes) };
   const readOwned = async (table: string, uuid: string) => {
     if (!/^[a-z_]+$/.test(table)) return null;
@@ -218,7 +253,6 @@ async function start(): Promise<void> {
 
   // Transport: tabs over BroadcastChannel; other browsers over WebRTC via signaling
   // (?signaling=ws://host:port,… to choose; ?signaling= for tabs only).
-  const secret = await registry.secret(claim.library, newSecret());
   const libraries = await registry.libraries();
   const signaling = signalingParam === null ? [`ws://${location.hostname}:4444`] : signalingParam.split(',').filter(Boolean);
   const room = await roomName(claim.library, secret);
@@ -235,12 +269,12 @@ async function start(): Promise<void> {
     streamHooks: browsers.hooks,
   });
   const tabs = createBroadcastNet({ name: `${room}:stream`, key: await deriveStreamKey(password, room), self: claim.device });
-  const net = combineNets(tabs, browsers.net);
+  const net = relay ? withRelay(combineNets(tabs, browsers.net), relay.net) : combineNets(tabs, browsers.net);
   stream = createStream({
     self: claim.device,
     storage,
     net,
-    peers: () => transport.peerMarks(),
+    peers: () => (relay ? [...transport.peerMarks(), ...relay.peers()] : transport.peerMarks()),
     announce: (m) => transport.publishMarks(m),
     // counted with every other commit (the inspector explains page rejections too); the
     // engine's commit hook then refreshes the UI and records the latency
@@ -262,6 +296,8 @@ async function start(): Promise<void> {
     transport,
     pendingCommits: () => engine.stats().pending,
     streamProgress: () => stream?.progress() ?? null,
+    relay: () => relay?.status() ?? null,
+    relayCatchingUp: () => relay?.catchingUp() ?? null,
     library: claim.library,
     resyncs: () => antiEntropy.stats.resyncs,
     libraries,
@@ -334,6 +370,7 @@ async function start(): Promise<void> {
       ...(stream ? { stream: { ...stream.stats, behind: stream.progress()?.behind ?? 0 } } : {}),
       backfill: c.inbound ? { ...c.inbound } : null,
       latency: [...latency.samples()],
+      relay: relay?.status() ?? null,
     };
   }
   // Anti-entropy: compare digests with connected peers; re-handshake on a persistent mismatch.
@@ -386,6 +423,7 @@ async function start(): Promise<void> {
     snapshot: async () => unwrap(await storage.call('snapshot', {})),
     actions: intents,
     pause: (p: boolean) => app?.setPaused(p),
+    relay: () => relay?.status() ?? null,
     transportStats: () => ({ ...transport.channel, bcBytesReceived: transport.counters().bcBytesReceived, stream: { ...net.counters, ...stream.stats } }),
     room,
   } satisfies Partial<TabdriveApi>);
@@ -397,6 +435,9 @@ async function start(): Promise<void> {
       // applies changes to this device's database only — no document, no stream: a divergence
       // no resync can repair (the inspector's "did not repair"); the bench's naive write
       divergeLocally: async (changes: Change[]) => unwrap(await storage.call('benchNaiveWrite', { changes })),
+      relaySettled: async () => {
+        await relay?.settled();
+      },
       dropInboundFor: (ms: number) => {
         transport.dropInboundFor?.(ms);
         tabs.dropInboundFor?.(ms);
