@@ -17,8 +17,13 @@
  *      like any remote update and they never enter the outbox (no echo). The cursor (the
  *      relay's seq up to which this device applied everything) is persisted only once those
  *      updates are committed to this device's database (engine idle).
- *  RS4 Document work is serialized (one lane): a pull, a live push and a reconnect's pull
- *      never interleave, so the cursor only grows through contiguous seqs.
+ *  RS4 Document work is serialized (one lane): a pull, a live push, a reconnect's pull and a
+ *      compaction never interleave, so the cursor only grows through contiguous seqs.
+ *  RS5 Compaction by clients: a device that has applied the whole log (cursor = last), with an
+ *      empty outbox, uploads its document state as an encrypted snapshot covering its cursor
+ *      once the log holds `snapshotEvery` updates after the last snapshot — under the relay's
+ *      lease, so one device at a time. A device whose cursor is below the relay's compacted
+ *      seq reads the snapshot first, then the log after it.
  *
  * Owned state (the stream, sync/stream.ts): the relay is a pseudo-peer, RELAY_PEER. Its
  * "announced" watermarks are the relay's per-owner tops (OWNERS, then EV_PAGE pushes), mapped
@@ -47,6 +52,8 @@ const APPEND_WINDOW = 16;
 const PAGE_BATCH = 4;
 /** a page pull answered this recently means the stream is pulling from the relay */
 const PAGE_ACTIVE_MS = 2000;
+const SNAPSHOT_EVERY = 1000;
+const SNAPSHOT_CHUNK = 512 * 1024;
 
 /** Where the outbox and the cursor live: IndexedDB in the browser, a Map in tests. */
 export interface RelayStore {
@@ -107,6 +114,8 @@ export interface RelaySyncDeps {
   readonly onMarks: () => void;
   readonly now: () => number;
   readonly outboxMax?: number;
+  /** a caught-up device compacts once the relay's log holds this many updates after its snapshot */
+  readonly snapshotEvery?: number;
 }
 
 export interface RelayStatus {
@@ -127,6 +136,11 @@ export interface RelayStatus {
   readonly owners: number;
   readonly rows: number;
   readonly undecryptable: number;
+  /** the relay's log starts after this seq (a snapshot covers the rest) */
+  readonly compacted: number;
+  /** snapshots this device uploaded, and read */
+  readonly snapshotsUp: number;
+  readonly snapshotsDown: number;
   readonly lastError: string | null;
 }
 
@@ -193,7 +207,9 @@ export function createRelaySync(deps: RelaySyncDeps): RelaySync {
   const basedKey = `m:based:${slot}`;
   const counters: NetCounters = { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, dropped: 0 };
   const out = listeners();
-  const s = { updatesUp: 0, updatesDown: 0, pagesUp: 0, pagesDown: 0, undecryptable: 0, lastError: null as string | null };
+  const s = { updatesUp: 0, updatesDown: 0, pagesUp: 0, pagesDown: 0, undecryptable: 0, snapshotsUp: 0, snapshotsDown: 0, lastError: null as string | null };
+  const snapshotEvery = deps.snapshotEvery ?? SNAPSHOT_EVERY;
+  let compacted = 0;
   let cursor = 0;
   let savedCursor = 0;
   let last = 0;
@@ -337,8 +353,12 @@ export function createRelaySync(deps: RelaySyncDeps): RelaySync {
           pulling = { start: 0 };
           continue;
         }
-        const compacted = Number(r.meta['compacted']) || 0;
-        if (compacted > cursor) s.lastError = `the relay's log starts at a snapshot (seq ${compacted}); this client reads logs only`;
+        compacted = Number(r.meta['compacted']) || 0;
+        if (compacted > cursor) {
+          // RS5: the log before `compacted` is gone; its snapshot holds it
+          await readSnapshot(r.meta['snapshot']);
+          continue;
+        }
         const items = slices(r.meta, r.payload, 2).map((x) => ({ seq: x.head[0]!, data: x.data }));
         if (!items.length) break;
         apply(await decryptAll(items));
@@ -350,10 +370,59 @@ export function createRelaySync(deps: RelaySyncDeps): RelaySync {
       pulling = null;
     }
   }
+  /**
+   * RS5: a snapshot is the whole document state of a device that had applied every update up
+   * to its cursor, encrypted with the cursor as context (the relay cannot pass off an older
+   * one), in chunks. Applied like any update from the relay; the cursor moves to its cursor.
+   */
+  async function readSnapshot(info: unknown): Promise<void> {
+    const x = typeof info === 'object' && info !== null ? (info as Record<string, unknown>) : {};
+    const { id, cursor: at, chunks } = x;
+    if (typeof id !== 'number' || typeof at !== 'number' || typeof chunks !== 'number' || !Number.isSafeInteger(chunks) || chunks < 1 || chunks > 4096 || !(at > cursor))
+      throw new Error('the relay says its log starts at a snapshot but names none');
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    for (let i = 0; i < chunks; i++) {
+      const r = await conn.request(OP.SNAP_READ, { h, snap: id, i });
+      parts.push(r.payload);
+      size += r.payload.byteLength;
+    }
+    const blob = new Uint8Array(size);
+    let o = 0;
+    for (const p of parts) {
+      blob.set(p, o);
+      o += p.byteLength;
+    }
+    apply([await decryptBlob(keys, blob, `snapshot:${at}`)]);
+    s.snapshotsDown++;
+    cursor = at;
+    saveCursorAfterCommit();
+  }
+  /** RS5: caught up, nothing waiting to go up, and the log long enough: replace it by a snapshot (under the relay's lease). */
+  async function maybeCompact(): Promise<void> {
+    if (!connected() || cursor !== last || cursor - compacted < snapshotEvery || outboxCount > 0) return;
+    const at = cursor;
+    let begin;
+    try {
+      begin = await conn.request(OP.SNAP_BEGIN, { h, cursor: at });
+    } catch (e) {
+      if (e instanceof Error && /lease_held|stale_snapshot/.test(e.message)) return; // another device compacts
+      throw e;
+    }
+    const snap = Number(begin.meta['snap']);
+    const lease = String(begin.meta['lease']);
+    const blob = await encryptBlob(keys, Y.encodeStateAsUpdate(doc), `snapshot:${at}`);
+    const n = Math.ceil(blob.byteLength / SNAPSHOT_CHUNK);
+    for (let i = 0; i < n; i++) await conn.request(OP.SNAP_CHUNK, { h, snap, i, lease }, blob.subarray(i * SNAPSHOT_CHUNK, (i + 1) * SNAPSHOT_CHUNK));
+    await conn.request(OP.SNAP_COMMIT, { h, snap, chunks: n, lease });
+    compacted = at;
+    s.snapshotsUp++;
+  }
   function pull(): Promise<void> {
     pullQueued ??= inDocLane(async () => {
       pullQueued = null;
       await pullAll();
+      await maybeCompact();
     });
     return pullQueued;
   }
@@ -368,6 +437,7 @@ export function createRelaySync(deps: RelaySyncDeps): RelaySync {
       cursor = at;
       last = Math.max(last, at);
       saveCursorAfterCommit();
+      await maybeCompact();
     });
   }
   async function ensureBaseline(): Promise<void> {
@@ -572,6 +642,9 @@ export function createRelaySync(deps: RelaySyncDeps): RelaySync {
         owners: relayMarks.size,
         rows,
         undecryptable: s.undecryptable,
+        compacted,
+        snapshotsUp: s.snapshotsUp,
+        snapshotsDown: s.snapshotsDown,
         lastError: s.lastError ?? conn.stats.lastError,
       };
     },

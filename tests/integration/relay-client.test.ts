@@ -209,6 +209,52 @@ describe('shared document through the relay', () => {
   }, 20_000);
 });
 
+describe('compaction by clients', () => {
+  it('a caught-up device replaces a long log by an encrypted snapshot; a new device reads the snapshot, then the log after it', async () => {
+    const keys = await deriveRelayKeys(newSecret());
+    const doc = new Y.Doc();
+    const conn = createRelayConnection({ url: `ws://127.0.0.1:${port}`, handle: keys.handle, token: keys.token, WebSocketImpl: WS });
+    const storage = { call: () => Promise.resolve({ ok: true, value: [] }) } as unknown as Pick<StorageClient, 'call'>;
+    const mk = (d: Y.Doc, c: RelayConnection, self: string) =>
+      createRelaySync({ conn: c, keys, doc: d, self, store: createMemoryRelayStore(), idle: () => Promise.resolve(), storage, marks: () => ({}), onMarks: () => undefined, now: () => Date.now(), snapshotEvery: 20 });
+    const a = mk(doc, conn, UUID_A);
+    cleanup.push(() => {
+      a.destroy();
+      conn.destroy();
+    });
+    await until(() => conn.stats.state === 'connected');
+    for (let i = 0; i < 30; i++) {
+      doc.transact(() => void doc.getMap('shared').set(`k${i}`, i), LOCAL_ORIGIN);
+      await a.settled();
+    }
+    await until(() => a.status().snapshotsUp >= 1);
+    const compactedAt = a.status().compacted;
+    expect(compactedAt).toBeGreaterThanOrEqual(20);
+    doc.transact(() => void doc.getMap('shared').set('after', 'snapshot'), LOCAL_ORIGIN);
+    await a.settled();
+
+    const raw = await RelayClient.connect(`ws://127.0.0.1:${port}`);
+    await raw.auth(keys.handle, keys.token);
+    const log = await raw.read(keys.handle, 0);
+    raw.close();
+    expect(log.compacted).toBe(compactedAt);
+    expect(log.items.every((x) => x.seq > compactedAt)).toBe(true);
+
+    const docB = new Y.Doc();
+    const connB = createRelayConnection({ url: `ws://127.0.0.1:${port}`, handle: keys.handle, token: keys.token, WebSocketImpl: WS });
+    const b = mk(docB, connB, UUID_B);
+    cleanup.push(() => {
+      b.destroy();
+      connB.destroy();
+    });
+    await until(() => docB.getMap('shared').get('after') === 'snapshot');
+    expect(docB.getMap('shared').get('k0')).toBe(0);
+    expect(docB.getMap('shared').get('k29')).toBe(29);
+    expect(b.status().snapshotsDown).toBe(1);
+    expect(b.status().updatesDown).toBeLessThan(15);
+  }, 30_000);
+});
+
 describe('owned-state pages through the relay', () => {
   it("uploads this device's pages encrypted under its owner handle; another device sees the relay's marks and its pulls are answered", async () => {
     const keys = await deriveRelayKeys(newSecret());
