@@ -33,7 +33,7 @@ import { registerServiceWorker } from './pwa/register.ts';
 import App from './ui/App.svelte';
 import { AppState } from './ui/state/app.svelte.ts';
 import { ask } from './ui/ask.ts';
-import { foreignSignalingHosts, joinQuestion, signalingQuestion } from './ui/questions.ts';
+import { foreignSignalingHosts, joinQuestion, relayQuestion, signalingQuestion } from './ui/questions.ts';
 import { applyTheme, savedTheme } from './ui/theme.ts';
 
 export interface TabdriveApi {
@@ -75,17 +75,18 @@ declare global {
 }
 
 const APPROVED_SIGNALING = 'tabdrive:signaling-hosts';
-function approvedSignalingHosts(): string[] {
+const APPROVED_RELAYS = 'tabdrive:relay-hosts';
+function approvedSignalingHosts(key = APPROVED_SIGNALING): string[] {
   try {
-    const v: unknown = JSON.parse(localStorage.getItem(APPROVED_SIGNALING) ?? '[]');
+    const v: unknown = JSON.parse(localStorage.getItem(key) ?? '[]');
     return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
   } catch {
     return [];
   }
 }
-function approveSignalingHosts(hosts: string[]): void {
+function approveSignalingHosts(hosts: string[], key = APPROVED_SIGNALING): void {
   try {
-    localStorage.setItem(APPROVED_SIGNALING, JSON.stringify([...new Set(hosts)].slice(-32)));
+    localStorage.setItem(key, JSON.stringify([...new Set(hosts)].slice(-32)));
   } catch {
     /* no localStorage (private window): asked again next time */
   }
@@ -213,8 +214,20 @@ async function start(): Promise<void> {
   // start` runs beside the app. The test build has no default: a test names its relay.
   const relayParam = params.get('relay');
   const defaultRelay = import.meta.env.MODE === 'test' ? null : `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.hostname}:4445`;
-  const relayUrl = relayParam === null ? defaultRelay : relayParam === '' ? null : parseRelayUrl(relayParam);
+  let relayUrl = relayParam === null ? defaultRelay : relayParam === '' ? null : parseRelayUrl(relayParam);
   if (relayParam && !relayUrl) console.warn(`?relay=${relayParam} is not a ws:// or wss:// URL: no relay`);
+  // like signaling: a relay on another host than the page's only once the user agreed
+  const relayHost = relayParam && relayUrl ? new URL(relayUrl).hostname : null;
+  const approvedRelays = approvedSignalingHosts(APPROVED_RELAYS);
+  if (relayHost && relayHost !== location.hostname && !approvedRelays.includes(relayHost)) {
+    if ((await ask(target, relayQuestion(relayHost, location.host))).confirmed) approveSignalingHosts([...approvedRelays, relayHost], APPROVED_RELAYS);
+    else {
+      relayUrl = defaultRelay;
+      params.delete('relay');
+      const search = params.toString();
+      history.replaceState(null, '', location.pathname + (search ? `?${search}` : '') + location.hash);
+    }
+  }
   if (relayUrl) {
     const keys = await deriveRelayKeys(secret);
     const relayConn: RelayConnection = createRelayConnection({ url: relayUrl, handle: keys.handle, token: keys.token });

@@ -15,7 +15,7 @@ import { count, expect, expectPageErrors, newProfile, test, waitReady, type Prof
 
 const ROOT = resolve(import.meta.dirname, '../..');
 /** this spec's relays (ports 4460–4469 are this spec's) */
-const PORTS = [4460, 4461, 4462];
+const PORTS = [4460, 4461, 4462, 4463];
 const refused = /^WebSocket connection to 'ws:\/\/127\.0\.0\.1:446\d\/' failed/;
 
 interface RelayProc {
@@ -114,11 +114,11 @@ const dataDigest = (page: Page) =>
   });
 
 test('catch-up with everyone else offline: a fresh browser gets the whole library from the relay alone', async ({ baseURL }) => {
-  test.setTimeout(240_000);
+  test.setTimeout(600_000);
   const relay = await relayAt(PORTS[0]!);
   const a = await open(await browser(), `${baseURL}/?signaling=&relay=${relay.url}`);
   await expect.poll(async () => (await relayStatus(a)).state).toBe('connected');
-  const N = 20_000;
+  const N = Number(process.env['RELAY_E2E_ENTRIES'] ?? 20_000);
   await a.evaluate(async (n) => {
     const act = window.tabdrive.actions!;
     const r = await act.addSampleLocation('Holiday', n);
@@ -161,6 +161,8 @@ test('catch-up with everyone else offline: a fresh browser gets the whole librar
   const ms = Date.now() - started;
   expect(await count(b, 'SELECT count(*) FROM devices WHERE uuid = ?', [deviceA])).toBe(1);
   const got = await relayStatus(b);
+  const st = await b.evaluate(() => window.tabdrive.transportStats!().stream);
+  console.log(`[figure] stream of the catch-up: ${st.pulls} pulls, ${st.pagesIn} pages, ${st.rowsIn} rows, ${st.stalls} stalls, ${st.gaps} gaps, ${st.rejected} rejected`);
   expect(await count(b, "SELECT count(*) FROM entries WHERE kind = 'file'")).toBe(N);
   expect(await count(b, 'SELECT count(*) FROM tag_links WHERE active = 1')).toBe(60);
   expect(await count(b, 'SELECT count(*) FROM user_metadata WHERE notes IS NOT NULL')).toBe(10);
@@ -236,4 +238,20 @@ test('the relay is killed while A writes: A keeps working, its outbox holds the 
   await expect(b.getByRole('list', { name: 'Tags' })).toContainText('while-down-3', { timeout: 30_000 });
   expect(await count(b, "SELECT count(*) FROM tags WHERE display_name LIKE 'while-down-%'")).toBe(3);
   await expect(a.getByRole('region', { name: 'Relay' })).toContainText('connected', { timeout: 15_000 });
+});
+
+test("?relay= naming another host than the page's asks before connecting; Cancel connects to none of it", async ({ baseURL }) => {
+  const context = await browser();
+  const page = await context.newPage();
+  await page.goto(`${baseURL}/?signaling=&relay=ws://localhost:4463`);
+  const dialog = page.getByRole('dialog', { name: 'Use another relay?' });
+  await expect(dialog).toContainText('localhost');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await waitReady(page);
+  expect(await page.evaluate(() => window.tabdrive.relay!())).toBeNull(); // the test build has no default relay
+  expect(new URL(page.url()).searchParams.has('relay')).toBe(false);
+  // the page's own host does not ask
+  const relay = await relayAt(PORTS[3]!);
+  const same = await open(context, `${baseURL}/?signaling=&relay=${relay.url}&new-device`);
+  await expect.poll(async () => (await relayStatus(same)).state).toBe('connected');
 });
