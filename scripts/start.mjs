@@ -8,6 +8,7 @@
 //   SIGNALING_HOST / _PORT      where the signaling server listens (default 127.0.0.1:4444)
 //   SIGNALING_ORIGINS           extra origins the signaling server serves (server/signaling.mjs)
 //   RELAY_HOST / _PORT          where the relay listens (default 127.0.0.1:4445)
+//   RELAY_ORIGINS               extra origins the relay serves (server/relay/main.mjs)
 //   DATABASE_URL / REDIS_URL    a PostgreSQL server / Redis for the relay instead of its embedded
 //                               PGlite and in-process fan-out (server/relay/main.mjs)
 // A service that crashes is restarted with backoff; the others keep running.
@@ -98,7 +99,12 @@ const relay = join(root, 'server', 'relay', 'main.mjs');
 const relayHost = process.env.RELAY_HOST ?? '127.0.0.1';
 const relayPort = process.env.RELAY_PORT ?? '4445';
 if (existsSync(relay)) {
-  supervise('the relay', process.execPath, [relay], { ...process.env, RELAY_HOST: relayHost, RELAY_PORT: relayPort });
+  const env = { ...process.env, RELAY_HOST: relayHost, RELAY_PORT: relayPort };
+  // the app's own origin may connect, as for signaling
+  if (!['127.0.0.1', 'localhost', '::1', '0.0.0.0', '::'].includes(host)) {
+    env.RELAY_ORIGINS = [process.env.RELAY_ORIGINS, `http://${host}:${port}`].filter(Boolean).join(',');
+  }
+  supervise('the relay', process.execPath, [relay], env);
 }
 // vite itself, not `npx vite`: npx does not pass SIGTERM on, and its vite would outlive us
 const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');

@@ -6,11 +6,14 @@
 //                  without it, PGlite keeps the data in RELAY_DATA_DIR (.data/relay)
 //   REDIS_URL      Redis for fan-out between relay processes and the compaction lease;
 //                  without it, both stay in this process
+//   RELAY_ORIGINS  comma-separated extra origins whose pages may connect (loopback origins
+//                  always may; clients that send no Origin — not browsers — may too)
 //   RELAY_LEASE_MS (60000)  how long a compaction lease lives without a chunk or commit
 //   RELAY_ORPHAN_AFTER_MS, RELAY_ORPHAN_SWEEP_MS  collection of abandoned snapshot uploads
 // Prints `relay listening on ws://host:port` once it accepts connections.
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parseOrigins } from '../signaling.mjs';
 import { startRelay } from './relay.mjs';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -29,6 +32,7 @@ const relay = await startRelay({
   databaseUrl,
   dataDir,
   redisUrl: process.env.REDIS_URL || undefined,
+  origins: parseOrigins(process.env.RELAY_ORIGINS),
   limits,
   log: (m) => console.log(`relay: ${m}`),
 });

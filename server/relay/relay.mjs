@@ -16,10 +16,12 @@
 //  - fragmented messages are bounded per message, per connection and in time;
 //  - a subscriber whose unsent bytes pass `maxBufferedBytes` is dropped (it catches up by
 //    reading after reconnecting) instead of buffering without bound;
-//  - connections are capped in total and per remote address.
+//  - connections are capped in total and per remote address; a browser page may connect only
+//    from the app's origins (as for signaling: any loopback origin, plus `origins`), so a
+//    site a visitor happens to open cannot use the visitor's local relay as free storage.
 import http from 'node:http';
 import { WebSocketServer } from 'ws';
-import { addressKey } from '../signaling.mjs';
+import { addressKey, originAllowed } from '../signaling.mjs';
 import { localBus, redisBus } from './bus.mjs';
 import { openDb } from './db.mjs';
 import { StoreError, openStore } from './store.mjs';
@@ -108,6 +110,7 @@ class RequestError extends Error {
 /**
  * @param {{
  *   host?: string, port?: number, limits?: Partial<typeof LIMITS>,
+ *   origins?: readonly string[],
  *   databaseUrl?: string, dataDir?: string, redisUrl?: string,
  *   log?: (m: string) => void,
  * }} [opts]
@@ -122,6 +125,7 @@ export async function startRelay(opts = {}) {
   const counters = {
     connections: 0,
     connectionsRefused: 0,
+    refusedOrigin: 0,
     framesIn: 0,
     framesOut: 0,
     badFrames: 0,
@@ -313,6 +317,11 @@ export async function startRelay(opts = {}) {
     feed.conns.add(c);
     c.subs.add(hex);
     await feed.chain;
+    if (!Number.isFinite(feed.lastSeq)) {
+      // the store did not answer: this feed never started; the next SUBSCRIBE makes a new one
+      unsubscribe(c, hex);
+      throw new RequestError('unavailable', 'the relay could not reach its storage; subscribe again later');
+    }
     return { lastSeq: feed.lastSeq, lastPseq: feed.lastPseq };
   }
 
@@ -621,74 +630,90 @@ export async function startRelay(opts = {}) {
     }
     res.writeHead(404).end();
   });
+  // a malformed HTTP request or handshake closes that socket, nothing else
+  server.on('clientError', (_e, socket) => socket.destroy());
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+  wss.on('error', (e) => log(`websocket server: ${errText(e)}`));
 
   server.on('upgrade', (req, socket, head) => {
     socket.on('error', () => {});
+    if (!originAllowed(req.headers.origin, opts.origins ?? [])) {
+      counters.refusedOrigin++;
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
     const addr = addressKey(req.socket.remoteAddress);
     if (conns.size >= limits.maxConnections || (perAddress.get(addr) ?? 0) >= limits.maxConnectionsPerAddress) {
       counters.connectionsRefused++;
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      /** @type {Conn} */
-      const c = {
-        ws,
-        socket,
-        addr,
-        authed: new Map(),
-        subs: new Set(),
-        reasm: new Reassembler({ maxBytes: limits.maxReassemblyBytes }),
-        inflight: 0,
-        inflightBytes: 0,
-        paused: false,
-        badFrames: 0,
-        badTokens: 0,
-        msgTokens: limits.messageBurst,
-        byteTokens: limits.byteBurst,
-        refill: Date.now(),
-        drops: [],
-        xfer: 0,
-        alive: true,
-        closed: false,
-      };
-      conns.add(c);
-      perAddress.set(addr, (perAddress.get(addr) ?? 0) + 1);
-      counters.connections++;
-      const authTimer = setTimeout(() => {
-        if (c.authed.size === 0) close(c, 1008, 'not authenticated in time');
-      }, limits.authTimeoutMs);
-      ws.on('message', (data, isBinary) => {
-        // a throw here would be an uncaught exception in ws's emitter: the process would die
-        try {
-          onMessage(c, /** @type {Buffer} */ (data), isBinary);
-        } catch (e) {
-          counters.badFrames++;
-          log(`message handler: ${errText(e)}`);
-          close(c, 1011, 'internal error');
-        }
-      });
-      ws.on('pong', () => (c.alive = true));
-      ws.on('error', (/** @type {Error & { code?: string }} */ e) => {
-        if (e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') counters.oversizeFrames++;
-        else counters.badFrames++;
-      });
-      ws.on('close', () => {
-        clearTimeout(authTimer);
-        c.closed = true;
-        conns.delete(c);
-        pausedConns.delete(c);
-        held.reassembly -= c.reasm.buffered;
-        c.reasm.open.clear();
-        c.reasm.buffered = 0;
-        const n = (perAddress.get(addr) ?? 1) - 1;
-        if (n <= 0) perAddress.delete(addr);
-        else perAddress.set(addr, n);
-        for (const hex of [...c.subs]) unsubscribe(c, hex);
-      });
-    });
+    try {
+      wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, socket, addr));
+    } catch (e) {
+      log(`upgrade: ${errText(e)}`);
+      socket.destroy();
+    }
   });
+
+  /** @param {import('ws').WebSocket} ws @param {import('node:stream').Duplex} socket @param {string} addr */
+  function onConnection(ws, socket, addr) {
+    /** @type {Conn} */
+    const c = {
+      ws,
+      socket,
+      addr,
+      authed: new Map(),
+      subs: new Set(),
+      reasm: new Reassembler({ maxBytes: limits.maxReassemblyBytes }),
+      inflight: 0,
+      inflightBytes: 0,
+      paused: false,
+      badFrames: 0,
+      badTokens: 0,
+      msgTokens: limits.messageBurst,
+      byteTokens: limits.byteBurst,
+      refill: Date.now(),
+      drops: [],
+      xfer: 0,
+      alive: true,
+      closed: false,
+    };
+    conns.add(c);
+    perAddress.set(addr, (perAddress.get(addr) ?? 0) + 1);
+    counters.connections++;
+    const authTimer = setTimeout(() => {
+      if (c.authed.size === 0) close(c, 1008, 'not authenticated in time');
+    }, limits.authTimeoutMs);
+    ws.on('message', (data, isBinary) => {
+      // a throw here would be an uncaught exception in ws's emitter: the process would die
+      try {
+        onMessage(c, /** @type {Buffer} */ (data), isBinary);
+      } catch (e) {
+        counters.badFrames++;
+        log(`message handler: ${errText(e)}`);
+        close(c, 1011, 'internal error');
+      }
+    });
+    ws.on('pong', () => (c.alive = true));
+    ws.on('error', (/** @type {Error & { code?: string }} */ e) => {
+      if (e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') counters.oversizeFrames++;
+      else counters.badFrames++;
+    });
+    ws.on('close', () => {
+      clearTimeout(authTimer);
+      c.closed = true;
+      conns.delete(c);
+      pausedConns.delete(c);
+      held.reassembly -= c.reasm.buffered;
+      c.reasm.open.clear();
+      c.reasm.buffered = 0;
+      const n = (perAddress.get(addr) ?? 1) - 1;
+      if (n <= 0) perAddress.delete(addr);
+      else perAddress.set(addr, n);
+      for (const hex of [...c.subs]) unsubscribe(c, hex);
+    });
+  }
 
   const pinger = setInterval(() => {
     for (const c of conns) {

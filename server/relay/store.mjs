@@ -32,6 +32,7 @@ const MIGRATIONS = [
      PRIMARY KEY (handle, seq),
      UNIQUE (handle, client_id)
    );
+   CREATE INDEX relay_updates_compacted ON relay_updates(created_at) WHERE data IS NULL;
    CREATE TABLE relay_pages (
      handle bytea NOT NULL REFERENCES relay_handles(handle),
      owner bytea NOT NULL,
@@ -228,10 +229,14 @@ export async function openStore(db, opts = {}) {
         pick.push({ from: Number(r.from_seq), to: Number(r.to_seq) });
       }
       /** @type {{ from: number, to: number, data: Buffer }[]} */
-      const items = [];
-      for (const p of pick) {
-        const r = await db.query('SELECT data FROM relay_pages WHERE handle = $1 AND owner = $2 AND from_seq = $3 AND to_seq = $4', [handle, owner, p.from, p.to]);
-        if (r.rows[0]) items.push({ ...p, data: buf(r.rows[0].data) });
+      let items = [];
+      const lastPick = pick[pick.length - 1];
+      if (lastPick) {
+        const r = await db.query(
+          'SELECT from_seq, to_seq, data FROM relay_pages WHERE handle = $1 AND owner = $2 AND to_seq > $3 AND (to_seq, from_seq) <= ($4, $5) ORDER BY to_seq, from_seq',
+          [handle, owner, after, lastPick.to, lastPick.from],
+        );
+        items = r.rows.map((x) => ({ from: Number(x.from_seq), to: Number(x.to_seq), data: buf(x.data) }));
       }
       return { items, more: sizes.rows.length > pick.length };
     },
@@ -327,12 +332,16 @@ export async function openStore(db, opts = {}) {
       return buf(r.rows[0].data);
     },
 
-    /** Collects uploads nobody has touched for a while (their client vanished). */
+    /**
+     * Collects uploads nobody has touched for a while (their client vanished), and the ids of
+     * compacted updates once no client can still be retrying them.
+     */
     async collectOrphans() {
       const r = await db.query(
         "DELETE FROM relay_snapshots WHERE state = 'uploading' AND updated_at < now() - ($1::bigint * interval '1 millisecond') RETURNING id",
         [orphanAfterMs],
       );
+      await db.query("DELETE FROM relay_updates WHERE data IS NULL AND created_at < now() - interval '30 days'");
       return r.rows.length;
     },
   };

@@ -4,7 +4,7 @@
 // Figures are printed as `[figure] …` lines.
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OP } from '../../server/relay/protocol.mjs';
+import { OP, encodeFrame } from '../../server/relay/protocol.mjs';
 import { RelayClient, RelayError } from '../../server/relay/client.mjs';
 import { decryptBlob, deriveRelayKeys, encryptBlob, ownerHandle, type RelayKeys } from '../../src/transport/relay-crypto.ts';
 import { newSecret } from '../../src/transport/room.ts';
@@ -302,6 +302,33 @@ describe.skipIf(skip)('relay cluster: 3 processes, one PostgreSQL, one Redis', (
     expect(all.map((x) => x.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(await until(() => pushed.length >= 20, 10_000)).toBe(true);
     expect(pushed).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  }, 60_000);
+
+  it('hostile clients against a relay process: it stays up, bounded, and serves the others', async () => {
+    const { keys } = await library();
+    const target = await startRelayProcess({ DATABASE_URL: pg.url, REDIS_URL: redis.url });
+    extra.push(target);
+    const good = track(await client(target, keys));
+    const rss0 = (await target.health()).rssMB;
+    const attackers = await Promise.all(Array.from({ length: 20 }, () => RelayClient.connect(target.url)));
+    const garbage = new Uint8Array(64 * 1024).map((_, i) => (i * 7) & 255);
+    for (const [k, a] of attackers.entries()) {
+      if (k % 4 === 0) a.sendRaw(new Uint8Array(1024 * 1024 + 1)); // oversized
+      else if (k % 4 === 1) for (let i = 0; i < 50; i++) a.sendRaw(garbage); // garbage
+      else if (k % 4 === 2) for (let i = 0; i < 6000; i++) a.sendRaw(encodeFrame(OP.PING, i, {})); // a flood
+      else for (let x = 1; x <= 4; x++) a.sendRaw(encodeFrame(OP.FRAG, x, { i: 0, n: 16 }, new Uint8Array(900 * 1024))); // partial messages, never finished
+    }
+    // the others are served meanwhile
+    for (let i = 0; i < 20; i++) await good.append(keys.handle, `h-${i}`, await blob(keys, `MARKER-hostile-${i}`));
+    expect(await until(() => attackers.filter((a) => a.closed !== null).length >= 10, 15_000)).toBe(true);
+    const h = await target.health();
+    console.log(`[figure] relay process under 20 hostile connections: RSS ${rss0} → ${h.rssMB} MB; oversize=${h.oversizeFrames} badFrames=${h.badFrames} rateLimited=${h.rateLimited} closedForAbuse=${h.closedForAbuse} open=${h.open}`);
+    expect(target.proc.exitCode).toBeNull();
+    expect(h.oversizeFrames).toBeGreaterThanOrEqual(5);
+    expect(h.closedForAbuse).toBeGreaterThanOrEqual(5);
+    expect(h.rssMB).toBeLessThan(400);
+    for (const a of attackers) a.close();
+    expect((await good.readAll(keys.handle, 0)).length).toBe(20);
   }, 60_000);
 
   it('writes without the right token are refused on every relay', async () => {

@@ -1,12 +1,13 @@
 // The relay on its embedded default — PGlite keeping its data in a folder, in-process fan-out
 // and leases — in this process, with limits small enough to reach. Hostile clients included.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { RelayClient } from '../../server/relay/client.mjs';
 import { MAX_FRAME_BYTES, OP, VERSION, encodeFrame } from '../../server/relay/protocol.mjs';
+import { openDb } from '../../server/relay/db.mjs';
 import { startRelay } from '../../server/relay/relay.mjs';
 import { decryptBlob, deriveRelayKeys, encryptBlob, ownerHandle, type RelayKeys } from '../../src/transport/relay-crypto.ts';
 import { newSecret } from '../../src/transport/room.ts';
@@ -258,6 +259,21 @@ describe('relay on PGlite: hostile clients', () => {
     expect(relay.stats().badVersion).toBe(before + 1);
   });
 
+  it('pages of other origins cannot connect; the app\'s loopback origins and non-browser clients can', async () => {
+    const attempt = (origin?: string): Promise<string> =>
+      new Promise((res) => {
+        const ws = new WebSocket(url, origin ? { origin } : {});
+        ws.on('open', () => (ws.close(), res('open')));
+        ws.on('unexpected-response', (_req, r) => res(String(r.statusCode)));
+        ws.on('error', () => res('error'));
+      });
+    expect(await attempt('https://evil.example')).toBe('403');
+    expect(await attempt('null')).toBe('403');
+    expect(await attempt('http://127.0.0.1:4173')).toBe('open');
+    expect(await attempt('http://localhost:5173')).toBe('open');
+    expect(await attempt()).toBe('open');
+  });
+
   it('unauthenticated writes are refused; a connection that never authenticates is closed', async () => {
     const keys = await library();
     const c = await client();
@@ -302,7 +318,7 @@ describe('relay on PGlite: hostile clients', () => {
     // the good client was served throughout
     expect((await good.append(keys.handle, 'still-here', await blob(keys, 'MARKER-ok'))).dup).toBe(false);
     const heapMB = (process.memoryUsage().heapUsed - heap0) / 1048576;
-    console.log(`[figure] relay (PGlite, in-process) after a 3,000-frame flood and fragment abuse: heap +${heapMB.toFixed(1)} MB; counters rateLimited=${after.rateLimited} closedForAbuse=${after.closedForAbuse} badFrames=${relay.stats().badFrames}`);
+    console.log(`[figure] relay (PGlite, in-process) after a 3,000-frame flood and fragment abuse: heap ${heapMB >= 0 ? '+' : ''}${heapMB.toFixed(1)} MB; counters rateLimited=${after.rateLimited} closedForAbuse=${after.closedForAbuse} badFrames=${relay.stats().badFrames}`);
     expect(heapMB).toBeLessThan(100);
   });
 });
@@ -337,5 +353,14 @@ describe('relay on PGlite: the embedded default keeps its data', () => {
     expect((await c2.readAll(keys.handle, 0)).map((x) => x.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(await c2.append(keys.handle, 'k-2', new Uint8Array([1]))).toEqual({ seq: 3, dup: true });
     expect((await c2.getPages(keys.handle, owner, 0)).items.length).toBe(1);
+  });
+
+  it('refuses a data folder that is neither empty nor a store, touching nothing in it', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'tabdrive-relay-notastore-'));
+    writeFileSync(join(other, 'notes.txt'), 'mine');
+    await expect(openDb({ dataDir: other })).rejects.toThrow(/neither empty nor a relay store/);
+    expect(readdirSync(other)).toEqual(['notes.txt']);
+    expect(readFileSync(join(other, 'notes.txt'), 'utf8')).toBe('mine');
+    rmSync(other, { recursive: true, force: true });
   });
 });
