@@ -23,7 +23,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 async function until(cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
+    if (Date.now() > end) throw new Error(`condition not met in ${ms} ms: ${cond.toString().slice(0, 120)}`);
     await sleep(20);
   }
 }
@@ -171,20 +171,20 @@ describe('shared document through the relay', () => {
       await a.sync.settled();
       await r2.close();
       r2 = null;
-      await until(() => !connected(a));
+      await until(() => !connected(a), 20_000);
       for (let i = 0; i < 25; i++) write(a, `offline-${i}`, String(i));
-      await until(async () => (await store.outboxSize()) === 25);
+      await until(async () => (await store.outboxSize()) === 25, 20_000);
       expect(a.sync.status().outbox).toBe(25);
       r2 = await startRelay({ dataDir: down, port: p, log: () => {} });
-      await until(() => connected(a), 15_000);
-      await until(() => a.sync.status().outbox === 0, 15_000);
+      await until(() => connected(a), 30_000);
+      await until(() => a.sync.status().outbox === 0, 30_000);
       const b = device(keys, UUID_B, { url });
-      await until(() => b.doc.getMap('shared').get('offline-24') === '24', 15_000);
+      await until(() => b.doc.getMap('shared').get('offline-24') === '24', 30_000);
     } finally {
       await r2?.close();
       rmSync(down, { recursive: true, force: true });
     }
-  }, 60_000);
+  }, 120_000);
 
   it('the outbox is bounded: past its limit the whole state replaces it', async () => {
     const keys = await deriveRelayKeys(newSecret());
