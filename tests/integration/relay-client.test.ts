@@ -13,7 +13,7 @@ import type { StorageClient } from '../../src/storage/client.ts';
 import { LOCAL_ORIGIN } from '../../src/sync/doc.ts';
 import { createIdbRelayStore, createMemoryRelayStore, createRelaySync, RELAY_PEER, RELAY_ORIGIN, type RelayStore, type RelaySync } from '../../src/sync/relay-sync.ts';
 import { streamMessages } from '../../src/sync/stream.ts';
-import { createRelayConnection, type RelayConnection, type SocketLike } from '../../src/transport/relay.ts';
+import { createRelayConnection, parseRelayUrl, type RelayConnection, type SocketLike } from '../../src/transport/relay.ts';
 import { decryptBlob, deriveRelayKeys, ownerHandle, type RelayKeys } from '../../src/transport/relay-crypto.ts';
 import { newSecret } from '../../src/transport/room.ts';
 
@@ -207,6 +207,14 @@ describe('shared document through the relay', () => {
     expect(copy.getMap('shared').get('k24')).toBe(24);
     expect(copy.getMap('shared').get('k0')).toBe(0);
   }, 20_000);
+});
+
+describe('the relay URL', () => {
+  it('is a ws: or wss: URL, nothing else', () => {
+    expect(parseRelayUrl('ws://127.0.0.1:4445')).toBe('ws://127.0.0.1:4445/');
+    expect(parseRelayUrl('wss://relay.example/x')).toBe('wss://relay.example/x');
+    for (const bad of ['http://127.0.0.1:4445', 'javascript:alert(1)', '127.0.0.1:4445', '', 'ws//x']) expect(parseRelayUrl(bad)).toBeNull();
+  });
 });
 
 describe('compaction by clients', () => {
