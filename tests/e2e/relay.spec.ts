@@ -198,7 +198,7 @@ test('live: two browsers that reach each other only through the relay see each o
   await expect.poll(async () => (await digest(a)) === (await digest(b)), { timeout: 30_000 }).toBe(true);
 });
 
-test('the relay is killed while A writes: A keeps working, its outbox holds the writes, they drain after the restart and B gets them', async ({ baseURL }) => {
+test('the relay is killed while A writes: A keeps working, its outbox holds the writes across a reload, they drain after the restart and B gets them', async ({ baseURL }) => {
   const data = mkdtempSync(join(tmpdir(), 'tabdrive-e2e-relay-'));
   dirs.push(data);
   const relay = await relayAt(PORTS[2]!, data);
@@ -227,7 +227,12 @@ test('the relay is killed while A writes: A keeps working, its outbox holds the 
     await expect(a.getByRole('list', { name: 'Tags' })).toContainText(name);
   }
   await expect.poll(async () => (await relayStatus(a)).outbox).toBeGreaterThanOrEqual(3);
-  // the outbox is durable: it is in IndexedDB, not only in memory
+  const waiting = (await relayStatus(a)).outbox;
+  // the outbox is durable: a reload (the relay still down) finds it in IndexedDB
+  await a.evaluate(() => window.tabdrive.durable());
+  await a.reload();
+  await waitReady(a);
+  expect((await relayStatus(a)).outbox).toBe(waiting);
   await a.getByRole('button', { name: 'Sync inspector' }).click();
   await expect(a.getByRole('region', { name: 'Relay' })).toContainText('offline');
   expect(await count(b, "SELECT count(*) FROM tags WHERE display_name LIKE 'while-down-%'")).toBe(0);
