@@ -192,6 +192,28 @@ test('live: two browsers that reach each other only through the relay see each o
   await expect(b.getByRole('list', { name: 'Tags' })).toContainText('from-a', { timeout: 15_000 });
   await b.evaluate(() => window.tabdrive.actions!.createTag({ name: 'from-b' }));
   await expect(a.getByRole('list', { name: 'Tags' })).toContainText('from-b', { timeout: 15_000 });
+  // edit → the other browser's database, through the relay: 20 tags one after another
+  await b.evaluate(() => {
+    const w = window as unknown as { __tagCommits: number[] };
+    w.__tagCommits = [];
+    addEventListener('tabdrive:commit', (e) => {
+      const d = (e as CustomEvent<{ origin: string; tables: string[]; at: number }>).detail;
+      if (d.origin === 'remote' && d.tables.includes('tags')) w.__tagCommits.push(d.at);
+    });
+  });
+  const ms: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const t0 = await a.evaluate(async (n) => {
+      const t = performance.timeOrigin + performance.now();
+      await window.tabdrive.actions!.createTag({ name: `latency-${n}` });
+      return t;
+    }, i);
+    await expect.poll(() => b.evaluate(() => (window as unknown as { __tagCommits: number[] }).__tagCommits.length), { intervals: [5] }).toBeGreaterThan(i);
+    const at = await b.evaluate((n) => (window as unknown as { __tagCommits: number[] }).__tagCommits[n]!, i);
+    ms.push(at - t0);
+  }
+  ms.sort((x, y) => x - y);
+  console.log(`[figure] edit → other browser through the relay only (20 tags): p50 ${ms[9]!.toFixed(1)} ms, max ${ms[19]!.toFixed(1)} ms`);
   // owned rows too: a's new location reaches b through the relay's pages
   await a.evaluate(() => window.tabdrive.actions!.addSampleLocation('Live', 500));
   await expect.poll(() => count(b, "SELECT count(*) FROM entries WHERE kind = 'file'"), { timeout: 30_000 }).toBe(500);
