@@ -26,7 +26,7 @@ import { newSecret, roomName, roomPassword } from './transport/room.ts';
 import { createTransport, type Transport } from './transport/webrtc.ts';
 import { combineNets, createBroadcastNet, createDataChannelNet, deriveStreamKey, type NetCounters } from './transport/stream-net.ts';
 import { createStream, type Stream, type StreamStats } from './sync/stream.ts';
-import { createIdbRelayStore, createMemoryRelayStore, createRelaySync, withRelay, type RelaySync, type RelayStatus } from './sync/relay-sync.ts';
+import { createIdbRelayStore, createMemoryRelayStore, createRelaySync, withMemoryFallback, withRelay, type RelaySync, type RelayStatus } from './sync/relay-sync.ts';
 import { createRelayConnection, parseRelayUrl, type RelayConnection } from './transport/relay.ts';
 import { deriveRelayKeys } from './transport/relay-crypto.ts';
 import { registerServiceWorker } from './pwa/register.ts';
@@ -237,7 +237,10 @@ async function start(): Promise<void> {
       doc,
       self: claim.device,
       // memory-only devices (no IndexedDB) keep their outbox for the tab's life
-      store: typeof indexedDB === 'undefined' ? createMemoryRelayStore() : createIdbRelayStore(`tabdrive-relay:${claim.dbName}`),
+      store:
+        typeof indexedDB === 'undefined'
+          ? createMemoryRelayStore()
+          : withMemoryFallback(createIdbRelayStore(`tabdrive-relay:${claim.dbName}`), (e) => console.warn('relay outbox: IndexedDB failed, kept in memory for this tab', e)),
       idle: () => engine.idle(),
       storage,
       marks: () => stream?.marks() ?? boot.marks,

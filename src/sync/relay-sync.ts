@@ -78,6 +78,32 @@ export function createMemoryRelayStore(): RelayStore & { readonly map: Map<strin
   };
 }
 
+/**
+ * IndexedDB that fails (some private windows, a full disk) must not stop the relay: the store
+ * goes on in memory for the tab's life, and says so once.
+ */
+export function withMemoryFallback(primary: RelayStore, onFallback: (e: unknown) => void): RelayStore {
+  const memory = createMemoryRelayStore();
+  let use: RelayStore = primary;
+  const run = async <T>(fn: (s: RelayStore) => Promise<T>): Promise<T> => {
+    if (use === memory) return fn(memory);
+    try {
+      return await fn(use);
+    } catch (e) {
+      use = memory;
+      onFallback(e);
+      return fn(memory);
+    }
+  };
+  return {
+    get: (k) => run((s) => s.get(k)),
+    set: (k, v) => run((s) => s.set(k, v)),
+    del: (ks) => run((s) => s.del(ks)),
+    outbox: (limit) => run((s) => s.outbox(limit)),
+    outboxSize: () => run((s) => s.outboxSize()),
+  };
+}
+
 export function createIdbRelayStore(name: string): RelayStore {
   const store: UseStore = createStore(name, 'kv');
   const req = <T>(r: IDBRequest<T>): Promise<T> =>
@@ -401,6 +427,11 @@ export function createRelaySync(deps: RelaySyncDeps): RelaySync {
   /** RS5: caught up, nothing waiting to go up, and the log long enough: replace it by a snapshot (under the relay's lease). */
   async function maybeCompact(): Promise<void> {
     if (!connected() || cursor !== last || cursor - compacted < snapshotEvery || outboxCount > 0) return;
+    // another device may have compacted since this one last read the log
+    const info = (await conn.request(OP.SNAP_INFO, { h })).meta['snapshot'];
+    const theirs = typeof info === 'object' && info !== null ? Number((info as Record<string, unknown>)['cursor']) : 0;
+    if (Number.isSafeInteger(theirs) && theirs > compacted) compacted = theirs;
+    if (cursor - compacted < snapshotEvery) return;
     const at = cursor;
     let begin;
     try {

@@ -11,7 +11,7 @@ import { startRelay } from '../../server/relay/relay.mjs';
 import { RelayClient } from '../../server/relay/client.mjs';
 import type { StorageClient } from '../../src/storage/client.ts';
 import { LOCAL_ORIGIN } from '../../src/sync/doc.ts';
-import { createIdbRelayStore, createMemoryRelayStore, createRelaySync, RELAY_PEER, RELAY_ORIGIN, type RelayStore, type RelaySync } from '../../src/sync/relay-sync.ts';
+import { createIdbRelayStore, createMemoryRelayStore, createRelaySync, RELAY_PEER, RELAY_ORIGIN, withMemoryFallback, type RelayStore, type RelaySync } from '../../src/sync/relay-sync.ts';
 import { streamMessages } from '../../src/sync/stream.ts';
 import { createRelayConnection, parseRelayUrl, type RelayConnection, type SocketLike } from '../../src/transport/relay.ts';
 import { decryptBlob, deriveRelayKeys, ownerHandle, type RelayKeys } from '../../src/transport/relay-crypto.ts';
@@ -214,6 +214,27 @@ describe('the relay URL', () => {
     expect(parseRelayUrl('ws://127.0.0.1:4445')).toBe('ws://127.0.0.1:4445/');
     expect(parseRelayUrl('wss://relay.example/x')).toBe('wss://relay.example/x');
     for (const bad of ['http://127.0.0.1:4445', 'javascript:alert(1)', '127.0.0.1:4445', '', 'ws//x']) expect(parseRelayUrl(bad)).toBeNull();
+  });
+});
+
+describe('the outbox store', () => {
+  it('goes on in memory when IndexedDB fails, keeping what it is given, and says so once', async () => {
+    const broken: RelayStore = {
+      get: () => Promise.reject(new Error('QuotaExceededError')),
+      set: () => Promise.reject(new Error('QuotaExceededError')),
+      del: () => Promise.reject(new Error('QuotaExceededError')),
+      outbox: () => Promise.reject(new Error('QuotaExceededError')),
+      outboxSize: () => Promise.reject(new Error('QuotaExceededError')),
+    };
+    const said: unknown[] = [];
+    const s = withMemoryFallback(broken, (e) => said.push(e));
+    await s.set('o:1', new Uint8Array([1]));
+    await s.set('m:cursor', 5);
+    expect(await s.outboxSize()).toBe(1);
+    expect(await s.get('m:cursor')).toBe(5);
+    await s.del(['o:1']);
+    expect(await s.outbox(10)).toEqual([]);
+    expect(said.length).toBe(1);
   });
 });
 
