@@ -28,13 +28,16 @@ import { newSecret, roomName, roomPassword } from './transport/room.ts';
 import { createTransport, type Transport } from './transport/webrtc.ts';
 import { combineNets, createBroadcastNet, createDataChannelNet, deriveStreamKey, type NetCounters } from './transport/stream-net.ts';
 import { createStream, type Stream, type StreamStats } from './sync/stream.ts';
+import { createIdbRelayStore, createMemoryRelayStore, createRelaySync, withMemoryFallback, withRelay, type RelaySync, type RelayStatus } from './sync/relay-sync.ts';
+import { createRelayConnection, parseRelayUrl, type RelayConnection } from './transport/relay.ts';
+import { deriveRelayKeys } from './transport/relay-crypto.ts';
 import { checkForUpdate, registerServiceWorker } from './pwa/register.ts';
 import App from './ui/App.svelte';
 import { AppState } from './ui/state/app.svelte.ts';
 import { VersionState } from './ui/state/version.svelte.ts';
 import { ask } from './ui/ask.ts';
-import { foreignSignalingHosts, joinQuestion, signalingQuestion } from './ui/questions.ts';
-import { chooseIceServers, chooseSignaling } from './transport/endpoints.ts';
+import { foreignSignalingHosts, joinQuestion, relayQuestion, signalingQuestion } from './ui/questions.ts';
+import { chooseIceServers, chooseSignaling, defaultRelay } from './transport/endpoints.ts';
 import { applyTheme, savedTheme } from './ui/theme.ts';
 
 export interface TabdriveApi {
@@ -69,6 +72,10 @@ export interface TabdriveApi {
    *  schema version in `meta` and shared entries with fields this build does not know —
    *  without validating or applying them here */
   writeAsNewerBuild?: (schema: number, shared: readonly { model: string; uuid: string; op: string; fields: Record<string, unknown> }[]) => void;
+  /** the always-on relay: state, cursor, outbox, bytes (null: no relay configured) */
+  relay?: () => RelayStatus | null;
+  /** test hook (test build): resolves once the relay outbox is empty and everything pulled and uploaded */
+  relaySettled?: () => Promise<void>;
 }
 
 declare global {
@@ -78,17 +85,18 @@ declare global {
 }
 
 const APPROVED_SIGNALING = 'tabdrive:signaling-hosts';
-function approvedSignalingHosts(): string[] {
+const APPROVED_RELAYS = 'tabdrive:relay-hosts';
+function approvedSignalingHosts(key = APPROVED_SIGNALING): string[] {
   try {
-    const v: unknown = JSON.parse(localStorage.getItem(APPROVED_SIGNALING) ?? '[]');
+    const v: unknown = JSON.parse(localStorage.getItem(key) ?? '[]');
     return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
   } catch {
     return [];
   }
 }
-function approveSignalingHosts(hosts: string[]): void {
+function approveSignalingHosts(hosts: string[], key = APPROVED_SIGNALING): void {
   try {
-    localStorage.setItem(APPROVED_SIGNALING, JSON.stringify([...new Set(hosts)].slice(-32)));
+    localStorage.setItem(key, JSON.stringify([...new Set(hosts)].slice(-32)));
   } catch {
     /* no localStorage (private window): asked again next time */
   }
@@ -190,6 +198,7 @@ async function start(): Promise<void> {
     const rows = await query('SELECT uuid FROM forgotten_devices');
     stream?.forget(rows.map((r) => String(r['uuid'])));
   };
+  let relay: RelaySync | null = null;
   const committed = (r: CommitResult, origin: 'local' | 'remote'): void => {
     if (app && r.tables.length) void app.tablesChanged(r.tables);
     if (r.tables.includes('forgotten_devices')) void noteForgotten();
@@ -215,7 +224,10 @@ async function start(): Promise<void> {
       if (origin === 'remote') {
         latency.committed();
         version.documentSays(engine.newestSchema());
-      } else stream?.committed(r);
+      } else {
+        stream?.committed(r);
+        if (r.pages?.length) relay?.committed();
+      }
       committed(r, origin);
     },
     onNewer: (what) => version.newerData(what),
@@ -225,6 +237,45 @@ async function start(): Promise<void> {
   // What older code left out of rows (fields it did not know) is still in the document.
   if (boot.upgraded) unwrap(await engine.rematerialize());
   void engine.announceSchema(boot.schema.build);
+  const secret = await registry.secret(claim.library, newSecret());
+  // The always-on relay (?relay=ws://host:port; ?relay= for none): by default the one `npm
+  // start` runs beside the app. The test build has no default: a test names its relay.
+  const relayParam = params.get('relay');
+  const ownRelay = import.meta.env.MODE === 'test' ? null : defaultRelay(location);
+  let relayUrl = relayParam === null ? ownRelay : relayParam === '' ? null : parseRelayUrl(relayParam);
+  if (relayParam && !relayUrl) console.warn(`?relay=${relayParam} is not a ws:// or wss:// URL: no relay`);
+  // like signaling: a relay on another host than the page's only once the user agreed
+  const relayHost = relayParam && relayUrl ? new URL(relayUrl).hostname : null;
+  const approvedRelays = approvedSignalingHosts(APPROVED_RELAYS);
+  if (relayHost && relayHost !== location.hostname && !approvedRelays.includes(relayHost)) {
+    if ((await ask(target, relayQuestion(relayHost, location.host))).confirmed) approveSignalingHosts([...approvedRelays, relayHost], APPROVED_RELAYS);
+    else {
+      relayUrl = ownRelay;
+      params.delete('relay');
+      const search = params.toString();
+      history.replaceState(null, '', location.pathname + (search ? `?${search}` : '') + location.hash);
+    }
+  }
+  if (relayUrl) {
+    const keys = await deriveRelayKeys(secret);
+    const relayConn: RelayConnection = createRelayConnection({ url: relayUrl, handle: keys.handle, token: keys.token });
+    relay = createRelaySync({
+      conn: relayConn,
+      keys,
+      doc,
+      self: claim.device,
+      // memory-only devices (no IndexedDB) keep their outbox for the tab's life
+      store:
+        typeof indexedDB === 'undefined'
+          ? createMemoryRelayStore()
+          : withMemoryFallback(createIdbRelayStore(`tabdrive-relay:${claim.dbName}`), (e) => console.warn('relay outbox: IndexedDB failed, kept in memory for this tab', e)),
+      idle: () => engine.idle(),
+      storage,
+      marks: () => stream?.marks() ?? boot.marks,
+      onMarks: () => stream?.poke(),
+      now: () => Date.now(),
+    });
+  }
   const writer = { write: (changes: Parameters<typeof engine.write>[0]) => engine.write(changes) };
   const readOwned = async (table: string, uuid: string) => {
     if (!/^[a-z_]+$/.test(table)) return null;
@@ -258,7 +309,6 @@ async function start(): Promise<void> {
   // (?signaling=ws://host:port,… to choose; ?signaling= for tabs only; without it, this
   // page's own server: transport/endpoints.ts). ICE servers: the build's, or ?ice= (none by
   // default); entries that do not parse are named and left out.
-  const secret = await registry.secret(claim.library, newSecret());
   const libraries = await registry.libraries();
   const signaling = chooseSignaling(signalingParam, location);
   const ice = chooseIceServers(params.get('ice'), import.meta.env.TABDRIVE_ICE);
@@ -278,12 +328,12 @@ async function start(): Promise<void> {
     streamHooks: browsers.hooks,
   });
   const tabs = createBroadcastNet({ name: `${room}:stream`, key: await deriveStreamKey(password, room), self: claim.device });
-  const net = combineNets(tabs, browsers.net);
+  const net = relay ? withRelay(combineNets(tabs, browsers.net), relay.net) : combineNets(tabs, browsers.net);
   stream = createStream({
     self: claim.device,
     storage,
     net,
-    peers: () => transport.peerMarks(),
+    peers: () => (relay ? [...transport.peerMarks(), ...relay.peers()] : transport.peerMarks()),
     announce: (m) => transport.publishMarks(m),
     // counted with every other commit (the inspector explains page rejections too); the
     // engine's commit hook then refreshes the UI and records the latency
@@ -313,6 +363,8 @@ async function start(): Promise<void> {
     transport,
     pendingCommits: () => engine.stats().pending,
     streamProgress: () => stream?.progress() ?? null,
+    relay: () => relay?.status() ?? null,
+    relayCatchingUp: () => relay?.catchingUp() ?? null,
     library: claim.library,
     resyncs: () => antiEntropy.stats.resyncs,
     libraries,
@@ -394,6 +446,7 @@ async function start(): Promise<void> {
       ...(stream ? { stream: { ...stream.stats, behind: stream.progress()?.behind ?? 0 } } : {}),
       backfill: c.inbound ? { ...c.inbound } : null,
       latency: [...latency.samples()],
+      relay: relay?.status() ?? null,
     };
   }
   // Anti-entropy: compare digests with connected peers; re-handshake on a persistent mismatch.
@@ -454,6 +507,7 @@ async function start(): Promise<void> {
     actions: intents,
     pause: (p: boolean) => app?.setPaused(p),
     thumbnailStats: () => ({ ...thumbnails.stats }),
+    relay: () => relay?.status() ?? null,
     transportStats: () => ({ ...transport.channel, bcBytesReceived: transport.counters().bcBytesReceived, stream: { ...net.counters, ...stream.stats } }),
     room,
   } satisfies Partial<TabdriveApi>);
@@ -465,6 +519,9 @@ async function start(): Promise<void> {
       // applies changes to this device's database only — no document, no stream: a divergence
       // no resync can repair (the inspector's "did not repair"); the bench's naive write
       divergeLocally: async (changes: Change[]) => unwrap(await storage.call('benchNaiveWrite', { changes })),
+      relaySettled: async () => {
+        await relay?.settled();
+      },
       dropInboundFor: (ms: number) => {
         transport.dropInboundFor?.(ms);
         tabs.dropInboundFor?.(ms);

@@ -122,6 +122,36 @@ function frame(type: number, body: Uint8Array): Uint8Array {
   return m;
 }
 const json = (type: number, v: unknown): Uint8Array => frame(type, ascii.encode(JSON.stringify(v)));
+function pageMessage(owner: string, to: number, flags: number, bytes: Uint8Array): Uint8Array {
+  const body = new Uint8Array(9 + 36 + bytes.byteLength);
+  new DataView(body.buffer).setFloat64(0, to);
+  body[8] = flags;
+  body.set(ascii.encode(owner), 9);
+  body.set(bytes, 45);
+  return frame(PAGE, body);
+}
+
+/**
+ * The stream's messages for a source that answers pulls without being a device (the relay,
+ * sync/relay-sync.ts): it reads a PULL addressed to it and answers with PAGE (the last one
+ * flagged) or NONE, exactly as a peer's `serve` does.
+ */
+export const streamMessages = {
+  /** a PULL's owner, after and page count, or null for any other message */
+  pull(m: Uint8Array): { owner: string; after: number; count: number } | null {
+    if (m.byteLength < 2 || m[0] !== VERSION || m[1] !== PULL) return null;
+    try {
+      const v = JSON.parse(text.decode(m.subarray(2))) as Record<string, unknown>;
+      const { o, a, n } = v;
+      if (!isUuid(o) || typeof a !== 'number' || !Number.isSafeInteger(a) || a < 0 || typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) return null;
+      return { owner: o, after: a, count: n };
+    } catch {
+      return null;
+    }
+  },
+  page: (owner: string, to: number, last: boolean, bytes: Uint8Array): Uint8Array => pageMessage(owner, to, last ? LAST : 0, bytes),
+  none: (owner: string, held: number): Uint8Array => json(NONE, { o: owner, h: held }),
+};
 
 export function createStream(deps: StreamDeps): Stream {
   const { self, storage, net } = deps;
@@ -307,15 +337,6 @@ export function createStream(deps: StreamDeps): Stream {
     } finally {
       serving.delete(from);
     }
-  }
-
-  function pageMessage(owner: string, to: number, flags: number, bytes: Uint8Array): Uint8Array {
-    const body = new Uint8Array(9 + 36 + bytes.byteLength);
-    new DataView(body.buffer).setFloat64(0, to);
-    body[8] = flags;
-    body.set(ascii.encode(owner), 9);
-    body.set(bytes, 45);
-    return frame(PAGE, body);
   }
 
   function receive(from: string, m: Uint8Array): void {

@@ -70,3 +70,15 @@ export function signalingQuestion(hosts: readonly string[], pageHost: string): Q
     cancel: 'Cancel',
   };
 }
+
+export function relayQuestion(host: string, pageHost: string): Question {
+  return {
+    title: 'Use another relay?',
+    paragraphs: [
+      `This link asks tabdrive to keep this library's changes on the relay at ${host}, not on this site (${pageHost}).`,
+      'A relay stores your changes encrypted and cannot read them, but it sees when your devices connect and how much they send. Use it only if you trust it. Cancel uses this site\'s own relay.',
+    ],
+    confirm: 'Use it',
+    cancel: 'Cancel',
+  };
+}

@@ -158,6 +158,38 @@ describe('AppState', () => {
   });
 });
 
+describe('AppState and the relay', () => {
+  it("says 'Catching up' with the fraction while pulling from the relay, and not 'Offline' while the relay is connected", async () => {
+    const { a, w } = await setup();
+    await sync(w, a);
+    expect(a.devices.length).toBe(2);
+    let relayState: 'connected' | 'offline' = 'offline';
+    let catching: { fraction: number | null } | null = null;
+    let behind: { behind: number; fraction: number } | null = null;
+    const status = () => ({ state: relayState }) as never;
+    const r = new AppState({ ...a.deps, relay: status, relayCatchingUp: () => catching, streamProgress: () => (behind ? { ...behind, bytes: 0, owners: [] } : null) });
+    r.devices = a.devices;
+    r.tick();
+    expect(r.syncState).toBe('Offline'); // two devices, no peer, no relay
+    relayState = 'connected';
+    r.tick();
+    expect(r.syncState).toBe('Ready');
+    expect(r.backfill).toBeNull();
+    catching = { fraction: 0.25 }; // the document pull
+    r.tick();
+    expect(r.syncState).toBe('Catching up');
+    expect(r.backfill).toBe(0.25);
+    catching = { fraction: null }; // pages: the stream's fraction
+    behind = { behind: 30_000, fraction: 0.6 };
+    r.tick();
+    expect(r.syncState).toBe('Catching up');
+    expect(r.backfill).toBe(0.6);
+    catching = null; // pulled from a device instead: Backfilling as before
+    r.tick();
+    expect(r.syncState).toBe('Backfilling');
+  });
+});
+
 describe('SyncInspectorState', () => {
   const report = (over: Partial<SyncReport> = {}): SyncReport => ({
     at: 10_000, hlc: null, documentBytes: 0, sharedLog: 0,

@@ -4,6 +4,7 @@
  * lists that read them refresh (`tablesChanged`).
  */
 import type { StreamProgress } from '../../sync/stream.ts';
+import type { RelayStatus } from '../../sync/relay-sync.ts';
 import type { Intents, Progress } from '../../sync/intents.ts';
 import type { PeerInfo, Transport } from '../../transport/webrtc.ts';
 import type { BootReport, StorageHealth } from '../../storage/rpc.ts';
@@ -28,6 +29,10 @@ export interface AppDeps {
   readonly pendingCommits: () => number;
   /** how far the owned-state stream is behind the peers (null: caught up) */
   readonly streamProgress: () => StreamProgress | null;
+  /** the always-on relay (null: none configured) */
+  readonly relay?: () => RelayStatus | null;
+  /** while this device pulls from the relay: how far the document pull is (null: pages only) */
+  readonly relayCatchingUp?: () => { readonly fraction: number | null } | null;
   readonly library: string;
   readonly inviteLink: string;
   /** every library this browser holds, and how to switch to another */
@@ -57,7 +62,7 @@ export interface Forgotten {
   readonly at: number;
 }
 
-export type SyncState = 'Ready' | 'Syncing' | 'Backfilling' | 'Offline';
+export type SyncState = 'Ready' | 'Syncing' | 'Backfilling' | 'Catching up' | 'Offline';
 
 /** A filter of the explorer other than a location's folders. */
 export type Collection =
@@ -200,14 +205,26 @@ export class AppState {
     this.#seen();
     const inbound = this.deps.transport.channel.inbound;
     const streamed = this.deps.streamProgress();
+    const relay = this.deps.relayCatchingUp?.() ?? null;
+    const relayUp = this.deps.relay?.()?.state === 'connected';
     let state: SyncState;
     if (this.paused) state = 'Offline';
+    else if (relay && (streamed || relay.fraction !== null)) state = 'Catching up';
     else if ((inbound && inbound.total >= 512 * 1024) || (streamed && streamed.behind >= BACKFILL_ROWS)) state = 'Backfilling';
     else if (this.deps.pendingCommits() > 0 || streamed) state = 'Syncing';
-    else if (this.devices.length > 1 && this.peers.length === 0) state = 'Offline';
+    else if (this.devices.length > 1 && this.peers.length === 0 && !relayUp) state = 'Offline';
     else state = 'Ready';
     this.syncState = state;
-    this.backfill = state !== 'Backfilling' ? null : streamed ? streamed.fraction : inbound ? inbound.received / inbound.total : null;
+    this.backfill =
+      state === 'Catching up'
+        ? (streamed?.fraction ?? relay?.fraction ?? 0)
+        : state !== 'Backfilling'
+          ? null
+          : streamed
+            ? streamed.fraction
+            : inbound
+              ? inbound.received / inbound.total
+              : null;
     this.resyncs = this.deps.resyncs();
     this.syncTick = (this.syncTick + 1) % 1_000_000;
   }

@@ -7,6 +7,7 @@ import { parseDigest, type Unrepaired } from '../../sync/anti-entropy.ts';
 import type { SyncStats } from '../../sync/engine.ts';
 import type { LatencySample } from '../../sync/latency.ts';
 import type { StorageHealth } from '../../storage/rpc.ts';
+import type { RelayStatus } from '../../sync/relay-sync.ts';
 
 export interface PeerReport {
   readonly device: string;
@@ -37,6 +38,8 @@ export interface SyncReport {
   readonly stream?: { readonly pagesIn: number; readonly pagesOut: number; readonly rowsIn: number; readonly bytesIn: number; readonly bytesOut: number; readonly gaps: number; readonly stalls: number; readonly refused: number; readonly behind: number };
   readonly backfill: { received: number; total: number } | null;
   readonly latency: readonly LatencySample[];
+  /** the always-on relay (null: none configured) */
+  readonly relay?: RelayStatus | null;
 }
 
 export interface InspectorDeps {
