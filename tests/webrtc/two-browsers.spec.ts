@@ -35,7 +35,25 @@ async function join(page: Page): Promise<void> {
 }
 const digest = (p: Page) => p.evaluate(() => window.tabdrive.digest());
 async function converged(pages: Page[], timeout = 60_000): Promise<void> {
-  await expect.poll(async () => new Set(await Promise.all(pages.map(async (p) => JSON.stringify(await digest(p))))).size, { timeout }).toBe(1);
+  try {
+    await expect.poll(async () => new Set(await Promise.all(pages.map(async (p) => JSON.stringify(await digest(p))))).size, { timeout }).toBe(1);
+  } catch (e) {
+    // what each side's sync saw, for a failure that does not reproduce alone
+    for (const p of pages) {
+      const state = await p
+        .evaluate(async () => ({
+          device: window.tabdrive.device.uuid.slice(0, 8),
+          entries: (await window.tabdrive.query('SELECT count(*) AS n FROM entries'))[0],
+          marks: window.tabdrive.boot?.marks,
+          stream: window.tabdrive.transportStats?.().stream,
+          peers: (await window.tabdrive.stats()).peers,
+          status: document.querySelector('[aria-label="Sync status"]')?.textContent,
+        }))
+        .catch((err: unknown) => String(err));
+      console.log('[diagnosis]', JSON.stringify(state));
+    }
+    throw e;
+  }
 }
 /** A's library with a sample location and a "Trip" tag, and B invited into it, in step. */
 async function pairWithTag(baseURL: string, location: string, files: number): Promise<{ a: Page; b: Page; tag: string }> {
