@@ -384,12 +384,21 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
 
   real.onmessage = (ev) => receive(ev.data);
   real.onbufferedamountlow = () => pump();
-  real.onopen = (ev) => {
-    pump();
-    handlers.onopen?.(ev as never);
+  let announced = false;
+  const announce = (): void => {
+    if (announced || closed) return;
+    announced = true;
     hooks.onChannel?.('open');
     hooks.onStreamChannel?.(endpoint, 'open');
   };
+  real.onopen = (ev) => {
+    pump();
+    handlers.onopen?.(ev as never);
+    announce();
+  };
+  // A channel the remote side created may be open already when it is handed over (no 'open'
+  // event follows): its stream side is announced all the same (simple-peer handles its own).
+  if (real.readyState === 'open') queueMicrotask(announce);
   real.onclose = (ev) => {
     closed = true;
     live.delete(receive);

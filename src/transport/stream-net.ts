@@ -237,7 +237,12 @@ export function createDataChannelNet(self: string): {
           counters.dropped++;
           return;
         }
+        const known = byDevice.get(from) === c;
         byDevice.set(from, c); // the latest channel a device spoke on is the one to answer on
+        // A hello is answered once, so each side learns the other even when its own hello was
+        // lost or never sent (a channel already open when it was handed over fires no 'open'):
+        // a device that knows no channel to a peer sends its pulls nowhere, and waits for ever.
+        if (m[0] === HELLO && !known && c.open) put(c, frame(HELLO, new Uint8Array(0)));
         if (m[0] === HELLO || paused) return;
         counters.received++;
         counters.bytesReceived += m.byteLength;

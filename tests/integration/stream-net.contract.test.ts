@@ -247,6 +247,24 @@ describe('data-channel net', () => {
     expect(got.x).toEqual([{ from: B, m: [5] }]);
   });
 
+  it("a side whose own hello never left still learns the other: a first hello is answered", () => {
+    const { x, y, epX, flush, got } = wired();
+    // only x's channel announced itself (y's was open before it was handed over, say)
+    x.hooks.onStreamChannel(epX, 'open');
+    flush();
+    expect(y.net.reaches!(A)).toBe(true);
+    expect(x.net.reaches!(B)).toBe(true);
+    // and the answer is not answered again
+    const sent = x.net.counters.sent + y.net.counters.sent;
+    flush();
+    expect(x.net.counters.sent + y.net.counters.sent).toBe(sent);
+    x.net.send(B, bytes(9));
+    y.net.send(A, bytes(8));
+    flush();
+    expect(got.y).toEqual([{ from: A, m: [9] }]);
+    expect(got.x).toEqual([{ from: B, m: [8] }]);
+  });
+
   it('drops malformed frames (counted) and forgets a closed channel', () => {
     const { x, y, epX, epY, state, flush, got } = wired();
     x.hooks.onStreamChannel(epX, 'open');
