@@ -24,6 +24,10 @@ function once(el: HTMLMediaElement, event: string, ms: number): Promise<void> {
 }
 
 export async function posterFrame(file: Blob, timeoutMs = TIMEOUT_MS): Promise<ImageBitmap> {
+  // A picked file can be gone from disk by the time its poster is made (the folder changed
+  // since the scan): reading one byte says so as an exception here, where a <video> on its
+  // object URL would make the browser log a failed load instead.
+  await file.slice(0, 1).arrayBuffer();
   const url = URL.createObjectURL(file);
   const v = document.createElement('video');
   v.muted = true;

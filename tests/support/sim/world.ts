@@ -199,7 +199,7 @@ export class SimDevice {
     l.engine.destroy();
     l.kill();
     this.live = null;
-    await new Promise((r) => setTimeout(r, 0)); // let transactions already under way settle
+    await new Promise((r) => setImmediate(r)); // let transactions already under way settle
     void l.close(); // free the sql.js memory of the dead tab (its storage can write nothing more)
   }
 
@@ -291,7 +291,7 @@ export class World {
       this.timers.fire(fireAllTimers);
       await Promise.all(this.live().map((d) => d.live!.engine.idle()));
       await this.pumpStream();
-      await new Promise((r) => setTimeout(r, 0));
+      await new Promise((r) => setImmediate(r));
     }
   }
 
@@ -305,7 +305,10 @@ export class World {
     for (let r = 0; r < rounds && quiet < 2; r++) {
       for (const d of this.live()) d.live!.stream.poke();
       const moved = this.hub.deliver();
-      await new Promise((res) => setTimeout(res, 0));
+      // setImmediate, not setTimeout(0): storage (fake-indexeddb) completes on setImmediate,
+      // and Node orders a 0 ms timer against immediates by how busy the machine is — a seed
+      // replayed under load ran a different number of rounds (delayed 10 vs 11 messages)
+      await new Promise((res) => setImmediate(res));
       const busy = this.live().some((d) => d.live!.stream.busy());
       quiet = !moved && !this.hub.pending() && !busy ? quiet + 1 : 0;
     }
