@@ -39,7 +39,7 @@ import { LOCAL_ORIGIN } from './doc.ts';
 import { streamMessages } from './stream.ts';
 import type { Marks } from '../core/stream.ts';
 import type { StorageClient } from '../storage/client.ts';
-import type { NetCounters, StreamNet } from '../transport/stream-net.ts';
+import { listeners, type NetCounters, type StreamNet } from '../transport/stream-net.ts';
 import { OP, type RelayConnection, type RelayPush } from '../transport/relay.ts';
 import { decryptBlob, encryptBlob, ownerHandle, type RelayKeys } from '../transport/relay-crypto.ts';
 
@@ -186,25 +186,6 @@ export interface RelaySync {
 }
 
 const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
-
-function listeners(): { add(cb: (from: string, m: Uint8Array) => void): () => void; emit(from: string, m: Uint8Array): void } {
-  const set = new Set<(from: string, m: Uint8Array) => void>();
-  return {
-    add(cb) {
-      set.add(cb);
-      return () => set.delete(cb);
-    },
-    emit(from, m) {
-      for (const cb of set) {
-        try {
-          cb(from, m);
-        } catch {
-          /* a receiver's bug must not stop the others */
-        }
-      }
-    },
-  };
-}
 
 /** `items` of a READ or PAGE_GET reply, checked against the payload (the relay is not trusted). */
 function slices(meta: Record<string, unknown>, payload: Uint8Array, width: 2 | 3): { head: number[]; data: Uint8Array }[] {

@@ -45,7 +45,8 @@ const ascii = new TextEncoder();
 const text = new TextDecoder();
 const newCounters = (): NetCounters => ({ sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, dropped: 0 });
 
-function listeners(): { add(cb: (from: string, m: Uint8Array) => void): () => void; emit(from: string, m: Uint8Array): void } {
+/** Receivers of a net's messages; one that throws does not stop the others (N1). */
+export function listeners(): { add(cb: (from: string, m: Uint8Array) => void): () => void; emit(from: string, m: Uint8Array): void } {
   const set = new Set<(from: string, m: Uint8Array) => void>();
   return {
     add(cb) {
