@@ -115,8 +115,8 @@ export class Machines {
 /** A process group in `ns`, so its children (vite, signaling, relay) stop with it. */
 export function inNamespace(ns: string, cmd: string[], env: NodeJS.ProcessEnv, onOutput: (s: string) => void): ChildProcess {
   const child = spawn('ip', ['netns', 'exec', ns, ...cmd], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d: Buffer) => onOutput(d.toString()));
-  child.stderr!.on('data', (d: Buffer) => onOutput(d.toString()));
+  child.stdout.on('data', (d: Buffer) => onOutput(d.toString()));
+  child.stderr.on('data', (d: Buffer) => onOutput(d.toString()));
   return child;
 }
 
@@ -213,8 +213,10 @@ export interface PeerConnectionLog {
   readonly states: string[];
 }
 
+type PcRecords = { remote: boolean; checking: boolean; connected: boolean; states: string[] }[];
+
 function watchPeerConnections(): void {
-  const w = window as unknown as { __pcs: { remote: boolean; checking: boolean; connected: boolean; states: string[] }[] };
+  const w = window as unknown as { __pcs: PcRecords };
   w.__pcs = [];
   const Base = window.RTCPeerConnection;
   class Watched extends Base {
@@ -238,7 +240,7 @@ function watchPeerConnections(): void {
 
 export async function peerConnections(page: Page): Promise<PeerConnectionLog> {
   return page.evaluate(() => {
-    const pcs = (window as unknown as { __pcs: { remote: boolean; checking: boolean; connected: boolean; states: string[] }[] }).__pcs;
+    const pcs = (window as unknown as { __pcs: PcRecords }).__pcs;
     return {
       made: pcs.length,
       negotiated: pcs.filter((p) => p.remote).length,
@@ -258,12 +260,12 @@ export class Browsers {
    * A Chromium on machine `ns` (a fresh profile unless `profile` is given), trusting only the
    * certificate with SPKI hash `spki`, opening `url` (answering Join on an invite).
    */
-  async open(ns: string, spki: string, url: string, o: { warnings?: string[]; profile?: Profile } = {}): Promise<{ page: Page; context: BrowserContext; profile: Profile }> {
+  async open(ns: string, spki: string, url: string, o: { warnings?: string[]; profile?: Profile; args?: string[] } = {}): Promise<{ page: Page; context: BrowserContext; profile: Profile }> {
     const wrapper = join(this.tmp, `chromium-${ns}`);
     writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ns} ${CHROMIUM} "$@"\n`);
     chmodSync(wrapper, 0o755);
     const profile = o.profile ?? newProfile();
-    const context = await profile.launch({ executablePath: wrapper, args: [...ARGS, `--ignore-certificate-errors-spki-list=${spki}`] });
+    const context = await profile.launch({ executablePath: wrapper, args: [...ARGS, `--ignore-certificate-errors-spki-list=${spki}`, ...(o.args ?? [])] });
     this.#launched.push({ context, profile });
     context.on('console', (m) => {
       if (m.type() === 'warning') o.warnings?.push(m.text());
