@@ -180,13 +180,12 @@ export async function startLanServer(o: { ns: string; addr: string; port: number
   );
   const origin = `https://${o.addr}:${o.port}`;
   const probe = `fetch('${origin}/').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`;
-  await expect
-    .poll(() => nodeIn(o.probeFrom, probe, 5000, { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0' }) && /signaling: ws:/.test(out) && /relay: listening/.test(out), {
-      timeout: 90_000,
-      intervals: [500],
-      message: () => `npm start -- --lan did not come up:\n${out}`,
-    })
-    .toBe(true);
+  const up = (): boolean => nodeIn(o.probeFrom, probe, 5000, { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0' }) && /signaling: ws:/.test(out) && /relay: listening/.test(out);
+  try {
+    await expect.poll(up, { timeout: 90_000, intervals: [500] }).toBe(true);
+  } catch (e) {
+    throw new Error(`npm start -- --lan did not come up:\n${out}`, { cause: e });
+  }
   return {
     ns: o.ns,
     origin,
