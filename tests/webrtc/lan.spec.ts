@@ -57,7 +57,8 @@ s.bind(${STUN_PORT}, '${SERVER_IP}', () => console.log('stun ready'));
 `;
 
 test.beforeAll(async () => {
-  test.setTimeout(120_000);
+  // a loaded 2-core machine: PGlite's first start and vite preview can take a minute
+  test.setTimeout(200_000);
   tmp = makeTmp('lan');
   machines.make(['srv', 'cli']);
   machines.link({ ns: NS_SERVER, addr: SERVER_IP }, { ns: NS_CLIENT, addr: CLIENT_IP }, 24);

@@ -59,7 +59,8 @@ let browsers: Browsers | null = null;
 let listener: ChildProcess | null = null;
 
 test.beforeAll(async () => {
-  test.setTimeout(120_000);
+  // a loaded 2-core machine: PGlite's first start and vite preview can take a minute
+  test.setTimeout(200_000);
   tmp = makeTmp('relay-only');
   machines.make(['srv', 'a', 'b']);
   machines.link(S, A, 32, A);

@@ -182,7 +182,7 @@ export async function startLanServer(o: { ns: string; addr: string; port: number
   const probe = `fetch('${origin}/').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`;
   const up = (): boolean => nodeIn(o.probeFrom, probe, 5000, { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0' }) && /signaling: ws:/.test(out) && /relay: listening/.test(out);
   try {
-    await expect.poll(up, { timeout: 90_000, intervals: [500] }).toBe(true);
+    await expect.poll(up, { timeout: 150_000, intervals: [500] }).toBe(true);
   } catch (e) {
     throw new Error(`npm start -- --lan did not come up:\n${out}`, { cause: e });
   }
@@ -277,11 +277,11 @@ export class Browsers {
     return { page, context, profile };
   }
 
+  /** Closes every browser first, then removes the profiles (one may have been opened twice). */
   async close(): Promise<void> {
-    for (const { context, profile } of this.#launched.splice(0)) {
-      await context.close().catch(() => undefined);
-      profile.remove();
-    }
+    const launched = this.#launched.splice(0);
+    for (const { context } of launched) await context.close().catch(() => undefined);
+    for (const profile of new Set(launched.map((l) => l.profile))) profile.remove();
   }
 }
 
