@@ -145,7 +145,7 @@ test('a browser on another machine opens the invite over HTTPS on the LAN and th
 
 test('across time, through the relay over wss: what a closed browser on another machine wrote reaches a browser opened later, both ways', async () => {
   const { spki } = server!.cert();
-  const N = 3000;
+  const N = Number(process.env['LAN_RELAY_ENTRIES'] ?? 3000);
   // A, on the machine without the server, writes a library (owned entries, tags, notes) and closes
   const first = await browsers!.open(NS_CLIENT, spki, withParams(`${ORIGIN}/`, { relay: RELAY }));
   const a = first.page;

@@ -14,13 +14,15 @@
 // peer and received no data-channel byte; the relay carried pages and updates both ways.
 import type { Page } from '@playwright/test';
 import type { ChildProcess } from 'node:child_process';
-import { count, expect, test } from '../e2e/support/browser.ts';
+import { readFileSync } from 'node:fs';
+import { count, expect, expectPageErrors, test } from '../e2e/support/browser.ts';
 import {
   Browsers,
   Machines,
   canMakeMachines,
   converged,
   inNamespace,
+  ip,
   makeTmp,
   peerConnections,
   relayOf,
@@ -243,4 +245,46 @@ test('a machine with many tabs does not lock the other machines out of signaling
   for (const p of [a, b]) await expect.poll(async () => (await peerConnections(p)).negotiated, { timeout: 30_000 }).toBeGreaterThanOrEqual(1);
   await converged([a, b]);
   expect(last()).toBe('hog open 32 refused 1 lost 0;');
+});
+
+/** The relay process `npm start` supervises in the server's namespace. */
+function relayPid(): number {
+  for (const pid of ip('netns', 'pids', S.ns).split('\n').filter(Boolean)) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((a) => a.endsWith('server/relay/main.mjs'))) return Number(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return 0;
+}
+
+test('the relay crashes while both machines are open: npm start restarts it, both reconnect through the proxy, and what was written meanwhile arrives', async () => {
+  const { spki } = server!.cert();
+  const { page: a } = await browsers!.open(A.ns, spki, withParams(`${ORIGIN}/`, { relay: RELAY }), { args: RAW_IPS });
+  await a.getByRole('button', { name: 'Invite' }).click();
+  const invite = await a.getByRole('textbox', { name: 'Invite link' }).inputValue();
+  const { page: b } = await browsers!.open(B.ns, spki, withParams(invite, { relay: RELAY }), { args: RAW_IPS });
+  for (const p of [a, b]) await expect.poll(async () => (await relayStatus(p)).state).toBe('connected');
+  await converged([a, b]);
+
+  // while the relay is down the proxy closes each reconnect attempt, and Chromium logs that
+  const down = /^WebSocket connection to 'wss:\/\/10\.97\.0\.1:4480\/relay' failed: /;
+  for (const p of [a, b]) expectPageErrors(p, down);
+  const before = relayPid();
+  expect(before).toBeGreaterThan(0);
+  process.kill(before, 'SIGKILL');
+  const killed = Date.now();
+  // A writes while the relay is down (or coming back): the outbox keeps it
+  await a.evaluate(() => window.tabdrive.actions!.createTag({ name: 'while the relay restarts' }));
+  await b.evaluate(() => window.tabdrive.actions!.addSampleLocation('During the restart', 30));
+  await expect.poll(relayPid, { timeout: 30_000 }).not.toBe(0);
+  expect(relayPid()).not.toBe(before);
+  await expect.poll(() => count(b, "SELECT count(*) FROM tags WHERE display_name = 'while the relay restarts'"), { timeout: 60_000 }).toBe(1);
+  await expect.poll(() => fileCount(a), { timeout: 60_000 }).toBe(30);
+  const ms = Date.now() - killed;
+  await converged([a, b]);
+  for (const p of [a, b]) expect(await relayStatus(p)).toMatchObject({ state: 'connected', outbox: 0 });
+  expect(server!.output()).toContain('the relay was killed (SIGKILL); restarting it');
+  console.log(`[figure] relay killed and restarted by npm start: both machines had each other's writes ${ms} ms after the kill`);
 });
