@@ -30,7 +30,9 @@ function lanPreview(): Pick<PreviewOptions, 'https' | 'proxy'> {
   const cert = process.env['TABDRIVE_TLS_CERT'];
   const key = process.env['TABDRIVE_TLS_KEY'];
   if (!cert || !key) return {};
-  const to = (port: string | undefined, fallback: number) => ({ target: `ws://127.0.0.1:${port ?? fallback}`, ws: true, rewrite: () => '/' });
+  // xfwd: the servers behind count connections per client address (X-Forwarded-For, trusted
+  // from loopback only: SIGNALING_TRUST_PROXY / RELAY_TRUST_PROXY, set by scripts/start.mjs)
+  const to = (port: string | undefined, fallback: number) => ({ target: `ws://127.0.0.1:${port ?? fallback}`, ws: true, xfwd: true, rewrite: () => '/' });
   return {
     https: { cert: readFileSync(cert), key: readFileSync(key) },
     proxy: {

@@ -157,6 +157,9 @@ if (existsSync(signaling)) {
   else if (!['127.0.0.1', 'localhost', '::1'].includes(host) && !process.env.SIGNALING_ORIGINS) {
     console.log(`Note: the signaling server serves pages on this machine only; set SIGNALING_ORIGINS to the address other machines open (e.g. http://<this host>:${port}), or use --lan.`);
   }
+  // behind the app's HTTPS proxy every LAN client arrives from loopback: count each by the
+  // address the proxy passes on, or one machine's tabs would use up every machine's share
+  if (lan) env.SIGNALING_TRUST_PROXY = '1';
   supervise('the signaling server', process.execPath, [signaling], env);
 }
 const relay = join(root, 'server', 'relay', 'main.mjs');
@@ -167,6 +170,7 @@ if (existsSync(relay)) {
   if (!process.env.RELAY_DATA_DIR && process.env.TABDRIVE_DATA) env.RELAY_DATA_DIR = join(dataDir, 'relay');
   // the app's own origin may connect, as for signaling
   if (appOrigins.length > 0) env.RELAY_ORIGINS = withOrigins(process.env.RELAY_ORIGINS);
+  if (lan) env.RELAY_TRUST_PROXY = '1';
   supervise('the relay', process.execPath, [relay], env);
 }
 // vite itself, not `npx vite`: npx does not pass SIGTERM on, and its vite would outlive us

@@ -28,6 +28,8 @@ export interface SignalingServer {
 export declare function originAllowed(origin: string | undefined, extra: readonly string[]): boolean;
 /** the key the per-address cap and buckets count: IPv4 address, or IPv6 /64 */
 export declare function addressKey(remoteAddress: string | undefined): string;
+/** the address an upgrade counts as: its peer's, or behind a trusted loopback proxy the last X-Forwarded-For */
+export declare function clientAddress(req: import('node:http').IncomingMessage, trustProxy: boolean): string;
 export declare function parseOrigins(v: string | undefined): string[];
 export declare function startSignalingServer(opts?: {
   host?: string;
@@ -35,5 +37,7 @@ export declare function startSignalingServer(opts?: {
   limits?: Partial<typeof LIMITS>;
   /** extra allowed origins (exact), or '*'; loopback origins are always allowed */
   origins?: readonly string[];
+  /** an upgrade from loopback counts as its last X-Forwarded-For address (behind the app's proxy) */
+  trustProxy?: boolean;
   log?: (m: string) => void;
 }): Promise<SignalingServer>;

@@ -26,8 +26,11 @@
 //                      https://tabdrive.example); any http(s) origin on 127.0.0.1, localhost
 //                      or [::1] is always allowed; `*` allows every origin
 //   SIGNALING_MAX_PER_ADDRESS (32)  connections per remote address
+//   SIGNALING_TRUST_PROXY=1  an upgrade from loopback counts as its last X-Forwarded-For
+//                      address (the app's HTTPS proxy, `npm start -- --lan`; see clientAddress)
 //   GET /health → JSON counters (no CORS: pages of other origins cannot read it)
 import http from 'node:http';
+import { isIP } from 'node:net';
 import { WebSocketServer } from 'ws';
 
 export const LIMITS = {
@@ -142,8 +145,31 @@ export function addressKey(a) {
   return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':')}::/64`;
 }
 
+const LOOPBACK_PEER = /^(127\.|::1$|::ffff:127\.)/;
+
 /**
- * @param {{ host?: string, port?: number, limits?: Partial<typeof LIMITS>, origins?: readonly string[], log?: (m: string) => void }} [opts]
+ * The address a WebSocket upgrade comes from, as the per-address cap and buckets count it.
+ * Behind the app's own proxy (`npm start -- --lan`: the HTTPS server forwards /signaling and
+ * /relay from loopback) every client would be 127.0.0.1, and all the machines of a LAN would
+ * share one cap and one bucket: one machine with many tabs would lock the others out. With
+ * `trustProxy`, an upgrade from loopback counts as the last X-Forwarded-For address — the
+ * one the proxy appended; earlier ones are whatever the client claimed. Without it, or from
+ * any other peer, the header is ignored.
+ * @param {import('node:http').IncomingMessage} req
+ * @param {boolean} trustProxy
+ */
+export function clientAddress(req, trustProxy) {
+  const peer = req.socket.remoteAddress;
+  if (trustProxy && peer !== undefined && LOOPBACK_PEER.test(peer)) {
+    const header = req.headers['x-forwarded-for'];
+    const last = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').pop()?.trim() ?? '';
+    if (isIP(last.replace(/%.*$/, ''))) return addressKey(last);
+  }
+  return addressKey(peer);
+}
+
+/**
+ * @param {{ host?: string, port?: number, limits?: Partial<typeof LIMITS>, origins?: readonly string[], trustProxy?: boolean, log?: (m: string) => void }} [opts]
  * @returns {Promise<{ port: number, host: string, stats: () => Record<string, number>, close: () => Promise<void> }>}
  */
 export function startSignalingServer(opts = {}) {
@@ -219,7 +245,7 @@ export function startSignalingServer(opts = {}) {
         socket.end('HTTP/1.1 403 Forbidden\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
         return;
       }
-      wss.handleUpgrade(req, socket, head, (conn) => onConnection(conn, addressKey(req.socket.remoteAddress)));
+      wss.handleUpgrade(req, socket, head, (conn) => onConnection(conn, clientAddress(req, opts.trustProxy === true)));
     } catch (e) {
       caught('upgrade', e);
       socket.destroy();
@@ -478,6 +504,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     host,
     port,
     origins,
+    trustProxy: ['1', 'true', 'yes'].includes((process.env.SIGNALING_TRUST_PROXY ?? '').toLowerCase()),
     limits: { maxConnectionsPerAddress: Number.isInteger(perAddress) && perAddress > 0 ? perAddress : LIMITS.maxConnectionsPerAddress },
     log: (m) => console.log(m),
   }).catch((e) => {

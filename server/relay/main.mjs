@@ -8,6 +8,8 @@
 //                  without it, both stay in this process
 //   RELAY_ORIGINS  comma-separated extra origins whose pages may connect (loopback origins
 //                  always may; clients that send no Origin — not browsers — may too)
+//   RELAY_TRUST_PROXY=1  a connection from loopback counts as its last X-Forwarded-For address
+//                  for the per-address cap (behind the app's HTTPS proxy, `npm start -- --lan`)
 //   RELAY_LEASE_MS (60000)  how long a compaction lease lives without a chunk or commit
 //   RELAY_ORPHAN_AFTER_MS, RELAY_ORPHAN_SWEEP_MS  collection of abandoned snapshot uploads
 // Prints `relay listening on ws://host:port` once it accepts connections.
@@ -33,6 +35,7 @@ const relay = await startRelay({
   dataDir,
   redisUrl: process.env.REDIS_URL || undefined,
   origins: parseOrigins(process.env.RELAY_ORIGINS),
+  trustProxy: ['1', 'true', 'yes'].includes((process.env.RELAY_TRUST_PROXY ?? '').toLowerCase()),
   limits,
   log: (m) => console.log(`relay: ${m}`),
 });

@@ -21,7 +21,7 @@
 //    site a visitor happens to open cannot use the visitor's local relay as free storage.
 import http from 'node:http';
 import { WebSocketServer } from 'ws';
-import { addressKey, originAllowed } from '../signaling.mjs';
+import { clientAddress, originAllowed } from '../signaling.mjs';
 import { localBus, redisBus } from './bus.mjs';
 import { openDb } from './db.mjs';
 import { StoreError, openStore } from './store.mjs';
@@ -111,6 +111,7 @@ class RequestError extends Error {
  * @param {{
  *   host?: string, port?: number, limits?: Partial<typeof LIMITS>,
  *   origins?: readonly string[],
+ *   trustProxy?: boolean,
  *   databaseUrl?: string, dataDir?: string, redisUrl?: string,
  *   log?: (m: string) => void,
  * }} [opts]
@@ -642,7 +643,7 @@ export async function startRelay(opts = {}) {
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    const addr = addressKey(req.socket.remoteAddress);
+    const addr = clientAddress(req, opts.trustProxy === true);
     if (conns.size >= limits.maxConnections || (perAddress.get(addr) ?? 0) >= limits.maxConnectionsPerAddress) {
       counters.connectionsRefused++;
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');

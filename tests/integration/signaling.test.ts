@@ -3,7 +3,8 @@
 // defence against a hostile client on its own (the figures: signaling-hostile.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { addressKey, originAllowed, parseOrigins, startSignalingServer, type SignalingServer } from '../../server/signaling.mjs';
+import type { IncomingMessage } from 'node:http';
+import { addressKey, clientAddress, originAllowed, parseOrigins, startSignalingServer, type SignalingServer } from '../../server/signaling.mjs';
 
 let server: SignalingServer;
 beforeAll(async () => {
@@ -124,8 +125,12 @@ describe('signaling server', () => {
 });
 
 describe('signaling server against hostile clients', () => {
-  const open = (port: number, o: { origin?: string; from?: string } = {}) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}`, { ...(o.origin ? { origin: o.origin } : {}), ...(o.from ? { localAddress: o.from } : {}) });
+  const open = (port: number, o: { origin?: string; from?: string; forwardedFor?: string } = {}) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`, {
+      ...(o.origin ? { origin: o.origin } : {}),
+      ...(o.from ? { localAddress: o.from } : {}),
+      ...(o.forwardedFor ? { headers: { 'x-forwarded-for': o.forwardedFor } } : {}),
+    });
     const inbox: unknown[] = [];
     ws.on('message', (d: Buffer) => inbox.push(JSON.parse(d.toString())));
     ws.on('error', () => {});
@@ -211,6 +216,38 @@ describe('signaling server against hostile clients', () => {
     expect(addressKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
     expect(addressKey('::1')).toBe('0:0:0:0::/64');
     expect(addressKey(undefined)).toBe('unknown');
+  });
+
+  it('behind a trusted loopback proxy, counts the last X-Forwarded-For address; otherwise the peer', () => {
+    const req = (peer: string, xff?: string | string[]) => ({ socket: { remoteAddress: peer }, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } }) as unknown as IncomingMessage;
+    expect(clientAddress(req('127.0.0.1', '10.0.0.7'), true)).toBe('10.0.0.7');
+    expect(clientAddress(req('::ffff:127.0.0.1', '::ffff:10.0.0.8'), true)).toBe('10.0.0.8');
+    expect(clientAddress(req('::1', '2001:db8:1:2::9'), true)).toBe('2001:db8:1:2::/64');
+    // what a client claimed comes first; the proxy appends the address it saw
+    expect(clientAddress(req('127.0.0.1', '1.2.3.4, 10.0.0.7'), true)).toBe('10.0.0.7');
+    expect(clientAddress(req('127.0.0.1', ['1.2.3.4', '10.0.0.7']), true)).toBe('10.0.0.7');
+    // not trusted: the option off, a peer that is not loopback, or no address in it
+    expect(clientAddress(req('127.0.0.1', '10.0.0.7'), false)).toBe('127.0.0.1');
+    expect(clientAddress(req('10.0.0.5', '10.0.0.7'), true)).toBe('10.0.0.5');
+    expect(clientAddress(req('127.0.0.1', 'unknown'), true)).toBe('127.0.0.1');
+    expect(clientAddress(req('127.0.0.1', ''), true)).toBe('127.0.0.1');
+    expect(clientAddress(req('127.0.0.1'), true)).toBe('127.0.0.1');
+  });
+
+  it('with trustProxy, clients behind the loopback proxy get a cap each', async () => {
+    const s = await startSignalingServer({ port: 0, limits: { maxConnectionsPerAddress: 2 }, trustProxy: true });
+    try {
+      const mine = [open(s.port, { forwardedFor: '10.9.0.2' }), open(s.port, { forwardedFor: '10.9.0.2' })];
+      await Promise.all(mine.map((c) => c.opened));
+      const third = open(s.port, { forwardedFor: '10.9.0.2' });
+      expect(await within(third.closed, 3_000, -1)).toBe(1013);
+      const other = open(s.port, { forwardedFor: '10.9.0.3' });
+      expect(await other.opened).toBe(true);
+      expect(await within(other.closed, 300, -1)).toBe(-1);
+      for (const c of [...mine, other]) c.ws.close();
+    } finally {
+      await s.close();
+    }
   });
 
   // other "addresses" are 127.0.0.x source addresses: Linux routes all of 127/8 to lo

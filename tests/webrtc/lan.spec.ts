@@ -1,92 +1,53 @@
 // Two machines on a LAN: two network namespaces joined by a veth pair, made by this test
-// (root only). `npm start -- --lan` runs in the first and serves the app, signaling and the
-// relay over HTTPS with the certificate it makes on first start; a Chromium runs in each
-// namespace and trusts that certificate by its public key (the SPKI hash), as a user who
-// compared the printed fingerprint would. The second browser opens the invite link on the
-// server's LAN address; the library syncs both ways over WebRTC between the namespaces.
-// A tiny STUN server on the first machine shows that `?ice=` reaches the peer connections.
-import type { BrowserContext, Page } from '@playwright/test';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { X509Certificate, createHash } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { ARGS, CHROMIUM, count, deviceOf, expect, newProfile, test, waitReady, type Profile } from '../e2e/support/browser.ts';
+// (root only; tests/webrtc/support/machines.ts). `npm start -- --lan` runs in the first and
+// serves the app, signaling and the relay over HTTPS/WSS on one origin with the certificate
+// it makes on first start; a Chromium runs in either namespace and trusts that certificate by
+// its public key (the SPKI hash), as a user who compared the printed fingerprint would.
+//  (1) The second browser opens the invite link on the server's LAN address; the library
+//      syncs both ways over WebRTC between the namespaces, and both browsers are connected to
+//      the relay over wss on the same origin. A tiny STUN server on the first machine shows
+//      that `?ice=` reaches the peer connections.
+//  (2) Across time, through the relay over wss: A, on the other machine, writes and closes; B,
+//      on the server's machine, opens the invite later with nobody else online and gets
+//      everything from the relay; B writes and closes; A opens again and gets B's changes.
+import type { Page } from '@playwright/test';
+import type { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { count, deviceOf, expect, test } from '../e2e/support/browser.ts';
+import {
+  Browsers,
+  Machines,
+  canMakeMachines,
+  converged,
+  inNamespace,
+  makeTmp,
+  peerConnections,
+  relayOf,
+  removeTmp,
+  startLanServer,
+  stopGroup,
+  withParams,
+  type LanServer,
+} from './support/machines.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const DIST = process.env['WEBRTC_DIST'] ?? 'dist-test';
 const APP_PORT = 4470;
-const SIGNALING_PORT = 4471;
-const RELAY_PORT = 4472;
 const STUN_PORT = 4473;
 const SERVER_IP = '10.98.0.1';
 const CLIENT_IP = '10.98.0.2';
 const ORIGIN = `https://${SERVER_IP}:${APP_PORT}`;
-// names unique to this run; a leftover of a killed run is removed by name prefix below
-const NS_SERVER = `tdlan-${process.pid}-srv`;
-const NS_CLIENT = `tdlan-${process.pid}-cli`;
+const RELAY = relayOf(ORIGIN);
+const machines = new Machines('tdlan');
+const NS_SERVER = machines.ns('srv');
+const NS_CLIENT = machines.ns('cli');
 
-const isRoot = process.getuid?.() === 0;
-const hasIp = (() => {
-  try {
-    execFileSync('ip', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-test.skip(!isRoot || !hasIp, 'makes network namespaces: needs root and iproute2');
-test.describe.configure({ timeout: 120_000 });
+test.skip(!canMakeMachines, 'makes network namespaces: needs root and iproute2');
+test.describe.configure({ timeout: 180_000 });
 
-const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
 let tmp = '';
-let server: ChildProcess | null = null;
+let server: LanServer | null = null;
 let stun: ChildProcess | null = null;
-let serverOut = '';
 let stunOut = '';
-const profiles: Profile[] = [];
-const contexts: BrowserContext[] = [];
-
-function removeNamespaces(all: boolean): void {
-  for (const line of ip('netns', 'list').split('\n')) {
-    const name = line.split(' ')[0] ?? '';
-    if (all ? name.startsWith('tdlan-') : name === NS_SERVER || name === NS_CLIENT) ip('netns', 'del', name);
-  }
-}
-
-/** Two "machines": each namespace has loopback, one end of the veth and a default route over it. */
-function makeMachines(): void {
-  removeNamespaces(true);
-  ip('netns', 'add', NS_SERVER);
-  ip('netns', 'add', NS_CLIENT);
-  const a = `tdl${process.pid % 100000}a`;
-  const b = `tdl${process.pid % 100000}b`;
-  ip('link', 'add', a, 'type', 'veth', 'peer', 'name', b);
-  ip('link', 'set', a, 'netns', NS_SERVER);
-  ip('link', 'set', b, 'netns', NS_CLIENT);
-  for (const [ns, dev, addr] of [[NS_SERVER, a, SERVER_IP], [NS_CLIENT, b, CLIENT_IP]] as const) {
-    ip('-n', ns, 'link', 'set', 'lo', 'up');
-    ip('-n', ns, 'addr', 'add', `${addr}/24`, 'dev', dev);
-    ip('-n', ns, 'link', 'set', dev, 'up');
-    ip('-n', ns, 'route', 'add', 'default', 'dev', dev);
-  }
-}
-
-/** A process group in `ns`, so its children (vite, signaling, relay) stop with it. */
-function inNamespace(ns: string, cmd: string[], env: NodeJS.ProcessEnv, onOutput: (s: string) => void): ChildProcess {
-  const child = spawn('ip', ['netns', 'exec', ns, ...cmd], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.on('data', (d: Buffer) => onOutput(d.toString()));
-  child.stderr.on('data', (d: Buffer) => onOutput(d.toString()));
-  return child;
-}
-function stop(child: ChildProcess | null): void {
-  if (child?.pid === undefined || child.exitCode !== null) return;
-  try {
-    process.kill(-child.pid, 'SIGTERM');
-  } catch {
-    // already gone
-  }
-}
+let browsers: Browsers | null = null;
 
 /** Counts STUN binding requests (magic cookie 0x2112A442), per sender address. */
 const STUN_SERVER = `
@@ -96,96 +57,59 @@ s.bind(${STUN_PORT}, '${SERVER_IP}', () => console.log('stun ready'));
 `;
 
 test.beforeAll(async () => {
-  test.setTimeout(90_000);
-  tmp = mkdtempSync(join(tmpdir(), 'tabdrive-lan-'));
-  makeMachines();
-  server = inNamespace(
-    NS_SERVER,
-    [process.execPath, 'scripts/start.mjs', '--lan'],
-    { ...process.env, PORT: String(APP_PORT), SIGNALING_PORT: String(SIGNALING_PORT), RELAY_PORT: String(RELAY_PORT), TABDRIVE_DATA: join(tmp, 'data'), TABDRIVE_DIST: DIST },
-    (s) => (serverOut += s),
-  );
+  // a loaded 2-core machine: PGlite's first start and vite preview can take a minute
+  test.setTimeout(200_000);
+  tmp = makeTmp('lan');
+  machines.make(['srv', 'cli']);
+  machines.link({ ns: NS_SERVER, addr: SERVER_IP }, { ns: NS_CLIENT, addr: CLIENT_IP }, 24);
+  server = await startLanServer({ ns: NS_SERVER, addr: SERVER_IP, port: APP_PORT, probeFrom: NS_CLIENT, tmp });
   stun = inNamespace(NS_SERVER, [process.execPath, '-e', STUN_SERVER], process.env, (s) => (stunOut += s));
-  // up when the other machine gets the page and signaling answers through the app's origin
-  const probe = `fetch('${ORIGIN}/').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`;
-  await expect
-    .poll(
-      () => {
-        try {
-          execFileSync('ip', ['netns', 'exec', NS_CLIENT, process.execPath, '-e', probe], { env: { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0' }, stdio: 'ignore', timeout: 5000 });
-          return /signaling: ws:/.test(serverOut) && /relay: listening/.test(serverOut) && stunOut.includes('stun ready');
-        } catch {
-          return false;
-        }
-      },
-      { timeout: 60_000, intervals: [500] },
-    )
-    .toBe(true);
+  await expect.poll(() => stunOut.includes('stun ready'), { timeout: 30_000 }).toBe(true);
+  browsers = new Browsers(tmp);
+});
+
+test.afterEach(async () => {
+  await browsers?.close();
 });
 
 test.afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
-  for (const p of profiles) p.remove();
-  stop(server);
-  stop(stun);
-  await new Promise((r) => setTimeout(r, 500));
-  if (server?.pid !== undefined) {
-    try {
-      process.kill(-server.pid, 'SIGKILL');
-    } catch {
-      // stopped
-    }
-  }
-  removeNamespaces(false);
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  await server?.stop();
+  await stopGroup(stun);
+  machines.remove();
+  if (tmp) removeTmp(tmp);
 });
 
-/** Chromium on machine `ns`, trusting the server's certificate by its public key only. */
-async function browserOn(ns: string, spki: string, url: string, warnings: string[] = []): Promise<Page> {
-  const wrapper = join(tmp, `chromium-${ns}`);
-  writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ns} ${CHROMIUM} "$@"\n`);
-  chmodSync(wrapper, 0o755);
-  const profile = newProfile();
-  profiles.push(profile);
-  const context = await profile.launch({ executablePath: wrapper, args: [...ARGS, `--ignore-certificate-errors-spki-list=${spki}`] });
-  contexts.push(context);
-  context.on('console', (m) => {
-    if (m.type() === 'warning') warnings.push(m.text());
+const relayStatus = (p: Page) => p.evaluate(() => window.tabdrive.relay!()!);
+/** every table but devices (a device that joins adds its own record) */
+const dataDigest = (p: Page) =>
+  p.evaluate(async () => {
+    const { devices: _, ...rest } = await window.tabdrive.digest();
+    return JSON.stringify(rest);
   });
-  const page = context.pages()[0] ?? (await context.newPage());
-  await page.goto(url);
-  if (new URL(url).hash.startsWith('#/join/')) await page.getByRole('dialog', { name: 'Join this library?' }).getByRole('button', { name: 'Join' }).click();
-  await waitReady(page);
-  return page;
-}
-const digest = (p: Page) => p.evaluate(() => window.tabdrive.digest());
-async function converged(pages: Page[]): Promise<void> {
-  await expect.poll(async () => new Set(await Promise.all(pages.map(async (p) => JSON.stringify(await digest(p))))).size, { timeout: 60_000 }).toBe(1);
+async function inviteOf(page: Page): Promise<URL> {
+  const box = page.getByRole('textbox', { name: 'Invite link' });
+  if (!(await box.isVisible())) await page.getByRole('button', { name: 'Invite' }).click();
+  return new URL(await box.inputValue());
 }
 
 test('a browser on another machine opens the invite over HTTPS on the LAN and the library syncs both ways over WebRTC', async () => {
   // what start printed: the LAN address, and the fingerprint of the certificate it serves
-  const certPem = readFileSync(join(tmp, 'data', 'tls', 'cert.pem'));
-  const cert = new X509Certificate(certPem);
-  expect(serverOut).toContain(`${ORIGIN}/`);
-  expect(serverOut).toContain(cert.fingerprint256);
+  const { cert, spki } = server!.cert();
+  expect(server!.output()).toContain(`${ORIGIN}/`);
+  expect(server!.output()).toContain(cert.fingerprint256);
   expect(cert.fingerprint256).toBe(createHash('sha256').update(cert.raw).digest('hex').toUpperCase().match(/../g)!.join(':'));
   expect(cert.checkIP(SERVER_IP)).toBe(SERVER_IP);
-  const spki = createHash('sha256').update(cert.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
 
-  const a = await browserOn(NS_SERVER, spki, `${ORIGIN}/`);
+  const { page: a } = await browsers!.open(NS_SERVER, spki, withParams(`${ORIGIN}/`, { relay: RELAY }));
   expect(await a.evaluate(() => [window.isSecureContext, typeof crypto.subtle.deriveKey])).toEqual([true, 'function']);
   await a.evaluate(() => window.tabdrive.actions!.addSampleLocation('Photos', 500));
 
-  const box = a.getByRole('textbox', { name: 'Invite link' });
-  if (!(await box.isVisible())) await a.getByRole('button', { name: 'Invite' }).click();
-  const invite = new URL(await box.inputValue());
+  const invite = await inviteOf(a);
   expect(invite.origin).toBe(ORIGIN); // the link names the address the other machine can reach
   expect(invite.hash).toMatch(/^#\/join\//);
   // B's peer connections get this machine's STUN server (and one bad entry, named and left out)
-  invite.search = `?ice=${encodeURIComponent(`stun:${SERVER_IP}:${STUN_PORT},stun:999.1.1.1`)}`;
   const warnings: string[] = [];
-  const b = await browserOn(NS_CLIENT, spki, invite.toString(), warnings);
+  const { page: b } = await browsers!.open(NS_CLIENT, spki, withParams(invite.toString(), { ice: `stun:${SERVER_IP}:${STUN_PORT},stun:999.1.1.1`, relay: RELAY }), { warnings });
   const refused = 'ICE server "stun:999.1.1.1" ignored: "999.1.1.1" is not a host name or IP address.';
   expect(warnings).toContain(refused);
   await expect(b.getByRole('alert').filter({ hasText: refused })).toBeVisible();
@@ -205,20 +129,88 @@ test('a browser on another machine opens the invite over HTTPS on the LAN and th
   await expect.poll(() => count(b, "SELECT count(*) FROM tags WHERE display_name = 'Shared'")).toBe(1);
   await converged([a, b]);
 
+  // the peer connection between the machines carried data
+  expect((await peerConnections(b)).connected).toBeGreaterThanOrEqual(1);
+  expect(await b.evaluate(() => window.tabdrive.transportStats!().bytesReceived)).toBeGreaterThan(0);
   // ?ice= reached B's peer connections: its STUN requests came over the veth from the other machine
   expect(stunOut).toMatch(new RegExp(`binding from ${CLIENT_IP.replace(/\./g, '\\.')}`));
-  // signaling went over wss on the page's origin; the relay is on the same origin too
-  const relayOpens = await b.evaluate(
-    (origin) =>
-      new Promise<boolean>((res) => {
-        const ws = new WebSocket(`${origin.replace('https:', 'wss:')}/relay`);
-        ws.onopen = () => {
-          ws.close();
-          res(true);
-        };
-        ws.onerror = () => res(false);
-      }),
-    ORIGIN,
-  );
-  expect(relayOpens).toBe(true);
+  // both are on the relay too, over wss on the app's origin (one certificate for all three)
+  for (const p of [a, b]) {
+    await expect.poll(async () => (await relayStatus(p)).state).toBe('connected');
+    expect((await relayStatus(p)).url).toBe(RELAY);
+    await p.evaluate(() => window.tabdrive.relaySettled!());
+    expect((await relayStatus(p)).lastError).toBeNull();
+  }
+});
+
+test('across time, through the relay over wss: what a closed browser on another machine wrote reaches a browser opened later, both ways', async () => {
+  const { spki } = server!.cert();
+  const N = Number(process.env['LAN_RELAY_ENTRIES'] ?? 3000);
+  // A, on the machine without the server, writes a library (owned entries, tags, notes) and closes
+  const first = await browsers!.open(NS_CLIENT, spki, withParams(`${ORIGIN}/`, { relay: RELAY }));
+  const a = first.page;
+  await expect.poll(async () => (await relayStatus(a)).state).toBe('connected');
+  await a.evaluate(async (n) => {
+    const act = window.tabdrive.actions!;
+    const r = await act.addSampleLocation('Trip', n);
+    if (!r.ok) throw new Error(JSON.stringify(r));
+    const rows = (await window.tabdrive.query("SELECT uuid FROM entries WHERE kind = 'file' ORDER BY name LIMIT 30")) as { uuid: string }[];
+    for (const t of ['beach', 'family']) {
+      const tag = await act.createTag({ name: t });
+      if (!tag.ok) throw new Error(JSON.stringify(tag));
+      for (const row of rows.slice(0, 15)) await act.tagEntry(tag.value.uuid, row.uuid);
+    }
+    for (const [i, row] of rows.slice(0, 10).entries()) await act.setNotes(row.uuid, `note ${i} from machine A`);
+  }, N);
+  await a.evaluate(() => window.tabdrive.relaySettled!());
+  const sent = await relayStatus(a);
+  expect(sent).toMatchObject({ url: RELAY, outbox: 0, lastError: null });
+  expect(sent.pagesUp).toBeGreaterThan(0);
+  const wantFromA = await dataDigest(a);
+  const invite = await inviteOf(a);
+  await a.evaluate(() => window.tabdrive.durable());
+  await first.context.close(); // A is gone: the relay is all that is left
+
+  // B, on the server's machine, opens the invite later: nobody else is online
+  const started = Date.now();
+  const second = await browsers!.open(NS_SERVER, spki, withParams(invite.toString(), { relay: RELAY }));
+  const b = second.page;
+  const ready = Date.now();
+  await expect.poll(() => dataDigest(b), { timeout: 90_000, intervals: [250] }).toBe(wantFromA);
+  const catchUp = [ready - started, Date.now() - ready];
+  expect(await count(b, "SELECT count(*) FROM entries WHERE kind = 'file'")).toBe(N);
+  expect(await count(b, 'SELECT count(*) FROM tag_links WHERE active = 1')).toBe(30);
+  expect(await count(b, 'SELECT count(*) FROM user_metadata WHERE notes IS NOT NULL')).toBe(10);
+  const got = await relayStatus(b);
+  expect(got.url).toBe(RELAY);
+  expect(got.pagesDown).toBeGreaterThan(0);
+  expect(got.updatesDown).toBeGreaterThan(0);
+  // nothing but the relay: no peer connection was ever made (nobody to make one with)
+  expect((await peerConnections(b)).made).toBe(0);
+  expect(await b.evaluate(async () => (await window.tabdrive.stats()).peers)).toBe(0);
+  console.log(`[figure] across machines through the relay over wss: ${N} entries, 2 tags, 30 tag links, 10 notes, the writer closed: the browser started and joined in ${catchUp[0]} ms, equal data ${catchUp[1]} ms later; ${(got.bytesDown / 1024).toFixed(0)} KiB down (${got.pagesDown} pages, ${got.updatesDown} document updates)`);
+
+  // the other way: B writes and closes; A opens again later and gets it from the relay
+  const entry = String((await b.evaluate(() => window.tabdrive.query("SELECT uuid FROM entries WHERE kind = 'file' ORDER BY name DESC LIMIT 1")))[0]!['uuid']);
+  await b.evaluate(async (uuid) => {
+    const act = window.tabdrive.actions!;
+    const tag = await act.createTag({ name: 'from B' });
+    if (!tag.ok) throw new Error(JSON.stringify(tag));
+    await act.tagEntry(tag.value.uuid, uuid);
+    await act.setNotes(uuid, 'written on the server machine while A was closed');
+    const r = await act.addSampleLocation('Scans on B', 40);
+    if (!r.ok) throw new Error(JSON.stringify(r));
+  }, entry);
+  await b.evaluate(() => window.tabdrive.relaySettled!());
+  const wantFromB = await dataDigest(b);
+  await b.evaluate(() => window.tabdrive.durable());
+  await second.context.close();
+
+  const again = await browsers!.open(NS_CLIENT, spki, withParams(`${ORIGIN}/`, { relay: RELAY }), { profile: first.profile });
+  const reopened = Date.now();
+  await expect.poll(() => dataDigest(again.page), { timeout: 60_000, intervals: [250] }).toBe(wantFromB);
+  expect(await count(again.page, 'SELECT count(*) FROM user_metadata WHERE notes = ?', ['written on the server machine while A was closed'])).toBe(1);
+  await expect(again.page.getByRole('list', { name: 'Locations' })).toContainText('Scans on B');
+  expect((await peerConnections(again.page)).made).toBe(0);
+  console.log(`[figure] the writer's machine reopened: ${Date.now() - reopened} ms after its page was ready, B's tag, note and 40 entries, from the relay alone`);
 });
