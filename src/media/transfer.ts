@@ -70,6 +70,8 @@ export interface TransferDeps {
   readonly stallMs?: number;
   /** test hook: the sender flips a byte of every chunk it sends (a corrupt or hostile sender) */
   readonly corruptSends?: () => boolean;
+  /** test hook: the sender waits this long (ms) before each chunk (a slow link, to interrupt) */
+  readonly sendDelay?: () => number;
 }
 
 export type TransferStatus = 'asking' | 'receiving' | 'waiting' | 'verifying' | 'done' | 'failed' | 'cancelled';
@@ -216,7 +218,8 @@ export function createTransfers(deps: TransferDeps): Transfers {
     r.end = null;
     r.accepted = r.view.received;
     send(next, { type: T.GET, transfer: r.id, content: r.view.content, size: r.view.size, offset: r.view.received, window: WINDOW });
-    update(r, { status: r.view.received > 0 ? 'receiving' : 'asking', source: next, message: null });
+    // after a loss the words stay until bytes flow again (onChunk)
+    update(r, r.view.status === 'waiting' ? { source: next } : { status: r.view.received > 0 ? 'receiving' : 'asking', source: next, message: null });
   }
 
   async function start(r: Receiving): Promise<void> {
@@ -329,6 +332,9 @@ export function createTransfers(deps: TransferDeps): Transfers {
     const key = `${s.peer}|${s.id}`;
     try {
       while (!s.stopped && !destroyed && s.next < s.size && s.next < s.acked + s.window) {
+        const delay = deps.sendDelay?.() ?? 0;
+        if (delay > 0) await new Promise<void>((r) => schedule(r, delay));
+        if (s.stopped || destroyed) return;
         const at = s.next;
         let bytes: Uint8Array;
         try {

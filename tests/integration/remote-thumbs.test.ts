@@ -29,7 +29,7 @@ function setup() {
       store,
       keep: (c, t) => store.put(c, t),
       // the browser decodes; here the claimed size is the decoded one when `decodes`
-      decodes: (b) => Promise.resolve(decodes ? { width: 200, height: 150 } : null),
+      decodes: () => Promise.resolve(decodes ? { width: 200, height: 150 } : null),
       holders: () => Promise.resolve([A]),
       online: () => [A, B, C].filter((d) => d !== self && hub.linked(self, d)),
       now: () => 0,

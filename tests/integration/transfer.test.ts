@@ -30,7 +30,7 @@ function world(seed: string) {
   const online = (self: string) => () => members.filter((d) => d !== self && hub.linked(self, d));
   const files = new Map<string, Map<string, Blob>>(); // device → content → file
   const make = (self: string, extra: Partial<TransferDeps> = {}): Transfers => {
-    files.set(self, files.get(self) ?? new Map());
+    files.set(self, files.get(self) ?? new Map<string, Blob>());
     return createTransfers({
       self,
       net: hub.join(self),
@@ -66,7 +66,7 @@ describe('Get from device (transfer.ts)', () => {
     const content = await identity(file);
     const a = w.make(A);
     const b = w.make(B);
-    w.files.get(A)!.set(content, new Blob([file]));
+    w.files.get(A)!.set(content, new Blob([file as Uint8Array<ArrayBuffer>]));
     const v0 = b.get({ content, size: file.byteLength, sources: [A] });
     expect(v0.status).toBe('asking');
     let last = b.view(content);
@@ -84,7 +84,7 @@ describe('Get from device (transfer.ts)', () => {
     const file = createPrng('file').bytes(40 * CHUNK);
     const content = await identity(file);
     const a = w.make(A);
-    w.files.get(A)!.set(content, new Blob([file]));
+    w.files.get(A)!.set(content, new Blob([file as Uint8Array<ArrayBuffer>]));
     // B is a bare peer that asks and never ACKs
     const bare = w.hub.join(B);
     const got: number[] = [];
@@ -109,8 +109,8 @@ describe('Get from device (transfer.ts)', () => {
     const a = w.make(A);
     const b = w.make(B);
     const c = w.make(C);
-    w.files.get(A)!.set(content, new Blob([file]));
-    w.files.get(C)!.set(content, new Blob([file]));
+    w.files.get(A)!.set(content, new Blob([file as Uint8Array<ArrayBuffer>]));
+    w.files.get(C)!.set(content, new Blob([file as Uint8Array<ArrayBuffer>]));
     let last = b.get({ content, size: file.byteLength, sources: [A, C] });
     b.onChange((v) => (last = v));
     await w.run(() => last.received >= 8 * CHUNK);
@@ -149,7 +149,7 @@ describe('Get from device (transfer.ts)', () => {
     w.make(A, { corruptSends: () => true });
     const parts = memoryParts();
     const b = w.make(B, { parts });
-    w.files.get(A)!.set(content, new Blob([file]));
+    w.files.get(A)!.set(content, new Blob([file as Uint8Array<ArrayBuffer>]));
     let last = b.get({ content, size: file.byteLength, sources: [A] });
     b.onChange((v) => (last = v));
     await w.run(() => last.status === 'done' || last.status === 'failed');
