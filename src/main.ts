@@ -413,7 +413,8 @@ async function start(): Promise<void> {
       randomUuid: () => crypto.randomUUID(),
       yieldToUi: () => new Promise((r) => setTimeout(r, 0)),
       handles: createHandleStore(indexedDB),
-      thumbnails,
+      // the bench's baseline indexes without thumbnails (test build only)
+      ...(import.meta.env.MODE === 'test' && params.has('no-thumbnails') ? {} : { thumbnails }),
       pickDirectory: 'showDirectoryPicker' in window
         ? () => (window as unknown as { showDirectoryPicker: (o: { mode: 'read' }) => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker({ mode: 'read' })
         : null,

@@ -226,7 +226,7 @@ export function createTransfers(deps: TransferDeps): Transfers {
     try {
       r.part = await deps.parts.open(r.view.content, r.view.size);
       // a kept part from before (a reload): its leaves again, from its bytes (F2, F3)
-      const keep = r.part.size - (r.part.size % CHUNK);
+      const keep = r.part.size === r.view.size ? r.part.size : r.part.size - (r.part.size % CHUNK);
       if (keep !== r.part.size || keep > r.view.size) {
         await r.part.discard();
         r.part = await deps.parts.open(r.view.content, r.view.size);
@@ -241,7 +241,6 @@ export function createTransfers(deps: TransferDeps): Transfers {
       return;
     }
     if (r.view.status === 'cancelled') return;
-    if (r.view.received === r.view.size && r.view.size === 0) r.leaves.length = 0;
     ask(r);
   }
 
@@ -303,7 +302,7 @@ export function createTransfers(deps: TransferDeps): Transfers {
     const busy = [...sending.values()].filter((s) => s.peer === from).length >= SERVE_PER_PEER;
     const fail = (reason: FailReason): void => send(from, { type: T.FAIL, transfer: m.transfer, reason });
     if (busy) return fail('busy');
-    if (m.offset % CHUNK !== 0 || m.window < CHUNK) return fail('bad-request');
+    if ((m.offset % CHUNK !== 0 && m.offset !== m.size) || m.window < CHUNK) return fail('bad-request');
     const file = await deps.resolve(m.content).catch(() => null);
     if (!file) return fail('missing');
     if (file.size !== m.size) return fail('changed');

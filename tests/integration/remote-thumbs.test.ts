@@ -1,7 +1,7 @@
 // Thumbnails of another device's files (media/remote-thumbs.ts R1–R3) over the in-memory net.
 import { describe, expect, it } from 'vitest';
 import { createPrng } from '../../src/core/prng.ts';
-import { decode, encode, T } from '../../src/media/files-wire.ts';
+import { decode, encode, splitNet, T } from '../../src/media/files-wire.ts';
 import { createRemoteThumbs, PER_PEER, type RemoteThumbs } from '../../src/media/remote-thumbs.ts';
 import type { Thumb, ThumbStore } from '../../src/media/thumbnails.ts';
 import { createMemoryHub } from '../../src/transport/stream-net.ts';
@@ -91,5 +91,23 @@ describe('remote thumbnails (remote-thumbs.ts)', () => {
     peer.send(A, encode({ type: T.THUMB_ASK, content: content(5) }));
     await s.settle();
     expect(got).toEqual([T.THUMB_NONE]);
+  });
+});
+
+describe('splitNet (files-wire.ts)', () => {
+  it('hands the files channel its messages and the stream the rest, by the first byte', async () => {
+    const hub = createMemoryHub(createPrng('split'));
+    const a = hub.join(A);
+    const { files, rest } = splitNet(hub.join(B));
+    const gotFiles: number[] = [];
+    const gotRest: number[] = [];
+    files.onReceive((_f, m) => gotFiles.push(m[2]!));
+    rest.onReceive((_f, m) => gotRest.push(m[1]!));
+    a.send(B, encode({ type: T.THUMB_ASK, content: content(1) }));
+    a.send(B, new Uint8Array([1, 2, 0x7b, 0x7d])); // a stream message: version 1, type 2
+    hub.deliver();
+    await tick();
+    expect(gotFiles).toEqual([T.THUMB_ASK]);
+    expect(gotRest).toEqual([2]);
   });
 });

@@ -79,7 +79,7 @@ describe('Get from device (transfer.ts)', () => {
     expect(a.stats.rejected).toBe(0);
   });
 
-  it('keeps at most a window in flight: the sender waits for ACKs (F1)', async () => {
+  it('keeps at most a window in flight: the sender waits for ACKs (F1)', { timeout: 30_000 }, async () => {
     const w = world('window');
     const file = createPrng('file').bytes(40 * CHUNK);
     const content = await identity(file);
@@ -203,5 +203,30 @@ describe('Get from device (transfer.ts)', () => {
     await w.run(() => false, 100);
     expect(a.stats.rejected).toBe(junk.length);
     expect(b.stats.rejected).toBe(junk.length);
+  });
+});
+
+describe('Get from device: kept parts (F2)', () => {
+  it('a part kept whole from before (a reload) is verified again from one END, not sent again', async () => {
+    const w = world('kept');
+    const file = createPrng('file5').bytes(3 * CHUNK + 99);
+    const content = await identity(file);
+    const a = w.make(A);
+    const parts = memoryParts();
+    const b1 = w.make(B, { parts });
+    w.files.get(A)!.set(content, new Blob([file as Uint8Array<ArrayBuffer>]));
+    let last = b1.get({ content, size: file.byteLength, sources: [A] });
+    b1.onChange((v) => (last = v));
+    await w.run(() => last.status === 'done');
+    b1.destroy();
+    w.hub.leave(B);
+    const sent = a.stats.chunksOut;
+    const b2 = w.make(B, { parts });
+    let again = b2.get({ content, size: file.byteLength, sources: [A] });
+    b2.onChange((v) => (again = v));
+    await w.run(() => again.status === 'done' || again.status === 'failed');
+    expect(again.message ?? again.status).toBe('done');
+    expect(a.stats.chunksOut).toBe(sent);
+    expect(await sha(await bytesOf(again.file!))).toBe(await sha(file));
   });
 });
