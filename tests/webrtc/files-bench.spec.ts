@@ -89,7 +89,7 @@ async function rawChannel(a: Page, b: Page, bytes: number): Promise<number> {
     return pc.localDescription!.toJSON();
   }, [offer, bytes] as const);
   await a.evaluate(async (ans) => {
-    const w = window as W & { dc: RTCDataChannel };
+    const w = window as unknown as W & { dc: RTCDataChannel };
     await w.pc!.setRemoteDescription(ans);
     if (w.dc.readyState !== 'open') await new Promise((r) => w.dc.addEventListener('open', r));
   }, answer);

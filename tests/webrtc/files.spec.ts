@@ -111,7 +111,7 @@ test('B shows the thumbnail of A\'s photo, and gets A\'s file: interrupted, resu
   expect(st?.rejected).toBe(0);
   const [download] = await Promise.all([b.waitForEvent('download'), preview(b).getByRole('button', { name: 'Save' }).click()]);
   expect(download.suggestedFilename()).toBe('journal.txt');
-  expect(sha(readFileSync((await download.path())!))).toBe(sha(text));
+  expect(sha(readFileSync((await download.path())))).toBe(sha(text));
 });
 
 test('a corrupt sender over WebRTC: a clear error, nothing previewed or saved', async ({ baseURL }) => {
