@@ -257,7 +257,7 @@ export function createTransfers(deps: TransferDeps): Transfers {
     const bytes = m.bytes.slice();
     const part = r.part;
     r.lane = r.lane.then(async () => {
-      if (r.view.status === 'cancelled' || r.view.status === 'failed') return;
+      if (destroyed || r.view.status === 'cancelled' || r.view.status === 'failed') return;
       const [leaf] = await Promise.all([deps.digest(bytes), part.append(bytes)]);
       r.leaves.push(leaf);
       update(r, { received: part.size, status: 'receiving', message: null });

@@ -229,4 +229,29 @@ describe('Get from device: kept parts (F2)', () => {
     expect(a.stats.chunksOut).toBe(sent);
     expect(await sha(await bytesOf(again.file!))).toBe(await sha(file));
   });
+
+  it('a part kept in part (a reload mid-transfer) resumes from its last whole chunk', async () => {
+    const w = world('reload');
+    const file = createPrng('file6').bytes(12 * CHUNK + 5);
+    const content = await identity(file);
+    const a = w.make(A);
+    const parts = memoryParts();
+    const b1 = w.make(B, { parts });
+    w.files.get(A)!.set(content, new Blob([file as Uint8Array<ArrayBuffer>]));
+    let last = b1.get({ content, size: file.byteLength, sources: [A] });
+    b1.onChange((v) => (last = v));
+    await w.run(() => last.received >= 5 * CHUNK);
+    b1.destroy(); // the tab reloads: what was kept stays in the part store
+    w.hub.leave(B);
+    const kept = last.received;
+    const b2 = w.make(B, { parts });
+    let again = b2.get({ content, size: file.byteLength, sources: [A] });
+    b2.onChange((v) => (again = v));
+    await w.run(() => again.status === 'done' || again.status === 'failed');
+    expect(again.message ?? again.status).toBe('done');
+    expect(b2.stats.bytesIn).toBe(file.byteLength - kept);
+    expect(b2.stats.resumed).toBe(1);
+    expect(await sha(await bytesOf(again.file!))).toBe(await sha(file));
+    void a;
+  });
 });

@@ -47,6 +47,17 @@ async function browser(url: string): Promise<Page> {
   const context = await profile.launch();
   profiles.push(profile);
   contexts.push(context);
+  // the main thread's long tasks (sender and receiver must stay responsive)
+  await context.addInitScript(() => {
+    const lt = { longest: 0, total: 0 };
+    (window as unknown as { longtasks: typeof lt }).longtasks = lt;
+    new PerformanceObserver((l) => {
+      for (const e of l.getEntries()) {
+        lt.longest = Math.max(lt.longest, e.duration);
+        lt.total += e.duration;
+      }
+    }).observe({ type: 'longtask', buffered: true });
+  });
   const page = context.pages()[0] ?? (await context.newPage());
   await page.goto(url);
   if (new URL(url).hash.startsWith('#/join/')) await page.getByRole('dialog', { name: 'Join this library?' }).getByRole('button', { name: 'Join' }).click();
@@ -132,6 +143,14 @@ test(`Get from device: a ${MB} MB file over WebRTC beside a bare data channel`, 
   await files.getByRole('button', { name: /movie\.bin/ }).click();
 
   const rawMs = await rawChannel(a, b, bytes);
+  type LT = { longtasks: { longest: number; total: number } };
+  const reset = () => {
+    const lt = (window as unknown as LT).longtasks;
+    lt.longest = 0;
+    lt.total = 0;
+  };
+  await a.evaluate(reset);
+  await b.evaluate(reset);
   const t0 = Date.now();
   await b.getByRole('complementary', { name: 'Inspector' }).getByRole('button', { name: 'Get from device' }).click();
   await expect(b.getByRole('dialog', { name: 'Preview' })).toBeVisible({ timeout: 600_000 });
@@ -139,10 +158,13 @@ test(`Get from device: a ${MB} MB file over WebRTC beside a bare data channel`, 
   const st = await b.evaluate(() => window.tabdrive.filesStats?.().transfers);
   expect(st?.verifyFailed).toBe(0);
   expect(st?.bytesIn).toBe(bytes);
+  const ltA = await a.evaluate(() => (window as unknown as LT).longtasks);
+  const ltB = await b.evaluate(() => (window as unknown as LT).longtasks);
   const get = bytes / 1024 / 1024 / (getMs / 1000);
   const raw = bytes / 1024 / 1024 / (rawMs / 1000);
-  out['transfer'] = { mb: MB, getMs, rawMs, getMBs: get, rawMBs: raw };
+  out['transfer'] = { mb: MB, getMs, rawMs, getMBs: get, rawMBs: raw, longtasks: { sender: ltA, receiver: ltB } };
   rows.push(`| Get from device, ${MB} MB over WebRTC (MB/s, to verified) | ${f(get)} MB/s (${f(getMs / 1000)} s) | bare RTCDataChannel: ${f(raw)} MB/s (${f(rawMs / 1000)} s); ratio ${(get / raw).toFixed(2)} | ≥ 0.5 of bare |`);
+  rows.push(`| … main thread during it: longest task (total of long tasks) | sender ${f(ltA.longest)} ms (${f(ltA.total)} ms), receiver ${f(ltB.longest)} ms (${f(ltB.total)} ms) | — | responsive |`);
 });
 
 test(`thumbnails while indexing ${IMAGES} images beside indexing without thumbnails`, async ({ baseURL }) => {
