@@ -100,3 +100,30 @@ test('a sender that corrupts what it sends: a clear error, nothing previewed or 
   await inspector(b).getByRole('button', { name: 'Preview' }).click();
   await expect(preview(b).getByRole('button', { name: 'Save' })).toHaveCount(0);
 });
+
+test('Cancel stops a transfer and forgets what it kept; Get from device starts it again', async ({ baseURL }) => {
+  const a = await openApp(browser.context, baseURL!);
+  const b = await openApp(browser.context, baseURL!);
+  const { root } = tripFolder(2);
+  await pickOnA(a, root);
+  await selectOnB(b);
+  await a.evaluate(() => window.tabdrive.sendDelay?.(200));
+  const get = inspector(b).getByRole('button', { name: 'Get from device' });
+  await get.click();
+  await expect(get).toBeDisabled();
+  const bar = inspector(b).getByRole('progressbar', { name: 'Getting journal.txt' });
+  await expect.poll(() => bar.evaluate((e: HTMLProgressElement) => e.value), { intervals: [50] }).toBeGreaterThan(0);
+  await inspector(b).getByRole('button', { name: 'Cancel' }).click();
+  await expect(bar).toBeHidden();
+  await expect(get).toBeEnabled();
+  await expect.poll(() => b.evaluate(() => new Promise<number>((res) => {
+    const r = indexedDB.open('tabdrive:transfers');
+    r.onsuccess = () => {
+      const c = r.result.transaction('parts').objectStore('parts').count();
+      c.onsuccess = () => res(c.result);
+    };
+  }))).toBe(0);
+  await a.evaluate(() => window.tabdrive.sendDelay?.(0));
+  await get.click();
+  await expect(preview(b).getByLabel('Text of journal.txt')).toBeVisible();
+});
