@@ -5,7 +5,7 @@
 //
 //   npm run bench                   all scenarios
 //   npm run bench -- --quick        smaller sizes (smoke run)
-//   npm run bench -- --only write   one group: write | cold | sync | transport | app | big
+//   npm run bench -- --only write   one group: write | cold | sync | transport | app | files | big
 //   npm run bench -- --big          also the 1,000,000-entry library of issue 10 (= --only big
 //                                   alone): cold load at 1M, then scripts/bench-sync.mjs --big
 //                                   (BENCH_BIG=300000 for a smaller "big" library)
@@ -191,13 +191,26 @@ async function main() {
     if (r.status !== 0) console.error(`app bench failed:\n${r.stderr}`);
   }
 
+  // The files themselves (issue 14): "Get from device" of a 200 MB file over WebRTC beside a
+  // bare data channel between the same two pages, and thumbnails while indexing 10k images
+  // beside indexing without them (tests/webrtc/files-bench.spec.ts; skipped by `npm test`).
+  let filesRows = '';
+  if ((!only || only === 'files') && !quick) {
+    const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+    const pw = ['npx', 'playwright', 'test', '-c', 'playwright.webrtc.config.ts', 'tests/webrtc/files-bench.spec.ts', '--reporter=list'];
+    const cmd = isRoot ? ['scripts/netns.sh', ...pw] : pw;
+    const r = spawnSync(cmd[0], cmd.slice(1), { cwd: root, encoding: 'utf8', env: { ...process.env, CHROMIUM_PATH: exe, FILES_BENCH: '1' } });
+    filesRows = (r.stdout ?? '').split('\n').filter((l) => l.startsWith('|')).join('\n');
+    if (r.status !== 0) console.error(`files bench failed:\n${r.stdout?.slice(-3000)}\n${r.stderr}`);
+  }
+
   const header = ['figure', 'tabdrive (ms) p50 / p99', 'baseline (ms) p50 / p99', 'ratio', 'target'];
   const table = [
     `| ${header.join(' | ')} |`,
     `|${header.map(() => '---').join('|')}|`,
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n');
-  const syncTable = (syncRows ? `\n${syncRows}` : '') + (bigRows ? `\n\n${bigRows}` : '') + (transportRows ? ['', '', '| transport figure (bare Y.Doc, no storage) | provider | path | p50 ms | p99 ms | other |', '|---|---|---|---|---|---|', transportRows].join('\n') : '') + (appRows ? ['', '', '| app figure | tabdrive (ms) | baseline (same page) | target |', '|---|---|---|---|', appRows].join('\n') : '');
+  const syncTable = (syncRows ? `\n${syncRows}` : '') + (bigRows ? `\n\n${bigRows}` : '') + (transportRows ? ['', '', '| transport figure (bare Y.Doc, no storage) | provider | path | p50 ms | p99 ms | other |', '|---|---|---|---|---|---|', transportRows].join('\n') : '') + (appRows ? ['', '', '| app figure | tabdrive (ms) | baseline (same page) | target |', '|---|---|---|---|', appRows].join('\n') : '') + (filesRows ? `\n\n${filesRows}` : '');
   console.log('\nBaselines: write = insert + db.export() + put whole image (naive), same page, same run;');
   console.log('cold = raw sql.js cold load of the same image (initSqlJs + IDB get + open + count).\n');
   console.log(table + '\n' + syncTable);

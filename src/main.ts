@@ -28,6 +28,10 @@ import { newSecret, roomName, roomPassword } from './transport/room.ts';
 import { createTransport, type Transport } from './transport/webrtc.ts';
 import { combineNets, createBroadcastNet, createDataChannelNet, deriveStreamKey, type NetCounters } from './transport/stream-net.ts';
 import { createStream, type Stream, type StreamStats } from './sync/stream.ts';
+import { splitNet } from './media/files-wire.ts';
+import { startFilesChannel } from './media/files.ts';
+import type { TransferStats } from './media/transfer.ts';
+import type { RemoteThumbStats } from './media/remote-thumbs.ts';
 import { createIdbRelayStore, createMemoryRelayStore, createRelaySync, withMemoryFallback, withRelay, type RelaySync, type RelayStatus } from './sync/relay-sync.ts';
 import { createRelayConnection, parseRelayUrl, type RelayConnection } from './transport/relay.ts';
 import { deriveRelayKeys } from './transport/relay-crypto.ts';
@@ -62,6 +66,12 @@ export interface TabdriveApi {
   room?: string;
   /** thumbnails made, skipped (already kept), failed and queued since this tab started */
   thumbnailStats?: () => ThumbStats;
+  /** the files channel: "Get from device" and other devices' thumbnails */
+  filesStats?: () => { transfers: TransferStats; thumbs: RemoteThumbStats };
+  /** test hook (test build only): this device, sending a file, flips a byte of every chunk */
+  corruptSends?: (on: boolean) => void;
+  /** test hook (test build only): this device, sending a file, waits `ms` before each chunk */
+  sendDelay?: (ms: number) => void;
   /** test hook (test build only): feed raw bytes to every open data channel as if a peer had sent them */
   injectInbound?: (data: Uint8Array) => number;
   /** test hook (test build only): drop inbound tab messages for a while (a lossy moment) */
@@ -328,7 +338,10 @@ async function start(): Promise<void> {
     streamHooks: browsers.hooks,
   });
   const tabs = createBroadcastNet({ name: `${room}:stream`, key: await deriveStreamKey(password, room), self: claim.device });
-  const net = relay ? withRelay(combineNets(tabs, browsers.net), relay.net) : combineNets(tabs, browsers.net);
+  // The files channel (thumbnails, "Get from device") shares these nets but never the relay:
+  // its messages are told from the stream's by their first byte (media/files-wire.ts).
+  const split = splitNet(combineNets(tabs, browsers.net));
+  const net = relay ? withRelay(split.rest, relay.net) : split.rest;
   stream = createStream({
     self: claim.device,
     storage,
@@ -342,7 +355,20 @@ async function start(): Promise<void> {
     repairOwn: boot.repairOwn,
     now: () => Date.now(),
   });
+  const online = (): string[] => transport.peers().filter((p) => p.connected).map((p) => p.device);
+  let corrupt = false; // test build: `tabdrive.corruptSends(true)`, `tabdrive.sendDelay(ms)`
+  let delay = 0;
+  const files = startFilesChannel({
+    self: claim.device,
+    net: split.files,
+    query,
+    thumbnails,
+    access: () => app?.indexing.access ?? null,
+    online,
+    ...(import.meta.env.MODE === 'test' ? { corruptSends: () => corrupt, sendDelay: () => delay } : {}),
+  });
   transport.onPeers(() => {
+    files.poke();
     stream?.poke();
     version.peersSay(transport.peers().map((p) => p.schema));
   });
@@ -387,12 +413,14 @@ async function start(): Promise<void> {
       randomUuid: () => crypto.randomUUID(),
       yieldToUi: () => new Promise((r) => setTimeout(r, 0)),
       handles: createHandleStore(indexedDB),
-      thumbnails,
+      // the bench's baseline indexes without thumbnails (test build only)
+      ...(import.meta.env.MODE === 'test' && params.has('no-thumbnails') ? {} : { thumbnails }),
       pickDirectory: 'showDirectoryPicker' in window
         ? () => (window as unknown as { showDirectoryPicker: (o: { mode: 'read' }) => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker({ mode: 'read' })
         : null,
     },
     version,
+    files: { transfers: files.transfers, sources: (c: string) => files.sources(c), wantThumb: (c: string) => files.thumbs.want(c) },
     // A forgotten device gives up its slot (no tab adopts it again) and this tab starts over
     // as a new device of the same library.
     rejoin: async () => {
@@ -507,6 +535,7 @@ async function start(): Promise<void> {
     actions: intents,
     pause: (p: boolean) => app?.setPaused(p),
     thumbnailStats: () => ({ ...thumbnails.stats }),
+    filesStats: () => ({ transfers: { ...files.transfers.stats }, thumbs: { ...files.thumbs.stats } }),
     relay: () => relay?.status() ?? null,
     transportStats: () => ({ ...transport.channel, bcBytesReceived: transport.counters().bcBytesReceived, stream: { ...net.counters, ...stream.stats } }),
     room,
@@ -516,6 +545,8 @@ async function start(): Promise<void> {
   if (import.meta.env.MODE === 'test')
     Object.assign(api, {
       injectInbound: (data: Uint8Array) => injectInbound(data),
+      corruptSends: (on: boolean) => void (corrupt = on),
+      sendDelay: (ms: number) => void (delay = ms),
       // applies changes to this device's database only — no document, no stream: a divergence
       // no resync can repair (the inspector's "did not repair"); the bench's naive write
       divergeLocally: async (changes: Change[]) => unwrap(await storage.call('benchNaiveWrite', { changes })),

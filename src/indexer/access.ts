@@ -45,8 +45,9 @@ export class FileAccess {
     this.#picked.delete(location);
   }
 
-  /** The file, or why this device cannot read it. `self`: this device's uuid. Call from a user gesture (permission prompt). */
-  async open(ref: FileRef, self: string): Promise<FileLookup> {
+  /** The file, or why this device cannot read it. `self`: this device's uuid. Call from a user
+   *  gesture (permission prompt), or with `ask: false` (serving a peer: no prompt, no gesture). */
+  async open(ref: FileRef, self: string, o: { readonly ask?: boolean } = {}): Promise<FileLookup> {
     if (ref.device !== self) {
       return { ok: false, reason: 'other-device', message: `This file is on ${ref.deviceName ?? 'another device'}; only that device can read it.` };
     }
@@ -59,7 +60,7 @@ export class FileAccess {
     if (!handle) {
       return { ok: false, reason: 'not-kept', message: 'This device cannot read this folder any more: pick it again with “Rescan” to preview its files.' };
     }
-    if (!(await canRead(handle).catch(() => false))) {
+    if (!(await canRead(handle, o.ask ?? true).catch(() => false))) {
       return { ok: false, reason: 'permission', message: 'Permission to read this folder was not given, so its files cannot be shown.' };
     }
     try {

@@ -36,12 +36,13 @@ export function createHandleStore(idb: IDBFactory): HandleStore {
 }
 
 /** Read permission for a stored handle, asking the user if needed (call from a click). */
-export async function canRead(handle: FileSystemDirectoryHandle): Promise<boolean> {
+export async function canRead(handle: FileSystemDirectoryHandle, ask = true): Promise<boolean> {
   const h = handle as FileSystemDirectoryHandle & {
     queryPermission?: (d: { mode: 'read' }) => Promise<PermissionState>;
     requestPermission?: (d: { mode: 'read' }) => Promise<PermissionState>;
   };
   if (!h.queryPermission) return true;
   if ((await h.queryPermission({ mode: 'read' })) === 'granted') return true;
+  if (!ask) return false;
   return (await h.requestPermission?.({ mode: 'read' })) === 'granted';
 }

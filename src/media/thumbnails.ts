@@ -90,6 +90,13 @@ export class Thumbnails {
     return () => this.#listeners.delete(f);
   }
 
+  /** Keeps a thumbnail made elsewhere (another device's, media/remote-thumbs.ts) and shows it. */
+  async keep(content: string, thumb: Thumb): Promise<void> {
+    await this.store.put(content, thumb);
+    this.#known.add(content);
+    for (const f of this.#listeners) f(content);
+  }
+
   enqueue(items: readonly ThumbItem[]): void {
     for (const it of items) {
       if (this.#known.has(it.content)) continue;

@@ -382,3 +382,24 @@ export async function forgotten(query: QueryFn, device: string): Promise<{ by: s
   );
   return row ? { by: s(row['by']), at: n(row['at']) } : null;
 }
+
+/** Which devices hold files of this content, and by which extensions (Get from device, remote
+ *  thumbnails); sample locations hold no bytes, so they hold nothing here. */
+export async function contentHolders(q: QueryFn, content: string): Promise<{ device: string; extension: string | null }[]> {
+  const rows = await q(
+    `SELECT DISTINCT l.device_uuid AS device, e.extension FROM entries e JOIN locations l ON l.uuid = e.location_uuid
+     WHERE e.content_uuid = ? AND e.kind = 'file' AND l.device_uuid IS NOT NULL AND coalesce(l.path, '') NOT LIKE 'sample://%' LIMIT 100`,
+    [content],
+  );
+  return rows.map((r) => ({ device: String(r['device']), extension: sn(r['extension']) }));
+}
+
+/** This device's files of a content identity (a peer's "Get from device" is served from the first readable). */
+export async function ownFilesOf(q: QueryFn, content: string, device: string): Promise<string[]> {
+  const rows = await q(
+    `SELECT e.uuid FROM entries e JOIN locations l ON l.uuid = e.location_uuid
+     WHERE e.content_uuid = ? AND e.kind = 'file' AND l.device_uuid = ? LIMIT 20`,
+    [content, device],
+  );
+  return rows.map((r) => String(r['uuid']));
+}

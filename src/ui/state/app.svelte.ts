@@ -16,6 +16,7 @@ import { SyncInspectorState, type InspectorDeps } from './inspector.svelte.ts';
 import type { VersionState } from './version.svelte.ts';
 import { PreviewState } from './preview.svelte.ts';
 import { ThumbView } from './thumbs.svelte.ts';
+import { FetchState, type FetchDeps } from './fetch.svelte.ts';
 
 export interface AppDeps {
   readonly query: Q.QueryFn;
@@ -54,6 +55,8 @@ export interface AppDeps {
   readonly notices?: readonly string[];
   /** this device was forgotten: give up its slot and start this tab as a new device */
   readonly rejoin?: () => Promise<void>;
+  /** other devices' files: "Get from device", and thumbnails this device cannot make */
+  readonly files?: FetchDeps & { readonly wantThumb: (content: string) => void };
 }
 
 /** This device was forgotten by another member (who, as named here, and when). */
@@ -142,6 +145,8 @@ export class AppState {
   readonly preview = new PreviewState();
   /** thumbnails of images, by content identity */
   readonly thumbs: ThumbView;
+  /** "Get from device" */
+  readonly fetch: FetchState;
   #windowStart = 0;
   #windowLen = WINDOW;
   #seq = 0;
@@ -167,7 +172,8 @@ export class AppState {
       onChange: (items) => (this.pendingDeletes = [...items]),
       ...(deps.undoMs === undefined ? {} : { delayMs: deps.undoMs }),
     });
-    this.thumbs = new ThumbView(deps.folders.thumbnails ?? null);
+    this.thumbs = new ThumbView(deps.folders.thumbnails ?? null, deps.files?.wantThumb);
+    this.fetch = new FetchState(deps.files ?? null);
     deps.transport.onPeers(() => {
       this.peers = deps.transport.peers();
       this.paused = deps.transport.paused;
@@ -746,7 +752,18 @@ export class AppState {
     const f = this.selected;
     if (!f || f.kind === 'dir') return;
     const ref = { location: f.location_uuid, locationPath: f.location_path, device: f.device_uuid, deviceName: f.device_name, path: f.rel_path };
-    await this.preview.show(f, () => this.indexing.access.open(ref, this.deviceUuid));
+    const fetched = this.fetch.file(f.content_uuid);
+    await this.preview.show(f, () =>
+      fetched ? Promise.resolve({ ok: true, file: new File([fetched], f.name) }) : this.indexing.access.open(ref, this.deviceUuid),
+    );
+  }
+
+  /** "Get from device": the selected file from a device holding it, then "Preview". */
+  async getFromDevice(): Promise<void> {
+    const f = this.selected;
+    if (!f || f.kind === 'dir') return;
+    const got = await this.fetch.get(f);
+    if (got && this.selected?.uuid === f.uuid) await this.openPreview();
   }
 
   newDevice(): void {

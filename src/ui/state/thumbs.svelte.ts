@@ -14,7 +14,11 @@ export class ThumbView {
   // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
   readonly #loading = new Set<string>();
 
-  constructor(private readonly thumbs: Thumbnails | null) {
+  /** `missing`: a content shown without a kept thumbnail (asked of other devices) */
+  constructor(
+    private readonly thumbs: Thumbnails | null,
+    private readonly missing?: (content: string) => void,
+  ) {
     thumbs?.onMade((content) => {
       if (this.#urls.get(content) === null) {
         this.#urls.delete(content);
@@ -40,6 +44,7 @@ export class ThumbView {
       .then((t) => {
         this.#loading.delete(content);
         this.#urls.set(content, t ? URL.createObjectURL(new Blob([t.bytes], { type: t.type })) : null);
+        if (!t) this.missing?.(content);
         this.#trim();
       });
   }
