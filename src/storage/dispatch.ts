@@ -89,6 +89,9 @@ export async function dispatch(engine: StorageEngine, method: unknown, params: u
         return await engine.snapshot();
       case 'health':
         return { ok: true, value: engine.health() };
+      case 'holdings':
+        if (typeof p['dbName'] !== 'string' || !p['dbName'].startsWith('tabdrive:')) return invalid('holdings needs a tabdrive database name');
+        return await engine.holdings({ dbName: p['dbName'] });
       case 'close':
         await engine.close();
         return { ok: true, value: null };

@@ -3,6 +3,7 @@
  * src/ui/queries.ts and all writes through the intents. When a commit touches tables, the
  * lists that read them refresh (`tablesChanged`).
  */
+import type { SlotsState } from './slots.svelte.ts';
 import type { StreamProgress } from '../../sync/stream.ts';
 import type { RelayStatus } from '../../sync/relay-sync.ts';
 import type { Intents, Progress } from '../../sync/intents.ts';
@@ -54,6 +55,8 @@ export interface AppDeps {
   readonly notices?: readonly string[];
   /** this device was forgotten: give up its slot and start this tab as a new device */
   readonly rejoin?: () => Promise<void>;
+  /** this browser's closed tabs: when they are removed, what was kept (device/cleanup.ts) */
+  readonly slots?: SlotsState;
 }
 
 /** This device was forgotten by another member (who, as named here, and when). */
