@@ -106,7 +106,7 @@ describe('closed tabs cleanup (IndexedDB, storage engine)', () => {
         held: () => Promise.resolve({ marks: aMarks, sv: new Map([...Y.decodeStateVector(Y.encodeStateVector(aDoc))]) }),
         forgotten: () => Promise.resolve(new Set()),
         settle: async () => void (await a.flush()),
-        deleteDatabase: (name) => deleteDatabase(idb as unknown as globalThis.IDBFactory, name),
+        deleteDatabase: (name) => deleteDatabase(idb, name),
       });
     const kept = await run();
     expect(kept?.kept.map((k) => [k.device, k.why])).toEqual([[B, 'it holds 2 file changes and 1 edit no other device has yet']]);
