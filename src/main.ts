@@ -374,10 +374,10 @@ async function start(): Promise<void> {
         now: () => Date.now(),
         horizonMs,
         holdings: async (dbName) => unwrap(await storage.call('holdings', { dbName })),
-        held: async () => {
+        held: async (device) => {
           const marks: Record<string, number> = { ...unwrap(await storage.call('marks', {})) };
           for (const p of relay ? [...transport.peerMarks(), ...relay.peers()] : transport.peerMarks())
-            for (const [owner, seq] of Object.entries(p.marks)) marks[owner] = Math.max(marks[owner] ?? 0, seq);
+            if (p.device !== device) for (const [owner, seq] of Object.entries(p.marks)) marks[owner] = Math.max(marks[owner] ?? 0, seq);
           return { marks, sv: Y.decodeStateVector(Y.encodeStateVector(doc)) };
         },
         forgotten: async () => new Set((await query('SELECT uuid FROM forgotten_devices')).map((r) => String(r['uuid']))),

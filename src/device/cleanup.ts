@@ -9,7 +9,8 @@
  *  2. this tab holds its Web Lock `tabdrive:device:<uuid>` (no tab runs it), and the registry
  *     still has it, unchanged, once the lock is held (see the race below);
  *  3. nothing is lost (invariant 19): every owner's rows it holds (its watermark vector) are
- *     held as far by this device or announced as far by a connected peer or the relay, and
+ *     held as far by this device or announced as far by a connected peer other than itself (a
+ *     closed tab's presence lingers for a while) or the relay, and
  *     every document change it holds (its state vector) is in this device's document — or
  *     the library forgot it, so nothing of it is wanted. A database that cannot be read is
  *     kept (what it holds is not known). Before deleting, this device's own commits are made
@@ -67,7 +68,9 @@ export interface CleanupDeps {
   /** how long unused before a slot may go; null: never */
   readonly horizonMs: number | null;
   readonly holdings: (dbName: string) => Promise<Holdings>;
-  readonly held: () => Promise<HeldHere>;
+  /** what is held here and by peers, leaving out `device`'s own announcements (a closed tab's
+   *  presence lingers a while: it must not vouch for itself) */
+  readonly held: (device: string) => Promise<HeldHere>;
   /** devices the library forgot (nothing of theirs is wanted) */
   readonly forgotten: () => Promise<ReadonlySet<string>>;
   /** resolves once this device's commits so far are durable */
@@ -162,7 +165,7 @@ export async function cleanSlots(deps: CleanupDeps): Promise<CleanupReport | nul
           const h = await deps.holdings(dbNameOf(s.library, s.device));
           if (h && 'unreadable' in h) return void kept.push({ ...s, why: `its database cannot be read (${h.unreadable})` });
           if (h) {
-            const why = unreplicated(h, await deps.held(), forgotten);
+            const why = unreplicated(h, await deps.held(s.device), forgotten);
             if (why) return void kept.push({ ...s, why });
             await deps.settle();
           }

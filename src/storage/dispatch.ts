@@ -9,7 +9,7 @@ import type { StorageEngine } from './engine.ts';
 import type { Method, StorageError } from './rpc.ts';
 
 /** `benchNaiveWrite` (the bench's baseline) exists in the test build only (vite.config.ts). */
-const METHODS: readonly Method[] = ['open', 'commit', 'stage', 'marks', 'servePages', 'applyPage', 'query', 'digest', 'flush', 'snapshot', 'health', 'close'];
+const METHODS: readonly Method[] = ['open', 'commit', 'stage', 'marks', 'servePages', 'applyPage', 'query', 'digest', 'flush', 'snapshot', 'health', 'close', 'holdings'];
 /** Batches staged per engine, by ticket, until a commit claims them. A caller that stages and
  *  never commits (a bug) cannot grow this without bound: the oldest are dropped, and a commit
  *  naming one is refused as an InvalidRequest (the sync engine then sends the changes along). */

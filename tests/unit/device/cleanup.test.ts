@@ -64,6 +64,17 @@ async function start(w: ReturnType<typeof world>) {
   await w.registry.library(LIB);
 }
 
+/** this tab (me) and a tab closed a month ago (old) */
+async function oneClosedMonthAgo() {
+  const w = world();
+  await start(w);
+  const me = await w.open();
+  const old = await w.open();
+  old.release();
+  w.time.advance(31 * DAY);
+  return { w, me, old };
+}
+
 describe('closed tabs cleanup', () => {
   it('removes a stale slot nobody runs whose rows are held here: record, database and relay outbox', async () => {
     const w = world();
@@ -117,6 +128,13 @@ describe('closed tabs cleanup', () => {
     // the marks here are the max of this device's, its peers' and the relay's (main.ts): held
     w.here.held = { marks: { [old.device]: 40 }, sv: new Map([[11, 5], [12, 3]]) };
     expect((await cleanSlots(w.deps(me.device)))?.removed).toEqual([old.device]);
+  });
+
+  it("asks what is held leaving out the slot's own device (a closed tab's lingering presence must not vouch for itself)", async () => {
+    const { w, me, old } = await oneClosedMonthAgo();
+    const asked: string[] = [];
+    await cleanSlots(w.deps(me.device, { held: (d) => (asked.push(d), Promise.resolve(w.here.held)) }));
+    expect(asked).toEqual([old.device]);
   });
 
   it('a forgotten device goes whatever it holds; rows of forgotten owners do not keep a slot', async () => {
@@ -178,12 +196,7 @@ describe('closed tabs cleanup', () => {
   });
 
   it('race: a new tab that listed the slots before cleanup retired one does not adopt it', async () => {
-    const w = world();
-    await start(w);
-    const me = await w.open();
-    const old = await w.open();
-    old.release();
-    w.time.advance(31 * DAY);
+    const { w, me, old } = await oneClosedMonthAgo();
     // the new tab reads the slot list, then cleanup runs to the end, then the tab takes locks
     const racing: SlotRegistry = {
       ...w.registry,
@@ -200,12 +213,7 @@ describe('closed tabs cleanup', () => {
   });
 
   it('race: a slot adopted after cleanup listed it is not removed (its lock is held, or its lastUsed is fresh)', async () => {
-    const w = world();
-    await start(w);
-    const me = await w.open();
-    const old = await w.open();
-    old.release();
-    w.time.advance(31 * DAY);
+    const { w, me, old } = await oneClosedMonthAgo();
     let adopted: Awaited<ReturnType<typeof w.open>> | null = null;
     const racing = (closeAtOnce: boolean): SlotRegistry => ({
       ...w.registry,
@@ -246,12 +254,7 @@ describe('closed tabs cleanup', () => {
   });
 
   it('a database that is not deleted in time keeps its grave for the next run', async () => {
-    const w = world();
-    await start(w);
-    const me = await w.open();
-    const old = await w.open();
-    old.release();
-    w.time.advance(31 * DAY);
+    const { w, me, old } = await oneClosedMonthAgo();
     const report = await cleanSlots(w.deps(me.device, { deleteDatabase: () => Promise.resolve(false) }));
     expect(report?.removed).toEqual([old.device]);
     expect(await w.registry.slot(old.device)).toBeNull();
