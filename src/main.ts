@@ -14,7 +14,7 @@ import { cleanSlots, deleteDatabase, type CleanupReport } from './device/cleanup
 import { SlotsState } from './ui/state/slots.svelte.ts';
 import { describeBrowser } from './device/browser.ts';
 import { createStorageClient } from './storage/client.ts';
-import type { BootReport, CommitResult, StorageError, StorageHealth } from './storage/rpc.ts';
+import type { BootReport, CommitResult, Holdings, StorageError, StorageHealth } from './storage/rpc.ts';
 import { createAntiEntropy, digestKey, type Unrepaired } from './sync/anti-entropy.ts';
 import { createSyncEngine, type SyncStats } from './sync/engine.ts';
 import { createIntents, type Intents } from './sync/intents.ts';
@@ -356,6 +356,7 @@ async function start(): Promise<void> {
   // Closed tabs' slots unused past the horizon leave this browser once nothing is lost
   // (device/cleanup.ts): soon after boot, then every hour.
   const horizonParam = import.meta.env.MODE === 'test' ? params.get('slot-horizon-ms') : null;
+  const slotMemo = new Map<string, { readonly lastUsed: number; readonly holdings: Holdings }>();
   const slots = new SlotsState({
     store: (() => {
       try {
@@ -386,6 +387,7 @@ async function start(): Promise<void> {
           unwrap(await storage.call('flush', {})); // …and on disk
         },
         deleteDatabase: (name) => deleteDatabase(indexedDB, name),
+        memo: slotMemo,
       }),
   });
   const runSlots = (): void => void slots.run().catch((e: unknown) => console.warn('closed tabs cleanup failed', e));

@@ -77,6 +77,9 @@ export interface CleanupDeps {
   readonly settle: () => Promise<void>;
   /** deletes one IndexedDB database; false when it did not finish in time (kept for later) */
   readonly deleteDatabase: (name: string) => Promise<boolean>;
+  /** what kept slots held at earlier runs of this tab: a slot nobody used since (same
+   *  `lastUsed`) cannot have changed, so its image is not loaded again every hour */
+  readonly memo?: Map<string, { readonly lastUsed: number; readonly holdings: Holdings }>;
 }
 
 export interface KeptSlot {
@@ -162,7 +165,9 @@ export async function cleanSlots(deps: CleanupDeps): Promise<CleanupReport | nul
         if (!s || s.library !== deps.library || !stale(s)) return;
         forgotten ??= await deps.forgotten();
         if (!forgotten.has(s.device)) {
-          const h = await deps.holdings(dbNameOf(s.library, s.device));
+          const known = deps.memo?.get(s.device);
+          const h = known?.lastUsed === s.lastUsed ? known.holdings : await deps.holdings(dbNameOf(s.library, s.device));
+          deps.memo?.set(s.device, { lastUsed: s.lastUsed, holdings: h });
           if (h && 'unreadable' in h) return void kept.push({ ...s, why: `its database cannot be read (${h.unreadable})` });
           if (h) {
             const why = unreplicated(h, await deps.held(s.device), forgotten);

@@ -137,6 +137,24 @@ describe('closed tabs cleanup', () => {
     expect(asked).toEqual([old.device]);
   });
 
+  it("a kept slot's database is read once while nobody uses it; again once a tab has used it", async () => {
+    const { w, me, old } = await oneClosedMonthAgo();
+    w.dbs.set(old.dbName, { marks: { [old.device]: 40 }, sv: {} });
+    const reads: string[] = [];
+    const memo = new Map();
+    const deps = w.deps(me.device, { memo, holdings: (name) => (reads.push(name), Promise.resolve(w.dbs.get(name) ?? null)) });
+    for (let i = 0; i < 3; i++) expect((await cleanSlots(deps))?.kept.map((k) => k.device)).toEqual([old.device]);
+    expect(reads).toEqual([old.dbName]);
+    const again = await w.open(); // a new tab adopts it (fresh lastUsed), then closes
+    expect(again.device).toBe(old.device);
+    again.release();
+    await new Promise((r) => setTimeout(r, 0));
+    w.time.advance(31 * DAY);
+    w.here.held = { marks: { [old.device]: 40 }, sv: new Map() };
+    expect((await cleanSlots(deps))?.removed).toEqual([old.device]);
+    expect(reads).toEqual([old.dbName, old.dbName]);
+  });
+
   it('a forgotten device goes whatever it holds; rows of forgotten owners do not keep a slot', async () => {
     const w = world();
     await start(w);
