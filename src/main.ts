@@ -10,9 +10,11 @@ import { createHlcClock } from './core/hlc.ts';
 import type { Result } from './core/result.ts';
 import { openSlotRegistry } from './device/registry.ts';
 import { claimDeviceSlot, createMemorySlotRegistry } from './device/slots.ts';
+import { cleanSlots, deleteDatabase, type CleanupReport } from './device/cleanup.ts';
+import { SlotsState } from './ui/state/slots.svelte.ts';
 import { describeBrowser } from './device/browser.ts';
 import { createStorageClient } from './storage/client.ts';
-import type { BootReport, CommitResult, StorageError, StorageHealth } from './storage/rpc.ts';
+import type { BootReport, CommitResult, Holdings, StorageError, StorageHealth } from './storage/rpc.ts';
 import { createAntiEntropy, digestKey, type Unrepaired } from './sync/anti-entropy.ts';
 import { createSyncEngine, type SyncStats } from './sync/engine.ts';
 import { createIntents, type Intents } from './sync/intents.ts';
@@ -74,6 +76,8 @@ export interface TabdriveApi {
   sendDelay?: (ms: number) => void;
   /** test hook (test build only): feed raw bytes to every open data channel as if a peer had sent them */
   injectInbound?: (data: Uint8Array) => number;
+  /** test hook (test build): one closed-tabs cleanup now (device/cleanup.ts); null if another tab runs one */
+  cleanSlots?: () => Promise<CleanupReport | null>;
   /** test hook (test build only): drop inbound tab messages for a while (a lossy moment) */
   dropInboundFor?: (ms: number) => void;
   /** test hook (test build): apply changes to this device's database only, a divergence */
@@ -375,7 +379,49 @@ async function start(): Promise<void> {
   await noteForgotten();
   transport.on('status', () => stream?.setPaused(transport.paused));
 
+  // Closed tabs' slots unused past the horizon leave this browser once nothing is lost
+  // (device/cleanup.ts): soon after boot, then every hour.
+  const horizonParam = import.meta.env.MODE === 'test' ? params.get('slot-horizon-ms') : null;
+  const slotMemo = new Map<string, { readonly lastUsed: number; readonly holdings: Holdings }>();
+  const slots = new SlotsState({
+    store: (() => {
+      try {
+        return localStorage;
+      } catch {
+        return null;
+      }
+    })(),
+    overrideMs: horizonParam === null || !Number.isFinite(Number(horizonParam)) ? null : Number(horizonParam),
+    run: (horizonMs) =>
+      cleanSlots({
+        registry,
+        locks: 'locks' in navigator ? navigator.locks : null,
+        library: claim.library,
+        self: claim.device,
+        now: () => Date.now(),
+        horizonMs,
+        holdings: async (dbName) => unwrap(await storage.call('holdings', { dbName })),
+        held: async (device) => {
+          const marks: Record<string, number> = { ...unwrap(await storage.call('marks', {})) };
+          for (const p of relay ? [...transport.peerMarks(), ...relay.peers()] : transport.peerMarks())
+            if (p.device !== device) for (const [owner, seq] of Object.entries(p.marks)) marks[owner] = Math.max(marks[owner] ?? 0, seq);
+          return { marks, sv: Y.decodeStateVector(Y.encodeStateVector(doc)) };
+        },
+        forgotten: async () => new Set((await query('SELECT uuid FROM forgotten_devices')).map((r) => String(r['uuid']))),
+        settle: async () => {
+          await engine.idle(); // the document's changes counted are committed…
+          unwrap(await storage.call('flush', {})); // …and on disk
+        },
+        deleteDatabase: (name) => deleteDatabase(indexedDB, name),
+        memo: slotMemo,
+      }),
+  });
+  const runSlots = (): void => void slots.run().catch((e: unknown) => console.warn('closed tabs cleanup failed', e));
+  setTimeout(runSlots, 5_000);
+  setInterval(runSlots, 3_600_000);
+
   app = new AppState({
+    slots,
     query,
     intents,
     device,
@@ -557,6 +603,7 @@ async function start(): Promise<void> {
         transport.dropInboundFor?.(ms);
         tabs.dropInboundFor?.(ms);
       },
+      cleanSlots: () => slots.run(),
       writeAsNewerBuild: (schema, shared) =>
         doc.transact(() => {
           metaMap(doc).set(`schema:${claim.device}`, schema);

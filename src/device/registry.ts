@@ -6,6 +6,9 @@
  *   'library'           → the library this browser opens (string)
  *   'secret:<library>'  → that library's invite secret (string)
  *   'slot:<device>'     → Slot { device, library, lastUsed, name }
+ *   'gone:<device>'     → Grave { device, library }: a retired slot whose databases are to be
+ *                         deleted (device/cleanup.ts); written in the transaction that removes
+ *                         the slot, removed once they are
  *
  * Every write is 'strict': on disk before the device boots (ARCHITECTURE "Device slots").
  *
@@ -18,7 +21,7 @@
  */
 import { del, entries, get, keys, promisifyRequest, set, update, type UseStore } from 'idb-keyval';
 import { keyvalStore } from '../storage/keyval.ts';
-import type { Slot, SlotRegistry } from './slots.ts';
+import type { Grave, Slot, SlotRegistry } from './slots.ts';
 
 const DB = 'tabdrive:registry';
 const STORE = 'meta';
@@ -27,6 +30,7 @@ const LEGACY_SLOTS = 'slots';
 const LIBRARY = 'library';
 const secretKey = (library: string): string => `secret:${library}`;
 const slotKey = (device: string): string => `slot:${device}`;
+const graveKey = (device: string): string => `gone:${device}`;
 
 /** The Web Locks the registry needs: exclusive, waiting (navigator.locks). */
 export interface RegistryLocks {
@@ -127,8 +131,32 @@ export async function openSlotRegistry(idb: IDBFactory, locks: RegistryLocks | n
       }
       return found;
     },
+    slot: async (device) => {
+      const v = await get<unknown>(slotKey(device), store);
+      return isSlot(v) ? v : null;
+    },
     put: (slot) => set(slotKey(slot.device), slot, store),
-    drop: (device) => del(slotKey(device), store),
+    drop: (device) =>
+      exclusive(() =>
+        store('readwrite', async (s) => {
+          const slot: unknown = await promisifyRequest(s.get(slotKey(device)));
+          // one transaction: the slot goes and its grave comes, or neither
+          if (isSlot(slot)) s.put({ device, library: slot.library } satisfies Grave, graveKey(device));
+          s.delete(slotKey(device));
+          await promisifyRequest(s.transaction);
+        }),
+      ),
+    graves: async () => {
+      const found: Grave[] = [];
+      for (const [key, value] of await entries<IDBValidKey, unknown>(store)) {
+        if (typeof key !== 'string' || !key.startsWith('gone:')) continue;
+        const g = value as Partial<Grave> | null;
+        if (g && typeof g.device === 'string' && typeof g.library === 'string') found.push({ device: g.device, library: g.library });
+        else invalid++;
+      }
+      return found;
+    },
+    bury: (device) => del(graveKey(device), store),
     stats: () => ({ migrated, invalid }),
   };
 }

@@ -40,15 +40,32 @@ export interface SlotRegistry {
   /** Open another library this browser already holds. */
   open(library: string): Promise<void>;
   slots(library: string): Promise<Slot[]>;
+  /** One slot, if the registry still has it (a claim checks again once it holds the lock). */
+  slot(device: string): Promise<Slot | null>;
   put(slot: Slot): Promise<void>;
-  /** Forgets a slot: no tab adopts that device again (a device the library forgot). */
+  /**
+   * Retires a slot: no tab adopts that device again (a device the library forgot, or one
+   * device/cleanup.ts found stale). In ONE transaction the slot goes and a grave naming its
+   * database is written, so its databases are deleted later even after a crash here.
+   */
   drop(device: string): Promise<void>;
+  /** Retired slots whose databases may still exist. */
+  graves(): Promise<Grave[]>;
+  /** Its databases are deleted: the grave goes. */
+  bury(device: string): Promise<void>;
+}
+
+/** A retired slot: its databases are deleted by whichever tab of this browser gets to it. */
+export interface Grave {
+  readonly device: string;
+  readonly library: string;
 }
 
 export function createMemorySlotRegistry(): SlotRegistry {
   let lib: string | null = null;
   const all = new Map<string, Slot>();
   const secrets = new Map<string, string>();
+  const graves = new Map<string, Grave>();
   return {
     library: (candidate) => Promise.resolve((lib ??= candidate)),
     secret: (library, candidate) => Promise.resolve(secrets.get(library) ?? (secrets.set(library, candidate), candidate)),
@@ -64,8 +81,16 @@ export function createMemorySlotRegistry(): SlotRegistry {
       return Promise.resolve();
     },
     slots: (l) => Promise.resolve([...all.values()].filter((s) => s.library === l)),
+    slot: (device) => Promise.resolve(all.get(device) ?? null),
     put: (slot) => Promise.resolve(void all.set(slot.device, slot)),
-    drop: (device) => Promise.resolve(void all.delete(device)),
+    drop: (device) => {
+      const slot = all.get(device);
+      if (slot) graves.set(device, { device, library: slot.library });
+      all.delete(device);
+      return Promise.resolve();
+    },
+    graves: () => Promise.resolve([...graves.values()]),
+    bury: (device) => Promise.resolve(void graves.delete(device)),
   };
 }
 
@@ -137,12 +162,20 @@ export async function claimDeviceSlot(deps: SlotDeps, browser: string): Promise<
     const mine = deps.session.getItem(SESSION_KEY);
     if (mine && slots.some((s) => s.device === mine)) {
       const release = await tryLock(deps.locks, mine);
-      if (release) return finish(mine, 'reloaded', release);
+      // retired while the page reloaded (its lock was free): a new device, as below
+      if (release && (await deps.registry.slot(mine))) return finish(mine, 'reloaded', release);
+      release?.();
     }
     for (const s of [...slots].sort((a, b) => b.lastUsed - a.lastUsed)) {
       if (s.device === mine) continue;
       const release = await tryLock(deps.locks, s.device);
-      if (release) return finish(s.device, 'adopted', release);
+      if (!release) continue;
+      // Cleanup (device/cleanup.ts) retires a slot only while it holds the slot's lock: now
+      // that we hold it, a slot still in the registry is not being retired and never will be
+      // under us; one that is gone was retired after our list was read — its databases are
+      // being deleted, so adopting it would start that device over from nothing.
+      if (await deps.registry.slot(s.device)) return finish(s.device, 'adopted', release);
+      release();
     }
   }
   for (;;) {

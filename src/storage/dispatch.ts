@@ -9,7 +9,7 @@ import type { StorageEngine } from './engine.ts';
 import type { Method, StorageError } from './rpc.ts';
 
 /** `benchNaiveWrite` (the bench's baseline) exists in the test build only (vite.config.ts). */
-const METHODS: readonly Method[] = ['open', 'commit', 'stage', 'marks', 'servePages', 'applyPage', 'query', 'digest', 'flush', 'snapshot', 'health', 'close'];
+const METHODS: readonly Method[] = ['open', 'commit', 'stage', 'marks', 'servePages', 'applyPage', 'query', 'digest', 'flush', 'snapshot', 'health', 'close', 'holdings'];
 /** Batches staged per engine, by ticket, until a commit claims them. A caller that stages and
  *  never commits (a bug) cannot grow this without bound: the oldest are dropped, and a commit
  *  naming one is refused as an InvalidRequest (the sync engine then sends the changes along). */
@@ -89,6 +89,9 @@ export async function dispatch(engine: StorageEngine, method: unknown, params: u
         return await engine.snapshot();
       case 'health':
         return { ok: true, value: engine.health() };
+      case 'holdings':
+        if (typeof p['dbName'] !== 'string' || !p['dbName'].startsWith('tabdrive:')) return invalid('holdings needs a tabdrive database name');
+        return await engine.holdings({ dbName: p['dbName'] });
       case 'close':
         await engine.close();
         return { ok: true, value: null };

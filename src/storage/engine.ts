@@ -38,7 +38,7 @@
  *     retried with backoff and the health says why, with the browser's quota figures.
  */
 import type { SqlJsStatic } from 'sql.js';
-import { decodeUpdate, mergeUpdates } from 'yjs';
+import { decodeStateVector, decodeUpdate, encodeStateVectorFromUpdate, mergeUpdates } from 'yjs';
 import { applyChanges, type Rejection } from '../core/apply.ts';
 import type { Change, Hlc } from '../core/change.ts';
 import { createDigest } from '../core/digest.ts';
@@ -46,7 +46,7 @@ import { MODEL_NAMES, MODELS, syncedColumns } from '../core/models.ts';
 import { err, ok, type Result } from '../core/result.ts';
 import { docChecksum, openJournal, sha256Hex, toStorageError, type DamagedFrame, type Frame, type ImageRecord, type Journal } from './journal.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
-import type { BootReport, CommitResult, PageResult, Params, QueryRow, ServedPages, StorageError, StorageHealth } from './rpc.ts';
+import type { BootReport, CommitResult, Holdings, PageResult, Params, QueryRow, ServedPages, StorageError, StorageHealth } from './rpc.ts';
 import { createSqliteApplyStore } from './sqlite-apply-store.ts';
 import { openSqlite, type Sqlite } from './sqlite.ts';
 import { isStreamModel, MAX_PAGE_ROWS, STREAM_LAYOUT as LAYOUT, type Marks, type SeqChange } from '../core/stream.ts';
@@ -107,6 +107,9 @@ export interface StorageEngine {
   health(): StorageHealth;
   /** the bench's naive baseline (insert + export + put the whole image); test build only */
   benchNaiveWrite?(p: { changes: readonly Change[] }): Promise<Result<{ ms: number; bytes: number }, StorageError>>;
+  /** What another device's database holds (rpc `holdings`), read only; this engine's own
+   *  database is never asked (the caller holds the other device's lock). */
+  holdings(p: { dbName: string }): Promise<Result<Holdings, StorageError>>;
   close(): Promise<void>;
 }
 
@@ -760,6 +763,46 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     marks() {
       const d = need();
       return d.ok ? ok(Object.fromEntries(marks)) : d;
+    },
+    async holdings({ dbName }) {
+      if (!deps.idb) return ok(null);
+      const opened = await openJournal(deps.idb, dbName, true);
+      if (!opened.ok) return err(opened.error);
+      const other = opened.value;
+      if (!other) return ok(null);
+      try {
+        const held = new Map<string, number>();
+        // merged, not each update's own vector: Yjs counts an update's clocks from 0 only
+        const updates: Uint8Array[] = [];
+        const take = (u: Uint8Array): void => void updates.push(u);
+        const pointer = await other.pointer();
+        let after = 0;
+        if (pointer.current) {
+          const loaded = await loadImage(pointer.current, other);
+          // the previous image would do for a boot (S3), not here: frames after it may be gone
+          if (typeof loaded === 'string') return ok({ unreadable: `its image is ${loaded}` });
+          try {
+            for (const [owner, seq] of loadMarks(loaded.sqlite)) held.set(owner, seq);
+          } finally {
+            loaded.sqlite.close();
+          }
+          after = loaded.img.seq;
+          for (const u of [...(loaded.img.ydoc ? [loaded.img.ydoc] : []), ...(loaded.img.ydocTail ?? [])]) take(u);
+        }
+        const frames = await other.framesAfter(after);
+        if (!frames.ok) return ok({ unreadable: frames.error.message });
+        if (frames.value.damaged.length) return ok({ unreadable: describeSkipped(frames.value.damaged) });
+        for (const f of frames.value.frames) {
+          for (const [owner, seq] of Object.entries(f.marks ?? {})) held.set(owner, Math.max(held.get(owner) ?? 0, seq));
+          f.yUpdates.forEach(take);
+        }
+        const sv = updates.length ? decodeStateVector(encodeStateVectorFromUpdate(mergeUpdates(updates))) : new Map<number, number>();
+        return ok({ marks: Object.fromEntries(held), sv: Object.fromEntries([...sv].map(([c, n]) => [String(c), n])) });
+      } catch (e) {
+        return ok({ unreadable: describe(e) });
+      } finally {
+        other.close();
+      }
     },
     servePages({ owner, after, count }) {
       // Read under the writer lock: a page sees whole commits only (its range is exact, P2).

@@ -150,7 +150,20 @@ export interface Requests {
   /** Bench only: the naive baseline write (insert + export + put whole image). */
   benchNaiveWrite: { req: { changes: readonly Change[] }; res: { ms: number; bytes: number } };
   close: { req: Record<string, never>; res: null };
+  /** What another device's database in this browser holds (device/cleanup.ts): read only. */
+  holdings: { req: { dbName: string }; res: Holdings };
 }
+
+/**
+ * What a device's IndexedDB database holds, read without becoming that device: its watermark
+ * vector (image + frames after it) and the state vector of its sync document (image and
+ * frames merged). `null`: no such database. `unreadable`:
+ * a damaged image or frame, so what it holds is not known.
+ */
+export type Holdings =
+  | { readonly marks: Record<string, number>; readonly sv: Record<string, number> }
+  | { readonly unreadable: string }
+  | null;
 
 export type Method = keyof Requests;
 

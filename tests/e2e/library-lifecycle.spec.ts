@@ -160,6 +160,8 @@ const who = (p: Page): Promise<{ uuid: string; name: string }> => p.evaluate(() 
 const owns = (p: Page, device: string): Promise<number> =>
   count(p, 'SELECT (SELECT count(*) FROM devices WHERE uuid = ?1) + (SELECT count(*) FROM volumes WHERE _owner = ?1) + (SELECT count(*) FROM locations WHERE _owner = ?1) + (SELECT count(*) FROM entries WHERE _owner = ?1)', [device]);
 
+const databases = (p: Page): Promise<string[]> => p.evaluate(async () => (await indexedDB.databases()).map((d) => d.name ?? ''));
+
 async function addSample(p: Page, name: string, n: number): Promise<void> {
   await nav(p).getByRole('button', { name: 'Add sample location' }).click();
   await nav(p).getByRole('textbox', { name: 'Location name' }).fill(name);
@@ -214,6 +216,11 @@ test.describe('forget device', () => {
     await addSample(b, 'Again', 5);
     await expect(nav(a).getByRole('list', { name: 'Locations' })).toContainText('Again');
     for (const p of [a, c]) expect(await owns(p, gone.uuid)).toBe(0);
+    // the forgotten device's database leaves this browser (its slot left a grave at rejoin;
+    // the new device's first cleanup, 5 s after boot, deletes it)
+    const library = await a.evaluate(() => window.tabdrive.library);
+    await expect.poll(() => databases(a), { timeout: 20_000 }).not.toContain(`tabdrive:${library}:${gone.uuid}`);
+    expect(await databases(a)).toContain(`tabdrive:${library}:${fresh.uuid}`);
   });
 
   test('a closed tab forgotten meanwhile is told when it is opened again', async ({ baseURL }) => {
@@ -236,5 +243,58 @@ test.describe('forget device', () => {
       await sleep(500);
     }
     await expect(nav(b).getByRole('list', { name: 'Locations' })).not.toContainText('Desk');
+  });
+});
+
+test.describe('closed tabs', () => {
+  test("a closed tab's slot unused past the horizon leaves this browser with its databases; running tabs and one holding rows nobody else has stay", async ({ baseURL }) => {
+    const a = await openApp(browser.context, baseURL!);
+    const b = await openApp(browser.context, baseURL!);
+    const c = await openApp(browser.context, baseURL!);
+    const d = await openApp(browser.context, baseURL!);
+    const library = await a.evaluate(() => window.tabdrive.library);
+    const [ta, tb, tc, td] = [await who(a), await who(b), await who(c), await who(d)];
+    const db = (t: { uuid: string }): string => `tabdrive:${library}:${t.uuid}`;
+    // the setting is shown where the devices are, with its default
+    await expect(nav(a).getByRole('combobox', { name: 'Remove closed tabs after' })).toHaveValue('30');
+    await addSample(b, 'From B', 10);
+    await expect.poll(() => owns(a, tb.uuid)).toBe(await owns(b, tb.uuid));
+    // C writes while apart: nobody else holds those rows when it closes
+    await pause(c);
+    await addSample(c, 'Only on C', 5);
+    await b.close();
+    await c.close();
+    expect(await databases(a)).toEqual(expect.arrayContaining([db(ta), db(tb), db(tc), db(td)]));
+
+    // A is reloaded with a horizon of 1 ms (test build): its cleanup runs 5 s after boot
+    await a.goto(new URL('/?signaling=&slot-horizon-ms=1', baseURL).toString());
+    await waitReady(a);
+    expect((await who(a)).uuid).toBe(ta.uuid);
+    await expect.poll(() => databases(a), { timeout: 20_000 }).not.toContain(db(tb));
+    expect(await databases(a)).not.toContain(`tabdrive-relay:${db(tb)}`);
+    expect(await databases(a)).toEqual(expect.arrayContaining([db(ta), db(tc), db(td)])); // A and D run; C holds rows
+    await expect(nav(a).getByRole('status').filter({ hasText: 'Removed 1 closed tab' })).toBeVisible();
+    await expect(nav(a).getByText(/^Kept “.+”, unused since .+: it holds \d+ file changes( and \d+ edits?)? no other device has yet/)).toContainText(tc.name);
+    // the library's view does not change: B stays in Devices with its files (offline, below,
+    // once its presence has timed out)
+    await expect(deviceItem(a, tb.name)).toContainText('10 files');
+    expect(await owns(a, tb.uuid)).toBeGreaterThan(10);
+    expect(await count(a, "SELECT count(*) FROM locations WHERE name = 'Only on C'")).toBe(0);
+
+    // a new tab adopts C's slot (A and D run; B's is gone) and sends what it held; closed
+    // again, the next run removes it
+    const e = await openApp(browser.context, baseURL!);
+    expect((await who(e)).uuid).toBe(tc.uuid);
+    await expect(nav(a).getByRole('list', { name: 'Locations' })).toContainText('Only on C');
+    await expect.poll(() => owns(a, tc.uuid)).toBe(await owns(e, tc.uuid));
+    await e.close();
+    await expect.poll(async () => (await a.evaluate(() => window.tabdrive.cleanSlots!()))?.removed ?? [], { timeout: 20_000 }).toEqual([tc.uuid]);
+    expect(await databases(a)).not.toContain(db(tc));
+    expect(await databases(a)).toEqual(expect.arrayContaining([db(ta), db(td)]));
+    // a new tab now finds no closed slot to adopt: a new device, started from A's or D's image
+    const f = await openApp(browser.context, baseURL!);
+    expect([ta.uuid, tb.uuid, tc.uuid, td.uuid]).not.toContain((await who(f)).uuid);
+    await expect(nav(f).getByRole('list', { name: 'Locations' })).toContainText('Only on C');
+    for (const t of [tb, tc]) await expect(deviceItem(a, t.name)).toContainText('offline', { timeout: 40_000 });
   });
 });

@@ -3,6 +3,7 @@
  * src/ui/queries.ts and all writes through the intents. When a commit touches tables, the
  * lists that read them refresh (`tablesChanged`).
  */
+import type { SlotsState } from './slots.svelte.ts';
 import type { StreamProgress } from '../../sync/stream.ts';
 import type { RelayStatus } from '../../sync/relay-sync.ts';
 import type { Intents, Progress } from '../../sync/intents.ts';
@@ -57,6 +58,8 @@ export interface AppDeps {
   readonly rejoin?: () => Promise<void>;
   /** other devices' files: "Get from device", and thumbnails this device cannot make */
   readonly files?: FetchDeps & { readonly wantThumb: (content: string) => void };
+  /** this browser's closed tabs: when they are removed, what was kept (device/cleanup.ts) */
+  readonly slots?: SlotsState;
 }
 
 /** This device was forgotten by another member (who, as named here, and when). */
