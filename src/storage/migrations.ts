@@ -232,6 +232,20 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE entries ADD COLUMN camera_make TEXT;
       ALTER TABLE entries ADD COLUMN camera_model TEXT;`,
   },
+  {
+    // Migration 5 first landed with `libraries` only (f75b104) and was then edited to add
+    // `forgotten_devices`: databases that ran the first version skip the edited one (ids are
+    // applied once) and lacked the table — boot failed on them. The same table, made where
+    // it is missing; a no-op everywhere else. Found by tests/e2e/two-builds.spec.ts.
+    id: 7,
+    name: 'forgotten devices where the first migration 5 ran',
+    sql: `CREATE TABLE IF NOT EXISTS forgotten_devices (
+        uuid TEXT PRIMARY KEY NOT NULL,
+        forgotten_by TEXT,
+        forgotten_at INTEGER,
+        _hlcs TEXT NOT NULL DEFAULT '{}'
+      );`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.id;

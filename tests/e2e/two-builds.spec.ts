@@ -104,12 +104,10 @@ test(`a tab of the previous release (${prev.commit.slice(0, 7)}) and a tab of th
 });
 
 // The PWA's own case: a tab of the previous release is updated in place — the same device
-// opens the database the old build wrote. FAILS on this tree with previous release f75b104
-// ("tabdrive could not start: SqlError: no such table: forgotten_devices"): migration 5 was
-// edited (forgotten_devices added) after f75b104 had landed with the first migration 5, and
-// migrations are skipped by id. Needs a migration that creates the table where it is missing
-// (its number is the lead's to give); then this becomes `test`.
-test.fixme('a device of the previous release updated in place keeps its device and rows', async () => {
+// opens the database the old build wrote. With previous release f75b104 this failed
+// ("tabdrive could not start: SqlError: no such table: forgotten_devices": migration 5 was
+// edited after f75b104 had landed with the first one); migration 7 makes the table.
+test('a device of the previous release updated in place keeps its device and rows', async () => {
   test.setTimeout(120_000);
   const p = await openApp(browser.context, server!.url, '/old/?signaling=');
   const device = await p.evaluate(() => window.tabdrive.device.uuid);

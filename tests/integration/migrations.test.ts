@@ -66,6 +66,19 @@ describe('migrations', () => {
     }
   });
 
+  it('upgrade a database that ran the first migration 5 (libraries only, as f75b104 shipped it)', () => {
+    // f75b104 landed migration 5 without forgotten_devices; the table was added to migration 5
+    // later, which such a database never runs again: migration 7 must make it
+    const first5: Migration = { id: 5, name: 'library name', sql: "CREATE TABLE libraries (uuid TEXT PRIMARY KEY NOT NULL, name TEXT, _hlcs TEXT NOT NULL DEFAULT '{}');" };
+    const db = openSqlite(SQL);
+    db.migrate([...MIGRATIONS.filter((m) => m.id < 5), first5], 0);
+    expect(db.all("SELECT name FROM sqlite_master WHERE name = 'forgotten_devices'")).toEqual([]);
+    db.migrate(MIGRATIONS, 0);
+    const cols = db.all('PRAGMA table_info(forgotten_devices)').map((c) => c['name']);
+    expect(cols).toEqual(['uuid', 'forgotten_by', 'forgotten_at', '_hlcs']);
+    db.close();
+  });
+
   it('are frozen: each one is the SQL it was released with', () => {
     // A released migration never changes: databases that ran it keep what it did. A new
     // migration adds its line here (the hash this test prints for it) in the same commit.
@@ -76,6 +89,7 @@ describe('migrations', () => {
       4: 'ff63b4e3ab558e56',
       5: '44e6c612c7ba7cef',
       6: 'f8dd8c43a437559c',
+      7: '63ea29e477c81084',
     };
     for (const m of MIGRATIONS) {
       const hash = createHash('sha256').update(m.sql).digest('hex').slice(0, 16);
