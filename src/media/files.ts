@@ -4,7 +4,7 @@
  * read from the library and from this device's folders.
  */
 import { canThumbnail } from './kinds.ts';
-import { createIdbParts } from './parts.ts';
+import { createIdbParts, storageBudget } from './parts.ts';
 import { createRemoteThumbs, type RemoteThumbs } from './remote-thumbs.ts';
 import type { Thumbnails } from './thumbnails.ts';
 import { createTransfers, type Transfers } from './transfer.ts';
@@ -51,7 +51,7 @@ export function startFilesChannel(o: {
     self,
     net: o.net,
     digest,
-    parts: createIdbParts(indexedDB),
+    parts: createIdbParts(indexedDB, { budget: storageBudget, now: () => Date.now() }),
     resolve,
     online: o.online,
     now: () => Date.now(),
