@@ -295,7 +295,7 @@ export function createTransfers(deps: TransferDeps): Transfers {
       const leaf = await deps.digest(bytes);
       // a receiver destroyed meanwhile (the tab reloads) writes nothing more: its successor
       // resumes from exactly what the store holds
-      if (destroyed || r.view.status === 'cancelled') return;
+      if (destroyed) return;
       await part.append(bytes);
       r.leaves.push(leaf);
       update(r, { received: part.size, status: 'receiving', message: null });
