@@ -58,6 +58,8 @@ export class FetchState {
     if (!content) return null;
     const got = this.file(content);
     if (got) return got;
+    // another tab may have removed it (or made room): never start a transfer from Preview
+    await this.refresh();
     return this.kept(content) !== null ? this.get(f) : null;
   }
 
