@@ -74,6 +74,8 @@ export interface TabdriveApi {
   corruptSends?: (on: boolean) => void;
   /** test hook (test build only): this device, sending a file, waits `ms` before each chunk */
   sendDelay?: (ms: number) => void;
+  /** test build: the next n thumbnail asks this device serves are answered as a hostile peer */
+  hostileThumbs?: (n: number) => void;
   /** test hook (test build only): feed raw bytes to every open data channel as if a peer had sent them */
   injectInbound?: (data: Uint8Array) => number;
   /** test hook (test build): one closed-tabs cleanup now (device/cleanup.ts); null if another tab runs one */
@@ -362,6 +364,7 @@ async function start(): Promise<void> {
   const online = (): string[] => transport.peers().filter((p) => p.connected).map((p) => p.device);
   let corrupt = false; // test build: `tabdrive.corruptSends(true)`, `tabdrive.sendDelay(ms)`
   let delay = 0;
+  let hostile = 0; // `tabdrive.hostileThumbs(n)`: the next n thumbnail asks answered as a hostile peer
   const files = startFilesChannel({
     self: claim.device,
     net: split.files,
@@ -369,7 +372,7 @@ async function start(): Promise<void> {
     thumbnails,
     access: () => app?.indexing.access ?? null,
     online,
-    ...(import.meta.env.MODE === 'test' ? { corruptSends: () => corrupt, sendDelay: () => delay } : {}),
+    ...(import.meta.env.MODE === 'test' ? { corruptSends: () => corrupt, sendDelay: () => delay, hostileThumbs: () => hostile > 0 && hostile-- > 0 } : {}),
   });
   transport.onPeers(() => {
     files.poke();
@@ -593,6 +596,7 @@ async function start(): Promise<void> {
       injectInbound: (data: Uint8Array) => injectInbound(data),
       corruptSends: (on: boolean) => void (corrupt = on),
       sendDelay: (ms: number) => void (delay = ms),
+      hostileThumbs: (n: number) => void (hostile = n),
       // applies changes to this device's database only — no document, no stream: a divergence
       // no resync can repair (the inspector's "did not repair"); the bench's naive write
       divergeLocally: async (changes: Change[]) => unwrap(await storage.call('benchNaiveWrite', { changes })),

@@ -4,8 +4,9 @@
  * read from the library and from this device's folders.
  */
 import { canThumbnail } from './kinds.ts';
-import { createIdbParts } from './parts.ts';
+import { createIdbParts, storageBudget } from './parts.ts';
 import { createRemoteThumbs, type RemoteThumbs } from './remote-thumbs.ts';
+import { T, type FilesMessage } from './files-wire.ts';
 import type { Thumbnails } from './thumbnails.ts';
 import { createTransfers, type Transfers } from './transfer.ts';
 import type { FileAccess } from '../indexer/access.ts';
@@ -33,6 +34,8 @@ export function startFilesChannel(o: {
   /** test build: a sender that flips a byte of every chunk; one that waits before each */
   readonly corruptSends?: () => boolean;
   readonly sendDelay?: () => number;
+  /** test build: answer this thumbnail ask as a hostile peer (true takes one of the asks set) */
+  readonly hostileThumbs?: () => boolean;
 }): FilesChannel {
   const { self, query } = o;
   const digest = async (b: Uint8Array): Promise<Uint8Array> => new Uint8Array(await crypto.subtle.digest('SHA-256', b as Uint8Array<ArrayBuffer>));
@@ -51,7 +54,7 @@ export function startFilesChannel(o: {
     self,
     net: o.net,
     digest,
-    parts: createIdbParts(indexedDB),
+    parts: createIdbParts(indexedDB, { budget: storageBudget, now: () => Date.now() }),
     resolve,
     online: o.online,
     now: () => Date.now(),
@@ -77,6 +80,7 @@ export function startFilesChannel(o: {
     },
     online: o.online,
     now: () => Date.now(),
+    ...(o.hostileThumbs ? { hostileReply: hostileReplies(o.hostileThumbs) } : {}),
   });
   return {
     transfers,
@@ -86,5 +90,28 @@ export function startFilesChannel(o: {
       transfers.poke();
       thumbs.poke();
     },
+  };
+}
+
+/**
+ * Test build: the replies of a hostile peer to a thumbnail ask (remote-thumbs.ts R2). Each
+ * ask gets a real thumbnail for a content nobody asked, then, in turn, bytes that are not an
+ * image or an image larger than it claims (it decodes, at the wrong size).
+ */
+function hostileReplies(take: () => boolean): NonNullable<Parameters<typeof createRemoteThumbs>[0]['hostileReply']> {
+  let n = 0;
+  return async (content, kept) => {
+    if (!take()) return null;
+    const replies: FilesMessage[] = [];
+    if (kept) replies.push({ type: T.THUMB, content: crypto.randomUUID(), width: kept.width, height: kept.height, mime: kept.type, bytes: new Uint8Array(kept.bytes) });
+    if (n++ % 2 === 0) {
+      replies.push({ type: T.THUMB, content, width: 64, height: 48, mime: 'image/webp', bytes: crypto.getRandomValues(new Uint8Array(4096)) });
+    } else {
+      const big = new OffscreenCanvas(600, 600);
+      big.getContext('2d')!.fillRect(0, 0, 600, 600);
+      const bytes = new Uint8Array(await (await big.convertToBlob({ type: 'image/png' })).arrayBuffer());
+      replies.push({ type: T.THUMB, content, width: 256, height: 256, mime: 'image/png', bytes });
+    }
+    return replies;
   };
 }

@@ -15,7 +15,7 @@
  *     and counted); a thumbnail this device does not keep is answered "none".
  */
 import type { StreamNet } from '../transport/stream-net.ts';
-import { decode, encode, T } from './files-wire.ts';
+import { decode, encode, T, type FilesMessage } from './files-wire.ts';
 import { THUMB_SIZE, type Thumb, type ThumbStore } from './thumbnails.ts';
 
 export const PER_PEER = 4;
@@ -39,6 +39,8 @@ export interface RemoteThumbDeps {
   readonly online: () => readonly string[];
   readonly now: () => number;
   readonly schedule?: (fn: () => void, ms: number) => () => void;
+  /** test hook: the replies a hostile peer sends instead of the kept thumbnail (null: none) */
+  readonly hostileReply?: (content: string, kept: Thumb | undefined) => Promise<FilesMessage[] | null>;
 }
 
 export interface RemoteThumbStats {
@@ -152,6 +154,8 @@ export function createRemoteThumbs(deps: RemoteThumbDeps): RemoteThumbs {
     try {
       const t = await deps.store.get(content).catch(() => undefined);
       if (destroyed) return;
+      const hostile = await deps.hostileReply?.(content, t);
+      if (hostile) return hostile.forEach((m) => net.send(from, encode(m)));
       if (!t || t.bytes.byteLength > MAX_BYTES) return net.send(from, encode({ type: T.THUMB_NONE, content }));
       stats.served++;
       net.send(from, encode({ type: T.THUMB, content, width: t.width, height: t.height, mime: t.type, bytes: new Uint8Array(t.bytes) }));

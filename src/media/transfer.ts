@@ -16,6 +16,10 @@
  *     hashes the part it does not send again), the receiver computes the same tree from what
  *     it kept; and the receiver recomputes the entry's sampled content identity
  *     (core/content-hash.ts) from the kept bytes. Any mismatch: a clear error, nothing kept.
+ *  F5 A verified file stays as this device's copy (`Part.keep`): a later get of the content
+ *     is answered from it, checked again by its sampled identity, with no transfer. Before a
+ *     transfer starts, the store makes room for the whole file within its budget (parts.ts C1),
+ *     never taking a content being received here nor the last one verified (it may be shown).
  *  F4 A peer's bytes never throw here: a message that is malformed, for a transfer nobody
  *     runs, from a device that is not the source, at an offset that is not the next one, or
  *     longer than a chunk is counted (`stats.rejected`) and ignored.
@@ -46,10 +50,28 @@ export interface Part {
   blob(): Promise<Blob>;
   /** forget the bytes (failure, or the caller is done) */
   discard(): Promise<void>;
+  /** verified: this device's copy of the content (F5) */
+  readonly kept: boolean;
+  /** marks the part verified and used now */
+  keep(): Promise<void>;
+}
+/** What the store holds of one content: a verified copy, or a part still being received. */
+export interface KeptRecord {
+  readonly content: string;
+  readonly size: number;
+  /** last written or used (ms) */
+  readonly used: number;
+  readonly kept: boolean;
 }
 export interface PartStore {
   /** the part kept for a content identity (empty when new) */
   open(content: string, size: number): Promise<Part>;
+  list(): Promise<KeptRecord[]>;
+  /** makes room for `size` bytes of `content` (F5); the contents removed; throws (words) when it cannot */
+  room(content: string, size: number, protect: ReadonlySet<string>): Promise<string[]>;
+  remove(content: string): Promise<void>;
+  /** drops parts not written for long (parts.ts C2); how many */
+  sweep(): Promise<number>;
 }
 
 export interface TransferDeps {
@@ -98,6 +120,10 @@ export interface TransferStats {
   rejected: number;
   verifyFailed: number;
   served: number;
+  /** gets answered from this device's kept copy, with no transfer (F5) */
+  fromCopy: number;
+  /** copies or parts removed to make room (F5) */
+  evicted: number;
 }
 
 export interface Transfers {
@@ -108,6 +134,10 @@ export interface Transfers {
   cancel(content: string): Promise<void>;
   /** look for sources now (presence changed) */
   poke(): void;
+  /** this device's verified copies (F5) */
+  copies(): Promise<KeptRecord[]>;
+  /** forgets this device's copy of a content (not while it is being received) */
+  removeCopy(content: string): Promise<void>;
   readonly stats: TransferStats;
   destroy(): void;
 }
@@ -165,12 +195,14 @@ export function createTransfers(deps: TransferDeps): Transfers {
     return () => clearTimeout(t);
   });
   const stallMs = deps.stallMs ?? STALL_MS;
-  const stats: TransferStats = { chunksIn: 0, chunksOut: 0, bytesIn: 0, bytesOut: 0, resumed: 0, rejected: 0, verifyFailed: 0, served: 0 };
+  const stats: TransferStats = { chunksIn: 0, chunksOut: 0, bytesIn: 0, bytesOut: 0, resumed: 0, rejected: 0, verifyFailed: 0, served: 0, fromCopy: 0, evicted: 0 };
   const receiving = new Map<string, Receiving>(); // by content
   const byId = new Map<string, Receiving>();
   const sending = new Map<string, Sending>(); // `${peer}|${id}`
   const subscribers = new Set<(v: TransferView) => void>();
   let destroyed = false;
+  /** the last content verified here: it may be on screen, so it is not evicted (F5) */
+  let lastDone: string | null = null;
   let stopTick: (() => void) | null = null;
 
   const send = (to: string, m: FilesMessage): void => {
@@ -225,6 +257,8 @@ export function createTransfers(deps: TransferDeps): Transfers {
   async function start(r: Receiving): Promise<void> {
     try {
       r.part = await deps.parts.open(r.view.content, r.view.size);
+      if (r.part.kept && r.part.size === r.view.size && (await fromCopy(r, r.part))) return;
+      await makeRoom(r);
       // a kept part from before (a reload): its leaves again, from its bytes (F2, F3)
       const keep = r.part.size === r.view.size ? r.part.size : r.part.size - (r.part.size % CHUNK);
       if (keep !== r.part.size || keep > r.view.size) {
@@ -236,7 +270,7 @@ export function createTransfers(deps: TransferDeps): Transfers {
         update(r, { received: keep });
       }
     } catch (e) {
-      update(r, { status: 'failed', message: `This device could not keep the file: ${e instanceof Error ? e.message : String(e)}` });
+      update(r, { status: 'failed', message: keepError(e) });
       finish(r);
       return;
     }
@@ -258,13 +292,19 @@ export function createTransfers(deps: TransferDeps): Transfers {
     const part = r.part;
     r.lane = r.lane.then(async () => {
       if (destroyed || r.view.status === 'cancelled' || r.view.status === 'failed') return;
-      const [leaf] = await Promise.all([deps.digest(bytes), part.append(bytes)]);
+      const leaf = await deps.digest(bytes);
+      // a receiver destroyed meanwhile (the tab reloads) writes nothing more: its successor
+      // resumes from exactly what the store holds
+      if (destroyed) return;
+      await part.append(bytes);
       r.leaves.push(leaf);
       update(r, { received: part.size, status: 'receiving', message: null });
       if (r.source === from && byId.get(m.transfer) === r) send(from, { type: T.ACK, transfer: r.id, offset: part.size }); // F1: kept, then credited
       if (r.end && part.size === r.view.size) await verify(r);
     }).catch((e: unknown) => {
-      update(r, { status: 'failed', message: `This device could not keep the file: ${e instanceof Error ? e.message : String(e)}` });
+      // what the store counts is whole (parts.ts C3): a later get resumes from it
+      if (r.source && byId.get(r.id) === r) send(r.source, { type: T.CANCEL, transfer: r.id });
+      update(r, { status: 'failed', message: keepError(e) });
       finish(r);
     });
   }
@@ -284,8 +324,36 @@ export function createTransfers(deps: TransferDeps): Transfers {
     const blob = await r.part.blob();
     const hd: HashDeps = { read: async (o, n) => new Uint8Array(await blob.slice(o, o + n).arrayBuffer()), digest: deps.digest };
     if (contentUuid(await contentHash(r.view.size, hd)) !== r.view.content) return fail('The file changed on that device: its content no longer matches this entry, so it was not kept.');
+    // not marked kept (a full store): still verified, and resumed from by a later get
+    await r.part.keep().catch(() => undefined);
+    lastDone = r.view.content;
     update(r, { status: 'done', message: null, file: blob });
     finish(r);
+  }
+
+  /** A get answered from this device's copy (F5): true when it was whole and still matches. */
+  async function fromCopy(r: Receiving, part: Part): Promise<boolean> {
+    const blob = await part.blob().catch(() => null);
+    if (!blob || blob.size !== r.view.size) return false;
+    const hd: HashDeps = { read: async (o, n) => new Uint8Array(await blob.slice(o, o + n).arrayBuffer()), digest: deps.digest };
+    if (contentUuid(await contentHash(r.view.size, hd)) !== r.view.content) {
+      await part.discard();
+      r.part = await deps.parts.open(r.view.content, r.view.size);
+      return false;
+    }
+    await part.keep().catch(() => undefined); // used now: the last to be evicted
+    stats.fromCopy++;
+    lastDone = r.view.content;
+    update(r, { status: 'done', received: r.view.size, message: null, file: blob });
+    finish(r);
+    return true;
+  }
+
+  /** Room for the whole file before its first byte (F5, parts.ts C1). */
+  async function makeRoom(r: Receiving): Promise<void> {
+    const protect = new Set(receiving.keys());
+    if (lastDone) protect.add(lastDone);
+    stats.evicted += (await deps.parts.room(r.view.content, r.view.size, protect)).length;
   }
 
   // ---- sending ----
@@ -446,6 +514,8 @@ export function createTransfers(deps: TransferDeps): Transfers {
   };
   loop();
   const offReceive = net.onReceive(receive);
+  // parts interrupted long ago (parts.ts C2); a failure here only leaves them for next time
+  void deps.parts.sweep().catch(() => 0);
 
   return {
     stats,
@@ -485,6 +555,12 @@ export function createTransfers(deps: TransferDeps): Transfers {
       await r.part?.discard();
     },
     poke: check,
+    copies: async () => (await deps.parts.list()).filter((c) => c.kept),
+    async removeCopy(content) {
+      if (receiving.has(content)) return;
+      if (lastDone === content) lastDone = null;
+      await deps.parts.remove(content);
+    },
     destroy() {
       destroyed = true;
       stopTick?.();
@@ -495,9 +571,23 @@ export function createTransfers(deps: TransferDeps): Transfers {
   };
 }
 
-/** Parts in memory (tests; and the fallback where IndexedDB cannot keep Blobs). */
+/** The words for a failure to keep received bytes: a full disk said plainly. */
+function keepError(e: unknown): string {
+  const name = typeof e === 'object' && e !== null && 'name' in e ? String(e.name) : '';
+  if (name === 'QuotaExceededError') return 'This browser has no room left to keep the file (its storage is full). What was received so far is kept: remove kept copies of other files or free disk space, then Get from device again.';
+  if (name === 'NoRoom') return (e as Error).message;
+  return `This device could not keep the file: ${e instanceof Error ? e.message : String(e)}`;
+}
+
+/** Parts in memory (tests; and the fallback where IndexedDB cannot keep Blobs); no budget. */
 export function memoryParts(): PartStore & { readonly kept: Map<string, Uint8Array[]> } {
   const kept = new Map<string, Uint8Array[]>();
+  const verified = new Set<string>();
+  const remove = (content: string): Promise<void> => {
+    kept.delete(content);
+    verified.delete(content);
+    return Promise.resolve();
+  };
   return {
     kept,
     open(content) {
@@ -508,19 +598,29 @@ export function memoryParts(): PartStore & { readonly kept: Map<string, Uint8Arr
         get size() {
           return size;
         },
+        get kept() {
+          return verified.has(content);
+        },
         append(bytes) {
           chunks.push(bytes);
           size += bytes.byteLength;
           return Promise.resolve();
         },
         blob: () => Promise.resolve(new Blob(chunks as Uint8Array<ArrayBuffer>[])),
+        keep() {
+          verified.add(content);
+          return Promise.resolve();
+        },
         discard() {
-          kept.delete(content);
           chunks.length = 0;
           size = 0;
-          return Promise.resolve();
+          return remove(content);
         },
       });
     },
+    list: () => Promise.resolve([...kept].map(([content, c]) => ({ content, size: c.reduce((n, x) => n + x.byteLength, 0), used: 0, kept: verified.has(content) }))),
+    room: () => Promise.resolve([]),
+    remove,
+    sweep: () => Promise.resolve(0),
   };
 }

@@ -1,13 +1,15 @@
 // Issue 14: "Get from device" between two tabs of one browser (two devices, BroadcastChannel):
 // a file only the other tab can read is streamed, interrupted (the sender's sync paused) and
 // resumed, verified, previewed, and "Save" downloads the exact bytes; a sender that corrupts
-// what it sends is refused and nothing is saved. Two browsers over WebRTC: tests/webrtc.
+// what it sends is refused and nothing is saved; the receiver reloading mid-transfer goes on
+// from what it kept; a received file is kept as this device's copy (Preview and Save again
+// with its holder offline, no second transfer) until "Remove copy". Two browsers: tests/webrtc.
 import type { Locator, Page } from '@playwright/test';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, freshBrowserPerTest, openApp, test } from './support/browser.ts';
+import { expect, freshBrowserPerTest, openApp, test, waitReady } from './support/browser.ts';
 
 const browser = freshBrowserPerTest();
 const nav = (p: Page): Locator => p.getByRole('navigation', { name: 'Library' });
@@ -72,6 +74,79 @@ test('Get from device: streamed from the other tab, interrupted and resumed, ver
   const [download] = await Promise.all([b.waitForEvent('download'), preview(b).getByRole('button', { name: 'Save' }).click()]);
   expect(download.suggestedFilename()).toBe('journal.txt');
   expect(sha(readFileSync((await download.path())))).toBe(sha(bytes));
+});
+
+/** records (one per file) and segments in this browser's transfer store */
+const keptRecords = (p: Page): Promise<number> => p.evaluate(() => new Promise<number>((res) => {
+  const r = indexedDB.open('tabdrive:transfers');
+  r.onsuccess = () => {
+    const db = r.result;
+    if (!db.objectStoreNames.contains('parts')) return res(0);
+    const c = db.transaction('parts').objectStore('parts').count();
+    c.onsuccess = () => res(c.result);
+  };
+}));
+
+test('the receiver reloads mid-transfer: Get from device goes on from the kept part, verified, saved byte for byte', async ({ baseURL }) => {
+  const a = await openApp(browser.context, baseURL!);
+  const b = await openApp(browser.context, baseURL!);
+  const { root, bytes } = tripFolder(12);
+  await pickOnA(a, root);
+  await selectOnB(b);
+  await a.evaluate(() => window.tabdrive.sendDelay?.(100));
+  await inspector(b).getByRole('button', { name: 'Get from device' }).click();
+  // a whole 4 MiB segment (and the record that counts it) is on disk: then B reloads
+  await expect.poll(() => keptRecords(b), { intervals: [100], timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+  await b.reload();
+  await waitReady(b);
+  await a.evaluate(() => window.tabdrive.sendDelay?.(0));
+  await selectOnB(b);
+  await inspector(b).getByRole('button', { name: 'Get from device' }).click();
+  await expect(preview(b).getByLabel('Text of journal.txt')).toContainText(bytes.subarray(0, 64).toString(), { timeout: 30_000 });
+  const stats = await b.evaluate(() => window.tabdrive.filesStats?.().transfers);
+  expect(stats?.resumed).toBe(1);
+  expect(stats?.bytesIn).toBeLessThanOrEqual(bytes.byteLength - 4 * 1024 * 1024); // what was kept is not sent again
+  expect(stats?.bytesIn).toBeGreaterThan(0);
+  expect(stats?.verifyFailed).toBe(0);
+  const [download] = await Promise.all([b.waitForEvent('download'), preview(b).getByRole('button', { name: 'Save' }).click()]);
+  expect(sha(readFileSync((await download.path())))).toBe(sha(bytes));
+});
+
+test('a received file is kept on this device: after a reload, with its holder offline, Preview and Save read the copy; Remove copy forgets it', async ({ baseURL }) => {
+  const a = await openApp(browser.context, baseURL!);
+  const b = await openApp(browser.context, baseURL!);
+  const { root, bytes } = tripFolder(2);
+  await pickOnA(a, root);
+  await selectOnB(b);
+  await inspector(b).getByRole('button', { name: 'Get from device' }).click();
+  await expect(preview(b).getByLabel('Text of journal.txt')).toBeVisible();
+  await b.keyboard.press('Escape');
+  await expect(inspector(b).getByRole('status')).toHaveText('Kept on this device, 2.0 MB');
+  const served = (await a.evaluate(() => window.tabdrive.filesStats?.().transfers))?.served;
+  expect(served).toBe(1);
+  // B reloads and A goes offline: only the copy can answer
+  await a.evaluate(() => window.tabdrive.pause(true));
+  await b.reload();
+  await waitReady(b);
+  await selectOnB(b);
+  await expect(inspector(b).getByRole('status')).toHaveText('Kept on this device, 2.0 MB');
+  await expect(inspector(b).getByRole('button', { name: 'Get from device' })).toHaveCount(0);
+  await inspector(b).getByRole('button', { name: 'Preview' }).click();
+  await expect(preview(b).getByLabel('Text of journal.txt')).toContainText(bytes.subarray(0, 64).toString());
+  const [download] = await Promise.all([b.waitForEvent('download'), preview(b).getByRole('button', { name: 'Save' }).click()]);
+  expect(sha(readFileSync((await download.path())))).toBe(sha(bytes));
+  expect(await b.evaluate(() => window.tabdrive.filesStats?.().transfers)).toMatchObject({ fromCopy: 1, bytesIn: 0, chunksIn: 0 });
+  expect((await a.evaluate(() => window.tabdrive.filesStats?.().transfers))?.served).toBe(served);
+  await b.keyboard.press('Escape');
+  await inspector(b).getByRole('button', { name: 'Remove copy' }).click();
+  await expect(inspector(b).getByRole('status')).toHaveCount(0);
+  await expect(inspector(b).getByRole('button', { name: 'Get from device' })).toBeEnabled();
+  expect(await keptRecords(b)).toBe(0);
+  // the file is another device's again: with A back, Get from device transfers it
+  await a.evaluate(() => window.tabdrive.pause(false));
+  await inspector(b).getByRole('button', { name: 'Get from device' }).click();
+  await expect(preview(b).getByLabel('Text of journal.txt')).toBeVisible({ timeout: 30_000 });
+  expect((await b.evaluate(() => window.tabdrive.filesStats?.().transfers))?.bytesIn).toBe(bytes.byteLength);
 });
 
 test('a sender that corrupts what it sends: a clear error, nothing previewed or saved', async ({ baseURL }) => {

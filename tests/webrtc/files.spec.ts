@@ -2,7 +2,9 @@
 // thumbnail of an image only A holds (asked of A over the encrypted channel), and "Get from
 // device" streams a file A picked with the "Folder" input — interrupted (A's sync paused
 // mid-transfer) and resumed, verified, previewed, saved byte for byte; a sender that
-// corrupts what it sends is refused and nothing is kept. Runs in scripts/netns.sh.
+// corrupts what it sends is refused and nothing is kept; a peer answering thumbnail asks
+// with bytes that are not an image, an image larger than it claims, and images for contents
+// nobody asked has them counted and dropped by the real decode check. Runs in scripts/netns.sh.
 import type { BrowserContext, Locator, Page } from '@playwright/test';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -122,4 +124,32 @@ test('a corrupt sender over WebRTC: a clear error, nothing previewed or saved', 
   await expect(inspector(b).getByRole('alert')).toHaveText('The file arrived damaged (its checksum does not match what the device sent), so it was not kept.', { timeout: 60_000 });
   await expect(preview(b)).toBeHidden();
   expect((await b.evaluate(() => window.tabdrive.filesStats?.().transfers))?.verifyFailed).toBe(1);
+});
+
+test('a hostile peer\'s thumbnail replies (not an image, larger than claimed, unasked) are counted and dropped; its good one is shown', async ({ baseURL }) => {
+  const a = await browser(`${baseURL!}/?signaling=${SIGNALING}`);
+  const root = join(tmp, 'Trip');
+  mkdirSync(root);
+  for (const [i, [w, h]] of ([[640, 480], [600, 400], [500, 500]] as const).entries()) writeFileSync(join(root, `p${i + 1}.jpg`), await photo(a, w, h));
+  await nav(a).getByLabel('Folder', { exact: true }).setInputFiles(root);
+  await expect(nav(a).getByRole('status')).toContainText(': 3 files');
+  await expect.poll(() => a.evaluate(() => window.tabdrive.thumbnailStats?.().made)).toBe(3);
+  // the first two asks A serves get: a real thumbnail for a content nobody asked, then bytes
+  // that are not an image (first) or a 600×600 PNG claiming 256×256 (second)
+  await a.evaluate(() => window.tabdrive.hostileThumbs?.(2));
+  const b = await invited(a, baseURL!);
+  await nav(b).getByRole('list', { name: 'Locations' }).getByRole('button', { name: /Trip/ }).first().click({ timeout: 60_000 });
+  await b.getByRole('group', { name: 'Layout' }).getByRole('button', { name: 'Grid' }).click();
+  await expect.poll(() => b.evaluate(() => window.tabdrive.filesStats?.().thumbs), { timeout: 30_000 }).toMatchObject({ asked: 3, rejected: 2, unasked: 2, received: 1 });
+  // the good one is shown at its size; the two dropped are not (nor anything for the unasked)
+  const shown = files(b).getByRole('img');
+  await expect(shown).toHaveCount(1);
+  expect(await shown.evaluate((i: HTMLImageElement) => i.naturalWidth)).toBe(256);
+  expect(await b.evaluate(() => new Promise<number>((res) => {
+    const r = indexedDB.open('tabdrive:thumbnails');
+    r.onsuccess = () => {
+      const c = r.result.transaction('thumbs').objectStore('thumbs').count();
+      c.onsuccess = () => res(c.result);
+    };
+  }))).toBe(1);
 });
