@@ -5,6 +5,7 @@
  */
 import { SvelteMap } from 'svelte/reactivity';
 import type { Thumbnails } from '../../media/thumbnails.ts';
+import { NONE_MS } from '../../media/remote-thumbs.ts';
 
 const MAX_URLS = 600;
 
@@ -13,6 +14,9 @@ export class ThumbView {
   readonly #urls = new SvelteMap<string, string | null>();
   // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
   readonly #loading = new Set<string>();
+  /** content → when other devices were last asked for it (never rendered) */
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
+  readonly #askedAt = new Map<string, number>();
 
   /** `missing`: a content shown without a kept thumbnail (asked of other devices) */
   constructor(
@@ -32,6 +36,12 @@ export class ThumbView {
     if (!content || !this.thumbs) return null;
     const u = this.#urls.get(content);
     if (u === undefined) queueMicrotask(() => this.#load(content)); // not while rendering
+    // Still none when shown again after the peers' "none" has expired: ask again (a device
+    // holding it may have connected since; remote-thumbs keeps the per-peer rate, R1).
+    else if (u === null && this.missing && Date.now() - (this.#askedAt.get(content) ?? 0) >= NONE_MS) {
+      this.#askedAt.set(content, Date.now());
+      queueMicrotask(() => this.missing?.(content));
+    }
     return u ?? null;
   }
 
@@ -44,7 +54,10 @@ export class ThumbView {
       .then((t) => {
         this.#loading.delete(content);
         this.#urls.set(content, t ? URL.createObjectURL(new Blob([t.bytes], { type: t.type })) : null);
-        if (!t) this.missing?.(content);
+        if (!t && this.missing) {
+          this.#askedAt.set(content, Date.now());
+          this.missing(content);
+        }
         this.#trim();
       });
   }
@@ -55,6 +68,7 @@ export class ThumbView {
       if (this.#urls.size <= MAX_URLS * 0.8) break;
       if (u) URL.revokeObjectURL(u);
       this.#urls.delete(k);
+      this.#askedAt.delete(k);
     }
   }
 }
