@@ -159,6 +159,8 @@ export interface RelayStatus {
   readonly updatesDown: number;
   readonly pagesUp: number;
   readonly pagesDown: number;
+  /** of pagesDown, pages used as the relay pushed them (RS6), not pulled */
+  readonly pagesLive: number;
   /** owners whose pages the relay holds, and their rows (seqs) in all */
   readonly owners: number;
   readonly rows: number;
@@ -215,7 +217,7 @@ export function createRelaySync(deps: RelaySyncDeps): RelaySync {
   const basedKey = `m:based:${slot}`;
   const counters: NetCounters = { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, dropped: 0 };
   const out = listeners();
-  const s = { updatesUp: 0, updatesDown: 0, pagesUp: 0, pagesDown: 0, undecryptable: 0, snapshotsUp: 0, snapshotsDown: 0, lastError: null as string | null };
+  const s = { updatesUp: 0, updatesDown: 0, pagesUp: 0, pagesDown: 0, pagesLive: 0, undecryptable: 0, snapshotsUp: 0, snapshotsDown: 0, lastError: null as string | null };
   const snapshotEvery = deps.snapshotEvery ?? SNAPSHOT_EVERY;
   let compacted = 0;
   let cursor = 0;
@@ -580,6 +582,7 @@ export function createRelaySync(deps: RelaySyncDeps): RelaySync {
             if (bytes) {
               liveTop.set(device, to);
               s.pagesDown++;
+              s.pagesLive++;
               counters.received++;
               counters.bytesReceived += bytes.byteLength;
               out.emit(RELAY_PEER, streamMessages.live(device, to, bytes));
@@ -692,6 +695,7 @@ export function createRelaySync(deps: RelaySyncDeps): RelaySync {
         updatesDown: s.updatesDown,
         pagesUp: s.pagesUp,
         pagesDown: s.pagesDown,
+        pagesLive: s.pagesLive,
         owners: relayMarks.size,
         rows,
         undecryptable: s.undecryptable,

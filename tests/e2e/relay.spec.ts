@@ -217,9 +217,10 @@ test('live: two browsers that reach each other only through the relay see each o
   }
   ms.sort((x, y) => x - y);
   console.log(`[figure] edit → other browser through the relay only (20 tags): p50 ${ms[9]!.toFixed(1)} ms, max ${ms[19]!.toFixed(1)} ms`);
-  // owned rows too: a's new location reaches b through the relay's pages
+  // owned rows too: a's new location reaches b through the relay's pages, as pushed (RS6)
   await a.evaluate(() => window.tabdrive.actions!.addSampleLocation('Live', 500));
   await expect.poll(() => count(b, "SELECT count(*) FROM entries WHERE kind = 'file'"), { timeout: 30_000 }).toBe(500);
+  expect((await relayStatus(b)).pagesLive).toBeGreaterThan(0);
   await expect.poll(async () => (await digest(a)) === (await digest(b)), { timeout: 30_000 }).toBe(true);
 });
 

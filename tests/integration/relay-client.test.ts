@@ -378,6 +378,7 @@ describe('owned-state pages through the relay', () => {
     expect(received.map(([, m]) => new TextDecoder().decode(m.subarray(2 + 45)))).toEqual(['page two', 'page three']);
     expect((b2.peers()[0]?.marks[UUID_A] ?? 0)).toBe(160);
     expect(b2.status().pagesDown).toBe(2); // and no PULL was sent to RELAY_PEER: no stream here asks
+    expect(b2.status().pagesLive).toBe(2);
 
     // a page under a's owner handle that is not a's (a member with the write token, or a
     // broken relay): counted, not handed over; the relay's top still moves (the pull decides)
