@@ -254,6 +254,30 @@ async function main() {
   await a.evaluate(() => window.tabdrive.durable());
   console.error(`A: ${N} entries written and uploaded in ${Date.now() - tA} ms (${up.pagesUp} pages, ${up.updatesUp} updates); compressed snapshot ${snap.pageBytes + snap.docBytes} B (${snap.pages} pages ${snap.pageBytes} B + document ${snap.docBytes} B)`);
 
+  // When the rows arrived: the receiving page's commits (epoch ms), recorded from before boot,
+  // so the figure is the commit that completed the library, not the next poll (polls are
+  // sparse — each count competes with the pages being applied in the same worker).
+  const recordCommits = () => {
+    const t = { first: 0, last: 0, lastAny: 0, commits: 0 };
+    window.__fill = t;
+    addEventListener('tabdrive:commit', (e) => {
+      if (e.detail.origin === 'local' || !e.detail.tables.length) return;
+      t.lastAny = e.detail.at;
+      if (!e.detail.tables.includes('entries')) return;
+      t.first ||= e.detail.at;
+      t.last = e.detail.at;
+      t.commits++;
+    });
+  };
+  await A.context.addInitScript(recordCommits);
+  /** polls until the page holds the whole library; the time of the commit that completed it */
+  const completed = async (page, t0) => {
+    while (Date.now() - t0 < 300_000) {
+      if (await full(page)) return (await page.evaluate(() => window.__fill.lastAny)) - t0;
+      await sleep(250);
+    }
+    return NaN;
+  };
   // A's browser stays open for the peer baseline; B cannot reach it (another profile: no
   // BroadcastChannel; `?signaling=`: no WebRTC), so B's only source is the relay.
   const full = async (page) =>
@@ -267,14 +291,7 @@ async function main() {
     const tp = Date.now();
     const t = await A.context.newPage();
     await t.goto(`${base}/?signaling=&relay=&new-device&no-seed`);
-    let peerMs = NaN;
-    while (Date.now() - tp < 300_000) {
-      if (await full(t)) {
-        peerMs = Date.now() - tp;
-        break;
-      }
-      await sleep(50);
-    }
+    const peerMs = await completed(t, tp);
     await t.close();
     // … and the same bytes from the same relay, decrypted, not applied
     const raw = await rawDownload(secret);
@@ -283,26 +300,25 @@ async function main() {
     const cpu0 = proc(relay.pid);
     let rssMax = cpu0.rss;
     const sampler = setInterval(() => (rssMax = Math.max(rssMax, proc(relay.pid).rss)), 100);
+    await B.context.addInitScript(recordCommits);
     const t0 = Date.now();
     const b = await B.context.newPage();
     await b.goto(`${base}/?signaling=&relay=${relayUrl}${hash}`);
     await b.getByRole('dialog', { name: 'Join this library?' }).getByRole('button', { name: 'Join' }).click({ timeout: 60_000 });
-    let ms = NaN;
-    while (Date.now() - t0 < 300_000) {
-      if (await full(b)) {
-        ms = Date.now() - t0;
-        break;
-      }
-      await sleep(50);
-    }
+    const joined = Date.now();
+    await b.waitForFunction(() => window.tabdrive?.device?.uuid, null, { timeout: 120_000 });
+    const booted = Date.now();
+    const ms = await completed(b, t0);
     clearInterval(sampler);
+    const fill = await b.evaluate(() => window.__fill);
+    const phases = { join: joined - t0, boot: booted - joined, firstPage: fill.first - booted, apply: fill.last - fill.first, check: t0 + ms - fill.last, commits: fill.commits };
     const cpu1 = proc(relay.pid);
     const got = await b.evaluate(() => window.tabdrive.relay());
     const st = await b.evaluate(() => window.tabdrive.transportStats().stream);
     if (prof) console.error(`B's threads during the catch-up:${await prof.stop()}`);
     await B.context.close();
-    const r = { ms, peerMs, rawMs: raw.ms, rawBytes: raw.bytes, bytesDown: got.bytesDown, pagesDown: got.pagesDown, updatesDown: got.updatesDown, pulls: st.pulls, stalls: st.stalls, gaps: st.gaps, rejected: st.rejected, relayCpu: cpu1.cpu - cpu0.cpu, relayRssMax: rssMax };
-    console.error(`catch-up ${run + 1}/${RUNS}: ${f(ms)} ms; ${(got.bytesDown / 1024).toFixed(0)} KiB down (${got.pagesDown} pages in ${st.pulls} pulls, ${got.updatesDown} updates, ${st.stalls} stalls, ${st.gaps} gaps); relay CPU ${r.relayCpu.toFixed(2)} s, RSS max ${f(rssMax)} MB; raw download ${f(raw.ms)} ms, ${(raw.bytes / 1024).toFixed(0)} KiB; peer-tab backfill ${f(peerMs)} ms`);
+    const r = { ms, phases, peerMs, rawMs: raw.ms, rawBytes: raw.bytes, bytesDown: got.bytesDown, pagesDown: got.pagesDown, updatesDown: got.updatesDown, pulls: st.pulls, stalls: st.stalls, gaps: st.gaps, rejected: st.rejected, relayCpu: cpu1.cpu - cpu0.cpu, relayRssMax: rssMax };
+    console.error(`catch-up ${run + 1}/${RUNS}: ${f(ms)} ms; ${(got.bytesDown / 1024).toFixed(0)} KiB down (${got.pagesDown} pages in ${st.pulls} pulls, ${got.updatesDown} updates, ${st.stalls} stalls, ${st.gaps} gaps); relay CPU ${r.relayCpu.toFixed(2)} s, RSS max ${f(rssMax)} MB; raw download ${f(raw.ms)} ms, ${(raw.bytes / 1024).toFixed(0)} KiB; peer-tab backfill ${f(peerMs)} ms; phases: link → Join ${phases.join} ms, → booted ${phases.boot} ms, → first file rows committed ${f(phases.firstPage)} ms, → last ${f(phases.apply)} ms (${phases.commits} commits), → library complete ${f(phases.check)} ms later`);
     runs.push(r);
   }
   // 10 devices catching up at once (Node protocol clients, every blob decrypted): the relay's RSS

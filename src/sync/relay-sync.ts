@@ -639,11 +639,15 @@ export function createRelaySync(deps: RelaySyncDeps): RelaySync {
     try {
       await loaded;
       await pull();
-      await ensureBaseline();
-      void drain();
+      // the devices the document names are in the database once it committed what was pulled:
+      // only then do the relay's owner handles map to devices, and the page pulls can start
+      // (before, a fresh device met unknown owners and waited for a retry)
+      await deps.idle();
       await learnDevices();
       await refreshOwners();
       deps.onMarks();
+      await ensureBaseline();
+      void drain();
       await uploadOwn();
     } catch (e) {
       fail(e);
