@@ -5,7 +5,7 @@
 //
 //   npm run bench                   all scenarios
 //   npm run bench -- --quick        smaller sizes (smoke run)
-//   npm run bench -- --only write   one group: write | cold | sync | transport | app | files | big
+//   npm run bench -- --only write   one group: write | cold | sync | transport | app | relay | files | big
 //   npm run bench -- --big          also the 1,000,000-entry library of issue 10 (= --only big
 //                                   alone): cold load at 1M, then scripts/bench-sync.mjs --big
 //                                   (BENCH_BIG=300000 for a smaller "big" library)
@@ -181,6 +181,17 @@ async function main() {
     if (r.status !== 0) console.error(`transport bench failed:\n${r.stdout?.slice(-3000)}\n${r.stderr}`);
   }
 
+  // Relay figures (issue 12): a 100k catch-up from the relay alone beside the raw download of
+  // the same bytes; bytes against the compressed snapshot; relay memory under 10 catch-ups.
+  let relayRows = '';
+  if (!only || only === 'relay') {
+    const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+    const cmd = [...(isRoot ? ['scripts/netns.sh'] : []), 'node', 'scripts/bench-relay.mjs', ...(quick ? ['--quick'] : [])];
+    const r = spawnSync(cmd[0], cmd.slice(1), { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, CHROMIUM_PATH: exe } });
+    relayRows = tablesOf(r.stdout);
+    if (r.status !== 0) console.error('relay bench failed (its log is above)');
+  }
+
   // App figures: indexing a real folder, search at 100k, frame budget during a backfill.
   let appRows = '';
   if (!only || only === 'app') {
@@ -210,7 +221,7 @@ async function main() {
     `|${header.map(() => '---').join('|')}|`,
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n');
-  const syncTable = (syncRows ? `\n${syncRows}` : '') + (bigRows ? `\n\n${bigRows}` : '') + (transportRows ? ['', '', '| transport figure (bare Y.Doc, no storage) | provider | path | p50 ms | p99 ms | other |', '|---|---|---|---|---|---|', transportRows].join('\n') : '') + (appRows ? ['', '', '| app figure | tabdrive (ms) | baseline (same page) | target |', '|---|---|---|---|', appRows].join('\n') : '') + (filesRows ? `\n\n${filesRows}` : '');
+  const syncTable = (syncRows ? `\n${syncRows}` : '') + (bigRows ? `\n\n${bigRows}` : '') + (transportRows ? ['', '', '| transport figure (bare Y.Doc, no storage) | provider | path | p50 ms | p99 ms | other |', '|---|---|---|---|---|---|', transportRows].join('\n') : '') + (relayRows ? `\n\n${relayRows}` : '') + (appRows ? ['', '', '| app figure | tabdrive (ms) | baseline (same page) | target |', '|---|---|---|---|', appRows].join('\n') : '') + (filesRows ? `\n\n${filesRows}` : '');
   console.log('\nBaselines: write = insert + db.export() + put whole image (naive), same page, same run;');
   console.log('cold = raw sql.js cold load of the same image (initSqlJs + IDB get + open + count).\n');
   console.log(table + '\n' + syncTable);

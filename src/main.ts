@@ -25,6 +25,7 @@ import { createThumbStore, Thumbnails, workerMaker, type ThumbStats } from './me
 import { posterFrame } from './media/poster.ts';
 import { compareDigests, parseDigest, type SyncReport } from './ui/state/inspector.svelte.ts';
 import { injectInbound } from './transport/chunked-channel.ts';
+import { deflate } from './transport/deflate.ts';
 import { inviteLink, parseInvite } from './transport/invite.ts';
 import { newSecret, roomName, roomPassword } from './transport/room.ts';
 import { createTransport, type Transport } from './transport/webrtc.ts';
@@ -92,6 +93,10 @@ export interface TabdriveApi {
   relay?: () => RelayStatus | null;
   /** test hook (test build): resolves once the relay outbox is empty and everything pulled and uploaded */
   relaySettled?: () => Promise<void>;
+  /** test hook (test build): the library as a compressed snapshot — every owner's rows as the
+   *  deflated pages the stream sends, plus the shared document's state deflated (the size the
+   *  relay catch-up's downloaded bytes are compared with; scripts/bench-relay.mjs) */
+  compressedSnapshot?: () => Promise<{ pages: number; pageBytes: number; docBytes: number }>;
 }
 
 declare global {
@@ -602,6 +607,22 @@ async function start(): Promise<void> {
       divergeLocally: async (changes: Change[]) => unwrap(await storage.call('benchNaiveWrite', { changes })),
       relaySettled: async () => {
         await relay?.settled();
+      },
+      compressedSnapshot: async () => {
+        let pages = 0;
+        let pageBytes = 0;
+        for (const [owner, held] of Object.entries(stream?.marks() ?? {})) {
+          for (let after = 0; after < held; ) {
+            const r = unwrap(await storage.call('servePages', { owner, after, count: 8 }));
+            if (!r.pages.length) break;
+            for (const p of r.pages) {
+              pages++;
+              pageBytes += p.bytes.byteLength;
+              after = p.to;
+            }
+          }
+        }
+        return { pages, pageBytes, docBytes: (await deflate(Y.encodeStateAsUpdate(doc))).byteLength };
       },
       dropInboundFor: (ms: number) => {
         transport.dropInboundFor?.(ms);

@@ -67,13 +67,17 @@ const dec = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * @param {number} op @param {number} id @param {Record<string, unknown>} [meta]
- * @param {Uint8Array} [payload]
+ * @param {Uint8Array | readonly Uint8Array[]} [payload] one buffer, or parts written one after
+ *   another (a reply of many items is copied once, into the frame, not first into one buffer)
  * @returns {Uint8Array}
  */
 export function encodeFrame(op, id, meta = {}, payload = new Uint8Array(0)) {
   const m = enc.encode(JSON.stringify(meta));
   if (m.length > MAX_META_BYTES) throw new ProtocolError('meta_too_large', `meta is ${m.length} bytes (max ${MAX_META_BYTES})`);
-  const out = new Uint8Array(HEADER_BYTES + m.length + payload.length);
+  const parts = payload instanceof Uint8Array ? [payload] : payload;
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const out = new Uint8Array(HEADER_BYTES + m.length + size);
   const v = new DataView(out.buffer);
   out[0] = MAGIC;
   out[1] = VERSION;
@@ -82,7 +86,11 @@ export function encodeFrame(op, id, meta = {}, payload = new Uint8Array(0)) {
   v.setUint32(4, id >>> 0);
   v.setUint16(8, m.length);
   out.set(m, HEADER_BYTES);
-  out.set(payload, HEADER_BYTES + m.length);
+  let at = HEADER_BYTES + m.length;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 

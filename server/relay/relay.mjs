@@ -69,6 +69,12 @@ export const LIMITS = {
   maxReassemblyBytesTotal: 256 * 1024 * 1024,
   maxUpdateBytes: 8 * 1024 * 1024,
   maxPageBytes: 8 * 1024 * 1024,
+  /** store reads being turned into replies (READ, PAGE_GET, SNAP_READ) at once, in all: what
+   *  many concurrent catch-ups hold in memory is this many replies, not one per reader */
+  maxReadsInProgress: 4,
+  /** a connection with more unsent bytes than this is not served its next read until its
+   *  socket drains (a slow reader slows its own catch-up, not the relay's memory) */
+  serveBufferedBytes: 1024 * 1024,
   readMaxItems: 500,
   readMaxBytes: 768 * 1024,
   pageMaxItems: 200,
@@ -158,10 +164,52 @@ export async function startRelay(opts = {}) {
   const held = { inflight: 0, reassembly: 0 };
   /** @type {Set<Conn>} connections not being read (back-pressure) */
   const pausedConns = new Set();
+  /** reads in progress, and those waiting for a turn (FIFO) */
+  /** @type {{ running: number, waiting: (() => void)[] }} */
+  const reads = { running: 0, waiting: [] };
+  /** @type {Set<number>} */
+  const STORE_READS = new Set([OP.READ, OP.PAGE_GET, OP.SNAP_READ]);
+
+  /** Resolves once the socket's unsent bytes fall below `below` (or it closed). @param {Conn} c @param {number} below */
+  async function drained(c, below) {
+    while (!c.closed && c.ws.bufferedAmount > below) {
+      await new Promise((r) => {
+        const done = () => {
+          clearTimeout(t);
+          c.socket.off('drain', done);
+          c.socket.off('close', done);
+          r(undefined);
+        };
+        // 'drain' when the kernel took the bytes; the timer in case they went another way
+        const t = setTimeout(done, 50);
+        c.socket.once('drain', done);
+        c.socket.once('close', done);
+      });
+    }
+  }
+
+  /**
+   * A turn to read the store for a reply: after this connection's earlier replies left, and
+   * while fewer than `maxReadsInProgress` replies are being built. Returns the release.
+   * @param {Conn} c @returns {Promise<() => void>}
+   */
+  async function readTurn(c) {
+    await drained(c, limits.serveBufferedBytes);
+    if (reads.running >= limits.maxReadsInProgress) await new Promise((r) => reads.waiting.push(() => r(undefined)));
+    else reads.running++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = reads.waiting.shift();
+      if (next) next(); // the turn passes on: `running` stays
+      else reads.running--;
+    };
+  }
 
   // ---- live fan-out ----
 
-  /** @param {Conn} c @param {number} op @param {number} id @param {Record<string, unknown>} meta @param {Uint8Array} [payload] */
+  /** @param {Conn} c @param {number} op @param {number} id @param {Record<string, unknown>} meta @param {Uint8Array | Uint8Array[]} [payload] */
   function send(c, op, id, meta, payload) {
     if (c.closed) return;
     if (c.ws.bufferedAmount > limits.maxBufferedBytes) {
@@ -351,7 +399,7 @@ export async function startRelay(opts = {}) {
     return [hex, handle];
   }
 
-  /** @param {Conn} c @param {Frame} f @returns {Promise<[Record<string, unknown>, Uint8Array?]>} */
+  /** @param {Conn} c @param {Frame} f @returns {Promise<[Record<string, unknown>, (Uint8Array | Uint8Array[])?]>} */
   async function handle(c, f) {
     const m = f.meta;
     switch (f.op) {
@@ -395,7 +443,7 @@ export async function startRelay(opts = {}) {
         const snapshot = r.compacted > after ? await store.snapshotInfo(handle) : null;
         return [
           { items: r.items.map((x) => [x.seq, x.data.length]), last: r.last, compacted: r.compacted, more: r.more, snapshot },
-          Buffer.concat(r.items.map((x) => x.data)),
+          r.items.map((x) => x.data),
         ];
       }
       case OP.PAGE_PUT: {
@@ -418,7 +466,7 @@ export async function startRelay(opts = {}) {
         const after = intField(m, 'after', 0, Number.MAX_SAFE_INTEGER, 0);
         const limit = intField(m, 'limit', 1, limits.pageMaxItems, limits.pageMaxItems);
         const r = await store.getPages(handle, owner, after, limit, limits.readMaxBytes);
-        return [{ items: r.items.map((x) => [x.from, x.to, x.data.length]), more: r.more }, Buffer.concat(r.items.map((x) => x.data))];
+        return [{ items: r.items.map((x) => [x.from, x.to, x.data.length]), more: r.more }, r.items.map((x) => x.data)];
       }
       case OP.OWNERS: {
         const [, handle] = authed(c, m);
@@ -606,8 +654,15 @@ export async function startRelay(opts = {}) {
       c.socket.pause();
     }
     const req = f;
-    handle(c, req)
-      .then(([meta, payload]) => send(c, OP.OK, req.id, meta, payload))
+    (STORE_READS.has(req.op) ? readTurn(c) : Promise.resolve(null))
+      .then(async (release) => {
+        try {
+          const [meta, payload] = await handle(c, req);
+          send(c, OP.OK, req.id, meta, payload);
+        } finally {
+          release?.();
+        }
+      })
       .catch((/** @type {unknown} */ e) => {
         if (e instanceof RequestError || e instanceof ProtocolError || e instanceof StoreError) return sendError(c, req.id, e.code, e.message);
         // the store is down or failed: nothing was acknowledged; the client retries

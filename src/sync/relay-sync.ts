@@ -31,7 +31,8 @@
  * it like from any peer (a real peer as far ahead wins: RELAY_PEER sorts last), and its PULLs
  * become PAGE_GET, answered with decrypted pages. This device uploads its own pages from its
  * database after the relay's top for it (the database is the outbox: pages can always be
- * read again), after every local commit and on every connect.
+ * read again), after every local commit and on every connect. A page the relay pushes live
+ * (EV_PAGE) that continues what this device holds is used as it is (RS6), not pulled again.
  */
 import * as Y from 'yjs';
 import { createStore, type UseStore } from 'idb-keyval';
@@ -158,6 +159,8 @@ export interface RelayStatus {
   readonly updatesDown: number;
   readonly pagesUp: number;
   readonly pagesDown: number;
+  /** of pagesDown, pages used as the relay pushed them (RS6), not pulled */
+  readonly pagesLive: number;
   /** owners whose pages the relay holds, and their rows (seqs) in all */
   readonly owners: number;
   readonly rows: number;
@@ -214,7 +217,7 @@ export function createRelaySync(deps: RelaySyncDeps): RelaySync {
   const basedKey = `m:based:${slot}`;
   const counters: NetCounters = { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, dropped: 0 };
   const out = listeners();
-  const s = { updatesUp: 0, updatesDown: 0, pagesUp: 0, pagesDown: 0, undecryptable: 0, snapshotsUp: 0, snapshotsDown: 0, lastError: null as string | null };
+  const s = { updatesUp: 0, updatesDown: 0, pagesUp: 0, pagesDown: 0, pagesLive: 0, undecryptable: 0, snapshotsUp: 0, snapshotsDown: 0, lastError: null as string | null };
   const snapshotEvery = deps.snapshotEvery ?? SNAPSHOT_EVERY;
   let compacted = 0;
   let cursor = 0;
@@ -548,6 +551,51 @@ export function createRelaySync(deps: RelaySyncDeps): RelaySync {
     }
   }
 
+  /**
+   * RS6: a page the relay pushed as another device uploaded it. When it continues what this
+   * device holds of that owner (or the live page handed over just before it), it is decrypted
+   * and handed to the stream as a live push — the worker validates it exactly as a pulled
+   * page and refuses a gap, after which the stream pulls — and no PAGE_GET follows (the
+   * relay's top moves without a poke). Anything else (an owner not known yet, a page ahead of
+   * what is held, one that does not decrypt) only moves the relay's top, and the stream pulls.
+   * Pushes are handled in arrival order (one lane), so consecutive pages stay in order.
+   */
+  const liveTop = new Map<string, number>(); // device → `to` of the last live page handed over
+  let pushLane: Promise<unknown> = Promise.resolve();
+  function livePage(p: RelayPush): void {
+    const { o, from, to } = p.meta;
+    if (typeof o !== 'string' || typeof to !== 'number' || !Number.isSafeInteger(to) || typeof from !== 'number' || !Number.isSafeInteger(from) || from < 0 || from >= to) return;
+    const data = p.payload.slice();
+    pushLane = pushLane
+      .then(async () => {
+        const device = deviceOf.get(o);
+        if (device && device !== self) {
+          const held = Math.max(deps.marks()[device] ?? 0, liveTop.get(device) ?? 0);
+          if (from <= held && held < to) {
+            let bytes: Uint8Array | null = null;
+            try {
+              bytes = await decryptBlob(keys, data, `page:${o}`);
+            } catch (e) {
+              s.undecryptable++;
+              s.lastError = `pushed page of ${device.slice(0, 8)} (${from}, ${to}]: ${errText(e)}`;
+            }
+            if (bytes) {
+              liveTop.set(device, to);
+              s.pagesDown++;
+              s.pagesLive++;
+              counters.received++;
+              counters.bytesReceived += bytes.byteLength;
+              out.emit(RELAY_PEER, streamMessages.live(device, to, bytes));
+              setTop(o, to);
+              return;
+            }
+          }
+        }
+        if (setTop(o, to)) deps.onMarks();
+      })
+      .catch(fail);
+  }
+
   let uploading: Promise<void> | null = null;
   let uploadAgain = false;
   function uploadOwn(): Promise<void> {
@@ -591,11 +639,15 @@ export function createRelaySync(deps: RelaySyncDeps): RelaySync {
     try {
       await loaded;
       await pull();
-      await ensureBaseline();
-      void drain();
+      // the devices the document names are in the database once it committed what was pulled:
+      // only then do the relay's owner handles map to devices, and the page pulls can start
+      // (before, a fresh device met unknown owners and waited for a retry)
+      await deps.idle();
       await learnDevices();
       await refreshOwners();
       deps.onMarks();
+      await ensureBaseline();
+      void drain();
       await uploadOwn();
     } catch (e) {
       fail(e);
@@ -608,11 +660,7 @@ export function createRelaySync(deps: RelaySyncDeps): RelaySync {
   const offPush = conn.onPush((p) => {
     if (p.meta['h'] !== h) return;
     if (p.op === OP.EV_UPDATE) live(p);
-    else if (p.op === OP.EV_PAGE) {
-      const o = p.meta['o'];
-      const to = p.meta['to'];
-      if (typeof o === 'string' && typeof to === 'number' && Number.isSafeInteger(to) && setTop(o, to)) deps.onMarks();
-    }
+    else if (p.op === OP.EV_PAGE) livePage(p);
   });
   if (conn.stats.state === 'connected') void onConnected();
 
@@ -651,6 +699,7 @@ export function createRelaySync(deps: RelaySyncDeps): RelaySync {
         updatesDown: s.updatesDown,
         pagesUp: s.pagesUp,
         pagesDown: s.pagesDown,
+        pagesLive: s.pagesLive,
         owners: relayMarks.size,
         rows,
         undecryptable: s.undecryptable,

@@ -150,6 +150,8 @@ export const streamMessages = {
     }
   },
   page: (owner: string, to: number, last: boolean, bytes: Uint8Array): Uint8Array => pageMessage(owner, to, last ? LAST : 0, bytes),
+  /** a page pushed as it was written (as a device's live push: applied if it continues this device's rows, else a pull) */
+  live: (owner: string, to: number, bytes: Uint8Array): Uint8Array => pageMessage(owner, to, LIVE, bytes),
   none: (owner: string, held: number): Uint8Array => json(NONE, { o: owner, h: held }),
 };
 

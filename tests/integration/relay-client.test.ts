@@ -340,6 +340,58 @@ describe('owned-state pages through the relay', () => {
     await until(() => (b.sync.peers()[0]?.marks[UUID_A] ?? 0) === 4600);
   }, 30_000);
 
+  it('a pushed page that continues what this device holds is used as pushed (no pull); one that does not decrypt is counted and pulled', async () => {
+    const keys = await deriveRelayKeys(newSecret());
+    const te = new TextEncoder();
+    const pages = [{ from: 0, to: 100, bytes: te.encode('page one') }];
+    const a = device(keys, UUID_A, { pages });
+    await until(() => a.sync.status().pagesUp === 1);
+    const held: Record<string, number> = { [UUID_A]: 100 }; // b already applied page one
+    const b2conn = createRelayConnection({ url: `ws://127.0.0.1:${port}`, handle: keys.handle, token: keys.token, WebSocketImpl: WS, minBackoffMs: 50, maxBackoffMs: 200 });
+    const received: [string, Uint8Array][] = [];
+    const b2 = createRelaySync({
+      conn: b2conn,
+      keys,
+      doc: new Y.Doc(),
+      self: UUID_B,
+      store: createMemoryRelayStore(),
+      idle: () => Promise.resolve(),
+      storage: { call: (m: string) => (m === 'query' ? Promise.resolve({ ok: true, value: [{ uuid: UUID_A }, { uuid: UUID_B }] }) : Promise.resolve({ ok: true, value: { pages: [], held: 0 } })) } as unknown as Pick<StorageClient, 'call'>,
+      marks: () => held,
+      onMarks: () => undefined,
+      now: () => Date.now(),
+    });
+    cleanup.push(() => {
+      b2.destroy();
+      b2conn.destroy();
+    });
+    b2.net.onReceive((from, m) => received.push([from, m]));
+    await until(() => (b2.peers()[0]?.marks[UUID_A] ?? 0) === 100);
+    pages.push({ from: 100, to: 150, bytes: te.encode('page two') }, { from: 150, to: 160, bytes: te.encode('page three') });
+    a.sync.committed();
+    await until(() => received.length === 2);
+    for (const [from, m] of received) {
+      expect(from).toBe(RELAY_PEER);
+      expect(m[1]).toBe(2); // PAGE
+      expect(m[2 + 8]).toBe(2); // LIVE: applied as a push, a gap makes the stream pull
+    }
+    expect(received.map(([, m]) => new TextDecoder().decode(m.subarray(2 + 45)))).toEqual(['page two', 'page three']);
+    expect((b2.peers()[0]?.marks[UUID_A] ?? 0)).toBe(160);
+    expect(b2.status().pagesDown).toBe(2); // and no PULL was sent to RELAY_PEER: no stream here asks
+    expect(b2.status().pagesLive).toBe(2);
+
+    // a page under a's owner handle that is not a's (a member with the write token, or a
+    // broken relay): counted, not handed over; the relay's top still moves (the pull decides)
+    const raw = await RelayClient.connect(`ws://127.0.0.1:${port}`);
+    cleanup.push(() => raw.close());
+    await raw.auth(keys.handle, keys.token);
+    held[UUID_A] = 160;
+    await raw.putPage(keys.handle, await ownerHandle(keys, UUID_A), 160, 170, crypto.getRandomValues(new Uint8Array(64)));
+    await until(() => b2.status().undecryptable === 1);
+    await until(() => (b2.peers()[0]?.marks[UUID_A] ?? 0) === 170);
+    expect(received.length).toBe(2);
+  }, 30_000);
+
   it('pages of an owner this device does not know yet wait until the devices table names it', async () => {
     const keys = await deriveRelayKeys(newSecret());
     const devices: string[] = [];

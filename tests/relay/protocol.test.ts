@@ -26,6 +26,12 @@ describe('relay frames', () => {
     expect([...f.payload]).toEqual([...payload]);
   });
 
+  it('a payload given in parts is the same frame as the parts joined', () => {
+    const parts = [new Uint8Array([1, 2]), new Uint8Array(0), new Uint8Array([3, 4, 5])];
+    expect([...encodeFrame(OP.OK, 7, { items: [[1, 2], [2, 3]] }, parts)]).toEqual([...encodeFrame(OP.OK, 7, { items: [[1, 2], [2, 3]] }, new Uint8Array([1, 2, 3, 4, 5]))]);
+    expect([...decodeFrame(encodeFrame(OP.OK, 7, {}, [])).payload]).toEqual([]);
+  });
+
   it('refuse a wrong magic byte, a wrong version, an unknown op, a short header, bad meta', () => {
     const good = encodeFrame(OP.PING, 1, {});
     const code = (b: Uint8Array): string => {

@@ -132,6 +132,40 @@ describe('relay on PGlite: owned-state pages and live fan-out', () => {
     expect(owners.meta.owners).toEqual([[a, 500], [b, 7]].sort((x, y) => String(x[0]).localeCompare(String(y[0]))));
   });
 
+  it('a reader that stops reading its socket does not hold up the replies of others (reads take turns after its socket drains)', async () => {
+    const keys = await library();
+    const o = await ownerHandle(keys, 'slow');
+    const w = await client(keys);
+    const big = new Uint8Array(700 * 1024);
+    for (let i = 0; i < 8; i++) {
+      for (let k = 0; k < big.length; k += 65536) crypto.getRandomValues(big.subarray(k, k + 65536));
+      await w.putPage(keys.handle, o, i * 10, i * 10 + 10, await encryptBlob(keys, big, `page:${o}`));
+    }
+    const slow = await client(keys);
+    const socket = (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socket.pause(); // reads nothing more: its replies pile up in the relay's socket buffer
+    const asked = Array.from({ length: 40 }, () => slow.getPages(keys.handle, o, 0).catch(() => null));
+    await sleep(300);
+    // more than maxReadsInProgress (4) readers are served meanwhile, in full
+    const others = await Promise.all(Array.from({ length: 6 }, async () => {
+      const c = await client(keys);
+      let after = 0;
+      let n = 0;
+      for (;;) {
+        const r = await c.getPages(keys.handle, o, after);
+        for (const p of r.items) {
+          expect((await decryptBlob(keys, p.data, `page:${o}`)).length).toBe(big.length);
+          after = p.to;
+          n++;
+        }
+        if (!r.more) return n;
+      }
+    }));
+    expect(others).toEqual([8, 8, 8, 8, 8, 8]);
+    socket.resume();
+    expect((await Promise.all(asked)).every((r) => r !== null && r.items.length > 0)).toBe(true);
+  }, 60_000);
+
   it('subscribers get new updates and pages of their handle only, in order', async () => {
     const keys = await library();
     const other = await library();
