@@ -37,6 +37,8 @@ import type { RemoteThumbStats } from './media/remote-thumbs.ts';
 import { createIdbRelayStore, createMemoryRelayStore, createRelaySync, withMemoryFallback, withRelay, type RelaySync, type RelayStatus } from './sync/relay-sync.ts';
 import { createRelayConnection, parseRelayUrl, type RelayConnection } from './transport/relay.ts';
 import { deriveRelayKeys } from './transport/relay-crypto.ts';
+import { isDeviceKeys, newDeviceKeys } from './transport/seal.ts';
+import { createRotation, ROTATION_PREFIX, type Members } from './sync/rotation.ts';
 import { checkForUpdate, registerServiceWorker } from './pwa/register.ts';
 import App from './ui/App.svelte';
 import { AppState } from './ui/state/app.svelte.ts';
@@ -90,6 +92,8 @@ export interface TabdriveApi {
   writeAsNewerBuild?: (schema: number, shared: readonly { model: string; uuid: string; op: string; fields: Record<string, unknown> }[]) => void;
   /** the always-on relay: state, cursor, outbox, bytes (null: no relay configured) */
   relay?: () => RelayStatus | null;
+  /** "Rotate invite": records ignored, envelopes that did not open, moves; whom this tab sealed its last rotation to */
+  rotation?: () => { invalid: number; notMember: number; badEnvelope: number; moved: number; sealedTo: string[]; stranded: boolean };
   /** test hook (test build): resolves once the relay outbox is empty and everything pulled and uploaded */
   relaySettled?: () => Promise<void>;
 }
@@ -215,9 +219,11 @@ async function start(): Promise<void> {
     stream?.forget(rows.map((r) => String(r['uuid'])));
   };
   let relay: RelaySync | null = null;
+  let rotationCheck: (() => Promise<unknown>) | null = null;
   const committed = (r: CommitResult, origin: 'local' | 'remote'): void => {
     if (app && r.tables.length) void app.tablesChanged(r.tables);
     if (r.tables.includes('forgotten_devices')) void noteForgotten();
+    if (r.tables.includes('devices') || r.tables.includes('forgotten_devices')) void rotationCheck?.();
     // For devtools and the bench: a change is in this device's SQLite from this moment.
     dispatchEvent(new CustomEvent('tabdrive:commit', { detail: { origin, tables: r.tables, at: performance.timeOrigin + performance.now() } }));
   };
@@ -254,6 +260,48 @@ async function start(): Promise<void> {
   if (boot.upgraded) unwrap(await engine.rematerialize());
   void engine.announceSchema(boot.schema.build);
   const secret = await registry.secret(claim.library, newSecret());
+  // "Rotate invite" (sync/rotation.ts): this device's key pair (its public half in the
+  // document), and the move to a newer secret sealed to it. A move restarts the tab: every
+  // key, room, channel and relay handle derives from the secret once, below, so nothing can
+  // stay on the old one (R1). A tab that just rotated opens the Invite panel on the new link.
+  const deviceKeys = await registry.deviceKeys(claim.device, newDeviceKeys, isDeviceKeys);
+  const SHOW_INVITE = 'tabdrive:show-invite';
+  const showInvite = sessionStorage.getItem(SHOW_INVITE) === '1';
+  sessionStorage.removeItem(SHOW_INVITE);
+  let stranded = false;
+  const members = async (): Promise<Members> => ({
+    known: new Set((await query('SELECT uuid FROM devices')).map((r) => String(r['uuid']))),
+    forgotten: new Set((await query('SELECT uuid FROM forgotten_devices')).map((r) => String(r['uuid']))),
+  });
+  const rotation = createRotation({
+    doc,
+    library: claim.library,
+    self: claim.device,
+    keys: deviceKeys,
+    secret,
+    members,
+    setMeta: (k, v) => engine.setMeta(k, v),
+    stamp: () => clock.next(),
+    newSecret,
+    move: async (next) => {
+      await engine.idle();
+      await registry.rotate(claim.library, secret, next);
+      location.reload();
+    },
+    stranded: (s) => {
+      stranded = s;
+      if (app) app.inviteReplaced = s;
+    },
+  });
+  await rotation.publishKey();
+  rotationCheck = () => rotation.check();
+  // A device coming back after a rotation it already holds moves before it connects anywhere.
+  if ((await rotation.check()).kind === 'moved') return;
+  // Rotation records arrive from peers and the relay; the author's device record may come later.
+  metaMap(doc).observe((e) => {
+    if (e.transaction.origin === LOCAL_ORIGIN) return;
+    if ([...e.keysChanged].some((k: string) => k.startsWith(ROTATION_PREFIX))) void rotation.check();
+  });
   // The always-on relay (?relay=ws://host:port; ?relay= for none): by default the one `npm
   // start` runs beside the app. The test build has no default: a test names its relay.
   const relayParam = params.get('relay');
@@ -454,6 +502,22 @@ async function start(): Promise<void> {
       return s.digest === antiEntropy.stats.lastDigest ? 'in sync' : 'catching up';
     },
     inviteLink: inviteLink(location.href, { library: claim.library, secret }),
+    showInvite,
+    // The record goes out like any local write; the move waits (bounded) until the relay has it
+    // and the tabs and browsers connected now were sent it — then nothing more is written here
+    // under the old secret. check() moves to this record, or to a concurrent one that won.
+    rotateInvite: async () => {
+      await rotation.rotate();
+      await engine.idle();
+      if (relay) await Promise.race([relay.settled(), new Promise((r) => setTimeout(r, 10_000))]);
+      await new Promise((r) => setTimeout(r, 500)); // y-webrtc encrypts and posts asynchronously
+      sessionStorage.setItem(SHOW_INVITE, '1');
+      const moved = await rotation.check();
+      if (moved.kind !== 'moved') {
+        sessionStorage.removeItem(SHOW_INVITE);
+        throw new Error('the new invite could not be opened on this device');
+      }
+    },
     notices: ice.problems,
     folders: {
       intents,
@@ -539,6 +603,7 @@ async function start(): Promise<void> {
     if (transport.paused || transport.peers().length === 0) return;
     antiEntropy.check().catch(() => undefined);
   }, Number(params.get('anti-entropy-ms') ?? 3000));
+  app.inviteReplaced = stranded;
   storage.onHealth((h) => {
     if (app) app.health = h;
   });
@@ -586,6 +651,7 @@ async function start(): Promise<void> {
     thumbnailStats: () => ({ ...thumbnails.stats }),
     filesStats: () => ({ transfers: { ...files.transfers.stats }, thumbs: { ...files.thumbs.stats } }),
     relay: () => relay?.status() ?? null,
+    rotation: () => ({ ...rotation.stats, sealedTo: [...rotation.lastSealedTo], stranded }),
     transportStats: () => ({ ...transport.channel, bcBytesReceived: transport.counters().bcBytesReceived, stream: { ...net.counters, ...stream.stats } }),
     room,
   } satisfies Partial<TabdriveApi>);
