@@ -38,7 +38,7 @@ import { createIdbRelayStore, createMemoryRelayStore, createRelaySync, withMemor
 import { createRelayConnection, parseRelayUrl, type RelayConnection } from './transport/relay.ts';
 import { deriveRelayKeys } from './transport/relay-crypto.ts';
 import { isDeviceKeys, newDeviceKeys } from './transport/seal.ts';
-import { createRotation, ROTATION_PREFIX, type Members } from './sync/rotation.ts';
+import { createRotation, publishedKeys, ROTATION_PREFIX, type Members } from './sync/rotation.ts';
 import { checkForUpdate, registerServiceWorker } from './pwa/register.ts';
 import App from './ui/App.svelte';
 import { AppState } from './ui/state/app.svelte.ts';
@@ -93,7 +93,7 @@ export interface TabdriveApi {
   /** the always-on relay: state, cursor, outbox, bytes (null: no relay configured) */
   relay?: () => RelayStatus | null;
   /** "Rotate invite": records ignored, envelopes that did not open, moves; whom this tab sealed its last rotation to */
-  rotation?: () => { invalid: number; notMember: number; badEnvelope: number; moved: number; sealedTo: string[]; stranded: boolean };
+  rotation?: () => { invalid: number; notMember: number; badEnvelope: number; moved: number; sealedTo: string[]; stranded: boolean; keyed: string[] };
   /** test hook (test build): resolves once the relay outbox is empty and everything pulled and uploaded */
   relaySettled?: () => Promise<void>;
 }
@@ -651,7 +651,7 @@ async function start(): Promise<void> {
     thumbnailStats: () => ({ ...thumbnails.stats }),
     filesStats: () => ({ transfers: { ...files.transfers.stats }, thumbs: { ...files.thumbs.stats } }),
     relay: () => relay?.status() ?? null,
-    rotation: () => ({ ...rotation.stats, sealedTo: [...rotation.lastSealedTo], stranded }),
+    rotation: () => ({ ...rotation.stats, sealedTo: [...rotation.lastSealedTo], stranded, keyed: [...publishedKeys(doc).keys()] }),
     transportStats: () => ({ ...transport.channel, bcBytesReceived: transport.counters().bcBytesReceived, stream: { ...net.counters, ...stream.stats } }),
     room,
   } satisfies Partial<TabdriveApi>);
