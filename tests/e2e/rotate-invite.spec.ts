@@ -1,9 +1,12 @@
 // "Rotate invite" (issue 13 item 4; sync/rotation.ts) as users meet it: separate browser
 // profiles joined only through a real relay process (signaling off), plus a second tab of the
 // rotating browser (BroadcastChannel).
-//  - A (two tabs) and B are members online; D is a member whose browser is closed.
+//  - A (two tabs) and B are members online; D is a member whose browser is closed; F was a
+//    member, is forgotten before the rotation, and stays online in the old room.
 //  - A rotates: both of A's tabs and B move to the new secret (their room changes) and a tag
 //    made afterwards reaches B; the Invite panel shows the new link.
+//  - F (a member that kept the old secret) sees the rotation it was not given: it is told the
+//    invite is no longer valid and never gets the tag.
 //  - C has only the old link and opens it after the rotation: it is told the invite is no
 //    longer valid and never gets the tag. The relay's log under the old handle, decrypted
 //    with the old secret's keys, holds the rotation record but nothing written after it.
@@ -118,10 +121,19 @@ test('rotate invite: members move over, an old link no longer joins or reads, an
   let ctxD = await launch(dProfile);
   let d = await page(ctxD, joinUrl, true);
   const dDevice = await d.evaluate(() => window.tabdrive.device.uuid);
-  const members = await Promise.all([a1, a2, b, d].map((p) => p.evaluate(() => window.tabdrive.device.uuid)));
-  // A knows every member's device record and public key before it rotates
+  const f = await page(await launch(profile()), joinUrl, true);
+  const members = await Promise.all([a1, a2, b, d, f].map((p) => p.evaluate(() => window.tabdrive.device.uuid)));
+  const fDevice = members[4]!;
+  // A knows every device record and public key before it rotates
   await expect.poll(async () => (await a1.evaluate(() => window.tabdrive.rotation!().keyed)).sort(), { timeout: 60_000 }).toEqual([...members].sort());
-  await expect.poll(() => count(a1, 'SELECT count(*) FROM devices'), { timeout: 60_000 }).toBe(4);
+  await expect.poll(() => count(a1, 'SELECT count(*) FROM devices'), { timeout: 60_000 }).toBe(5);
+  // F is forgotten (Forget device; the UI of it is library-lifecycle.spec's): it keeps the old secret
+  await a1.evaluate(async (uuid) => {
+    const r = await window.tabdrive.actions!.forgetDevice(uuid);
+    if (!r.ok) throw new Error(JSON.stringify(r));
+  }, fDevice);
+  await expect.poll(() => count(f, 'SELECT count(*) FROM forgotten_devices WHERE uuid = ?', [fDevice]), { timeout: 60_000 }).toBe(1);
+  await expect.poll(() => count(b, 'SELECT count(*) FROM forgotten_devices WHERE uuid = ?', [fDevice]), { timeout: 60_000 }).toBe(1);
   await expect.poll(() => tags(d, 'before'), { timeout: 60_000 }).toBe(1);
   await d.evaluate(() => window.tabdrive.relaySettled!());
   const oldRoom = (await roomOf(a1))!;
@@ -144,6 +156,11 @@ test('rotate invite: members move over, an old link no longer joins or reads, an
   await expect.poll(() => tags(a2, 'after'), { timeout: 60_000 }).toBe(1);
   await a1.evaluate(() => window.tabdrive.relaySettled!());
   await b.evaluate(() => window.tabdrive.relaySettled!());
+  // F, forgotten, still on the old secret and online: told, and it never gets the tag
+  await expect(f.getByRole('alert', { name: 'Invite replaced' })).toContainText('This invite is no longer valid', { timeout: 60_000 });
+  expect(await roomOf(f)).toBe(oldRoom);
+  await f.evaluate(() => window.tabdrive.relaySettled!());
+  expect(await tags(f, 'after')).toBe(0);
 
   // C has only the old link: it joins the old room, finds the rotation it cannot open
   const ctxC = await launch(profile());
@@ -174,6 +191,7 @@ test('rotate invite: members move over, an old link no longer joins or reads, an
   expect(await moved(d, oldRoom)).toBe(newRoom);
   expect(await d.evaluate(() => window.tabdrive.device.uuid)).toBe(dDevice);
   await expect.poll(() => tags(d, 'after'), { timeout: 60_000 }).toBe(1);
-  // and C still never got it
+  // and C and F still never got it
   expect(await tags(c, 'after')).toBe(0);
+  expect(await tags(f, 'after')).toBe(0);
 });
