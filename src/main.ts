@@ -294,13 +294,15 @@ async function start(): Promise<void> {
     },
   });
   await rotation.publishKey();
-  rotationCheck = () => rotation.check();
+  // while this tab lingers after its own rotation (rotateInvite below), it decides at the end
+  let lingering = false;
+  rotationCheck = () => (lingering ? Promise.resolve() : rotation.check());
   // A device coming back after a rotation it already holds moves before it connects anywhere.
   if ((await rotation.check()).kind === 'moved') return;
   // Rotation records arrive from peers and the relay; the author's device record may come later.
   metaMap(doc).observe((e) => {
     if (e.transaction.origin === LOCAL_ORIGIN) return;
-    if ([...e.keysChanged].some((k: string) => k.startsWith(ROTATION_PREFIX))) void rotation.check();
+    if ([...e.keysChanged].some((k: string) => k.startsWith(ROTATION_PREFIX))) void rotationCheck?.();
   });
   // The always-on relay (?relay=ws://host:port; ?relay= for none): by default the one `npm
   // start` runs beside the app. The test build has no default: a test names its relay.
@@ -507,11 +509,16 @@ async function start(): Promise<void> {
     // and the tabs and browsers connected now were sent it — then nothing more is written here
     // under the old secret. check() moves to this record, or to a concurrent one that won.
     rotateInvite: async () => {
-      await rotation.rotate();
+      lingering = true;
+      await rotation.rotate().catch((e: unknown) => {
+        lingering = false;
+        throw e;
+      });
       await engine.idle();
       if (relay) await Promise.race([relay.settled(), new Promise((r) => setTimeout(r, 10_000))]);
       await new Promise((r) => setTimeout(r, 500)); // y-webrtc encrypts and posts asynchronously
       sessionStorage.setItem(SHOW_INVITE, '1');
+      lingering = false;
       const moved = await rotation.check();
       if (moved.kind !== 'moved') {
         sessionStorage.removeItem(SHOW_INVITE);
