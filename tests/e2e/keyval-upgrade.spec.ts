@@ -110,9 +110,9 @@ const registryKeys = (page: Page) =>
   });
 
 async function secretOf(page: Page): Promise<string> {
-  await page.getByRole('button', { name: 'Invite' }).click();
+  await page.getByRole('button', { name: 'Invite', exact: true }).click();
   const link = await page.getByRole('textbox', { name: 'Invite link' }).inputValue();
-  await page.getByRole('button', { name: 'Invite' }).click();
+  await page.getByRole('button', { name: 'Invite', exact: true }).click();
   return /#\/join\/[^/]+\/([^/]+)$/.exec(link)![1]!;
 }
 

@@ -58,9 +58,9 @@ async function joinInvite(context: BrowserContext, baseURL: string, relay: strin
   return page;
 }
 async function inviteOf(page: Page): Promise<{ library: string; secret: string }> {
-  await page.getByRole('button', { name: 'Invite' }).click();
+  await page.getByRole('button', { name: 'Invite', exact: true }).click();
   const link = await page.getByRole('textbox', { name: 'Invite link' }).inputValue();
-  await page.getByRole('button', { name: 'Invite' }).click();
+  await page.getByRole('button', { name: 'Invite', exact: true }).click();
   const m = /#\/join\/([^/]+)\/([^/]+)$/.exec(link)!;
   return { library: m[1]!, secret: m[2]! };
 }

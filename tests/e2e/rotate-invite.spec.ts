@@ -57,7 +57,7 @@ async function page(context: BrowserContext, url: string, join = false): Promise
 }
 async function inviteLinkOf(p: Page): Promise<string> {
   const box = p.getByRole('textbox', { name: 'Invite link' });
-  if (!(await box.isVisible())) await p.getByRole('button', { name: 'Invite' }).click();
+  if (!(await box.isVisible())) await p.getByRole('button', { name: 'Invite', exact: true }).click();
   return box.inputValue();
 }
 const secretOf = (link: string): string => /#\/join\/[^/]+\/([^/]+)$/.exec(link)![1]!;
@@ -171,7 +171,7 @@ test('rotate invite: members move over, an old link no longer joins or reads, an
   await c.evaluate(() => window.tabdrive.relaySettled!());
   expect(await tags(c, 'after')).toBe(0);
   expect((await c.evaluate(() => window.tabdrive.rotation!())).stranded).toBe(true);
-  await c.getByRole('button', { name: 'Invite' }).click();
+  await c.getByRole('button', { name: 'Invite', exact: true }).click();
   await expect(c.getByRole('textbox', { name: 'Invite link' })).toHaveCount(0);
 
   // what the relay keeps under each handle: the old one has the rotation, nothing after it
