@@ -296,9 +296,13 @@ async function start(): Promise<void> {
   await rotation.publishKey();
   // while this tab lingers after its own rotation (rotateInvite below), it decides at the end
   let lingering = false;
-  rotationCheck = () => (lingering ? Promise.resolve() : rotation.check());
+  // a move that fails (the registry could not be written) leaves this tab where it was; the
+  // next change to the document or the devices tries again
+  const checkRotation = () => rotation.check().catch((e: unknown) => console.warn('rotate invite: could not follow', e));
+  rotationCheck = () => (lingering ? Promise.resolve() : checkRotation());
   // A device coming back after a rotation it already holds moves before it connects anywhere.
-  if ((await rotation.check()).kind === 'moved') return;
+  const atBoot = await checkRotation();
+  if (atBoot && atBoot.kind === 'moved') return;
   // Rotation records arrive from peers and the relay; the author's device record may come later.
   metaMap(doc).observe((e) => {
     if (e.transaction.origin === LOCAL_ORIGIN) return;

@@ -204,10 +204,9 @@ export function createRotation(deps: RotationDeps): Rotation {
         continue; // R3: this device cannot follow it; the next best may include it
       }
       deps.stranded(false);
+      await deps.move(secret); // a failure leaves this device where it was: the next check tries again
       stats.moved++;
-      done = { kind: 'moved', record: r };
-      await deps.move(secret);
-      return done;
+      return (done = { kind: 'moved', record: r });
     }
     return null;
   }

@@ -141,18 +141,24 @@ test('rotate invite: members move over, an old link no longer joins or reads, an
   // D's browser closes: it is offline during the rotation
   await ctxD.close();
 
+  const clicked = Date.now();
   await a1.getByRole('button', { name: 'Rotate invite' }).click();
   const newRoom = await moved(a1, oldRoom);
   expect(await moved(a2, oldRoom)).toBe(newRoom);
   expect(await moved(b, oldRoom)).toBe(newRoom);
+  // when each restart began (its page's time origin) and when it was ready (in this poll's steps)
+  const began = async (p: Page) => Math.round((await p.evaluate(() => performance.timeOrigin)) - clicked);
+  console.log(`[figure] rotate invite: click → restart of A ${await began(a1)} ms, A's other tab ${await began(a2)} ms, B (through the relay) ${await began(b)} ms; all ready on the new secret ${Date.now() - clicked} ms after the click`);
   // the rotating tab shows the new link; its secret is a new one
   const newLink = await a1.getByRole('textbox', { name: 'Invite link' }).inputValue();
   const newSecret = secretOf(newLink);
   expect(newSecret).not.toBe(oldSecret);
   expect(newLink).not.toContain(oldSecret);
   // members sync on the new secret
+  const tagged = Date.now();
   await tag(a1, 'after');
   await expect.poll(() => tags(b, 'after'), { timeout: 60_000 }).toBe(1);
+  console.log(`[figure] rotate invite: a tag made after the rotation reached B ${Date.now() - tagged} ms later (poll steps)`);
   await expect.poll(() => tags(a2, 'after'), { timeout: 60_000 }).toBe(1);
   await a1.evaluate(() => window.tabdrive.relaySettled!());
   await b.evaluate(() => window.tabdrive.relaySettled!());

@@ -37,6 +37,8 @@ interface Dev {
   secret: string;
   moved: string | null;
   stranded: boolean;
+  /** the next move fails (the registry could not be written) */
+  failNextMove?: boolean;
   rotation: Rotation;
 }
 
@@ -59,6 +61,10 @@ async function device(secret: string, members: () => Members, uuid = crypto.rand
       stamp: () => clock.next(),
       newSecret,
       move: (s) => {
+        if (d.failNextMove) {
+          d.failNextMove = false;
+          return Promise.reject(new Error('registry not writable'));
+        }
         d.moved = s;
         return Promise.resolve();
       },
@@ -90,12 +96,18 @@ describe('rotation', () => {
     forgotten.add(c.uuid);
     sync(a, b, c); // e only has the old link: it meets the document later
     const record = await a.rotation.rotate();
+    const bytes = String(metaMap(a.doc).get(`${ROTATION_PREFIX}${record.hlc}`)).length;
+    console.log(`[figure] a rotation record sealed to ${record.env.length} devices: ${bytes} B, of which ${JSON.stringify(record.env[0]).length + 1} B an envelope`);
     expect(new Set(a.rotation.lastSealedTo)).toEqual(new Set([a.uuid, b.uuid]));
     expect(record.env.map((x) => x.d).sort()).toEqual([a.uuid, b.uuid].sort());
     sync(a, b, c, e);
     expect((await a.rotation.check()).kind).toBe('moved');
     expect(await fingerprint(LIBRARY, a.moved!)).toBe(record.to);
     expect(JSON.stringify(metaMap(a.doc).toJSON())).not.toContain(a.moved!);
+    // a move that fails (registry not writable) leaves b where it was; the next check moves it
+    b.failNextMove = true;
+    await expect(b.rotation.check()).rejects.toThrow('registry not writable');
+    expect(b.moved).toBeNull();
     expect((await b.rotation.check()).kind).toBe('moved');
     expect(b.moved).toBe(a.moved);
     expect((await c.rotation.check()).kind).toBe('stranded');
