@@ -285,6 +285,10 @@ async function start(): Promise<void> {
     newSecret,
     move: async (next) => {
       await engine.idle();
+      // what this device wrote before it moved leaves its relay outbox under the old handle
+      // (bounded: a blob left there would reach the new handle, undecryptable, counted there;
+      // its content goes up with the whole state at the new handle's first meeting)
+      if (relay) await Promise.race([relay.settled(), new Promise((r) => setTimeout(r, 3000))]);
       await registry.rotate(claim.library, secret, next);
       location.reload();
     },

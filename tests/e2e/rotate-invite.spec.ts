@@ -197,6 +197,9 @@ test('rotate invite: members move over, an old link no longer joins or reads, an
   expect(await moved(d, oldRoom)).toBe(newRoom);
   expect(await d.evaluate(() => window.tabdrive.device.uuid)).toBe(dDevice);
   await expect.poll(() => tags(d, 'after'), { timeout: 60_000 }).toBe(1);
+  // nothing under the new handle was sealed with the old key (each device emptied its outbox
+  // under the old handle before it moved)
+  for (const p of [a1, a2, b, d]) expect((await p.evaluate(() => window.tabdrive.relay!()!)).undecryptable).toBe(0);
   // and C and F still never got it
   expect(await tags(c, 'after')).toBe(0);
   expect(await tags(f, 'after')).toBe(0);
