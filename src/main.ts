@@ -93,7 +93,7 @@ export interface TabdriveApi {
   /** the always-on relay: state, cursor, outbox, bytes (null: no relay configured) */
   relay?: () => RelayStatus | null;
   /** "Rotate invite": records ignored, envelopes that did not open, moves; whom this tab sealed its last rotation to */
-  rotation?: () => { invalid: number; notMember: number; badEnvelope: number; moved: number; sealedTo: string[]; stranded: boolean; keyed: string[] };
+  rotation?: () => { invalid: number; notMember: number; badEnvelope: number; moved: number; badKey: number; sealedTo: string[]; stranded: boolean; keyed: string[] };
   /** test hook (test build): resolves once the relay outbox is empty and everything pulled and uploaded */
   relaySettled?: () => Promise<void>;
 }

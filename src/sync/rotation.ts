@@ -56,6 +56,8 @@ export interface RotationStats {
   badEnvelope: number;
   /** moves made (to another secret) */
   moved: number;
+  /** members left out of this device's rotations: their published key is no P-256 point */
+  badKey: number;
 }
 
 const te = new TextEncoder();
@@ -168,7 +170,7 @@ export interface Rotation {
 }
 
 export function createRotation(deps: RotationDeps): Rotation {
-  const stats: RotationStats = { invalid: 0, notMember: 0, badEnvelope: 0, moved: 0 };
+  const stats: RotationStats = { invalid: 0, notMember: 0, badEnvelope: 0, moved: 0, badKey: 0 };
   /** records already counted (a check runs after every change; count each once) */
   const counted = new Set<string>();
   const countOnce = (what: keyof RotationStats, id: string): void => {
@@ -249,9 +251,11 @@ export function createRotation(deps: RotationDeps): Rotation {
         if (!recipients.some((r) => r.device === deps.self)) recipients.push({ device: deps.self, publicKey: deps.keys.publicKey });
         const hlc = deps.stamp();
         const sealed = await seal(recipients, secret, sealContext(deps.library, hlc, from, to));
+        stats.badKey += sealed.skipped.length;
+        if (!sealed.env.some((e) => e.d === deps.self)) throw new Error('this device could not seal the new secret to itself');
         const record: RotationRecord = { hlc, from, to, by: deps.self, epk: sealed.epk, env: sealed.env };
         await deps.setMeta(`${ROTATION_PREFIX}${hlc}`, JSON.stringify({ v: ROTATION_VERSION, from, to, by: deps.self, epk: sealed.epk, env: sealed.env }));
-        lastSealedTo = recipients.map((r) => r.device);
+        lastSealedTo = sealed.env.map((e) => e.d);
         return record;
       }),
     get stats() {

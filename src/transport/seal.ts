@@ -39,6 +39,8 @@ export interface Sealed {
   /** the ephemeral public key (`p256:…`) */
   readonly epk: string;
   readonly env: readonly Envelope[];
+  /** recipients whose published key is no P-256 point: left out, not fatal for the others */
+  readonly skipped: readonly string[];
 }
 
 export const b64 = (b: Uint8Array): string => btoa(String.fromCharCode(...b)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
@@ -90,13 +92,21 @@ async function envelopeKey(priv: CryptoKey, pub: CryptoKey, device: string, cont
 export async function seal(recipients: readonly { device: string; publicKey: string }[], plaintext: string, context: string): Promise<Sealed> {
   const eph = await crypto.subtle.generateKey(CURVE, true, ['deriveBits']);
   const env: Envelope[] = [];
+  const skipped: string[] = [];
   for (const r of recipients) {
-    const key = await envelopeKey(eph.privateKey, await importPublic(r.publicKey), r.device, context);
+    let pub: CryptoKey;
+    try {
+      pub = await importPublic(r.publicKey);
+    } catch {
+      skipped.push(r.device);
+      continue;
+    }
+    const key = await envelopeKey(eph.privateKey, pub, r.device, context);
     const nonce = crypto.getRandomValues(new Uint8Array(12));
     const ct = await crypto.subtle.encrypt({ name: 'AES-GCM', iv: nonce, additionalData: te.encode(context) }, key, te.encode(plaintext));
     env.push({ d: r.device, n: b64(nonce), c: b64(new Uint8Array(ct)) });
   }
-  return { epk: await exportPublic(eph.publicKey), env };
+  return { epk: await exportPublic(eph.publicKey), env, skipped };
 }
 
 /** Opens this device's envelope; throws SealError for anything that is not one sealed to it. */

@@ -12,6 +12,7 @@
 //    with the old secret's keys, holds the rotation record but nothing written after it.
 //  - D comes back later: it learns of the rotation from the relay's old log, moves over and
 //    gets the tag.
+// And without a relay: a second tab moves over through the BroadcastChannel alone.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -203,4 +204,23 @@ test('rotate invite: members move over, an old link no longer joins or reads, an
   // and C and F still never got it
   expect(await tags(c, 'after')).toBe(0);
   expect(await tags(f, 'after')).toBe(0);
+});
+
+test('rotate invite without a relay: a tab of the same browser moves over through the BroadcastChannel alone', async ({ baseURL }) => {
+  const ctx = await launch(profile());
+  const tabsOnly = `${baseURL}/?signaling=&relay=`;
+  const a1 = await page(ctx, tabsOnly);
+  const a2 = await page(ctx, tabsOnly);
+  const other = await a2.evaluate(() => window.tabdrive.device.uuid);
+  await expect.poll(async () => (await a1.evaluate(() => window.tabdrive.rotation!().keyed)).includes(other)).toBe(true);
+  await expect.poll(() => count(a1, 'SELECT count(*) FROM devices')).toBe(2);
+  const oldRoom = (await roomOf(a1))!;
+  const oldSecret = secretOf(await inviteLinkOf(a1));
+  await a1.getByRole('button', { name: 'Rotate invite' }).click();
+  const newRoom = await moved(a1, oldRoom);
+  expect(await moved(a2, oldRoom)).toBe(newRoom);
+  expect(secretOf(await a1.getByRole('textbox', { name: 'Invite link' }).inputValue())).not.toBe(oldSecret);
+  await tag(a2, 'after');
+  await expect.poll(() => tags(a1, 'after')).toBe(1);
+  expect(await a1.evaluate(() => window.tabdrive.relay!())).toBeNull();
 });

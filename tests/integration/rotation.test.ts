@@ -150,10 +150,26 @@ describe('rotation', () => {
     const r = await b.rotation.check();
     expect(r.kind).toBe('moved');
     expect(await fingerprint(LIBRARY, b.moved!)).toBe(good.to);
-    expect(b.rotation.stats).toEqual({ invalid: 4, notMember: 2, badEnvelope: 1, moved: 1 });
+    expect(b.rotation.stats).toEqual({ invalid: 4, notMember: 2, badEnvelope: 1, moved: 1, badKey: 0 });
     // checking again counts nothing twice
     await b.rotation.check();
     expect(b.rotation.stats.invalid).toBe(4);
+  });
+
+  it('a member whose published key is no P-256 point is left out; the others still get the new secret', async () => {
+    const s0 = newSecret();
+    const known = new Set<string>();
+    const members = (): Members => ({ known, forgotten: new Set() });
+    const [a, b, bad] = [await device(s0, members), await device(s0, members), await device(s0, members)];
+    for (const d of [a, b, bad]) known.add(d.uuid);
+    metaMap(bad.doc).set(`${KEY_PREFIX}${bad.uuid}`, `p256:${'A'.repeat(87)}`); // well formed, not a point
+    sync(a, b, bad);
+    const record = await a.rotation.rotate();
+    expect(record.env.map((e) => e.d).sort()).toEqual([a.uuid, b.uuid].sort());
+    expect(a.rotation.stats.badKey).toBe(1);
+    sync(a, b, bad);
+    expect((await b.rotation.check()).kind).toBe('moved');
+    expect((await bad.rotation.check()).kind).toBe('stranded');
   });
 
   it('two concurrent rotations converge on one: highest HLC wins, the loser and its followers move to it', async () => {
