@@ -517,6 +517,8 @@ async function start(): Promise<void> {
     // and the tabs and browsers connected now were sent it — then nothing more is written here
     // under the old secret. check() moves to this record, or to a concurrent one that won.
     rotateInvite: async () => {
+      // a rotation this tab has not followed yet comes first (it moves, or says it was left out)
+      if ((await rotation.check()).kind !== 'stay') return;
       lingering = true;
       await rotation.rotate().catch((e: unknown) => {
         lingering = false;
