@@ -519,6 +519,13 @@ async function start(): Promise<void> {
     rotateInvite: async () => {
       // a rotation this tab has not followed yet comes first (it moves, or says it was left out)
       if ((await rotation.check()).kind !== 'stay') return;
+      // the record must reach the other members: through a peer now, or the relay for later
+      if (transport.paused) throw new Error('resume sync first: the other members must receive the new invite');
+      const m = await members();
+      const keyed = publishedKeys(doc);
+      const others = [...m.known].filter((d) => d !== claim.device && !m.forgotten.has(d) && keyed.has(d));
+      if (others.length && transport.peers().length === 0 && relay?.status().state !== 'connected')
+        throw new Error('no other member is online and no relay is connected: they could not receive the new invite');
       lingering = true;
       await rotation.rotate().catch((e: unknown) => {
         lingering = false;

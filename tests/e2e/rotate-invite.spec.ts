@@ -216,6 +216,13 @@ test('rotate invite without a relay: a tab of the same browser moves over throug
   await expect.poll(() => count(a1, 'SELECT count(*) FROM devices')).toBe(2);
   const oldRoom = (await roomOf(a1))!;
   const oldSecret = secretOf(await inviteLinkOf(a1));
+  // paused, the new invite could reach nobody: refused, in words, and nothing moves
+  await a1.evaluate(() => window.tabdrive.pause(true));
+  await a1.getByRole('button', { name: 'Rotate invite' }).click();
+  await expect(a1.getByRole('alert').filter({ hasText: 'Rotate invite failed' })).toContainText('resume sync first');
+  expect(await roomOf(a1)).toBe(oldRoom);
+  await a1.evaluate(() => window.tabdrive.pause(false));
+  await expect.poll(async () => (await a1.evaluate(() => window.tabdrive.stats())).peers).toBeGreaterThan(0);
   await a1.getByRole('button', { name: 'Rotate invite' }).click();
   const newRoom = await moved(a1, oldRoom);
   expect(await moved(a2, oldRoom)).toBe(newRoom);
