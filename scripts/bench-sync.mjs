@@ -292,7 +292,7 @@ async function main() {
     const ctxA = await launch();
     const ctxB = await launch();
     const a = await app(ctxA, `${base}/?signaling=${signaling}`);
-    await a.getByRole('button', { name: 'Invite' }).click();
+    await a.getByRole('button', { name: 'Invite', exact: true }).click();
     const hash = new URL(await a.getByRole('textbox', { name: 'Invite link' }).inputValue()).hash;
     const b = await app(ctxB, `${base}/?signaling=${signaling}${hash}`);
     const ours = await latencyOurs(a, b);
@@ -399,7 +399,7 @@ async function receive({ ctxA, a, pidsA, target }, path, timeout, every) {
   let url = `${base}/?signaling=&new-device${path === 'tab' ? '' : '&no-seed'}`;
   let ctxB = ctxA;
   if (path === 'browser') {
-    await a.getByRole('button', { name: 'Invite' }).click();
+    await a.getByRole('button', { name: 'Invite', exact: true }).click();
     const hash = new URL(await a.getByRole('textbox', { name: 'Invite link' }).inputValue()).hash;
     url = `${base}/?signaling=${signaling}${hash}`;
     ctxB = await launch();

@@ -38,6 +38,8 @@ import type { RemoteThumbStats } from './media/remote-thumbs.ts';
 import { createIdbRelayStore, createMemoryRelayStore, createRelaySync, withMemoryFallback, withRelay, type RelaySync, type RelayStatus } from './sync/relay-sync.ts';
 import { createRelayConnection, parseRelayUrl, type RelayConnection } from './transport/relay.ts';
 import { deriveRelayKeys } from './transport/relay-crypto.ts';
+import { isDeviceKeys, newDeviceKeys } from './transport/seal.ts';
+import { createRotation, publishedKeys, ROTATION_PREFIX, type Members } from './sync/rotation.ts';
 import { checkForUpdate, registerServiceWorker } from './pwa/register.ts';
 import App from './ui/App.svelte';
 import { AppState } from './ui/state/app.svelte.ts';
@@ -91,6 +93,8 @@ export interface TabdriveApi {
   writeAsNewerBuild?: (schema: number, shared: readonly { model: string; uuid: string; op: string; fields: Record<string, unknown> }[]) => void;
   /** the always-on relay: state, cursor, outbox, bytes (null: no relay configured) */
   relay?: () => RelayStatus | null;
+  /** "Rotate invite": records ignored, envelopes that did not open, moves; whom this tab sealed its last rotation to */
+  rotation?: () => { invalid: number; notMember: number; badEnvelope: number; moved: number; badKey: number; sealedTo: string[]; stranded: boolean; keyed: string[] };
   /** test hook (test build): resolves once the relay outbox is empty and everything pulled and uploaded */
   relaySettled?: () => Promise<void>;
   /** test hook (test build): the library as a compressed snapshot — every owner's rows as the
@@ -220,9 +224,11 @@ async function start(): Promise<void> {
     stream?.forget(rows.map((r) => String(r['uuid'])));
   };
   let relay: RelaySync | null = null;
+  let rotationCheck: (() => Promise<unknown>) | null = null;
   const committed = (r: CommitResult, origin: 'local' | 'remote'): void => {
     if (app && r.tables.length) void app.tablesChanged(r.tables);
     if (r.tables.includes('forgotten_devices')) void noteForgotten();
+    if (r.tables.includes('devices') || r.tables.includes('forgotten_devices')) void rotationCheck?.();
     // For devtools and the bench: a change is in this device's SQLite from this moment.
     dispatchEvent(new CustomEvent('tabdrive:commit', { detail: { origin, tables: r.tables, at: performance.timeOrigin + performance.now() } }));
   };
@@ -259,6 +265,58 @@ async function start(): Promise<void> {
   if (boot.upgraded) unwrap(await engine.rematerialize());
   void engine.announceSchema(boot.schema.build);
   const secret = await registry.secret(claim.library, newSecret());
+  // "Rotate invite" (sync/rotation.ts): this device's key pair (its public half in the
+  // document), and the move to a newer secret sealed to it. A move restarts the tab: every
+  // key, room, channel and relay handle derives from the secret once, below, so nothing can
+  // stay on the old one (R1). A tab that just rotated opens the Invite panel on the new link.
+  const deviceKeys = await registry.deviceKeys(claim.device, newDeviceKeys, isDeviceKeys);
+  const SHOW_INVITE = 'tabdrive:show-invite';
+  const showInvite = sessionStorage.getItem(SHOW_INVITE) === '1';
+  sessionStorage.removeItem(SHOW_INVITE);
+  let stranded = false;
+  const members = async (): Promise<Members> => ({
+    known: new Set((await query('SELECT uuid FROM devices')).map((r) => String(r['uuid']))),
+    forgotten: new Set((await query('SELECT uuid FROM forgotten_devices')).map((r) => String(r['uuid']))),
+  });
+  const rotation = createRotation({
+    doc,
+    library: claim.library,
+    self: claim.device,
+    keys: deviceKeys,
+    secret,
+    members,
+    setMeta: (k, v) => engine.setMeta(k, v),
+    stamp: () => clock.next(),
+    newSecret,
+    move: async (next) => {
+      await engine.idle();
+      // what this device wrote before it moved leaves its relay outbox under the old handle
+      // (bounded: a blob left there would reach the new handle, undecryptable, counted there;
+      // its content goes up with the whole state at the new handle's first meeting)
+      if (relay) await Promise.race([relay.settled(), new Promise((r) => setTimeout(r, 3000))]);
+      await registry.rotate(claim.library, secret, next);
+      location.reload();
+    },
+    stranded: (s) => {
+      stranded = s;
+      if (app) app.inviteReplaced = s;
+    },
+  });
+  await rotation.publishKey();
+  // while this tab lingers after its own rotation (rotateInvite below), it decides at the end
+  let lingering = false;
+  // a move that fails (the registry could not be written) leaves this tab where it was; the
+  // next change to the document or the devices tries again
+  const checkRotation = () => rotation.check().catch((e: unknown) => console.warn('rotate invite: could not follow', e));
+  rotationCheck = () => (lingering ? Promise.resolve() : checkRotation());
+  // A device coming back after a rotation it already holds moves before it connects anywhere.
+  const atBoot = await checkRotation();
+  if (atBoot && atBoot.kind === 'moved') return;
+  // Rotation records arrive from peers and the relay; the author's device record may come later.
+  metaMap(doc).observe((e) => {
+    if (e.transaction.origin === LOCAL_ORIGIN) return;
+    if ([...e.keysChanged].some((k: string) => k.startsWith(ROTATION_PREFIX))) void rotationCheck?.();
+  });
   // The always-on relay (?relay=ws://host:port; ?relay= for none): by default the one `npm
   // start` runs beside the app. The test build has no default: a test names its relay.
   const relayParam = params.get('relay');
@@ -459,6 +517,36 @@ async function start(): Promise<void> {
       return s.digest === antiEntropy.stats.lastDigest ? 'in sync' : 'catching up';
     },
     inviteLink: inviteLink(location.href, { library: claim.library, secret }),
+    showInvite,
+    // The record goes out like any local write; the move waits (bounded) until the relay has it
+    // and the tabs and browsers connected now were sent it — then nothing more is written here
+    // under the old secret. check() moves to this record, or to a concurrent one that won.
+    rotateInvite: async () => {
+      // a rotation this tab has not followed yet comes first (it moves, or says it was left out)
+      if ((await rotation.check()).kind !== 'stay') return;
+      // the record must reach the other members: through a peer now, or the relay for later
+      if (transport.paused) throw new Error('resume sync first: the other members must receive the new invite');
+      const m = await members();
+      const keyed = publishedKeys(doc);
+      const others = [...m.known].filter((d) => d !== claim.device && !m.forgotten.has(d) && keyed.has(d));
+      if (others.length && transport.peers().length === 0 && relay?.status().state !== 'connected')
+        throw new Error('no other member is online and no relay is connected: they could not receive the new invite');
+      lingering = true;
+      await rotation.rotate().catch((e: unknown) => {
+        lingering = false;
+        throw e;
+      });
+      await engine.idle();
+      if (relay) await Promise.race([relay.settled(), new Promise((r) => setTimeout(r, 10_000))]);
+      await new Promise((r) => setTimeout(r, 500)); // y-webrtc encrypts and posts asynchronously
+      sessionStorage.setItem(SHOW_INVITE, '1');
+      lingering = false;
+      const moved = await rotation.check();
+      if (moved.kind !== 'moved') {
+        sessionStorage.removeItem(SHOW_INVITE);
+        throw new Error('the new invite could not be opened on this device');
+      }
+    },
     notices: ice.problems,
     folders: {
       intents,
@@ -544,6 +632,7 @@ async function start(): Promise<void> {
     if (transport.paused || transport.peers().length === 0) return;
     antiEntropy.check().catch(() => undefined);
   }, Number(params.get('anti-entropy-ms') ?? 3000));
+  app.inviteReplaced = stranded;
   storage.onHealth((h) => {
     if (app) app.health = h;
   });
@@ -591,6 +680,7 @@ async function start(): Promise<void> {
     thumbnailStats: () => ({ ...thumbnails.stats }),
     filesStats: () => ({ transfers: { ...files.transfers.stats }, thumbs: { ...files.thumbs.stats } }),
     relay: () => relay?.status() ?? null,
+    rotation: () => ({ ...rotation.stats, sealedTo: [...rotation.lastSealedTo], stranded, keyed: [...publishedKeys(doc).keys()] }),
     transportStats: () => ({ ...transport.channel, bcBytesReceived: transport.counters().bcBytesReceived, stream: { ...net.counters, ...stream.stats } }),
     room,
   } satisfies Partial<TabdriveApi>);

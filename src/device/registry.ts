@@ -9,6 +9,7 @@
  *   'gone:<device>'     → Grave { device, library }: a retired slot whose databases are to be
  *                         deleted (device/cleanup.ts); written in the transaction that removes
  *                         the slot, removed once they are
+ *   'keys:<device>'     → { privateKey: CryptoKey (non-extractable), publicKey } ("Rotate invite")
  *
  * Every write is 'strict': on disk before the device boots (ARCHITECTURE "Device slots").
  *
@@ -143,6 +144,7 @@ export async function openSlotRegistry(idb: IDBFactory, locks: RegistryLocks | n
           // one transaction: the slot goes and its grave comes, or neither
           if (isSlot(slot)) s.put({ device, library: slot.library } satisfies Grave, graveKey(device));
           s.delete(slotKey(device));
+          s.delete(`keys:${device}`); // its key pair ("Rotate invite") goes with it
           await promisifyRequest(s.transaction);
         }),
       ),
@@ -157,6 +159,21 @@ export async function openSlotRegistry(idb: IDBFactory, locks: RegistryLocks | n
       return found;
     },
     bury: (device) => del(graveKey(device), store),
+    rotate: (library, from, to) =>
+      exclusive(async () => {
+        let now = to;
+        await update<unknown>(secretKey(library), (kept) => (now = kept === from || typeof kept !== 'string' ? to : kept), store);
+        return now;
+      }),
+    deviceKeys: <K>(device: string, make: () => Promise<K>, valid: (v: unknown) => v is K): Promise<K> =>
+      exclusive(async () => {
+        const kept = await get<unknown>(`keys:${device}`, store);
+        if (valid(kept)) return kept;
+        if (kept !== undefined) invalid++;
+        const made = await make();
+        await set(`keys:${device}`, made, store);
+        return made;
+      }),
     stats: () => ({ migrated, invalid }),
   };
 }

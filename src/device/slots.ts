@@ -53,6 +53,14 @@ export interface SlotRegistry {
   graves(): Promise<Grave[]>;
   /** Its databases are deleted: the grave goes. */
   bury(device: string): Promise<void>;
+  /**
+   * "Rotate invite": replaces the library's secret `from` with `to` — only while `from` is
+   * still the stored one (another tab of this browser may have moved it already, or to
+   * another secret). Returns the secret stored afterwards.
+   */
+  rotate(library: string, from: string, to: string): Promise<string>;
+  /** The device's key pair (made by `make` the first time; the first caller's wins). */
+  deviceKeys<K>(device: string, make: () => Promise<K>, valid: (v: unknown) => v is K): Promise<K>;
 }
 
 /** A retired slot: its databases are deleted by whichever tab of this browser gets to it. */
@@ -66,6 +74,7 @@ export function createMemorySlotRegistry(): SlotRegistry {
   const all = new Map<string, Slot>();
   const secrets = new Map<string, string>();
   const graves = new Map<string, Grave>();
+  const keys = new Map<string, unknown>();
   return {
     library: (candidate) => Promise.resolve((lib ??= candidate)),
     secret: (library, candidate) => Promise.resolve(secrets.get(library) ?? (secrets.set(library, candidate), candidate)),
@@ -91,6 +100,19 @@ export function createMemorySlotRegistry(): SlotRegistry {
     },
     graves: () => Promise.resolve([...graves.values()]),
     bury: (device) => Promise.resolve(void graves.delete(device)),
+    rotate: (library, from, to) => {
+      if (secrets.get(library) === from) secrets.set(library, to);
+      return Promise.resolve(secrets.get(library) ?? to);
+    },
+    deviceKeys: async <K>(device: string, make: () => Promise<K>, valid: (v: unknown) => v is K): Promise<K> => {
+      const kept = keys.get(device);
+      if (valid(kept)) return kept;
+      const made = await make();
+      const again = keys.get(device);
+      if (valid(again)) return again;
+      keys.set(device, made);
+      return made;
+    },
   };
 }
 

@@ -95,6 +95,12 @@ export interface SyncEngine {
    * one is offline. No write when the document already says so.
    */
   announceSchema(version: number): Promise<void>;
+  /**
+   * Sets one `meta` key (a device's own key, e.g. `key:<device>`, or a unique one such as
+   * `rotation:<hlc>`) in a LOCAL transaction, journalled like every local write. No write
+   * when the document already holds that value.
+   */
+  setMeta(key: string, value: string | number): Promise<void>;
   /** The highest schema version any device of the library recorded in the document. */
   newestSchema(): number;
   /** Re-applies the document's shared log and device records to SQLite: after a migration
@@ -272,6 +278,16 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     }, ackDelayMs);
   }
 
+  function setMeta(key: string, value: string | number): Promise<void> {
+    return serial(async () => {
+      if (metaMap(doc).get(key) === value) return;
+      captured = [];
+      doc.transact(() => metaMap(doc).set(key, value), LOCAL_ORIGIN);
+      const yUpdate = captured.length ? Y.mergeUpdates(captured) : null;
+      captured = [];
+      if (yUpdate) await storage.call('commit', { changes: [], hlc: clock.current(), yUpdate });
+    });
+  }
   return {
     boot(updates) {
       doc.transact(() => {
@@ -343,16 +359,9 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       });
     },
     announceSchema(version) {
-      return serial(async () => {
-        const key = `${SCHEMA_KEY}${device}`;
-        if (metaMap(doc).get(key) === version) return;
-        captured = [];
-        doc.transact(() => metaMap(doc).set(key, version), LOCAL_ORIGIN);
-        const yUpdate = captured.length ? Y.mergeUpdates(captured) : null;
-        captured = [];
-        if (yUpdate) await storage.call('commit', { changes: [], hlc: clock.current(), yUpdate });
-      });
+      return setMeta(`${SCHEMA_KEY}${device}`, version);
     },
+    setMeta,
     newestSchema() {
       let top = 0;
       metaMap(doc).forEach((v, k) => {

@@ -30,7 +30,7 @@ async function recordViolations(context: BrowserContext): Promise<string[]> {
 
 async function inviteOf(page: Page): Promise<{ link: string; library: string; secret: string }> {
   const box = page.getByRole('textbox', { name: 'Invite link' });
-  if (!(await box.isVisible())) await page.getByRole('button', { name: 'Invite' }).click();
+  if (!(await box.isVisible())) await page.getByRole('button', { name: 'Invite', exact: true }).click();
   const link = await box.inputValue();
   const m = /#\/join\/([^/]+)\/([^/]+)$/.exec(link);
   if (!m) throw new Error(`not an invite link: ${link}`);

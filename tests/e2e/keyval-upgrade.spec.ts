@@ -110,9 +110,9 @@ const registryKeys = (page: Page) =>
   });
 
 async function secretOf(page: Page): Promise<string> {
-  await page.getByRole('button', { name: 'Invite' }).click();
+  await page.getByRole('button', { name: 'Invite', exact: true }).click();
   const link = await page.getByRole('textbox', { name: 'Invite link' }).inputValue();
-  await page.getByRole('button', { name: 'Invite' }).click();
+  await page.getByRole('button', { name: 'Invite', exact: true }).click();
   return /#\/join\/[^/]+\/([^/]+)$/.exec(link)![1]!;
 }
 
@@ -152,7 +152,8 @@ test('a browser with the previous layout keeps its device, library, secret and k
   expect(await page.evaluate(() => window.tabdrive.room)).toBe(room);
   await expect(locations(page)).toContainText('2 files');
   // the slot moved into the one idb-keyval store; the old store is left empty
-  expect(await registryKeys(page)).toEqual({ meta: ['library', `secret:${library}`, `slot:${device}`], slots: [] });
+  // (and the device's key pair, "Rotate invite": made at its first start under this build)
+  expect(await registryKeys(page)).toEqual({ meta: [`keys:${device}`, 'library', `secret:${library}`, `slot:${device}`], slots: [] });
 
   // "Rescan" reads the folder through the handle the previous version kept: no picker.
   await writeKept(page, { 'c.txt': 'gamma' });
@@ -193,6 +194,7 @@ test('tabs opened at the same moment on a fresh browser: distinct devices, one l
   expect(new Set(await Promise.all(tabs.map((t) => t.evaluate(() => window.tabdrive.room)))).size).toBe(1);
   const keys = await registryKeys(tabs[0]!);
   expect(Object.keys(keys)).toEqual(['meta']); // idb-keyval's one store, no legacy store
-  expect(keys['meta']!.filter((k) => !k.startsWith('slot:'))).toEqual(['library', `secret:${libraries[0]}`]);
+  expect(keys['meta']!.filter((k) => !k.startsWith('slot:') && !k.startsWith('keys:'))).toEqual(['library', `secret:${libraries[0]}`]);
   expect(keys['meta']!.filter((k) => k.startsWith('slot:'))).toHaveLength(4);
+  expect(keys['meta']!.filter((k) => k.startsWith('keys:'))).toHaveLength(4); // each device's key pair
 });

@@ -6,56 +6,16 @@
 //  (b) live: two profiles connected only through the relay see each other's edits;
 //  (c) the relay is killed while A writes: A keeps working, its outbox holds the writes, and
 //      after the relay restarts they drain and B gets them.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { BrowserContext, Page } from '@playwright/test';
 import { count, expect, expectPageErrors, newProfile, test, waitReady, type Profile } from './support/browser.ts';
+import { startRelay, type RelayProc } from './support/relay.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 /** this spec's relays (ports 4460–4469 are this spec's) */
 const PORTS = [4460, 4461, 4462, 4463];
 const refused = /^WebSocket connection to 'ws:\/\/127\.0\.0\.1:446\d\/' failed/;
-
-interface RelayProc {
-  readonly url: string;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
-
-async function startRelay(port: number, dataDir: string): Promise<RelayProc> {
-  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'server/relay/main.mjs')], {
-    cwd: ROOT,
-    env: { ...process.env, RELAY_PORT: String(port), RELAY_HOST: '127.0.0.1', RELAY_DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let log = '';
-  await new Promise<void>((res, rej) => {
-    const t = setTimeout(() => rej(new Error(`relay did not start in 60 s:\n${log}`)), 60_000);
-    const onData = (d: Buffer): void => {
-      log += d.toString();
-      if (log.includes('listening on')) {
-        clearTimeout(t);
-        res();
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d: Buffer) => void (log += d.toString()));
-    child.once('exit', (code) => {
-      clearTimeout(t);
-      rej(new Error(`relay exited (${code}) before listening:\n${log}`));
-    });
-  });
-  return {
-    url: `ws://127.0.0.1:${port}`,
-    stop: (signal = 'SIGTERM') =>
-      new Promise<void>((res) => {
-        if (child.exitCode !== null || child.signalCode !== null) return res();
-        child.once('exit', () => res());
-        child.kill(signal);
-      }),
-  };
-}
 
 const profiles: Profile[] = [];
 const contexts: BrowserContext[] = [];
@@ -98,9 +58,9 @@ async function joinInvite(context: BrowserContext, baseURL: string, relay: strin
   return page;
 }
 async function inviteOf(page: Page): Promise<{ library: string; secret: string }> {
-  await page.getByRole('button', { name: 'Invite' }).click();
+  await page.getByRole('button', { name: 'Invite', exact: true }).click();
   const link = await page.getByRole('textbox', { name: 'Invite link' }).inputValue();
-  await page.getByRole('button', { name: 'Invite' }).click();
+  await page.getByRole('button', { name: 'Invite', exact: true }).click();
   const m = /#\/join\/([^/]+)\/([^/]+)$/.exec(link)!;
   return { library: m[1]!, secret: m[2]! };
 }

@@ -136,7 +136,7 @@ test(`Get from device: a ${MB} MB file over WebRTC beside a bare data channel`, 
   await a.getByRole('navigation', { name: 'Library' }).getByLabel('Folder', { exact: true }).setInputFiles(root);
   await expect(a.getByRole('navigation', { name: 'Library' }).getByRole('status')).toContainText(': 1 files', { timeout: 120_000 });
   const box = a.getByRole('textbox', { name: 'Invite link' });
-  if (!(await box.isVisible())) await a.getByRole('button', { name: 'Invite' }).click();
+  if (!(await box.isVisible())) await a.getByRole('button', { name: 'Invite', exact: true }).click();
   const b = await browser(`${baseURL}/?signaling=${SIGNALING}${new URL(await box.inputValue()).hash}`);
   await b.getByRole('navigation', { name: 'Library' }).getByRole('list', { name: 'Locations' }).getByRole('button', { name: /Big/ }).first().click({ timeout: 60_000 });
   const files = b.getByRole('main', { name: 'Files' }).getByRole('list', { name: 'Files' });

@@ -40,7 +40,7 @@ async function browser(url: string): Promise<Page> {
 }
 async function invited(a: Page, baseURL: string): Promise<Page> {
   const box = a.getByRole('textbox', { name: 'Invite link' });
-  if (!(await box.isVisible())) await a.getByRole('button', { name: 'Invite' }).click();
+  if (!(await box.isVisible())) await a.getByRole('button', { name: 'Invite', exact: true }).click();
   return browser(`${baseURL}/?signaling=${SIGNALING}${new URL(await box.inputValue()).hash}`);
 }
 

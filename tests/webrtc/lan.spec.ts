@@ -88,7 +88,7 @@ const dataDigest = (p: Page) =>
   });
 async function inviteOf(page: Page): Promise<URL> {
   const box = page.getByRole('textbox', { name: 'Invite link' });
-  if (!(await box.isVisible())) await page.getByRole('button', { name: 'Invite' }).click();
+  if (!(await box.isVisible())) await page.getByRole('button', { name: 'Invite', exact: true }).click();
   return new URL(await box.inputValue());
 }
 

@@ -118,9 +118,9 @@ test('two machines that cannot reach each other converge through the relay alone
     await act.setNotes(rows[0]!.uuid, 'first note, from A');
   });
   const box = a.getByRole('textbox', { name: 'Invite link' });
-  await a.getByRole('button', { name: 'Invite' }).click();
+  await a.getByRole('button', { name: 'Invite', exact: true }).click();
   const invite = await box.inputValue();
-  await a.getByRole('button', { name: 'Invite' }).click();
+  await a.getByRole('button', { name: 'Invite', exact: true }).click();
 
   // B joins while A is online; signaling reaches both, WebRTC cannot
   const joined = Date.now();
@@ -239,7 +239,7 @@ test('a machine with many tabs does not lock the other machines out of signaling
   const { spki } = server!.cert();
   const { page: a } = await browsers!.open(A.ns, spki, withParams(`${ORIGIN}/`, { relay: RELAY }), { args: RAW_IPS });
   await a.evaluate(() => window.tabdrive.actions!.createTag({ name: 'beside many tabs' }));
-  await a.getByRole('button', { name: 'Invite' }).click();
+  await a.getByRole('button', { name: 'Invite', exact: true }).click();
   const invite = await a.getByRole('textbox', { name: 'Invite link' }).inputValue();
   const { page: b } = await browsers!.open(B.ns, spki, withParams(invite, { relay: RELAY }), { args: RAW_IPS });
   for (const p of [a, b]) await expect.poll(async () => (await peerConnections(p)).negotiated, { timeout: 30_000 }).toBeGreaterThanOrEqual(1);
@@ -262,7 +262,7 @@ function relayPid(): number {
 test('the relay crashes while both machines are open: npm start restarts it, both reconnect through the proxy, and what was written meanwhile arrives', async () => {
   const { spki } = server!.cert();
   const { page: a } = await browsers!.open(A.ns, spki, withParams(`${ORIGIN}/`, { relay: RELAY }), { args: RAW_IPS });
-  await a.getByRole('button', { name: 'Invite' }).click();
+  await a.getByRole('button', { name: 'Invite', exact: true }).click();
   const invite = await a.getByRole('textbox', { name: 'Invite link' }).inputValue();
   const { page: b } = await browsers!.open(B.ns, spki, withParams(invite, { relay: RELAY }), { args: RAW_IPS });
   for (const p of [a, b]) await expect.poll(async () => (await relayStatus(p)).state).toBe('connected');

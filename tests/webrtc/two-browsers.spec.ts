@@ -70,7 +70,7 @@ async function pairWithTag(baseURL: string, location: string, files: number): Pr
 }
 async function invitedBrowser(a: Page, baseURL: string): Promise<Page> {
   const box = a.getByRole('textbox', { name: 'Invite link' });
-  if (!(await box.isVisible())) await a.getByRole('button', { name: 'Invite' }).click();
+  if (!(await box.isVisible())) await a.getByRole('button', { name: 'Invite', exact: true }).click();
   const link = await box.inputValue();
   const url = new URL(link);
   expect(url.hash).toMatch(/^#\/join\//);
@@ -167,7 +167,7 @@ test('a browser holds several libraries: after joining one it can switch back to
   const b = await browser(`${baseURL}/?signaling=${SIGNALING}`);
   const own = await b.evaluate(() => window.tabdrive.library);
   await b.evaluate(() => window.tabdrive.actions!.addSampleLocation('Mine only', 5));
-  await a.getByRole('button', { name: 'Invite' }).click();
+  await a.getByRole('button', { name: 'Invite', exact: true }).click();
   const hash = new URL(await a.getByRole('textbox', { name: 'Invite link' }).inputValue()).hash;
   const joined = await a.evaluate(() => window.tabdrive.library);
   await b.goto(`${baseURL}/?signaling=${SIGNALING}${hash}`); // same page, new hash: the app restarts and asks

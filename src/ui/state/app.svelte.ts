@@ -60,6 +60,10 @@ export interface AppDeps {
   readonly files?: FetchDeps & { readonly wantThumb: (content: string) => void };
   /** this browser's closed tabs: when they are removed, what was kept (device/cleanup.ts) */
   readonly slots?: SlotsState;
+  /** "Rotate invite": seal a new secret to the members and move there (the tab restarts) */
+  readonly rotateInvite?: () => Promise<void>;
+  /** open the Invite panel at start (this tab just rotated the invite: show the new link) */
+  readonly showInvite?: boolean;
 }
 
 /** This device was forgotten by another member (who, as named here, and when). */
@@ -95,6 +99,10 @@ export class AppState {
   libraryName = $state<string | null>(null);
   /** set once this device learns another member forgot it */
   forgotten = $state<Forgotten | null>(null);
+  /** the invite this device runs on was replaced by one it was not given (sync/rotation.ts R4) */
+  inviteReplaced = $state(false);
+  /** "Rotate invite" is under way (the tab restarts on the new secret when it is done) */
+  rotating = $state(false);
   devices = $state<Q.DeviceRow[]>([]);
   locations = $state<Q.LocationRow[]>([]);
   /** explorer: current location and directory, or a search */
@@ -310,6 +318,17 @@ export class AppState {
     this.devices = await Q.devices(this.deps.query);
     const me = this.devices.find((d) => d.uuid === this.deviceUuid);
     if (me) this.deviceName = me.name;
+  }
+
+  async rotateInvite(): Promise<void> {
+    if (!this.deps.rotateInvite || this.rotating) return;
+    this.rotating = true;
+    try {
+      await this.deps.rotateInvite();
+    } catch (e) {
+      this.rotating = false;
+      this.error = `Rotate invite failed: ${e instanceof Error ? e.message : String(e)}`;
+    }
   }
 
   async refreshForgotten(): Promise<void> {
