@@ -247,7 +247,7 @@ async function main() {
   const snap = await a.evaluate(() => window.tabdrive.compressedSnapshot());
   const files = await count(a, "SELECT count(*) AS n FROM entries WHERE kind = 'file'");
   if (files !== N) throw new Error(`A holds ${files} files, not ${N}`);
-  await a.getByRole('button', { name: 'Invite' }).click();
+  await a.getByRole('button', { name: 'Invite', exact: true }).click();
   const link = await a.getByRole('textbox', { name: 'Invite link' }).inputValue();
   const hash = new URL(link).hash;
   const secret = /#\/join\/[^/]+\/([^/]+)$/.exec(hash)[1];
