@@ -39,12 +39,11 @@ export function createTabChannel(o: TabChannelOptions): Channel {
   let sending: Promise<unknown> = Promise.resolve();
   let delivering: Promise<unknown> = Promise.resolve();
   channel.onmessage = (ev: MessageEvent<unknown>) => {
-    if (!receiving) return;
+    if (!receiving || o.dropInbound?.()) return;
     const data = ev.data;
     const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data instanceof Uint8Array ? data : null;
     if (!bytes || !isSealed(bytes)) return o.onDrop('not an AES-GCM message');
     o.onBytes?.(bytes.byteLength);
-    if (o.dropInbound?.()) return;
     // decryptions may finish out of order; deliveries keep the order messages arrived in
     const plain = open(bytes, o.key);
     delivering = delivering.then(async () => {
