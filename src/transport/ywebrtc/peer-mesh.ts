@@ -43,7 +43,8 @@ export interface PeerMesh extends Channel {
 export interface PeerMeshOptions {
   readonly room: string;
   readonly peerId: string;
-  readonly key: CryptoKey;
+  /** the room key; the signaling connection opens while it is still being derived (as upstream) */
+  readonly key: Promise<CryptoKey>;
   readonly signaling: readonly string[];
   readonly maxConns: number;
   /** simple-peer options (`wrtc`, `config`) */
@@ -90,7 +91,7 @@ export function createPeerMesh(o: PeerMeshOptions): PeerMesh {
   let inbound: Promise<unknown> = Promise.resolve();
 
   const publish = (client: SignalingClient, data: Record<string, unknown>): void => {
-    void sealJson(data, o.key).then((sealed) => client.send({ type: 'publish', topic: o.room, data: sealed }));
+    void o.key.then((key) => sealJson(data, key)).then((sealed) => client.send({ type: 'publish', topic: o.room, data: sealed }));
   };
   const announce = (): void => {
     for (const c of clients) {
@@ -159,7 +160,7 @@ export function createPeerMesh(o: PeerMeshOptions): PeerMesh {
 
   const onMessage = (client: SignalingClient, m: SignalingMessage): void => {
     if (m.type !== 'publish' || m.topic !== o.room) return; // pongs, other rooms' traffic
-    const opened = openJson(m['data'], o.key);
+    const opened = o.key.then((key) => openJson(m['data'], key));
     // decryptions may finish out of order; signals are acted on in the order they came
     inbound = inbound.then(async () => {
       const r = await opened;

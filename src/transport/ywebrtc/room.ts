@@ -101,8 +101,9 @@ export function createRoom(o: RoomOptions): Room {
   const tabOrigin = new RemoteOrigin(self, 'tab', null);
   const peerOrigins = new Map<string, RemoteOrigin>();
   let key: CryptoKey | null = null;
+  /** the room's peer id, published once the key is derived (`peerId`) */
+  const ownId = crypto.randomUUID();
   let peerId: string | null = null;
-  let mesh: PeerMesh | null = null;
   let tab: Channel | null = null;
   let shouldConnect = true;
   let destroyed = false;
@@ -110,7 +111,6 @@ export function createRoom(o: RoomOptions): Room {
   let greeting: ReturnType<typeof setTimeout> | null = null;
 
   const toPeers = (m: Uint8Array, except: string | null = null): void => {
-    if (!mesh) return;
     if (except === null) return mesh.send(null, m);
     for (const c of mesh.connections()) if (c.peerId !== except) mesh.send(c.peerId, m);
   };
@@ -128,7 +128,7 @@ export function createRoom(o: RoomOptions): Room {
     }
     const except = origin.path === 'webrtc' ? origin.peer : null;
     const tabsToo = origin.path === 'webrtc' && tabs.size > 0;
-    const peers = mesh ? [...mesh.connections()].filter((c) => c.peerId !== except).length : 0;
+    const peers = [...mesh.connections()].filter((c) => c.peerId !== except).length;
     // nobody to relay to (a browser's only tab): a 100k backfill was encoded again and
     // encrypted for nobody, 0.6 s of the main thread; a tab that connects later asks for it
     if (!tabsToo && peers === 0) return;
@@ -179,22 +179,24 @@ export function createRoom(o: RoomOptions): Room {
       return hooks.onPeerUndecodable(e instanceof Error ? e.message : String(e));
     }
     if (r.kind === 'sync') {
-      if (r.reply) mesh?.send(from, r.reply);
+      if (r.reply) mesh.send(from, r.reply);
       if (r.step === syncProtocol.messageYjsSyncStep2) {
-        mesh?.markSynced(from);
+        mesh.markSynced(from);
         hooks.onChange();
       }
-    } else if (r.kind === 'query-awareness') mesh?.send(from, r.reply);
+    } else if (r.kind === 'query-awareness') mesh.send(from, r.reply);
     // a tab's peer id means nothing over WebRTC: ignored
   };
 
   const onOpen = (remote: string): void => {
-    mesh?.send(remote, syncStep1(doc));
-    if (awareness.getStates().size > 0) mesh?.send(remote, awarenessMessage(awareness, [...awareness.getStates().keys()]));
+    mesh.send(remote, syncStep1(doc));
+    if (awareness.getStates().size > 0) mesh.send(remote, awarenessMessage(awareness, [...awareness.getStates().keys()]));
   };
 
   const start = (): void => {
-    if (!key || !peerId || tab || destroyed) return;
+    if (destroyed) return;
+    mesh.connect(); // at once, as upstream: the socket opens while the key is derived
+    if (!key || !peerId || tab) return;
     if (savedState && awareness.getLocalState() === null) awareness.setLocalState(savedState);
     doc.on('update', onUpdate);
     awareness.on('update', onAwareness);
@@ -207,7 +209,6 @@ export function createRoom(o: RoomOptions): Room {
       ...(o.BroadcastChannelImpl ? { BroadcastChannelImpl: o.BroadcastChannelImpl } : {}),
     });
     tab.onReceive(onTab);
-    mesh?.connect();
     announceToTabs();
     // Y1: the state vector only — no whole-state sync step 2 here
     toTabs(syncStep1(doc));
@@ -217,7 +218,7 @@ export function createRoom(o: RoomOptions): Room {
   };
 
   const stop = (): void => {
-    if (!tab) return;
+    if (!tab) return mesh.disconnect(); // asked to stop before the key was derived
     savedState = awareness.getLocalState() ?? savedState;
     // the others learn this device left (sent while the channels are still open)
     removeAwarenessStates(awareness, [doc.clientID], 'disconnect');
@@ -226,7 +227,7 @@ export function createRoom(o: RoomOptions): Room {
     tab = null;
     doc.off('update', onUpdate);
     awareness.off('update', onAwareness);
-    mesh?.disconnect();
+    mesh.disconnect();
     tabs.clear();
     if (greeting) clearTimeout(greeting);
     greeting = null;
@@ -236,26 +237,28 @@ export function createRoom(o: RoomOptions): Room {
   const onUnload = (): void => stop();
   if (typeof window !== 'undefined') window.addEventListener('beforeunload', onUnload);
 
-  const ready = deriveKey(o.password, o.name).then((k) => {
+  const keyDerived = deriveKey(o.password, o.name);
+  const mesh: PeerMesh = createPeerMesh({
+    room: o.name,
+    peerId: ownId,
+    key: keyDerived,
+    signaling: o.signaling,
+    maxConns,
+    peerOpts: o.peerOpts,
+    isTab: (p) => tabs.has(p),
+    onOpen,
+    onChange: hooks.onChange,
+    onSignalingDrop: hooks.onSignalingDrop,
+    ...(o.WebSocketImpl ? { WebSocketImpl: o.WebSocketImpl } : {}),
+  });
+  mesh.onReceive(onPeer);
+  const ready = keyDerived.then((k) => {
     if (destroyed) return;
     key = k;
-    peerId = crypto.randomUUID();
-    mesh = createPeerMesh({
-      room: o.name,
-      peerId,
-      key: k,
-      signaling: o.signaling,
-      maxConns,
-      peerOpts: o.peerOpts,
-      isTab: (p) => tabs.has(p),
-      onOpen,
-      onChange: hooks.onChange,
-      onSignalingDrop: hooks.onSignalingDrop,
-      ...(o.WebSocketImpl ? { WebSocketImpl: o.WebSocketImpl } : {}),
-    });
-    mesh.onReceive(onPeer);
+    peerId = ownId;
     if (shouldConnect) start();
   });
+  start();
 
   return {
     awareness,
@@ -267,7 +270,7 @@ export function createRoom(o: RoomOptions): Room {
       return tab !== null;
     },
     tabs,
-    webrtc: () => (mesh ? [...mesh.connections()] : []),
+    webrtc: () => [...mesh.connections()],
     connect() {
       shouldConnect = true;
       start();
@@ -280,7 +283,7 @@ export function createRoom(o: RoomOptions): Room {
       shouldConnect = false;
       stop();
       destroyed = true;
-      mesh?.destroy();
+      mesh.destroy();
       if (typeof window !== 'undefined') window.removeEventListener('beforeunload', onUnload);
       awareness.destroy();
     },
