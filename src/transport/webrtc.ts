@@ -66,7 +66,7 @@ export function createTransport(o: TransportOptions): Transport {
                 onSendFailure: (f) => failureListeners.forEach((l) => l(f)),
                 compress: true,
                 ...o.streamHooks,
-                admit: (m, ch) => fullSync.admit(m, room.webrtc().find((c) => c.channel === ch)?.peerId ?? 'unknown'),
+                admit: (m, ch) => fullSync.admit(m, room.peerOfChannel(ch) ?? 'unknown'),
               },
               base,
             ),

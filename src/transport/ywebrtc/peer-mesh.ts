@@ -28,14 +28,16 @@ export interface PeerConnInfo {
   synced: boolean;
   /** `connectionState/iceConnectionState/signalingState` (diagnostics) */
   readonly ice: string | undefined;
-  /** the data channel simple-peer reads, as the chunk layer wrapped it */
-  readonly channel: unknown;
 }
 
 export interface PeerMesh extends Channel {
   connect(): void;
   disconnect(): void;
   connections(): IterableIterator<PeerConnInfo>;
+  /** peer ids of the connections, open or opening (cheap: per update relayed) */
+  peerIds(): IterableIterator<string>;
+  /** the peer whose data channel (as the chunk layer wrapped it) this is (cheap: per message) */
+  peerOfChannel(channel: unknown): string | null;
   has(peerId: string): boolean;
   markSynced(peerId: string): void;
 }
@@ -223,9 +225,13 @@ export function createPeerMesh(o: PeerMeshOptions): PeerMesh {
           connected: c.connected,
           synced: c.synced,
           ice: pc ? `${pc.connectionState}/${pc.iceConnectionState}/${pc.signalingState}` : undefined,
-          channel: c.peer._channel,
         } satisfies PeerConnInfo;
       }
+    },
+    peerIds: () => conns.keys(),
+    peerOfChannel(channel) {
+      for (const [peerId, c] of conns) if (c.peer._channel === channel) return peerId;
+      return null;
     },
     has: (peerId) => conns.has(peerId),
     markSynced(peerId) {

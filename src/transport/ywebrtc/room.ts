@@ -85,6 +85,8 @@ export interface Room {
   readonly tabs: ReadonlySet<string>;
   /** WebRTC connections, open or opening */
   webrtc(): PeerConnInfo[];
+  /** the WebRTC peer a (chunk-layer wrapped) data channel belongs to */
+  peerOfChannel(channel: unknown): string | null;
   connect(): void;
   disconnect(): void;
   destroy(): void;
@@ -112,7 +114,7 @@ export function createRoom(o: RoomOptions): Room {
 
   const toPeers = (m: Uint8Array, except: string | null = null): void => {
     if (except === null) return mesh.send(null, m);
-    for (const c of mesh.connections()) if (c.peerId !== except) mesh.send(c.peerId, m);
+    for (const p of [...mesh.peerIds()]) if (p !== except) mesh.send(p, m);
   };
   const toTabs = (m: Uint8Array): void => tab?.send(null, m);
   const announceToTabs = (): void => {
@@ -128,7 +130,8 @@ export function createRoom(o: RoomOptions): Room {
     }
     const except = origin.path === 'webrtc' ? origin.peer : null;
     const tabsToo = origin.path === 'webrtc' && tabs.size > 0;
-    const peers = [...mesh.connections()].filter((c) => c.peerId !== except).length;
+    let peers = 0;
+    for (const p of mesh.peerIds()) if (p !== except) peers++;
     // nobody to relay to (a browser's only tab): a 100k backfill was encoded again and
     // encrypted for nobody, 0.6 s of the main thread; a tab that connects later asks for it
     if (!tabsToo && peers === 0) return;
@@ -271,6 +274,7 @@ export function createRoom(o: RoomOptions): Room {
     },
     tabs,
     webrtc: () => [...mesh.connections()],
+    peerOfChannel: (channel) => mesh.peerOfChannel(channel),
     connect() {
       shouldConnect = true;
       start();
