@@ -5,7 +5,6 @@ import { VitePWA } from 'vite-plugin-pwa';
 import { contentSecurityPolicy } from './build/csp.ts';
 import { dependencyPatch } from './build/patch-dependency.ts';
 import { SQLJS_FILE_GROWTH } from './build/sqljs-file-growth.ts';
-import { YWEBRTC_CONNECT_STATE } from './build/ywebrtc-connect-state.ts';
 import { MAX_ICE_SERVERS, parseIceEntry, parseIceServers, RELAY_PORT, SIGNALING_PORT } from './src/transport/endpoints.ts';
 
 /**
@@ -55,7 +54,6 @@ export default defineConfig(({ mode }) => ({
     svelte(),
     contentSecurityPolicy(),
     dependencyPatch(SQLJS_FILE_GROWTH),
-    dependencyPatch(YWEBRTC_CONNECT_STATE),
     // Installable, and opens offline: the service worker precaches the app shell, the
     // storage worker and sql.js' wasm (not matched by workbox's default patterns). The bench
     // and transport harness pages are not part of the app and stay out of the cache.

@@ -1,15 +1,11 @@
 import { defineConfig } from 'vitest/config';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
-import { dependencyPatch } from './build/patch-dependency.ts';
-import { YWEBRTC_CONNECT_STATE } from './build/ywebrtc-connect-state.ts';
 
 // Suites (DESIGN §9): unit = pure core with fake time; integration = sql.js + fake-indexeddb
 // in Node; relay = server/relay on PGlite and on real PostgreSQL + Redis; property = the convergence simulator (seeded; FC_NUM_RUNS / --runs for more).
 export default defineConfig({
-  // y-webrtc runs patched in Node as in the browser build (its transform needs it inlined)
-  plugins: [svelte(), dependencyPatch(YWEBRTC_CONNECT_STATE)],
+  plugins: [svelte()],
   test: {
-    server: { deps: { inline: ['y-webrtc'] } },
     projects: [
       { extends: true, test: { name: 'unit', include: ['tests/unit/**/*.test.ts'], environment: 'node' } },
       {

@@ -127,15 +127,6 @@ export interface DataChannelLike {
   close(): void;
 }
 
-/** The wrapped channel whose message is being handed to simple-peer right now, if any. */
-let handingOver: DataChannelLike | null = null;
-/**
- * simple-peer emits a message synchronously (readable-stream in flowing mode), and y-webrtc
- * applies it synchronously, so while a peer's update is applied this names the channel it
- * came from (the transport does not relay it back there). Null when not traced: relay to all.
- */
-export const deliveringChannel = (): DataChannelLike | null => handingOver;
-
 /** Receivers of the open channels: tests inject hostile inbound data through `injectInbound`. */
 const live = new Set<(data: unknown) => void>();
 export function injectInbound(data: unknown): number {
@@ -359,7 +350,6 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
     stats.messagesReceived++;
     hooks.onChange?.();
     try {
-      handingOver = wrapper;
       // Every message here is a fresh buffer of its own (a frame's copy, a reassembly, an
       // inflation): handed over as it is — a copy of a 64 MiB message is 64 MiB more peak.
       const whole = message.byteOffset === 0 && message.byteLength === message.buffer.byteLength;
@@ -370,8 +360,6 @@ export function wrapChannel(real: DataChannelLike, hooks: ChunkedHooks): DataCha
       stats.undecodable++;
       stats.lastError = e instanceof Error ? e.message : String(e);
       hooks.onChange?.();
-    } finally {
-      handingOver = null;
     }
   };
   live.add(receive);

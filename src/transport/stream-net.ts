@@ -14,20 +14,18 @@
  *     other tabs skip a page without decrypting it. Data channels are DTLS-encrypted already.
  *  N3 Paused, a net sends and delivers nothing.
  */
+import type { Channel } from './channel.ts';
 import type { StreamEndpoint } from './chunked-channel.ts';
 import type { Prng } from '../core/prng.ts';
 
-export interface StreamNet {
-  /** to a device, or (null) to every peer this net reaches */
-  send(to: string | null, message: Uint8Array): void;
-  onReceive(cb: (from: string, message: Uint8Array) => void): () => void;
+/** A Channel (channel.ts) addressed by device uuid. */
+export interface StreamNet extends Channel {
   /** whether this net reaches `device` directly (a data-channel peer that said hello) */
   reaches?(device: string): boolean;
   setPaused(paused: boolean): void;
   /** test hook (a lossy moment): drop every inbound message for `ms` */
   dropInboundFor?(ms: number): void;
   readonly counters: NetCounters;
-  destroy(): void;
 }
 
 export interface NetCounters {

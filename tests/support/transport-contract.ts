@@ -1,6 +1,8 @@
-// The transport contract, written once and run against every transport: the in-memory network
-// (tests/integration/transport.contract.test.ts, Node) and the real y-webrtc provider with our
-// chunked channels (tests/e2e/transport-contract.spec.ts, two tabs in Chromium).
+// The transport contract, written once and run over every channel that carries the sync
+// document (src/transport/channel.ts): in Node the in-memory network, our provider between
+// tabs (BroadcastChannel) and the relay (tests/integration/transport.contract.test.ts); in
+// Chromium our provider between tabs (tests/e2e/transport-contract.spec.ts) and between two
+// browsers over WebRTC (tests/webrtc/transport-contract.spec.ts, the WebRTC suite).
 export interface ContractPair {
   /** set key → value in the named map of side A or B */
   set(side: 'a' | 'b', map: string, key: string, value: unknown): Promise<void>;
