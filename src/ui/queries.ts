@@ -137,15 +137,22 @@ export const anyFilter = (f: Filters): boolean =>
 
 type Where = { where: string; params: (string | number | null)[] };
 
-/** Files with a tag, on the file itself or on its content. Driven from the (small) link
- *  table, so a tag of 10 files does not scan 100k entries. */
-const tagWhere = (tag: string): Where => ({
-  where: `(e.uuid IN (SELECT target_uuid FROM tag_links WHERE tag_uuid = ? AND active = 1 AND target_kind = 'entry')
-    OR e.content_uuid IN (SELECT target_uuid FROM tag_links WHERE tag_uuid = ? AND active = 1 AND target_kind = 'content'))`,
-  params: [tag, tag],
-});
+/** Files with a tag, on the file itself or on its content. As a tag's view it is driven from
+ *  the (small) link table, so a tag of 10 files does not scan 100k entries; as a filter (`+`:
+ *  no index) it only narrows what the source's own index found. */
+const tagWhere = (tag: string, drive = true): Where => {
+  const col = drive ? 'e.' : '+e.';
+  return {
+    where: `(${col}uuid IN (SELECT target_uuid FROM tag_links WHERE tag_uuid = ? AND active = 1 AND target_kind = 'entry')
+      OR ${col}content_uuid IN (SELECT target_uuid FROM tag_links WHERE tag_uuid = ? AND active = 1 AND target_kind = 'content'))`,
+    params: [tag, tag],
+  };
+};
 
-/** All the filters as one SQL condition over `entries e`, null for none. */
+/** All the filters as one SQL condition over `entries e`, null for none. Columns are written
+ *  `+e.x` where an index exists, so SQLite never drives the query from a filter: the source's
+ *  index (parent, text index, link table) finds few rows, and e.g. `_owner` would find half
+ *  the library — with a search, each of those rows would run the full-text query again. */
 function filterWhere(f: Filters): Where | null {
   const parts: Where[] = [];
   const k = kindWhere(f.kind);
@@ -160,9 +167,9 @@ function filterWhere(f: Filters): Where | null {
     // files without the date (no date taken) are left out: NULL compares false
     parts.push(from === null ? { where: `${col} < ?`, params: [to] } : to === null ? { where: `${col} >= ?`, params: [from] } : { where: `${col} >= ? AND ${col} < ?`, params: [from, to] });
   }
-  if (f.device) parts.push({ where: 'e._owner = ?', params: [f.device] });
-  if (f.tag) parts.push(tagWhere(f.tag));
-  if (f.hide?.length) parts.push({ where: 'e.uuid NOT IN (SELECT value FROM json_each(?))', params: [JSON.stringify(f.hide)] });
+  if (f.device) parts.push({ where: '+e._owner = ?', params: [f.device] });
+  if (f.tag) parts.push(tagWhere(f.tag, false));
+  if (f.hide?.length) parts.push({ where: '+e.uuid NOT IN (SELECT value FROM json_each(?))', params: [JSON.stringify(f.hide)] });
   return parts.length ? { where: parts.map((p) => `(${p.where})`).join(' AND '), params: parts.flatMap((p) => p.params) } : null;
 }
 
@@ -246,7 +253,9 @@ function selectOf(src: FileSource, filters: Filters): { from: string; where: str
   if (src.kind === 'search') {
     const m = ftsQuery(src.text);
     if (!m) return null;
-    from = 'entries_fts f JOIN entries e ON e.rowid = f.docid';
+    // CROSS JOIN: the text index is always the outer loop (SQLite keeps the order), so a
+    // filter can never make it run the full-text query once per entry
+    from = 'entries_fts f CROSS JOIN entries e ON e.rowid = f.docid';
     w = { where: 'entries_fts MATCH ?', params: [m] };
   } else w = sourceWhere(src);
   const f = filterWhere(filters);
