@@ -400,10 +400,20 @@ export function createIntents(deps: IntentDeps) {
       isUuid(album)
         ? writeMany(entries, (entry) => shared('album_entry', albumEntryUuid(album, entry), 'insert', { album_uuid: album, entry_uuid: entry, added_at: deps.now(), active: true }))
         : Promise.resolve(fail('Not a valid album.')),
+    /** Many files out of an album, in one commit (Delete in an album's view). */
+    removeEntriesFromAlbum: (album: string, entries: readonly string[]) =>
+      isUuid(album)
+        ? writeMany(entries, (entry) => shared('album_entry', albumEntryUuid(album, entry), 'update', { active: false }))
+        : Promise.resolve(fail('Not a valid album.')),
     /** Many files' favourite at once, in one commit. */
     setFavorites: (entries: readonly string[], favorite: boolean) => writeMany(entries, (entry) => metadataChange(entry, { favorite })),
 
     untagEntry: (tag: string, entry: string) => writeShared(shared('tag_link', tagLinkUuid(tag, entry), 'update', { active: false })),
+    /** A tag off many targets (files or contents) at once, in one commit (Delete in a tag's view). */
+    untagTargets: (tag: string, targets: readonly string[]) =>
+      isUuid(tag)
+        ? writeMany(targets, (target) => shared('tag_link', tagLinkUuid(tag, target), 'update', { active: false }))
+        : Promise.resolve(fail('Not a valid tag.')),
 
     /** Favourite and notes are separate fields of the file's metadata: edits on two devices both survive. */
     setFavorite: (entry: string, favorite: boolean) => writeShared(metadataChange(entry, { favorite })),

@@ -10,9 +10,13 @@
  * tab) from the click until its commit is acknowledged; `resume()` at the next start of this
  * device runs what is still there. The intents are idempotent for this purpose: deleting what
  * is already deleted changes nothing (tombstones are sticky).
+ *
+ * The same wait holds a removal of files from a collection (Delete in an album's or a tag's
+ * view): `album-files` / `tag-files`, with the `targets` the one batch switches off (entries;
+ * for a tag also contents). Switching off what is already off changes nothing either.
  */
 
-export type DeleteKind = 'tag' | 'album' | 'location';
+export type DeleteKind = 'tag' | 'album' | 'location' | 'album-files' | 'tag-files';
 
 export interface PendingDelete {
   readonly id: number;
@@ -22,11 +26,14 @@ export interface PendingDelete {
   readonly name: string;
   /** epoch ms when the delete is written */
   readonly at: number;
+  /** a removal from a collection: what it switches off, and the entries the list hides meanwhile */
+  readonly targets?: readonly string[];
+  readonly hide?: readonly string[];
 }
 
 export interface PendingDeletesDeps {
   /** the delete itself (an intent); false if it failed (its error is shown by the caller) */
-  readonly run: (kind: DeleteKind, uuid: string) => Promise<boolean>;
+  readonly run: (kind: DeleteKind, uuid: string, targets?: readonly string[]) => Promise<boolean>;
   /** where intents wait across a reload; null without localStorage */
   readonly storage: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'> | null;
   /** this device's key in `storage` */
@@ -42,12 +49,14 @@ export interface PendingDeletesDeps {
 
 export const UNDO_MS = 5000;
 
-const KINDS: readonly string[] = ['tag', 'album', 'location'];
+const KINDS: readonly string[] = ['tag', 'album', 'location', 'album-files', 'tag-files'];
+const REMOVALS: readonly string[] = ['album-files', 'tag-files'];
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface Kept {
   readonly kind: DeleteKind;
   readonly uuid: string;
+  readonly targets?: readonly string[];
 }
 
 /** What `storage` holds, validated: anything else in it is ignored (never thrown). */
@@ -62,10 +71,11 @@ function readKept(raw: string | null): Kept[] {
   if (!Array.isArray(v)) return [];
   return v.flatMap((x: unknown): Kept[] => {
     if (typeof x !== 'object' || x === null) return [];
-    const { kind, uuid } = x as Record<string, unknown>;
-    return typeof kind === 'string' && KINDS.includes(kind) && typeof uuid === 'string' && UUID_RE.test(uuid)
-      ? [{ kind: kind as DeleteKind, uuid }]
-      : [];
+    const { kind, uuid, targets } = x as Record<string, unknown>;
+    if (typeof kind !== 'string' || !KINDS.includes(kind) || typeof uuid !== 'string' || !UUID_RE.test(uuid)) return [];
+    if (!REMOVALS.includes(kind)) return [{ kind: kind as DeleteKind, uuid }];
+    const ok = Array.isArray(targets) && targets.length > 0 && targets.every((t) => typeof t === 'string' && UUID_RE.test(t));
+    return ok ? [{ kind: kind as DeleteKind, uuid, targets: targets as string[] }] : [];
   });
 }
 
@@ -79,7 +89,7 @@ export function createPendingDeletes(deps: PendingDeletesDeps) {
 
   const save = (): void => {
     if (!deps.storage) return;
-    const kept = [...items.map(({ kind, uuid }) => ({ kind, uuid })), ...writing];
+    const kept = [...items.map(({ kind, uuid, targets }) => (targets ? { kind, uuid, targets } : { kind, uuid })), ...writing];
     try {
       if (kept.length) deps.storage.setItem(deps.key, JSON.stringify(kept));
       else deps.storage.removeItem(deps.key);
@@ -99,7 +109,7 @@ export function createPendingDeletes(deps: PendingDeletesDeps) {
       save();
     }
     try {
-      return await deps.run(k.kind, k.uuid);
+      return await deps.run(k.kind, k.uuid, k.targets);
     } finally {
       writing.splice(writing.indexOf(k), 1);
       save();
@@ -120,7 +130,7 @@ export function createPendingDeletes(deps: PendingDeletesDeps) {
     const p = take(id);
     if (!p) return false;
     deps.onChange(items);
-    return write({ kind: p.kind, uuid: p.uuid });
+    return write(p.targets ? { kind: p.kind, uuid: p.uuid, targets: p.targets } : { kind: p.kind, uuid: p.uuid });
   }
 
   return {
@@ -128,12 +138,13 @@ export function createPendingDeletes(deps: PendingDeletesDeps) {
       return items;
     },
     /** Whether a record is waiting to be deleted (the lists hide it meanwhile). */
-    has: (uuid: string): boolean => items.some((x) => x.uuid === uuid),
-    /** Holds a delete for `delayMs` with an undo; a second delete of the same record is the same one. */
-    schedule(kind: DeleteKind, uuid: string, name: string): PendingDelete {
-      const same = items.find((x) => x.kind === kind && x.uuid === uuid);
+    has: (uuid: string): boolean => items.some((x) => x.uuid === uuid && !x.targets),
+    /** Holds a delete for `delayMs` with an undo; a second delete of the same record is the same
+     *  one (a removal from a collection is its own, each with its files). */
+    schedule(kind: DeleteKind, uuid: string, name: string, files?: { targets: readonly string[]; hide: readonly string[] }): PendingDelete {
+      const same = files ? undefined : items.find((x) => x.kind === kind && x.uuid === uuid);
       if (same) return same;
-      const p: PendingDelete = { id: nextId++, kind, uuid, name, at: deps.now() + delay };
+      const p: PendingDelete = { id: nextId++, kind, uuid, name, at: deps.now() + delay, ...(files ? { targets: [...files.targets], hide: [...files.hide] } : {}) };
       items = [...items, p];
       timers.set(p.id, deps.setTimer(() => void commit(p.id), delay));
       changed();

@@ -76,6 +76,103 @@ function kindWhere(kind: KindFilter): { where: string; params: string[] } | null
     : { where: `e.kind = 'file' AND e.extension IN (${marks})`, params: [...list] };
 }
 
+/** "Size": files in a range of bytes (a size filter leaves folders out). */
+export type SizeFilter = 'any' | 'lt1m' | '1m-10m' | '10m-100m' | '100m-1g' | 'gt1g';
+const MB = 1024 * 1024;
+const SIZE_RANGES: Record<Exclude<SizeFilter, 'any'>, [number, number | null]> = {
+  lt1m: [0, MB], '1m-10m': [MB, 10 * MB], '10m-100m': [10 * MB, 100 * MB], '100m-1g': [100 * MB, 1024 * MB], gt1g: [1024 * MB, null],
+};
+export const SIZE_FILTERS: readonly { key: SizeFilter; label: string }[] = [
+  { key: 'any', label: 'Any size' }, { key: 'lt1m', label: '< 1 MB' }, { key: '1m-10m', label: '1–10 MB' },
+  { key: '10m-100m', label: '10–100 MB' }, { key: '100m-1g', label: '100 MB–1 GB' }, { key: 'gt1g', label: '> 1 GB' },
+];
+
+/** "Date": a range relative to now, of the modified date or the date taken (media metadata). */
+export type DateFilter = 'any' | 'today' | '7d' | '30d' | 'year' | 'older';
+export type DateField = 'modified' | 'taken';
+export const DATE_FILTERS: readonly { key: DateFilter; label: string }[] = [
+  { key: 'any', label: 'Any date' }, { key: 'today', label: 'Today' }, { key: '7d', label: 'Last 7 days' },
+  { key: '30d', label: 'Last 30 days' }, { key: 'year', label: 'This year' }, { key: 'older', label: 'Before this year' },
+];
+export const DATE_FIELDS: readonly { key: DateField; label: string }[] = [
+  { key: 'modified', label: 'Modified' }, { key: 'taken', label: 'Date taken' },
+];
+const DAY = 86_400_000;
+
+/** [from, to) in ms for a date filter. A date taken is the camera's wall clock kept as UTC
+ *  (src/media/metadata.ts), so its bounds are this device's local wall clock read as UTC. */
+export function dateRange(date: Exclude<DateFilter, 'any'>, field: DateField, now: number): [number | null, number | null] {
+  const d = new Date(now);
+  const wall = (y: number, m: number, day: number) => (field === 'taken' ? Date.UTC(y, m, day) : new Date(y, m, day).getTime());
+  const clock = field === 'taken' ? now - d.getTimezoneOffset() * 60_000 : now;
+  const midnight = wall(d.getFullYear(), d.getMonth(), d.getDate());
+  const jan1 = wall(d.getFullYear(), 0, 1);
+  switch (date) {
+    case 'today': return [midnight, null];
+    case '7d': return [clock - 7 * DAY, null];
+    case '30d': return [clock - 30 * DAY, null];
+    case 'year': return [jan1, null];
+    case 'older': return [null, jan1];
+  }
+}
+
+/** Every filter of the explorer; each narrows whatever the list shows (folder, search, collection). */
+export interface Filters {
+  readonly kind: KindFilter;
+  readonly size: SizeFilter;
+  readonly date: DateFilter;
+  readonly dateField: DateField;
+  /** the device whose files (the entries' owner), null for all */
+  readonly device: string | null;
+  /** files with this tag (on the file or its content), null for all */
+  readonly tag: string | null;
+  /** entries left out while their removal waits for "Undo" */
+  readonly hide?: readonly string[];
+  /** "now" for the date ranges (default: the clock) */
+  readonly now?: number;
+}
+export const NO_FILTERS: Filters = { kind: 'all', size: 'any', date: 'any', dateField: 'modified', device: null, tag: null };
+export const anyFilter = (f: Filters): boolean =>
+  f.kind !== 'all' || f.size !== 'any' || f.date !== 'any' || f.device !== null || f.tag !== null;
+
+type Where = { where: string; params: (string | number | null)[] };
+
+/** Files with a tag, on the file itself or on its content. As a tag's view it is driven from
+ *  the (small) link table, so a tag of 10 files does not scan 100k entries; as a filter (`+`:
+ *  no index) it only narrows what the source's own index found. */
+const tagWhere = (tag: string, drive = true): Where => {
+  const col = drive ? 'e.' : '+e.';
+  return {
+    where: `(${col}uuid IN (SELECT target_uuid FROM tag_links WHERE tag_uuid = ? AND active = 1 AND target_kind = 'entry')
+      OR ${col}content_uuid IN (SELECT target_uuid FROM tag_links WHERE tag_uuid = ? AND active = 1 AND target_kind = 'content'))`,
+    params: [tag, tag],
+  };
+};
+
+/** All the filters as one SQL condition over `entries e`, null for none. Columns are written
+ *  `+e.x` where an index exists, so SQLite never drives the query from a filter: the source's
+ *  index (parent, text index, link table) finds few rows, and e.g. `_owner` would find half
+ *  the library — with a search, each of those rows would run the full-text query again. */
+function filterWhere(f: Filters): Where | null {
+  const parts: Where[] = [];
+  const k = kindWhere(f.kind);
+  if (k) parts.push(k);
+  if (f.size !== 'any') {
+    const [lo, hi] = SIZE_RANGES[f.size];
+    parts.push(hi === null ? { where: "e.kind = 'file' AND e.size >= ?", params: [lo] } : { where: "e.kind = 'file' AND e.size >= ? AND e.size < ?", params: [lo, hi] });
+  }
+  if (f.date !== 'any') {
+    const col = f.dateField === 'taken' ? 'e.taken_at' : 'e.modified_at';
+    const [from, to] = dateRange(f.date, f.dateField, f.now ?? Date.now());
+    // files without the date (no date taken) are left out: NULL compares false
+    parts.push(from === null ? { where: `${col} < ?`, params: [to] } : to === null ? { where: `${col} >= ?`, params: [from] } : { where: `${col} >= ? AND ${col} < ?`, params: [from, to] });
+  }
+  if (f.device) parts.push({ where: '+e._owner = ?', params: [f.device] });
+  if (f.tag) parts.push(tagWhere(f.tag, false));
+  if (f.hide?.length) parts.push({ where: '+e.uuid NOT IN (SELECT value FROM json_each(?))', params: [JSON.stringify(f.hide)] });
+  return parts.length ? { where: parts.map((p) => `(${p.where})`).join(' AND '), params: parts.flatMap((p) => p.params) } : null;
+}
+
 export type SortKey = 'name' | 'name-desc' | 'size' | 'size-asc' | 'date' | 'date-asc' | 'taken' | 'taken-asc';
 export const SORTS: readonly { key: SortKey; label: string }[] = [
   { key: 'name', label: 'Name (A–Z)' }, { key: 'name-desc', label: 'Name (Z–A)' },
@@ -147,38 +244,31 @@ export function ftsQuery(text: string): string | null {
   return words.length ? words.map((w) => `${w}*`).join(' ') : null;
 }
 
-export async function searchCount(q: QueryFn, text: string, kind: KindFilter = 'all'): Promise<number> {
-  const m = ftsQuery(text);
-  if (!m) return 0;
-  const k = kindWhere(kind);
-  if (!k) return n((await q('SELECT count(*) AS c FROM entries_fts WHERE entries_fts MATCH ?', [m]))[0]?.['c']);
-  return n((await q(`SELECT count(*) AS c FROM entries_fts f JOIN entries e ON e.rowid = f.docid WHERE entries_fts MATCH ? AND ${k.where}`, [m, ...k.params]))[0]?.['c']);
+/** The rows a source and the filters select: `FROM <from> WHERE <where>` (a search goes
+ *  through the text index, a folder through its parent index, a collection through its link
+ *  table; the filters only narrow those). Null: nothing (an empty search). */
+function selectOf(src: FileSource, filters: Filters): { from: string; where: string; params: (string | number | null)[] } | null {
+  let w: Where;
+  let from = 'entries e';
+  if (src.kind === 'search') {
+    const m = ftsQuery(src.text);
+    if (!m) return null;
+    // CROSS JOIN: the text index is always the outer loop (SQLite keeps the order), so a
+    // filter can never make it run the full-text query once per entry
+    from = 'entries_fts f CROSS JOIN entries e ON e.rowid = f.docid';
+    w = { where: 'entries_fts MATCH ?', params: [m] };
+  } else w = sourceWhere(src);
+  const f = filterWhere(filters);
+  return f ? { from, where: `${w.where} AND ${f.where}`, params: [...w.params, ...f.params] } : { from, ...w };
 }
 
-export async function search(q: QueryFn, text: string, offset: number, limit: number, sort: SortKey = 'name', kind: KindFilter = 'all'): Promise<FileRow[]> {
-  const m = ftsQuery(text);
-  if (!m) return [];
-  const k = kindWhere(kind);
-  const rows = await q(
-    `SELECT ${FILE_COLS} FROM entries_fts f JOIN entries e ON e.rowid = f.docid
-     WHERE entries_fts MATCH ?${k ? ` AND ${k.where}` : ''} ORDER BY e.kind = 'file', ${ORDER[sort]} LIMIT ? OFFSET ?`,
-    [m, ...(k?.params ?? []), limit, offset],
-  );
-  return rows.map(toFile);
-}
-
-/** Entries a source selects: `FROM entries e WHERE <where>` with its parameters. */
-function sourceWhere(src: FileSource): { where: string; params: (string | number | null)[] } | null {
+/** Entries a source (other than a search) selects: `FROM entries e WHERE <where>` with its parameters. */
+function sourceWhere(src: Exclude<FileSource, { kind: 'search' }>): Where {
   switch (src.kind) {
     case 'dir':
       return { where: 'e.parent_uuid = ?', params: [src.dir] };
-    // Driven from the (small) link tables, so a tag of 10 files does not scan 100k entries.
     case 'tag':
-      return {
-        where: `(e.uuid IN (SELECT target_uuid FROM tag_links WHERE tag_uuid = ? AND active = 1 AND target_kind = 'entry')
-          OR e.content_uuid IN (SELECT target_uuid FROM tag_links WHERE tag_uuid = ? AND active = 1 AND target_kind = 'content'))`,
-        params: [src.tag, src.tag],
-      };
+      return tagWhere(src.tag);
     case 'album':
       return { where: 'e.uuid IN (SELECT entry_uuid FROM album_entries WHERE album_uuid = ? AND active = 1)', params: [src.album] };
     case 'favorites':
@@ -193,16 +283,7 @@ function sourceWhere(src: FileSource): { where: string; params: (string | number
           SELECT content_uuid FROM entries WHERE content_uuid IS NOT NULL GROUP BY content_uuid HAVING count(*) > 1)`,
         params: [],
       };
-    case 'search':
-      return null;
   }
-}
-
-/** A source and the Kind filter together (null: a search, which goes through the text index). */
-function filteredWhere(src: FileSource, kind: KindFilter): { where: string; params: (string | number | null)[] } | null {
-  const w = sourceWhere(src);
-  const k = kindWhere(kind);
-  return w && k ? { where: `${w.where} AND ${k.where}`, params: [...w.params, ...k.params] } : w;
 }
 
 /** The order of a source: duplicates come grouped by content, the largest (the most space) first. */
@@ -214,19 +295,22 @@ const COPY_COLS = `, (SELECT count(*) FROM entries o WHERE o.content_uuid = e.co
   (SELECT json_group_array(DISTINCT d.name) FROM entries o JOIN locations l ON l.uuid = o.location_uuid JOIN devices d ON d.uuid = l.device_uuid
    WHERE o.content_uuid = e.content_uuid) AS holders`;
 
-export async function sourceCount(q: QueryFn, src: FileSource, kind: KindFilter = 'all'): Promise<number> {
-  if (src.kind === 'search') return searchCount(q, src.text, kind);
-  const w = filteredWhere(src, kind)!;
-  return n((await q(`SELECT count(*) AS c FROM entries e WHERE ${w.where}`, w.params))[0]?.['c']);
+/** A Kind alone (older callers) or every filter. */
+const asFilters = (f: KindFilter | Partial<Filters>): Filters => (typeof f === 'string' ? { ...NO_FILTERS, kind: f } : { ...NO_FILTERS, ...f });
+
+export async function sourceCount(q: QueryFn, src: FileSource, filters: KindFilter | Partial<Filters> = NO_FILTERS): Promise<number> {
+  const sel = selectOf(src, asFilters(filters));
+  if (!sel) return 0;
+  return n((await q(`SELECT count(*) AS c FROM ${sel.from} WHERE ${sel.where}`, sel.params))[0]?.['c']);
 }
 
-export async function sourceRows(q: QueryFn, src: FileSource, offset: number, limit: number, sort: SortKey, kind: KindFilter = 'all'): Promise<FileRow[]> {
-  if (src.kind === 'search') return search(q, src.text, offset, limit, sort, kind);
-  const w = filteredWhere(src, kind)!;
+export async function sourceRows(q: QueryFn, src: FileSource, offset: number, limit: number, sort: SortKey, filters: KindFilter | Partial<Filters> = NO_FILTERS): Promise<FileRow[]> {
+  const sel = selectOf(src, asFilters(filters));
+  if (!sel) return [];
   const dup = src.kind === 'duplicates';
   const rows = await q(
-    `SELECT ${FILE_COLS}${dup ? COPY_COLS : ''} FROM entries e WHERE ${w.where} ORDER BY ${orderOf(src, sort)} LIMIT ? OFFSET ?`,
-    [...w.params, limit, offset],
+    `SELECT ${FILE_COLS}${dup ? COPY_COLS : ''} FROM ${sel.from} WHERE ${sel.where} ORDER BY ${orderOf(src, sort)} LIMIT ? OFFSET ?`,
+    [...sel.params, limit, offset],
   );
   return rows.map((r) => {
     const f = toFile(r);
@@ -238,22 +322,28 @@ export async function sourceRows(q: QueryFn, src: FileSource, offset: number, li
 
 /** The uuids of a source's rows [offset, offset + limit) in the list's order (what a
  *  Shift-click range or Ctrl+A selects, rows not on screen included). */
-export async function sourceUuids(q: QueryFn, src: FileSource, offset: number, limit: number, sort: SortKey, kind: KindFilter = 'all'): Promise<string[]> {
-  let rows: Record<string, string | number | null>[];
-  if (src.kind === 'search') {
-    const m = ftsQuery(src.text);
-    if (!m) return [];
-    const k = kindWhere(kind);
-    rows = await q(
-      `SELECT e.uuid FROM entries_fts f JOIN entries e ON e.rowid = f.docid WHERE entries_fts MATCH ?${k ? ` AND ${k.where}` : ''}
-       ORDER BY e.kind = 'file', ${ORDER[sort]} LIMIT ? OFFSET ?`,
-      [m, ...(k?.params ?? []), limit, offset],
-    );
-  } else {
-    const w = filteredWhere(src, kind)!;
-    rows = await q(`SELECT e.uuid FROM entries e WHERE ${w.where} ORDER BY ${orderOf(src, sort)} LIMIT ? OFFSET ?`, [...w.params, limit, offset]);
-  }
+export async function sourceUuids(q: QueryFn, src: FileSource, offset: number, limit: number, sort: SortKey, filters: KindFilter | Partial<Filters> = NO_FILTERS): Promise<string[]> {
+  const sel = selectOf(src, asFilters(filters));
+  if (!sel) return [];
+  const rows = await q(`SELECT e.uuid FROM ${sel.from} WHERE ${sel.where} ORDER BY ${orderOf(src, sort)} LIMIT ? OFFSET ?`, [...sel.params, limit, offset]);
   return rows.map((r) => s(r['uuid']));
+}
+
+/** Of the given entries, what a tag is on: the entries themselves and their contents (what
+ *  removing the tag from those files switches off), in chunks. */
+export async function tagTargets(q: QueryFn, tag: string, entries: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < entries.length; i += 500) {
+    const part = JSON.stringify(entries.slice(i, i + 500));
+    const rows = await q(
+      `SELECT DISTINCT target_uuid FROM tag_links WHERE tag_uuid = ? AND active = 1 AND (
+         (target_kind = 'entry' AND target_uuid IN (SELECT value FROM json_each(?)))
+         OR (target_kind = 'content' AND target_uuid IN (SELECT content_uuid FROM entries WHERE uuid IN (SELECT value FROM json_each(?)))))`,
+      [tag, part, part],
+    );
+    out.push(...rows.map((r) => s(r['target_uuid'])));
+  }
+  return [...new Set(out)];
 }
 
 /** How many of the given entries are favourites (their own favourite flag), in

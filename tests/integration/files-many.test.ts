@@ -210,4 +210,52 @@ describe('many files at once', () => {
     await b.app.setKind('text');
     expect(rowsOf(b.app)).toEqual([]);
   });
+  it('Delete in an album\'s or a tag\'s view takes the selected files out as ONE write, after an Undo window; elsewhere it does nothing', async () => {
+    const { w, a, b } = await setup();
+    await a.app.addSampleLocation('Trip', 60);
+    await a.app.createTag('Best', '', null);
+    await a.app.createAlbum('Trip');
+    await a.app.tablesChanged(ALL_TABLES);
+    const [tag, album] = [a.app.tags[0]!.uuid, a.app.albums[0]!.uuid];
+    await a.app.setSearch('1');
+    const total = a.app.fileTotal;
+    await a.app.selectAll();
+    expect(await a.app.tagSelection(tag)).toBe(true);
+    expect(await a.app.addSelectionToAlbum(album)).toBe(true);
+
+    // in a search (files of their devices): nothing is scheduled, nothing written
+    const n0 = a.writes.length;
+    expect(await a.app.deleteSelection()).toBe(false);
+    expect([a.app.pendingDeletes.length, a.writes.length]).toEqual([0, n0]);
+
+    for (const c of [{ kind: 'album', uuid: album }, { kind: 'tag', uuid: tag }] as const) {
+      await a.app.openCollection(c);
+      expect(a.app.fileTotal).toBe(total);
+      const picked = a.app.fileRows.slice(0, 3);
+      await a.app.clickFile(picked[0]!, 0);
+      await a.app.clickFile(picked[2]!, 2, { range: true });
+      expect(a.app.selection.size).toBe(3);
+      const before = a.writes.length;
+      expect(await a.app.deleteSelection()).toBe(true);
+      await a.app.refreshFiles();
+      expect(a.app.fileTotal).toBe(total - 3); // held out of the list while "Undo" is offered
+      expect(a.app.pendingDeletes.map((p) => [p.kind, p.name, p.hide?.length])).toEqual([[`${c.kind}-files`, c.kind === 'album' ? 'Trip' : 'Best', 3]]);
+      a.app.undoDelete(a.app.pendingDeletes[0]!.id);
+      await a.app.refreshFiles();
+      expect([a.app.fileTotal, a.app.pendingDeletes.length, a.writes.length]).toEqual([total, 0, before]); // undone: nothing written
+
+      await a.app.clickFile(picked[0]!, 0);
+      await a.app.clickFile(picked[2]!, 2, { range: true });
+      expect(await a.app.deleteSelection()).toBe(true);
+      expect(await a.app.deletes.commit(a.app.pendingDeletes[0]!.id)).toBe(true); // the 5 s are up
+      expect(a.writes.length - before).toBe(1);
+      expect(a.writes.at(-1)!.length).toBe(3);
+      await a.app.tablesChanged(ALL_TABLES);
+      expect(a.app.fileTotal).toBe(total - 3);
+      expect(a.app.fileRows.some((r) => picked.some((p) => p.uuid === r.uuid))).toBe(false);
+    }
+    await sync(w, a.app, b.app);
+    expect(b.app.albums.map((x) => x.files)).toEqual([total - 3]);
+    expect(b.app.tags.map((x) => x.files)).toEqual([total - 3]);
+  });
 });

@@ -123,8 +123,8 @@ export class AppState {
   bulk = $state<{ favorites: number } | null>(null);
   /** what the last act on several files did, in words */
   bulkMessage = $state<string | null>(null);
-  /** the "Kind" filter, applied to whatever the list shows */
-  kind = $state<Q.KindFilter>('all');
+  /** the filters (Kind, Size, Date, Device, Tag), applied together to whatever the list shows */
+  filters = $state.raw<Q.Filters>(Q.NO_FILTERS);
   tags = $state<Q.TagRow[]>([]);
   albums = $state<Q.AlbumRow[]>([]);
   /** a tag, album or the favourites shown instead of a folder */
@@ -174,13 +174,18 @@ export class AppState {
     this.inspector = new SyncInspectorState(deps.inspector);
     this.indexing = new IndexingState(deps.folders);
     this.deletes = createPendingDeletes({
-      run: (kind, uuid) => this.#runDelete(kind, uuid),
+      run: (kind, uuid, targets) => this.#runDelete(kind, uuid, targets),
       storage: typeof localStorage === 'undefined' ? null : localStorage,
       key: `tabdrive:pending-deletes:${deps.device.uuid}`,
       now: () => Date.now(),
       setTimer: (fn, ms) => setTimeout(fn, ms),
       clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-      onChange: (items) => (this.pendingDeletes = [...items]),
+      onChange: (items) => {
+        // files waiting to leave the list leave it now (once written, the commit refreshes it)
+        const more = items.some((p) => p.hide && !this.pendingDeletes.some((x) => x.id === p.id));
+        this.pendingDeletes = [...items];
+        if (more) void this.refreshFiles();
+      },
       ...(deps.undoMs === undefined ? {} : { delayMs: deps.undoMs }),
     });
     this.thumbs = new ThumbView(deps.folders.thumbnails ?? null, deps.files?.wantThumb);
@@ -359,6 +364,8 @@ export class AppState {
 
   async refreshTags(): Promise<void> {
     this.tags = await Q.tags(this.deps.query);
+    const t = this.filters.tag;
+    if (t && !this.tags.some((x) => x.uuid === t)) await this.setFilters({ tag: null }); // the tag was deleted
     if (this.collection?.kind === 'tag' && !this.tags.some((t) => t.uuid === (this.collection as { uuid: string }).uuid)) {
       this.collection = null; // the tag was deleted (here or elsewhere)
       await this.refreshFiles();
@@ -437,7 +444,8 @@ export class AppState {
     let total = 0;
     let rows: Q.FileRow[] = [];
     if (src) {
-      [total, rows] = await Promise.all([Q.sourceCount(q, src, this.kind), Q.sourceRows(q, src, this.#windowStart, this.#windowLen, this.sort, this.kind)]);
+      const f = this.#listFilters();
+      [total, rows] = await Promise.all([Q.sourceCount(q, src, f), Q.sourceRows(q, src, this.#windowStart, this.#windowLen, this.sort, f)]);
     }
     if (seq !== this.#seq) return; // a newer refresh started meanwhile
     this.fileTotal = total;
@@ -508,12 +516,34 @@ export class AppState {
 
   // ── selecting many ───────────────────────────────────────────────────────────────
 
-  /** Filter by kind (combined with the folder, collection or search shown). */
-  async setKind(kind: Q.KindFilter): Promise<void> {
+  /** the "Kind" filter */
+  get kind(): Q.KindFilter {
+    return this.filters.kind;
+  }
+  /** Filter by kind (combined with the other filters and the folder, collection or search shown). */
+  setKind(kind: Q.KindFilter): Promise<void> {
+    return this.setFilters({ kind });
+  }
+  /** Changes some filters (the others stay); the list starts from its top. */
+  async setFilters(patch: Partial<Q.Filters>): Promise<void> {
     this.#listChanged();
-    this.kind = kind;
+    this.filters = { ...this.filters, ...patch };
     this.#windowStart = 0;
     await this.refreshFiles();
+  }
+  /** Whether any filter narrows the list ("Clear filters" shows). */
+  get filtered(): boolean {
+    return Q.anyFilter(this.filters);
+  }
+  clearFilters(): Promise<void> {
+    return this.setFilters({ ...Q.NO_FILTERS });
+  }
+  /** The filters with the entries whose removal from the collection shown waits for "Undo". */
+  #listFilters(): Q.Filters {
+    const c = this.collection;
+    const owner = c?.kind === 'tag' || c?.kind === 'album' ? c.uuid : null;
+    const hide = owner ? this.pendingDeletes.filter((p) => p.uuid === owner && p.hide).flatMap((p) => p.hide!) : [];
+    return hide.length ? { ...this.filters, hide } : this.filters;
   }
 
   /**
@@ -536,14 +566,14 @@ export class AppState {
     this.#anchor = from;
     const lo = Math.max(0, Math.min(from, index));
     const hi = Math.max(from, index);
-    await this.#setSelection(frozenSet(await Q.sourceUuids(this.deps.query, src, lo, hi - lo + 1, this.sort, this.kind)));
+    await this.#setSelection(frozenSet(await Q.sourceUuids(this.deps.query, src, lo, hi - lo + 1, this.sort, this.#listFilters())));
   }
 
   /** Ctrl+A: every row the list shows (with its filters), scrolled into view or not. */
   async selectAll(): Promise<void> {
     const src = this.source;
     if (!src || this.fileTotal === 0) return;
-    await this.#setSelection(frozenSet(await Q.sourceUuids(this.deps.query, src, 0, this.fileTotal, this.sort, this.kind)));
+    await this.#setSelection(frozenSet(await Q.sourceUuids(this.deps.query, src, 0, this.fileTotal, this.sort, this.#listFilters())));
   }
 
   /** Escape: nothing selected. */
@@ -658,10 +688,36 @@ export class AppState {
 
   /** Whether a record shows in its list (not waiting to be deleted). */
   shown(uuid: string): boolean {
-    return !this.pendingDeletes.some((p) => p.uuid === uuid);
+    return !this.pendingDeletes.some((p) => p.uuid === uuid && !p.targets);
   }
 
-  async #runDelete(kind: DeleteKind, uuid: string): Promise<boolean> {
+  /**
+   * The Delete key: in an album's view the selected files leave the album, in a tag's view the
+   * tag leaves them (on the file and on its content) — one batch, held for "Undo" like other
+   * deletes. Elsewhere nothing: files belong to their device, and the app never deletes them
+   * from disk. Returns whether a removal was scheduled.
+   */
+  async deleteSelection(): Promise<boolean> {
+    const c = this.collection;
+    const ids = [...this.selection];
+    if (!ids.length || this.searchText.trim() || (c?.kind !== 'album' && c?.kind !== 'tag')) return false;
+    const targets = c.kind === 'album' ? ids : await Q.tagTargets(this.deps.query, c.uuid, ids);
+    if (!targets.length) return false;
+    const name = c.kind === 'album' ? (this.albums.find((a) => a.uuid === c.uuid)?.name ?? 'album') : (this.tags.find((t) => t.uuid === c.uuid)?.name ?? 'tag');
+    this.clearSelection();
+    this.deletes.schedule(c.kind === 'album' ? 'album-files' : 'tag-files', c.uuid, name, { targets, hide: ids });
+    return true;
+  }
+
+  /** "Undo" of a pending delete; files held out of the list come back. */
+  undoDelete(id: number): void {
+    const removal = this.pendingDeletes.some((p) => p.id === id && p.hide);
+    if (this.deletes.undo(id) && removal) void this.refreshFiles();
+  }
+
+  async #runDelete(kind: DeleteKind, uuid: string, targets?: readonly string[]): Promise<boolean> {
+    if (kind === 'album-files') return this.#act(() => this.deps.intents.removeEntriesFromAlbum(uuid, targets ?? []));
+    if (kind === 'tag-files') return this.#act(() => this.deps.intents.untagTargets(uuid, targets ?? []));
     if (kind === 'tag') return this.#act(() => this.deps.intents.deleteTag(uuid));
     if (kind === 'album') return this.#act(() => this.deps.intents.deleteAlbum(uuid));
     const r = await this.deps.intents.deleteLocation(uuid);

@@ -17,14 +17,14 @@ function harness(storage = memoryStorage(), ok = true) {
   let now = 0;
   const timers = new Map<number, { at: number; fn: () => void }>();
   let nextTimer = 1;
-  const ran: [DeleteKind, string][] = [];
+  const ran: [DeleteKind, string, ...(readonly string[])[]][] = [];
   let shown: readonly PendingDelete[] = [];
   // a run that answers only when released: what storage holds meanwhile is observable
   let hold: Promise<void> | null = null;
   const d = createPendingDeletes({
-    run: async (kind, uuid) => {
+    run: async (kind, uuid, targets) => {
       if (hold) await hold;
-      ran.push([kind, uuid]);
+      ran.push(targets ? [kind, uuid, targets] : [kind, uuid]);
       return ok;
     },
     storage,
@@ -133,5 +133,26 @@ describe('pending deletes', () => {
     expect(next.ran).toEqual([['album', AL]]);
     storage.setItem('k', '{not json');
     expect(await harness(storage).d.resume()).toBe(0);
+  });
+
+  it('a removal of files from a collection waits with its targets, apart from the collection itself; kept across a reload; bad targets ignored', async () => {
+    const storage = memoryStorage();
+    const h = harness(storage);
+    const r1 = h.d.schedule('album-files', AL, 'Trip', { targets: [T1], hide: [T1] });
+    const r2 = h.d.schedule('album-files', AL, 'Trip', { targets: [T2], hide: [T2] });
+    expect(r2).not.toBe(r1); // each removal is its own act
+    expect(h.d.has(AL)).toBe(false); // the album itself stays listed
+    h.d.undo(r1.id);
+    h.holdRuns(new Promise<void>(() => undefined));
+    void h.d.flush();
+    await h.advance(0);
+    expect(JSON.parse(storage.getItem('k')!)).toEqual([{ kind: 'album-files', uuid: AL, targets: [T2] }]);
+    const next = harness(storage);
+    expect(await next.d.resume()).toBe(1);
+    expect(next.ran).toEqual([['album-files', AL, [T2]]]);
+    storage.setItem('k', JSON.stringify([{ kind: 'tag-files', uuid: T1 }, { kind: 'tag-files', uuid: T1, targets: ['x'] }, { kind: 'tag-files', uuid: T1, targets: [AL] }]));
+    const third = harness(storage);
+    expect(await third.d.resume()).toBe(1);
+    expect(third.ran).toEqual([['tag-files', T1, [AL]]]);
   });
 });
