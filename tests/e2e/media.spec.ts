@@ -84,6 +84,7 @@ test('Preview shows an image, text, code, a PDF and audio of a picked folder; Sp
   await expect(preview(a).getByLabel('Text of notes.txt')).toHaveText('pack sunscreen\nand a hat\n');
   await expect(preview(a).getByRole('heading')).toHaveText('notes.txt');
   await a.keyboard.press('Escape');
+  await expect(preview(a)).toBeHidden(); // closed before the next key: a user sees it go
   await expect(row(a, 'notes.txt')).toBeFocused();
 
   // a large text file: only the first 256 KiB, and it says so
@@ -100,16 +101,19 @@ test('Preview shows an image, text, code, a PDF and audio of a picked folder; Sp
   const audio = preview(a).locator('audio');
   await expect.poll(() => audio.evaluate((e: HTMLAudioElement) => Math.round(e.duration * 10) / 10)).toBe(1);
   await a.keyboard.press('Escape');
+  await expect(preview(a)).toBeHidden(); // closed before the next key: a user sees it go
 
   // a kind with no viewer
   await row(a, 'data.bin').focus();
   await a.keyboard.press(' ');
   await expect(preview(a).getByRole('status')).toHaveText('No preview for this kind of file (.bin).');
   await a.keyboard.press('Escape');
+  await expect(preview(a)).toBeHidden(); // closed before the next key: a user sees it go
   await row(a, 'dump.txt').focus();
   await a.keyboard.press(' ');
   await expect(preview(a).getByRole('status')).toHaveText('This file holds binary data, not text.');
   await a.keyboard.press('Escape');
+  await expect(preview(a)).toBeHidden(); // closed before the next key: a user sees it go
 
   // code and a PDF, inside a folder
   await row(a, 'docs').dblclick();
@@ -117,6 +121,7 @@ test('Preview shows an image, text, code, a PDF and audio of a picked folder; Sp
   await a.keyboard.press(' ');
   await expect(preview(a).getByLabel('Text of main.ts')).toHaveText('export const answer = 42;\n');
   await a.keyboard.press('Escape');
+  await expect(preview(a)).toBeHidden(); // closed before the next key: a user sees it go
   await row(a, 'report.pdf').focus();
   await a.keyboard.press(' ');
   await expect(preview(a)).toContainText('2 pages');
@@ -136,6 +141,7 @@ test('Preview shows an image, text, code, a PDF and audio of a picked folder; Sp
   expect(inked.dark).toBeGreaterThan(50);
   expect(inked.white).toBeGreaterThan(inked.dark);
   await a.keyboard.press('Escape');
+  await expect(preview(a)).toBeHidden(); // closed before the next key: a user sees it go
   await expect(row(a, 'report.pdf')).toBeFocused();
   expect(await cspViolations(a)).toEqual([]);
 });

@@ -830,10 +830,13 @@ export class AppState {
     const f = this.selected;
     if (!f || f.kind === 'dir') return;
     const ref = { location: f.location_uuid, locationPath: f.location_path, device: f.device_uuid, deviceName: f.device_name, path: f.rel_path };
+    const ticket = this.preview.ask();
     // a file received before (this device's kept copy) is read from it, with no transfer
     const fetched = await this.fetch.local(f);
-    await this.preview.show(f, () =>
-      fetched ? Promise.resolve({ ok: true, file: new File([fetched], f.name) }) : this.indexing.access.open(ref, this.deviceUuid),
+    await this.preview.show(
+      f,
+      () => (fetched ? Promise.resolve({ ok: true, file: new File([fetched], f.name) }) : this.indexing.access.open(ref, this.deviceUuid)),
+      ticket,
     );
   }
 

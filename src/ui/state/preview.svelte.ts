@@ -24,12 +24,23 @@ export class PreviewState {
   message = $state<string | null>(null);
   #url: string | null = null;
   #seq = 0;
+  #asked = 0;
 
   get open(): boolean {
     return this.status !== 'closed';
   }
 
-  async show(file: FileDetail, lookup: () => Promise<FileLookup>): Promise<void> {
+  /**
+   * A ticket for a preview about to be shown after some awaiting (e.g. reading the kept
+   * copies): `show` with it does nothing if another preview was asked for or the dialog was
+   * closed meanwhile — a slow request must not pop the dialog up again after Escape.
+   */
+  ask(): number {
+    return ++this.#asked;
+  }
+
+  async show(file: FileDetail, lookup: () => Promise<FileLookup>, ticket?: number): Promise<void> {
+    if (ticket !== undefined && ticket !== this.#asked) return;
     const seq = ++this.#seq;
     this.#release();
     this.file = file;
@@ -65,6 +76,7 @@ export class PreviewState {
 
   close(): void {
     this.#seq++;
+    this.#asked++;
     this.#release();
     this.status = 'closed';
     this.content = null;
