@@ -653,8 +653,10 @@ export function createRelaySync(deps: RelaySyncDeps): RelaySync {
       fail(e);
     }
   }
+  /** the newest connect's work (pull, owners, the RS2 baseline): `settled` waits for it too */
+  let connecting: Promise<void> = Promise.resolve();
   const offState = conn.onState((st) => {
-    if (st === 'connected') void onConnected();
+    if (st === 'connected') connecting = onConnected();
     else deps.onMarks();
   });
   const offPush = conn.onPush((p) => {
@@ -662,7 +664,7 @@ export function createRelaySync(deps: RelaySyncDeps): RelaySync {
     if (p.op === OP.EV_UPDATE) live(p);
     else if (p.op === OP.EV_PAGE) livePage(p);
   });
-  if (conn.stats.state === 'connected') void onConnected();
+  if (conn.stats.state === 'connected') connecting = onConnected();
 
   const net: StreamNet = {
     counters,
@@ -715,6 +717,8 @@ export function createRelaySync(deps: RelaySyncDeps): RelaySync {
       return null;
     },
     async settled() {
+      // a connect still at work would enqueue its baseline after this resolved
+      await connecting;
       await writeLane;
       await pull();
       await drain();
