@@ -39,6 +39,12 @@ export class PreviewState {
     return ++this.#asked;
   }
 
+  /** How many previews were asked for (or closed) so far: a dialog that opened at one count
+   *  and closes at another belongs to an older preview (Preview.svelte). */
+  get asked(): number {
+    return this.#asked;
+  }
+
   async show(file: FileDetail, lookup: () => Promise<FileLookup>, ticket?: number): Promise<void> {
     if (ticket !== undefined && ticket !== this.#asked) return;
     const seq = ++this.#seq;
