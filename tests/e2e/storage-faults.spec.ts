@@ -4,7 +4,7 @@
 // flipped bit in an image's document state and in a frame — and the device says what
 // happened in words, keeps saving, and ends with every acknowledged write.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from '@playwright/test';
@@ -138,8 +138,25 @@ function smallDisk(mb: number): { dir: string; fillTo: (free: number) => void; u
   return {
     dir,
     fillTo(free) {
-      const fs = statfsSync(dir);
-      writeFileSync(filler, Buffer.alloc(Math.max(0, fs.bavail * fs.bsize - free)));
+      // in steps, re-reading what is free: Chromium writes to this disk meanwhile, and one write
+      // sized from an earlier statfs ran out of room (ENOSPC) under load
+      const fd = openSync(filler, 'w');
+      try {
+        for (;;) {
+          const fs = statfsSync(dir);
+          const left = fs.bavail * fs.bsize - free;
+          if (left <= 0) break;
+          try {
+            writeSync(fd, Buffer.alloc(Math.min(left, 1 << 20)));
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+            ftruncateSync(fd, Math.max(0, fstatSync(fd).size - free)); // full: give `free` back
+            break;
+          }
+        }
+      } finally {
+        closeSync(fd);
+      }
     },
     unfill: () => rmSync(filler, { force: true }),
     remove() {
