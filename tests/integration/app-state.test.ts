@@ -2,18 +2,14 @@
 // world (core, Yjs document + engine, storage engine on sql.js + fake IndexedDB) each driven
 // through an AppState, as the components drive it. Runes run here compiled by the Svelte
 // plugin; no DOM is needed because the state modules hold no DOM.
-import { webcrypto } from 'node:crypto';
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MODELS, MODEL_NAMES } from '../../src/core/models.ts';
-import { createIntents } from '../../src/sync/intents.ts';
-import type { Transport } from '../../src/transport/webrtc.ts';
-import { VersionState } from '../../src/ui/state/version.svelte.ts';
 import { AppState } from '../../src/ui/state/app.svelte.ts';
 import { compareDigests, describeUnrepaired, latencySummary, parseDigest, SyncInspectorState, type SyncReport } from '../../src/ui/state/inspector.svelte.ts';
 import { createPrng } from '../../src/core/prng.ts';
-import { uuidFactory } from '../support/fixtures.ts';
 import { type SimDevice, World } from '../support/sim/world.ts';
+import { simApp } from '../support/app.ts';
 
 let SQL: SqlJsStatic;
 beforeAll(async () => {
@@ -29,39 +25,7 @@ afterEach(async () => {
   world = null;
 });
 
-/** Just what AppState reads of a transport: no peers, never paused. */
-const quietTransport = (): Transport =>
-  ({ peers: () => [], onPeers: () => () => undefined, paused: false, pause() {}, resume() {}, setName() {}, channel: { inbound: null } }) as unknown as Transport;
-
-function appFor(d: SimDevice, inspect?: () => Promise<SyncReport>): AppState {
-  const live = d.live!;
-  const ids = uuidFactory(`app:${d.id}`);
-  const query = async (sql: string, params: readonly (string | number | null)[] = []) => {
-    const r = await live.storage.call('query', { sql, params: [...params] });
-    if (!r.ok) throw new Error(r.error.message);
-    return r.value;
-  };
-  const intents = createIntents({
-    writer: { write: (c) => live.engine.write(c) },
-    clock: live.clock,
-    device: d.id,
-    now: d.now,
-    randomUuid: ids,
-    deviceInfo: { os: 'Linux', browser: 'Chrome' },
-    readOwned: async (table, uuid) => (await query(`SELECT * FROM ${table} WHERE uuid = ?`, [uuid]))[0] ?? null,
-  });
-  return new AppState({
-    query, intents, device: { uuid: d.id, name: d.id.slice(0, 4) }, boot: { health: null } as never, hlc: () => live.clock.current(),
-    openNewDevice: () => undefined, transport: quietTransport(), pendingCommits: () => 0, streamProgress: () => null, library: 'lib', inviteLink: '',
-    libraries: ['lib'], openLibrary: () => Promise.resolve(), resyncs: () => 0, peerSyncState: () => null,
-    folders: {
-      intents, query, randomUuid: ids, handles: null, pickDirectory: null,
-      digest: async (b: Uint8Array) => new Uint8Array(await webcrypto.subtle.digest('SHA-256', b)),
-    },
-    inspector: { inspect: inspect ?? (() => Promise.reject(new Error('no inspector'))), compact: () => live.engine.compact(), persist: () => Promise.resolve(true) },
-    version: new VersionState({ schema: { build: 1, database: 1 }, checkForUpdate: () => Promise.resolve(false) }),
-  });
-}
+const appFor = (d: SimDevice) => simApp(d, { label: 'app' }).app;
 
 async function setup(): Promise<{ w: World; a: AppState; b: AppState }> {
   const w = new World(SQL, createPrng('app-state'), { drop: 0, duplicate: 0, reorder: 0 });

@@ -1,18 +1,13 @@
 // Many files at once (issue 14 item 6) on the real parts: AppState over the simulator's
 // devices (core, Yjs document + engine, storage on sql.js). Multi-select, bulk acts as ONE
 // write, the Kind filter with search, and the Duplicates view.
-import { webcrypto } from 'node:crypto';
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Change } from '../../src/core/change.ts';
 import { MODELS, MODEL_NAMES } from '../../src/core/models.ts';
 import { createPrng } from '../../src/core/prng.ts';
-import { createIntents } from '../../src/sync/intents.ts';
-import type { Transport } from '../../src/transport/webrtc.ts';
-import { VersionState } from '../../src/ui/state/version.svelte.ts';
 import { AppState } from '../../src/ui/state/app.svelte.ts';
-import { uuidFactory } from '../support/fixtures.ts';
 import { type SimDevice, World } from '../support/sim/world.ts';
+import { simApp } from '../support/app.ts';
 
 let SQL: SqlJsStatic;
 beforeAll(async () => {
@@ -28,43 +23,7 @@ afterEach(async () => {
   world = null;
 });
 
-const quietTransport = (): Transport =>
-  ({ peers: () => [], onPeers: () => () => undefined, paused: false, pause() {}, resume() {}, setName() {}, channel: { inbound: null } }) as unknown as Transport;
-
-/** An AppState on a simulated device; `writes` records every write the intents make. */
-function appFor(d: SimDevice): { app: AppState; writes: Change[][] } {
-  const live = d.live!;
-  const ids = uuidFactory(`many:${d.id}`);
-  const writes: Change[][] = [];
-  const query = async (sql: string, params: readonly (string | number | null)[] = []) => {
-    const r = await live.storage.call('query', { sql, params: [...params] });
-    if (!r.ok) throw new Error(r.error.message);
-    return r.value;
-  };
-  const intents = createIntents({
-    writer: { write: (c) => (writes.push([...c]), live.engine.write(c)) },
-    clock: live.clock,
-    device: d.id,
-    now: d.now,
-    randomUuid: ids,
-    deviceInfo: { os: 'Linux', browser: 'Chrome' },
-    readOwned: async (table, uuid) => (await query(`SELECT * FROM ${table} WHERE uuid = ?`, [uuid]))[0] ?? null,
-    readMany: async (table, uuids) =>
-      new Map((await query(`SELECT * FROM ${table} WHERE uuid IN (${uuids.map(() => '?').join(',')})`, uuids)).map((r) => [String(r['uuid']), r])),
-  });
-  const app = new AppState({
-    query, intents, device: { uuid: d.id, name: d.id.slice(0, 4) }, boot: { health: null } as never, hlc: () => live.clock.current(),
-    openNewDevice: () => undefined, transport: quietTransport(), pendingCommits: () => 0, streamProgress: () => null, library: 'lib', inviteLink: '',
-    libraries: ['lib'], openLibrary: () => Promise.resolve(), resyncs: () => 0, peerSyncState: () => null,
-    folders: {
-      intents, query, randomUuid: ids, handles: null, pickDirectory: null,
-      digest: async (b: Uint8Array) => new Uint8Array(await webcrypto.subtle.digest('SHA-256', b)),
-    },
-    inspector: { inspect: () => Promise.reject(new Error('no inspector')), compact: () => live.engine.compact(), persist: () => Promise.resolve(true) },
-    version: new VersionState({ schema: { build: 1, database: 1 }, checkForUpdate: () => Promise.resolve(false) }),
-  });
-  return { app, writes };
-}
+const appFor = (d: SimDevice) => simApp(d, { label: 'many' });
 
 async function setup() {
   const w = new World(SQL, createPrng('files-many'), { drop: 0, duplicate: 0, reorder: 0 });

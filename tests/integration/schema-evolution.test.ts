@@ -6,9 +6,10 @@ import initSqlJs, { type SqlJsStatic } from 'sql.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { validateChange } from '../../src/core/validate.ts';
-import { BOOT_ORIGIN, createExtractor, LOCAL_ORIGIN, metaMap, ownedMapName, sharedMap, writeChanges } from '../../src/sync/doc.ts';
+import { BOOT_ORIGIN, LOCAL_ORIGIN, metaMap, ownedMapName, sharedMap, writeChanges } from '../../src/sync/doc.ts';
 import { deviceData, fakeTime, tagFields, testDevice, uuidFactory } from '../support/fixtures.ts';
 import { World } from '../support/sim/world.ts';
+import { receiver, relay } from '../support/ydoc.ts';
 import { createPrng } from '../../src/core/prng.ts';
 import { planCompaction } from '../../src/sync/compaction.ts';
 
@@ -21,16 +22,6 @@ const ids = uuidFactory('schema-evolution');
 const A = '0aaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
 const B = '0bbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb';
 
-function receiver() {
-  const doc = new Y.Doc();
-  const ex = createExtractor(doc);
-  const got: ReturnType<typeof ex.fromTransaction>[] = [];
-  doc.on('afterTransaction', (tr: Y.Transaction) => {
-    if (tr.origin !== LOCAL_ORIGIN) got.push(ex.fromTransaction(tr));
-  });
-  return { doc, got };
-}
-const relay = (from: Y.Doc, to: Y.Doc): void => Y.applyUpdate(to, Y.encodeStateAsUpdate(from, Y.encodeStateVector(to)), 'remote');
 
 describe('validation tolerates a newer schema', () => {
   it("leaves out a field named like a model field, reports it, and accepts the rest", () => {

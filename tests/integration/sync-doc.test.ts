@@ -21,6 +21,7 @@ import {
 import { createMemoryNetwork } from '../../src/transport/memory.ts';
 import { deviceData, entryData, fakeTime, locationData, tagFields, testDevice, uuidFactory } from '../support/fixtures.ts';
 import { World } from '../support/sim/world.ts';
+import { receiver, relay } from '../support/ydoc.ts';
 
 let SQL: SqlJsStatic;
 beforeAll(async () => {
@@ -31,19 +32,6 @@ const ids = uuidFactory('sync-doc');
 const A = '0aaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
 const B = '0bbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb';
 
-/** A receiving doc that records what each remote transaction yields. */
-function receiver() {
-  const doc = new Y.Doc();
-  const ex = createExtractor(doc);
-  const got: ReturnType<typeof ex.fromTransaction>[] = [];
-  doc.on('afterTransaction', (tr: Y.Transaction) => {
-    if (tr.origin !== LOCAL_ORIGIN) got.push(ex.fromTransaction(tr));
-  });
-  return { doc, got };
-}
-const relay = (from: Y.Doc, to: Y.Doc): void => {
-  Y.applyUpdate(to, Y.encodeStateAsUpdate(from, Y.encodeStateVector(to)), 'remote');
-};
 
 describe('sync document', () => {
   it('a remote transaction yields exactly the keys it changed', () => {
