@@ -36,7 +36,7 @@ async function createTag(p: Page, name: string): Promise<string> {
 async function renames(pages: Page[], tag: string, n: number, prefix: string): Promise<void> {
   for (let i = 0; i < n; i++) {
     await pages[i % pages.length]!.evaluate(async ([tag, name]) => {
-      const r = await window.tabdrive.actions!.updateTag(tag!, { name });
+      const r = await window.tabdrive.actions!.updateTag(tag, { name });
       if (!r.ok) throw new Error(r.error.message);
     }, [tag, `${prefix} ${i}`] as const);
   }

@@ -44,20 +44,24 @@ describe('automatic compaction', () => {
     await w.heal();
     const after = { doc: docBytes(a), live: liveStateBytes(a.live!.doc), log: sharedMap(a.live!.doc).size };
     const stats = [a, b].map((d) => d.live!.engine.stats());
-    console.log(`10,000 renames on two devices: shared log ${before.log} → ${after.log} entries (at most ${peak} between compactions); ` +
-      `live state ${before.live} B → ${after.live} B; document ${before.doc} B → ${after.doc} B; ` +
-      `automatic compactions ${stats.map((s) => s.autoCompactions).join(' + ')}`);
+    await a.live!.engine.compact();
+    await w.heal();
+    const compacted = { doc: docBytes(a), live: liveStateBytes(a.live!.doc), log: sharedMap(a.live!.doc).size };
+    console.log(`${N} renames on two devices: shared log ${before.log} → ${after.log} entries as the app leaves it (at most ${peak} between compactions), ` +
+      `${compacted.log} once compacted; live state ${before.live} B → ${after.live} B (${compacted.live} B compacted); ` +
+      `document ${before.doc} B → ${after.doc} B (${compacted.doc} B compacted); automatic compactions ${stats.map((s) => s.autoCompactions).join(' + ')}`);
     expect((await a.rows('SELECT display_name AS name FROM tags WHERE uuid = ?', [tag]))[0]?.['name']).toBe(`Name ${N - 1}`);
     expect(await b.digest()).toEqual(await a.digest());
     // the renames since the last automatic compaction stay below its threshold; compacted, the
     // insert (it sets fields no rename sets) and the last rename are left
     expect(after.log).toBeLessThanOrEqual(64 + 2);
-    await a.live!.engine.compact();
-    expect(sharedMap(a.live!.doc).size).toBe(2);
+    expect(compacted.log).toBe(2);
     expect(peak).toBeLessThanOrEqual(2 * 64 + 4);
-    expect(stats.every((s) => s.autoCompactions > 10)).toBe(true);
-    // the live state is bounded; the document is not (deleted keys keep their items: epochs, decision 0013)
-    expect(after.live).toBeLessThanOrEqual(2 * before.live + 4096);
+    expect(stats.every((s) => s.autoCompactions > N / 1000)).toBe(true);
+    // the live state is bounded (the threshold's 64 entries of ~100 B at most, and two acks);
+    // the document is not: deleted keys keep their items (epochs, decision 0013)
+    expect(after.live).toBeLessThanOrEqual(2 * before.live + 8192);
+    expect(compacted.live).toBeLessThanOrEqual(2 * before.live + 1024);
     await w.dispose();
   }, 600_000);
 
