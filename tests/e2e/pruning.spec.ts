@@ -2,19 +2,10 @@
 // leave a short shared log on both, without "Compact now"; the inspector says when it last
 // ran; a reload keeps everything; a tab closed meanwhile comes back and converges without
 // bringing back a tag deleted while it was away.
-import type { BrowserContext, Page } from '@playwright/test';
-import { count, deviceOf, expect, newProfile, openApp, test, type Profile } from './support/browser.ts';
+import type { Page } from '@playwright/test';
+import { count, deviceOf, expect, freshBrowserPerTest, openApp, test } from './support/browser.ts';
 
-let profile: Profile;
-let context: BrowserContext;
-test.beforeEach(async () => {
-  profile = newProfile();
-  context = await profile.launch();
-});
-test.afterEach(async () => {
-  await context.close();
-  profile.remove();
-});
+const browser = freshBrowserPerTest();
 
 const digest = (p: Page): Promise<string> => p.evaluate(async () => JSON.stringify(await window.tabdrive.digest()));
 async function converged(pages: Page[]): Promise<void> {
@@ -43,8 +34,8 @@ async function renames(pages: Page[], tag: string, n: number, prefix: string): P
 }
 
 test('300 renames in two tabs are compacted automatically on both; the inspector shows it; a reload keeps everything', async ({ baseURL }) => {
-  const a = await openApp(context, baseURL!);
-  const b = await openApp(context, baseURL!);
+  const a = await openApp(browser.context, baseURL!);
+  const b = await openApp(browser.context, baseURL!);
   const tag = await createTag(a, 'Start');
   await converged([a, b]);
   await renames([a, b], tag, 300, 'Name');
@@ -67,9 +58,9 @@ test('300 renames in two tabs are compacted automatically on both; the inspector
 });
 
 test('a tab closed while the others rename and delete comes back and converges; the deleted tag stays deleted', async ({ baseURL }) => {
-  const a = await openApp(context, baseURL!);
-  const b = await openApp(context, baseURL!);
-  const c = await openApp(context, baseURL!);
+  const a = await openApp(browser.context, baseURL!);
+  const b = await openApp(browser.context, baseURL!);
+  const c = await openApp(browser.context, baseURL!);
   const kept = await createTag(a, 'Kept');
   const doomed = await createTag(c, 'Doomed');
   await renames([a, b, c], kept, 30, 'Before');
@@ -85,7 +76,7 @@ test('a tab closed while the others rename and delete comes back and converges; 
     if (!r.ok) throw new Error(r.error.message);
   }, doomed);
   await expect.poll(() => autoCompactions(a), { timeout: 20_000 }).toBeGreaterThan(before);
-  const back = await openApp(context, baseURL!);
+  const back = await openApp(browser.context, baseURL!);
   expect(await deviceOf(back)).toBe(closed);
   await converged([a, b, back]);
   expect(await tagName(back, kept)).toBe('Away 149');
