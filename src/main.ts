@@ -59,7 +59,7 @@ export interface TabdriveApi {
   query(sql: string, params?: (string | number | null)[]): Promise<Record<string, unknown>[]>;
   digest(): Promise<Record<string, string>>;
   hlc(): string | null;
-  stats(): Promise<SyncStats & { peers: number; documentSize: number; storage: StorageHealth | null; antiEntropy: { checks: number; mismatches: number; resyncs: number; lastResync: string | null; unrepaired: readonly Unrepaired[] } }>;
+  stats(): Promise<SyncStats & { peers: number; documentSize: number; sharedLog: number; storage: StorageHealth | null; antiEntropy: { checks: number; mismatches: number; resyncs: number; lastResync: string | null; unrepaired: readonly Unrepaired[] } }>;
   durable(): Promise<StorageHealth>;
   snapshot(): Promise<StorageHealth>;
   actions: Intents | null;
@@ -671,6 +671,7 @@ async function start(): Promise<void> {
       antiEntropy: { ...antiEntropy.stats, unrepaired: [...antiEntropy.stats.unrepaired] },
       peers: transport.peers().length,
       documentSize: Y.encodeStateAsUpdate(doc).byteLength,
+      sharedLog: sharedMap(doc).size,
       storage: unwrap(await storage.call('health', {})),
     }),
     durable: async () => unwrap(await storage.call('flush', {})),

@@ -20,10 +20,17 @@
  *     of a newer schema included: validation leaves those out (validate.ts `onNewer`), and an
  *     older device must not drop an entry whose newer fields no later entry sets — the newer
  *     devices that had not seen it would lose them.
+ *  C7 What a forgotten device left in the document — its `owned:` records, its ack, its
+ *     `schema:` and `key:` in `meta` — is dropped by whoever compacts: the forget itself
+ *     (a shared `forgotten_device` record, undeletable, never superseded away) stays, so the
+ *     set of forgotten devices is read from the document and every device drops the same
+ *     keys (C1). Dropping them changes nothing materialized: deleted keys are not changes
+ *     (doc.ts D2/D3), and every device that applies the forget removes that device's rows and
+ *     refuses its records anyway (core/apply.ts I7).
  */
-import type * as Y from 'yjs';
+import * as Y from 'yjs';
 import { supersededEntries, type LogEntry } from '../core/compaction.ts';
-import { readSharedLog, sharedMap } from './doc.ts';
+import { acksMap, metaMap, ownedMapName, readSharedLog, readSharedModel, sharedMap } from './doc.ts';
 
 export interface CompactionPlan {
   /** shared-log keys (HLCs) to drop, sorted */
@@ -59,4 +66,53 @@ export function compactDoc(doc: Y.Doc, origin: unknown): CompactionPlan {
     }, origin);
   }
   return plan;
+}
+
+/** The `meta` keys a device owns (rotation.ts `key:`, engine.ts `schema:`). */
+const OWN_META = ['schema:', 'key:'];
+
+/** Devices the document's shared log says were forgotten (C7): valid `forgotten_device` entries. */
+export function forgottenInDoc(doc: Y.Doc): Set<string> {
+  const out = new Set<string>();
+  for (const c of readSharedModel(doc, 'forgotten_device').changes) if (c.kind === 'shared' && c.op !== 'delete') out.add(c.uuid);
+  return out;
+}
+
+/** Drops what forgotten devices left in the document (C7), in ONE transaction; returns the keys dropped. */
+export function pruneForgotten(doc: Y.Doc, origin: unknown, forgotten: ReadonlySet<string> = forgottenInDoc(doc)): number {
+  const drops: [Y.Map<unknown>, string][] = [];
+  const acks = acksMap(doc);
+  const meta = metaMap(doc);
+  for (const device of forgotten) {
+    if (acks.has(device)) drops.push([acks, device]);
+    for (const p of OWN_META) if (meta.has(`${p}${device}`)) drops.push([meta, `${p}${device}`]);
+    // only a root that exists: getMap would create an empty one for a device never met
+    if (doc.share.has(ownedMapName(device))) {
+      const owned = doc.getMap<unknown>(ownedMapName(device));
+      for (const k of owned.keys()) drops.push([owned, k]);
+    }
+  }
+  if (drops.length) doc.transact(() => {
+    for (const [m, k] of drops) m.delete(k);
+  }, origin);
+  return drops.length;
+}
+
+/**
+ * The encoded size of a document holding only this one's live values (every root map's
+ * current keys, no deleted items): what a document rebuilt from the live state would weigh.
+ * The difference to `Y.encodeStateAsUpdate(doc)` is what deleted keys leave behind (the
+ * "Growth" figure in ARCHITECTURE "The sync document").
+ */
+export function liveStateBytes(doc: Y.Doc): number {
+  const fresh = new Y.Doc();
+  fresh.transact(() => {
+    for (const name of [...doc.share.keys()].sort()) {
+      const to = fresh.getMap<unknown>(name);
+      doc.getMap<unknown>(name).forEach((v, k) => to.set(k, v));
+    }
+  });
+  const bytes = Y.encodeStateAsUpdate(fresh).byteLength;
+  fresh.destroy();
+  return bytes;
 }

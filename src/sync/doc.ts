@@ -225,6 +225,15 @@ export function readSharedLog(doc: Y.Doc): Extracted {
   return out;
 }
 
+/** The valid entries of one model of the shared log (others are not validated: cheap). */
+export function readSharedModel(doc: Y.Doc, model: string): Extracted {
+  const out: Extracted = { changes: [], rejections: [], newer: [] };
+  sharedMap(doc).forEach((v, k) => {
+    if (isRecord(v) && v['model'] === model) push(out, sharedChange(k, v));
+  });
+  return out;
+}
+
 /** Every root map name of the document that holds a device's records. */
 export function ownedRoots(doc: Y.Doc): string[] {
   return [...doc.share.keys()].filter((k) => k.startsWith(OWNED_PREFIX));

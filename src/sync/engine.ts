@@ -25,6 +25,14 @@
  *     100k changes to the worker then overlaps with that encoding (~0.5 s each on a first
  *     sync). Staging applies nothing; the batch's one commit (E1, E2) names the tickets and
  *     storage applies the staged changes first, in order, then the rest.
+ *  E6 Compaction runs by itself (decision 0013): once the shared changes committed since the
+ *     last one (local and remote) reach max(autoCompactEvery, a tenth of the entries it kept),
+ *     a compaction is scheduled (autoCompactDelayMs later, on the serial chain like any write).
+ *     The tenth keeps its cost amortized (each run reads the whole log; a library of 100k tag
+ *     links must not re-read them every 64 changes) and the garbage below a tenth of the live
+ *     log. Compaction is deterministic (compaction.ts C1, C7), so devices compacting at once
+ *     drop the same keys; nothing waits for acks because dropping a superseded entry is safe
+ *     whoever has or has not seen it (C3, C4).
  */
 import * as Y from 'yjs';
 import type { Change, Hlc } from '../core/change.ts';
@@ -32,7 +40,7 @@ import { encodeHlc, hlcDevice, hlcWall, isAheadStamp, type HlcClock } from '../c
 import { err, type Result } from '../core/result.ts';
 import type { StorageClient } from '../storage/client.ts';
 import type { CommitResult, StorageError } from '../storage/rpc.ts';
-import { compactDoc } from './compaction.ts';
+import { compactDoc, forgottenInDoc, pruneForgotten } from './compaction.ts';
 import { acksMap, batchChanges, BOOT_ORIGIN, createExtractor, LOCAL_ORIGIN, MAX_BATCH_UPDATE_BYTES, metaMap, sharedMap, writeChanges, type DocRejection } from './doc.ts';
 
 export interface SyncEngineDeps {
@@ -48,6 +56,10 @@ export interface SyncEngineDeps {
    *  so that a seed replays exactly. Returns a cancel function. */
   readonly schedule?: (fn: () => void, ms: number) => () => void;
   readonly ackDelayMs?: number;
+  /** E6: shared changes between automatic compactions (at least; 0 turns them off) */
+  readonly autoCompactEvery?: number;
+  /** E6: delay from the threshold to the compaction (a burst of renames is compacted once) */
+  readonly autoCompactDelayMs?: number;
   /** a newer schema's data was met (the distinct `model.field`s so far): this device is behind */
   readonly onNewer?: (what: readonly string[]) => void;
 }
@@ -79,6 +91,11 @@ export interface SyncStats {
   readonly lastDrifted: DriftRecord[];
   /** fields and models a newer schema wrote that this one left out (doc.ts `newer`), distinct */
   readonly newer: string[];
+  /** compactions run by themselves (E6) */
+  autoCompactions: number;
+  /** the last compaction, automatic or asked: when (device ms), superseded entries dropped,
+   *  keys of forgotten devices dropped (compaction.ts C7), shared-log entries kept */
+  lastCompaction: { readonly at: number; readonly auto: boolean; readonly dropped: number; readonly forgotten: number; readonly kept: number } | null;
 }
 
 export interface SyncEngine {
@@ -115,6 +132,9 @@ export interface SyncEngine {
 const LAST = 20;
 /** `meta` key prefix of each device's schema version (announceSchema) */
 const SCHEMA_KEY = 'schema:';
+/** E6 defaults */
+const AUTO_COMPACT_EVERY = 64;
+const AUTO_COMPACT_DELAY_MS = 3000;
 /** A remote transaction with at least this many changes is staged (E5). */
 const STAGE_MIN = 2000;
 
@@ -134,9 +154,12 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     return () => clearTimeout(t);
   });
   const ackDelayMs = deps.ackDelayMs ?? 1000;
+  const autoCompactEvery = deps.autoCompactEvery ?? AUTO_COMPACT_EVERY;
+  const autoCompactDelayMs = deps.autoCompactDelayMs ?? AUTO_COMPACT_DELAY_MS;
   const stats: SyncStats = {
     applied: 0, rejected: 0, received: 0, pending: 0, drifted: 0, compacted: 0, rejectedBy: {},
     largestLocalUpdate: 0, oversizeLocalUpdates: 0, commitFailures: 0, staged: 0, lastRejections: [], lastDrifted: [], newer: [],
+    autoCompactions: 0, lastCompaction: null,
   };
   const noteNewer = (what: readonly string[]): void => {
     for (const w of what) if (!stats.newer.includes(w) && stats.newer.length < LAST) stats.newer.push(w);
@@ -150,6 +173,12 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   let captured: Uint8Array[] = [];
   let ackTimer: (() => void) | null = null;
   let maxMaterialized: Hlc | null = null;
+  let sinceCompaction = 0; // shared changes committed since the last compaction (E6)
+  let keptAfterCompaction = 0;
+  let compactTimer: (() => void) | null = null;
+  // a forgotten device writes no ack: compaction drops a forgotten device's ack (C7), and it
+  // would only write it back
+  let selfForgotten = false;
 
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
     const run = chain.then(fn, fn);
@@ -161,6 +190,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     if (list.length > LAST) list.shift();
   };
   const record = (r: Result<CommitResult, StorageError>, origin: 'local' | 'remote'): void => {
+    if (r.ok && r.value.tables.includes('forgotten_devices')) selfForgotten = forgottenInDoc(doc).has(device);
     if (!r.ok) {
       // The document holds the update but the database does not: visible, never silent.
       stats.commitFailures++;
@@ -239,6 +269,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       record(r, 'remote');
       for (const part of all) for (const c of part) if (!maxMaterialized || c.hlc > maxMaterialized) maxMaterialized = c.hlc;
       scheduleAck();
+      if (r.ok) noteShared(all);
     });
   }
 
@@ -267,7 +298,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     ackTimer = schedule(() => {
       ackTimer = null;
       const top = maxMaterialized;
-      if (!top || (acksMap(doc).get(device) as string | undefined) === top) return;
+      if (!top || selfForgotten || (acksMap(doc).get(device) as string | undefined) === top) return;
       void serial(async () => {
         captured = [];
         doc.transact(() => acksMap(doc).set(device, top), LOCAL_ORIGIN);
@@ -276,6 +307,35 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         if (yUpdate) await storage.call('commit', { changes: [], hlc: clock.current(), yUpdate });
       });
     }, ackDelayMs);
+  }
+
+  /** E6: count committed shared changes; schedule a compaction at the threshold. */
+  function noteShared(parts: readonly (readonly Change[])[]): void {
+    if (autoCompactEvery <= 0) return;
+    for (const part of parts) for (const c of part) if (c.kind === 'shared') sinceCompaction++;
+    if (compactTimer || sinceCompaction < Math.max(autoCompactEvery, Math.floor(keptAfterCompaction / 10))) return;
+    compactTimer = schedule(() => {
+      compactTimer = null;
+      void compact(true);
+    }, autoCompactDelayMs);
+  }
+
+  /** Superseded entries (C1–C6) and forgotten devices' keys (C7), journaled as ONE local update. */
+  function compact(auto: boolean): Promise<number> {
+    return serial(async () => {
+      captured = [];
+      const { drop, entries } = compactDoc(doc, LOCAL_ORIGIN);
+      const forgotten = pruneForgotten(doc, LOCAL_ORIGIN);
+      const yUpdate = captured.length ? Y.mergeUpdates(captured) : null;
+      captured = [];
+      if (yUpdate) await storage.call('commit', { changes: [], hlc: clock.current(), yUpdate });
+      sinceCompaction = 0;
+      keptAfterCompaction = entries - drop.length;
+      stats.compacted += drop.length;
+      if (auto) stats.autoCompactions++;
+      stats.lastCompaction = { at: deps.now(), auto, dropped: drop.length, forgotten, kept: keptAfterCompaction };
+      return drop.length;
+    });
   }
 
   function setMeta(key: string, value: string | number): Promise<void> {
@@ -294,6 +354,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         for (const u of updates) Y.applyUpdate(doc, u, BOOT_ORIGIN);
       }, BOOT_ORIGIN);
       extractor.adoptAll();
+      selfForgotten = forgottenInDoc(doc).has(device);
       // E3: the ahead lane resumes above what this device issued there before
       sharedMap(doc).forEach((_v, k) => {
         if (hlcDevice(k) === device && isAheadStamp(k)) clock.restoreAhead(k);
@@ -332,6 +393,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
           captured = [];
           const r = await storage.call('commit', { changes, hlc: clock.current(), yUpdate });
           record(r, 'local');
+          if (r.ok) noteShared([changes]);
           return r;
         } finally {
           stats.pending--;
@@ -347,17 +409,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         flushRemote();
       }
     },
-    compact() {
-      return serial(async () => {
-        captured = [];
-        const { drop } = compactDoc(doc, LOCAL_ORIGIN);
-        const yUpdate = captured.length ? Y.mergeUpdates(captured) : null;
-        captured = [];
-        if (yUpdate) await storage.call('commit', { changes: [], hlc: clock.current(), yUpdate });
-        stats.compacted += drop.length;
-        return drop.length;
-      });
-    },
+    compact: () => compact(false),
     announceSchema(version) {
       return setMeta(`${SCHEMA_KEY}${device}`, version);
     },
@@ -389,6 +441,8 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     destroy() {
       ackTimer?.();
       ackTimer = null;
+      compactTimer?.();
+      compactTimer = null;
       doc.off('update', onUpdate);
       doc.off('afterTransaction', onAfterTransaction);
     },

@@ -9,7 +9,7 @@ import { hlcDevice, hlcWall, isHlc } from '../../../src/core/hlc.ts';
 import { MODELS, type OwnedModelName } from '../../../src/core/models.ts';
 import { createPrng, type Prng } from '../../../src/core/prng.ts';
 import { albumEntryUuid, contentUuid, tagLinkUuid, userMetadataUuid, uuidV4 } from '../../../src/core/uuid.ts';
-import { acksMap, createExtractor } from '../../../src/sync/doc.ts';
+import { acksMap, createExtractor, metaMap, ownedMapName } from '../../../src/sync/doc.ts';
 import { MAX_DRIFT, SimDevice, SYNCED_TABLES, World } from './world.ts';
 
 export interface RunOptions {
@@ -35,6 +35,10 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
   const faults = { drop: p.pick([0, 0.05, 0.2]), duplicate: p.pick([0, 0.05, 0.2]), reorder: p.pick([0, 0.3, 1]), delay: p.pick([0, 0, 0.1]) };
   const world = new World(SQL, p, faults);
   world.pageRows = p.pick([1, 3, 2000]);
+  // automatic compaction (engine.ts E6), often and at random moments: its own prng, so the
+  // rest of a seed's schedule draws what it drew before
+  const pc = createPrng(`sim-compact:${seed}`);
+  world.autoCompact = { every: pc.pick([0, 1, 2, 5, 64]), delayMs: pc.pick([0, 500, 3000]) };
   const uuid = (): string => uuidV4(p.bytes(16));
   const n = p.int(2, 6);
   for (let i = 0; i < n; i++) {
@@ -263,7 +267,15 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
   const fresh = await world.addDevice(uuid(), 0);
   await world.heal();
   void fresh;
+  // one more compaction once everything is known, so that what forgotten devices left in the
+  // document must be gone from every document after healing (compaction.ts C7)
+  const compactor = world.live().find((x) => x.id !== fresh.id);
+  if (compactor) {
+    await compactor.live!.engine.compact();
+    await world.heal();
+  }
   const failures = await checkInvariants(world);
+  if (compactor) failures.push(...(await forgottenLeftovers(world)));
   if (world.healRounds < 0) failures.push('the network never became quiescent after healing (20 rounds)');
   const live = world.live();
   const fingerprint = JSON.stringify({
@@ -431,6 +443,21 @@ export async function checkInvariants(world: World): Promise<string[]> {
         if (esc && issued[0] && !(issued[0] > esc)) failures.push(`${d.id.slice(0, 8)}: incarnation ${k} reissued ahead-lane stamps at or below ${esc}`);
       }
     });
+  }
+  return failures;
+}
+
+/** What a forgotten device left in a live device's document after a compaction (C7). */
+async function forgottenLeftovers(world: World): Promise<string[]> {
+  const failures: string[] = [];
+  for (const d of world.live()) {
+    const doc = d.live!.doc;
+    for (const f of await d.rows('SELECT uuid FROM forgotten_devices')) {
+      const id = String(f['uuid']);
+      const left = [acksMap(doc).has(id) ? 'ack' : '', metaMap(doc).has(`schema:${id}`) || metaMap(doc).has(`key:${id}`) ? 'meta' : '',
+        doc.share.has(ownedMapName(id)) && doc.getMap(ownedMapName(id)).size ? 'records' : ''].filter(Boolean);
+      if (left.length) failures.push(`${d.id.slice(0, 8)}: forgotten device ${id.slice(0, 8)} left its ${left.join(', ')} in the document after compaction`);
+    }
   }
   return failures;
 }

@@ -141,6 +141,7 @@ export class SimDevice {
     let stream: Stream | null = null;
     const pageRejections: Incarnation['pageRejections'] = [];
     const engine = createSyncEngine({ doc, storage, clock, device: this.id, now: this.now, schedule: this.world.timers.schedule,
+      autoCompactEvery: this.world.autoCompact.every, autoCompactDelayMs: this.world.autoCompact.delayMs,
       onCommit: (r, origin) => {
         if (origin === 'local') stream?.committed(r);
         if (r.tables.includes('forgotten_devices')) void noteForgotten();
@@ -246,6 +247,8 @@ export class World {
   pageRows = 2000;
   readonly devices: SimDevice[] = [];
   readonly timers = new SimTimers(() => this.time);
+  /** the engines' automatic compaction (engine.ts E6): shared changes between runs (0: off), and its delay */
+  autoCompact = { every: 64, delayMs: 3000 };
 
   constructor(readonly SQL: SqlJsStatic, readonly prng: Prng, faults: NetFaults) {
     const docs = createMemoryNetwork(prng, faults);

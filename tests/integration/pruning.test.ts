@@ -1,0 +1,127 @@
+// Automatic compaction (issue 13 item 2, decision 0013): the engine compacts the shared log by
+// itself (E6) and drops what forgotten devices left in the document (compaction.ts C7). Real
+// engines, real sql.js storage, the simulator's network.
+import initSqlJs, { type SqlJsStatic } from 'sql.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { createPrng } from '../../src/core/prng.ts';
+import { liveStateBytes } from '../../src/sync/compaction.ts';
+import { acksMap, metaMap, ownedMapName, sharedMap } from '../../src/sync/doc.ts';
+import { deviceData, tagFields, uuidFactory } from '../support/fixtures.ts';
+import { World, type SimDevice } from '../support/sim/world.ts';
+
+let SQL: SqlJsStatic;
+beforeAll(async () => {
+  SQL = await initSqlJs();
+});
+
+const ids = uuidFactory('pruning');
+const A = '0aaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
+const B = '0bbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb';
+const C = '0ccccccc-cccc-4ccc-8ccc-cccccccccccc';
+
+const docBytes = (d: SimDevice): number => Y.encodeStateAsUpdate(d.live!.doc).byteLength;
+
+describe('automatic compaction', () => {
+  it('10,000 renames of one tag on two devices: the shared log stays a few entries; the figures', async () => {
+    const w = new World(SQL, createPrng('pruning-renames'), { drop: 0, duplicate: 0, reorder: 0 });
+    const a = await w.addDevice(A, 0);
+    const b = await w.addDevice(B, 0);
+    const tag = ids();
+    await a.write([a.shared('tag', tag, 'insert', tagFields('Start', A))]);
+    await w.heal();
+    const before = { doc: docBytes(a), live: liveStateBytes(a.live!.doc), log: sharedMap(a.live!.doc).size };
+    let peak = 0;
+    const N = Number(process.env["PRUNE_RENAMES"] ?? 10_000);
+    for (let i = 0; i < N; i++) {
+      const d = i % 2 ? b : a;
+      await d.write([await d.sharedAbove('tag', tag, 'update', { display_name: `Name ${i}`, canonical_name: `name ${i}` })]);
+      w.time += 1000; // a rename a second: automatic compactions fall due as the app would run them
+      w.net.deliver();
+      await w.idle();
+      peak = Math.max(peak, sharedMap(a.live!.doc).size);
+    }
+    await w.heal();
+    const after = { doc: docBytes(a), live: liveStateBytes(a.live!.doc), log: sharedMap(a.live!.doc).size };
+    const stats = [a, b].map((d) => d.live!.engine.stats());
+    await a.live!.engine.compact();
+    await w.heal();
+    const compacted = { doc: docBytes(a), live: liveStateBytes(a.live!.doc), log: sharedMap(a.live!.doc).size };
+    console.log(`${N} renames on two devices: shared log ${before.log} → ${after.log} entries as the app leaves it (at most ${peak} between compactions), ` +
+      `${compacted.log} once compacted; live state ${before.live} B → ${after.live} B (${compacted.live} B compacted); ` +
+      `document ${before.doc} B → ${after.doc} B (${compacted.doc} B compacted); automatic compactions ${stats.map((s) => s.autoCompactions).join(' + ')}`);
+    expect((await a.rows('SELECT display_name AS name FROM tags WHERE uuid = ?', [tag]))[0]?.['name']).toBe(`Name ${N - 1}`);
+    expect(await b.digest()).toEqual(await a.digest());
+    // the renames since the last automatic compaction stay below its threshold; compacted, the
+    // insert (it sets fields no rename sets) and the last rename are left
+    expect(after.log).toBeLessThanOrEqual(64 + 2);
+    expect(compacted.log).toBe(2);
+    expect(peak).toBeLessThanOrEqual(2 * 64 + 4);
+    expect(stats.every((s) => s.autoCompactions > N / 1000)).toBe(true);
+    // the live state is bounded (the threshold's 64 entries of ~100 B at most, and two acks);
+    // the document is not: deleted keys keep their items (epochs, decision 0013)
+    expect(after.live).toBeLessThanOrEqual(2 * before.live + 8192);
+    expect(compacted.live).toBeLessThanOrEqual(2 * before.live + 1024);
+    await w.dispose();
+  }, 600_000);
+
+  it('does not run below the threshold, and can be turned off', async () => {
+    const w = new World(SQL, createPrng('pruning-threshold'), { drop: 0, duplicate: 0, reorder: 0 });
+    const a = await w.addDevice(A, 0);
+    const tag = ids();
+    await a.write([a.shared('tag', tag, 'insert', tagFields('Start', A))]);
+    for (let i = 0; i < 62; i++) await a.write([await a.sharedAbove('tag', tag, 'update', { display_name: `N${i}` })]);
+    await w.idle(true);
+    expect(a.live!.engine.stats().autoCompactions).toBe(0);
+    expect(sharedMap(a.live!.doc).size).toBe(63);
+    await a.write([await a.sharedAbove('tag', tag, 'update', { display_name: 'last' })]);
+    await w.idle(true);
+    expect(a.live!.engine.stats().autoCompactions).toBe(1);
+    expect(a.live!.engine.stats().lastCompaction).toMatchObject({ auto: true, dropped: 62, kept: 2 });
+    expect(sharedMap(a.live!.doc).size).toBe(2);
+    await w.dispose();
+  });
+
+  it("drops a forgotten device's records, ack and meta keys everywhere; the forget itself stays", async () => {
+    const w = new World(SQL, createPrng('pruning-forgotten'), { drop: 0, duplicate: 0, reorder: 0 });
+    const [a, b, c] = [await w.addDevice(A, 0), await w.addDevice(B, 0), await w.addDevice(C, 0)];
+    await c.write([c.owned('device', C, deviceData('C')), c.shared('tag', ids(), 'insert', tagFields('From C', C))]);
+    await a.write([a.shared('tag', ids(), 'insert', tagFields('From A', A))]); // C acks it
+    await c.live!.engine.setMeta(`schema:${C}`, 99);
+    await c.live!.engine.setMeta(`key:${C}`, 'not a real key');
+    await w.heal();
+    for (const d of [a, b]) {
+      expect(acksMap(d.live!.doc).has(C)).toBe(true);
+      expect(d.live!.doc.getMap(ownedMapName(C)).size).toBeGreaterThan(0);
+    }
+    await c.kill();
+    await a.write([a.shared('forgotten_device', C, 'insert', { forgotten_by: A, forgotten_at: w.time })]);
+    w.net.deliver();
+    await w.idle(true);
+    expect(await a.live!.engine.compact()).toBe(0);
+    const last = a.live!.engine.stats().lastCompaction;
+    expect(last?.forgotten).toBe(4); // the device record, the ack, schema: and key:
+    w.net.deliver();
+    await w.idle(true);
+    expect(acksMap(b.live!.doc).has(C)).toBe(false);
+    expect(b.live!.doc.getMap(ownedMapName(C)).size).toBe(0);
+    // C comes back (a start) and learns it was forgotten; the ack it writes again is
+    // dropped by the next compaction, whoever runs it
+    await w.heal();
+    await b.live!.engine.compact();
+    await w.heal();
+    for (const d of [a, b, c]) {
+      const doc = d.live!.doc;
+      expect(acksMap(doc).has(C)).toBe(false);
+      expect(metaMap(doc).has(`schema:${C}`)).toBe(false);
+      expect(metaMap(doc).has(`key:${C}`)).toBe(false);
+      expect(d.live!.engine.newestSchema()).toBeLessThan(99);
+      expect(await d.rows('SELECT uuid FROM forgotten_devices')).toEqual([{ uuid: C }]);
+      expect(await d.rows('SELECT uuid FROM devices WHERE uuid = ?', [C])).toEqual([]);
+      // the tag C made is a shared change of a person: kept
+      expect(await d.rows("SELECT 1 FROM tags WHERE display_name = 'From C'")).toHaveLength(1);
+    }
+    expect(await b.digest()).toEqual(await a.digest());
+    await w.dispose();
+  });
+});
