@@ -69,6 +69,9 @@ export interface StorageEngineDeps {
   readonly imageRetryMs?: number;
   /** the browser's storage figures, for the words of a quota problem (navigator.storage) */
   readonly estimate?: () => Promise<{ usage?: number; quota?: number }>;
+  /** where a received page's time goes (scripts/profile-apply.mjs): called as a phase
+   *  starts, the function it returns as it ends */
+  readonly trace?: (phase: 'unpack' | 'apply' | 'journal' | 'image') => () => void;
 }
 
 export interface CommitInput {
@@ -344,6 +347,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     let groupHlc = hlc;
     const empty = { applied: 0, rejected: 0, tables: [] as string[], rejections: [] };
     let groupAhead = ahead;
+    const applyEnd = deps.trace?.('apply');
     try {
       d.transaction(() => {
         for (const p of group) {
@@ -395,6 +399,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       for (const p of group) p.resolve(err({ type: 'SqlError', message: describe(e) }));
       return;
     }
+    applyEnd?.();
     // A frame is written when anything must survive a crash: changes, document updates, or
     // a clock that moved (the sync engine's clock lease is an empty commit with an HLC).
     const clockMoved = groupHlc !== hlc || groupAhead !== ahead;
@@ -406,7 +411,9 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     let durable = false;
     if (journal && mustPersist) {
       const frameMarks = moved.size ? Object.fromEntries(moved) : undefined;
+      const appendEnd = deps.trace?.('journal');
       const appended = await journal.append({ seq: frameSeq, changes: frameChanges, hlc: groupHlc, yUpdates, ...(frameAhead ? { ahead: frameAhead } : {}), ...(frameMarks ? { marks: frameMarks } : {}) });
+      appendEnd?.();
       if (appended.ok) {
         durable = true;
         framesSinceImage++;
@@ -447,7 +454,12 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     const run = (async () => {
       try {
         // S4: the export sees exactly the frames up to `seq`; the rest runs beside commits
-        const exported = await exclusive(() => Promise.resolve(exportImage()));
+        const exported = await exclusive(() => {
+          const end = deps.trace?.('image');
+          const out = exportImage();
+          end?.();
+          return Promise.resolve(out);
+        });
         if (!exported.ok) return exported;
         return exported.value ? await storeImage(exported.value) : ok(health);
       } catch (e) {
@@ -828,7 +840,12 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       // Pages of one owner must commit in the order they arrived (P2: a page continues the
       // previous one); inflating is asynchronous, so unpacking is serialized, and each commit
       // is queued as soon as its page is read — in order.
-      const unpacked = pageLane.then(() => unpackPage(bytes, deps.pageCodec));
+      const unpacked = pageLane.then(async () => {
+        const end = deps.trace?.('unpack');
+        const r = await unpackPage(bytes, deps.pageCodec);
+        end?.();
+        return r;
+      });
       pageLane = unpacked.catch(() => undefined);
       const decoded = await unpacked;
       if (!decoded.ok) return err({ type: 'InvalidRequest', message: decoded.error });
