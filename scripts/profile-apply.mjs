@@ -6,9 +6,12 @@
 // append, image export) and the wall time; then checks the result (row count, FTS search).
 // A diagnosis, not a bench figure (Node's zlib streams and fake-indexeddb differ from
 // Chromium's): compare runs of this script with each other.
-//   node scripts/profile-apply.mjs [N] [--runs R] [--cpu-prof]   (R runs, medians printed)
+//   node scripts/profile-apply.mjs [N] [--runs R] [--cpu-prof]   (R runs, medians printed;
+//   --cpu-prof: the V8 profile of the first run's receiver, top functions printed)
 // The TypeScript sources are loaded through Vite's SSR loader (same code as the worker's).
-import { resolve } from 'node:path';
+import { Session } from 'node:inspector/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { createServer } from 'vite';
 
@@ -16,6 +19,7 @@ const root = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
 const N = Number(args.find((a) => /^\d+$/.test(a)) ?? 100_000);
 const RUNS = args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 1;
+const PROFILE = args.includes('--cpu-prof');
 
 const vite = await createServer({ root, mode: 'test', logLevel: 'error', server: { middlewareMode: true, hmr: false, ws: false }, appType: 'custom', optimizeDeps: { noDiscovery: true, include: [] } });
 const load = (p) => vite.ssrLoadModule(p);
@@ -101,6 +105,7 @@ async function receive(pages) {
   };
   const b = await device(new IDBFactory(), B, (phase) => {
     const c0 = cpuMs();
+    phases[`${phase}#`] = (phases[`${phase}#`] ?? 0) + 1;
     return () => void (phases[phase] += cpuMs() - c0);
   });
   const cpu0 = process.cpuUsage();
@@ -118,14 +123,40 @@ async function receive(pages) {
   return { wall, cpu: (cpu.user + cpu.system) / 1000, phases, rows, hits, direct };
 }
 
+/** The receiver's V8 profile (first run only): top functions by self time, and the file. */
+async function profiled(fn) {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 500 });
+  await session.post('Profiler.start');
+  const out = await fn();
+  const { profile } = await session.post('Profiler.stop');
+  session.disconnect();
+  const dir = join(root, '.bench');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'profile-apply.cpuprofile'), JSON.stringify(profile));
+  const self = new Map();
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  profile.samples.forEach((id, i) => {
+    const f = byId.get(id).callFrame;
+    const k = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
+    self.set(k, (self.get(k) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
+  });
+  console.log('receiver, top self time (ms):');
+  for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`  ${v.toFixed(0).padStart(6)}  ${k}`);
+  console.log('  (.bench/profile-apply.cpuprofile)');
+  return out;
+}
+
 const pages = await ownerPages();
 console.log(`${N} files → ${pages.length} pages, ${(pages.reduce((n, p) => n + p.byteLength, 0) / 1e6).toFixed(1)} MB deflated`);
 const runs = [];
 for (let i = 0; i < RUNS; i++) {
-  const r = await receive(pages);
+  const r = PROFILE && i === 0 ? await profiled(() => receive(pages)) : await receive(pages);
   runs.push(r);
   const p = r.phases;
-  console.log(`run ${i + 1}: wall ${r.wall.toFixed(0)} ms, cpu ${r.cpu.toFixed(0)} ms | unpack ${p.unpack.toFixed(0)} · apply ${p.apply.toFixed(0)} · journal ${p.journal.toFixed(0)} | image export after ${p.image.toFixed(0)} | rows ${r.rows}, fts 'img*' ${r.hits} (LIKE ${r.direct})`);
+  console.log(`run ${i + 1}: wall ${r.wall.toFixed(0)} ms, cpu ${r.cpu.toFixed(0)} ms | unpack ${p.unpack.toFixed(0)} · apply ${p.apply.toFixed(0)} · journal ${p.journal.toFixed(0)} (${p["apply#"]} commits) | image export after ${p.image.toFixed(0)} | rows ${r.rows}, fts 'img*' ${r.hits} (LIKE ${r.direct})`);
   if (r.hits !== r.direct) console.log('  !! FTS does not match the rows');
 }
 if (RUNS > 1) {
