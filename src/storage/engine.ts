@@ -44,7 +44,7 @@ import type { Change, Hlc } from '../core/change.ts';
 import { createDigest } from '../core/digest.ts';
 import { MODEL_NAMES, MODELS, syncedColumns } from '../core/models.ts';
 import { err, ok, type Result } from '../core/result.ts';
-import { docChecksum, openJournal, sha256Hex, toStorageError, type DamagedFrame, type Frame, type ImageRecord, type Journal } from './journal.ts';
+import { docChecksum, FRAME_FORMAT, openJournal, sha256Hex, toStorageError, type DamagedFrame, type Frame, type ImageRecord, type Journal } from './journal.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 import type { BootReport, CommitResult, Holdings, PageResult, Params, QueryRow, ServedPages, StorageError, StorageHealth } from './rpc.ts';
 import { createSqliteApplyStore } from './sqlite-apply-store.ts';
@@ -69,6 +69,9 @@ export interface StorageEngineDeps {
   readonly imageRetryMs?: number;
   /** the browser's storage figures, for the words of a quota problem (navigator.storage) */
   readonly estimate?: () => Promise<{ usage?: number; quota?: number }>;
+  /** where a received page's time goes (scripts/profile-apply.mjs): called as a phase
+   *  starts, the function it returns as it ends */
+  readonly trace?: (phase: 'unpack' | 'apply' | 'journal' | 'image') => () => void;
 }
 
 export interface CommitInput {
@@ -77,7 +80,9 @@ export interface CommitInput {
   readonly yUpdate?: Uint8Array | null;
   /** a page of another owner's rows (core/stream.ts): applied only if it continues what this
    *  device holds of that owner (P2), and its watermark moves with it */
-  readonly page?: { readonly owner: string; readonly from: number; readonly to: number; readonly repair?: boolean };
+  readonly page?: { readonly owner: string; readonly from: number; readonly to: number; readonly repair?: boolean;
+    /** the page as received: the journal keeps these bytes instead of its rows (J2) */
+    readonly bytes?: Uint8Array };
   /** watermarks to raise with this commit (the own-seq guard after lost frames) */
   readonly raise?: Marks;
   /** the sync engine's ahead-lane lease (E3), persisted apart from `hlc` */
@@ -252,11 +257,12 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
         const loaded = await loadImage(pointer.current, sibling);
         if (typeof loaded === 'string') continue;
         const frames = await sibling.framesAfter(loaded.img.seq);
-        if (!frames.ok || frames.value.damaged.length) {
+        const unpacked = frames.ok && !frames.value.damaged.length ? await unpackFrames(frames.value.frames) : null;
+        if (!unpacked || unpacked.damaged.length) {
           loaded.sqlite.close(); // a damaged sibling journal: the next sibling, or a normal sync
           continue;
         }
-        return { ...loaded, frames: frames.value.frames, dbName: name };
+        return { ...loaded, frames: unpacked.frames, dbName: name };
       } catch {
         continue; // a sibling being torn down: the next one, or a normal sync
       } finally {
@@ -273,6 +279,35 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       if (cols.length === 0) continue;
       d.run(`UPDATE ${MODELS[model].table} SET ${cols.map(([c]) => `${c} = ?`).join(', ')}`, cols.map(([, v]) => v));
     }
+  }
+
+  /**
+   * J2: a frame's received pages as the changes they hold (replay applies them as the first
+   * apply did). A page that does not unpack although the frame's checksum matched makes the
+   * frame damaged (S6), as an unreadable frame would.
+   */
+  async function unpackFrames(frames: readonly Frame[]): Promise<{ frames: Frame[]; damaged: DamagedFrame[] }> {
+    const out: Frame[] = [];
+    const damaged: DamagedFrame[] = [];
+    for (const f of frames) {
+      if (!f.pages?.length) {
+        out.push(f);
+        continue;
+      }
+      const changes: unknown[] = [...f.changes];
+      let bad: string | null = null;
+      for (const bytes of f.pages) {
+        const page = await unpackPage(bytes, deps.pageCodec);
+        if (!page.ok) {
+          bad = page.error;
+          break;
+        }
+        changes.push(...page.value.changes);
+      }
+      if (bad) damaged.push({ seq: f.seq, why: `damaged (a page in it does not unpack: ${bad})` });
+      else out.push({ ...f, changes, pages: [] });
+    }
+    return { frames: out, damaged };
   }
 
   function replay(d: Sqlite, frames: readonly Frame[]): void {
@@ -336,6 +371,8 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     const store = createSqliteApplyStore(d);
     const results: (Result<Omit<CommitResult, 'seq' | 'durable'>, StorageError>)[] = [];
     const frameChanges: Change[] = [];
+    /** J2: received pages kept as their bytes (their rows are in `frameChanges` otherwise) */
+    const framePages: Uint8Array[] = [];
     const yUpdates: Uint8Array[] = [];
     /** per input: this device's streamed rows it numbered (the live page, P1) */
     const ownRows: SeqChange[][] = [];
@@ -344,6 +381,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     let groupHlc = hlc;
     const empty = { applied: 0, rejected: 0, tables: [] as string[], rejections: [] };
     let groupAhead = ahead;
+    const applyEnd = deps.trace?.('apply');
     try {
       d.transaction(() => {
         for (const p of group) {
@@ -379,7 +417,8 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
               rejections: report.rejected.slice(-5).map((r: Rejection) => ({ type: r.type, model: r.model, uuid: r.uuid, detail: r.detail })),
               ...(page ? { stream: { owner: page.owner, watermark: page.to, gap: false } } : {}),
             }));
-            frameChanges.push(...numbered.changes);
+            if (page?.bytes && !page.repair) framePages.push(page.bytes);
+            else frameChanges.push(...numbered.changes);
             if (p.input.yUpdate) yUpdates.push(p.input.yUpdate);
             groupHlc = maxHlc(groupHlc, p.input.hlc);
             groupAhead = maxHlc(groupAhead, p.input.aheadHlc);
@@ -395,18 +434,22 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       for (const p of group) p.resolve(err({ type: 'SqlError', message: describe(e) }));
       return;
     }
+    applyEnd?.();
     // A frame is written when anything must survive a crash: changes, document updates, or
     // a clock that moved (the sync engine's clock lease is an empty commit with an HLC).
     const clockMoved = groupHlc !== hlc || groupAhead !== ahead;
     const frameAhead = groupAhead !== ahead ? groupAhead : null;
     hlc = groupHlc;
     ahead = groupAhead;
-    const mustPersist = frameChanges.length > 0 || yUpdates.length > 0 || clockMoved || moved.size > 0;
+    const mustPersist = frameChanges.length > 0 || framePages.length > 0 || yUpdates.length > 0 || clockMoved || moved.size > 0;
     const frameSeq = mustPersist ? ++seq : seq;
     let durable = false;
     if (journal && mustPersist) {
       const frameMarks = moved.size ? Object.fromEntries(moved) : undefined;
-      const appended = await journal.append({ seq: frameSeq, changes: frameChanges, hlc: groupHlc, yUpdates, ...(frameAhead ? { ahead: frameAhead } : {}), ...(frameMarks ? { marks: frameMarks } : {}) });
+      const appendEnd = deps.trace?.('journal');
+      const appended = await journal.append({ seq: frameSeq, changes: frameChanges, hlc: groupHlc, yUpdates, ...(frameAhead ? { ahead: frameAhead } : {}), ...(frameMarks ? { marks: frameMarks } : {}),
+        ...(framePages.length ? { pages: framePages, format: FRAME_FORMAT } : {}) });
+      appendEnd?.();
       if (appended.ok) {
         durable = true;
         framesSinceImage++;
@@ -447,7 +490,12 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     const run = (async () => {
       try {
         // S4: the export sees exactly the frames up to `seq`; the rest runs beside commits
-        const exported = await exclusive(() => Promise.resolve(exportImage()));
+        const exported = await exclusive(() => {
+          const end = deps.trace?.('image');
+          const out = exportImage();
+          end?.();
+          return Promise.resolve(out);
+        });
         if (!exported.ok) return exported;
         return exported.value ? await storeImage(exported.value) : ok(health);
       } catch (e) {
@@ -654,7 +702,9 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       if (journal) {
         const f = await journal.framesAfter(base);
         if (f.ok) {
-          ({ frames, damaged } = f.value);
+          const unpacked = await unpackFrames(f.value.frames);
+          frames = unpacked.frames;
+          damaged = [...f.value.damaged, ...unpacked.damaged].sort((a, b) => a.seq - b.seq);
           lastSeq = Math.max(base, f.value.lastSeq);
         } else {
           journalUnreadable = f.error.message;
@@ -828,12 +878,20 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       // Pages of one owner must commit in the order they arrived (P2: a page continues the
       // previous one); inflating is asynchronous, so unpacking is serialized, and each commit
       // is queued as soon as its page is read — in order.
-      const unpacked = pageLane.then(() => unpackPage(bytes, deps.pageCodec));
+      const unpacked = pageLane.then(async () => {
+        const end = deps.trace?.('unpack');
+        const r = await unpackPage(bytes, deps.pageCodec);
+        end?.();
+        return r;
+      });
       pageLane = unpacked.catch(() => undefined);
       const decoded = await unpacked;
       if (!decoded.ok) return err({ type: 'InvalidRequest', message: decoded.error });
       const { owner, from, to, changes, unknownFields } = decoded.value;
-      const r = await commit({ changes: changes as Change[], hlc: null, page: { owner, from, to, repair } }); // validated change by change by core apply
+      // J2: the journal keeps the page's own bytes. A view into a larger buffer would be stored
+      // with all of that buffer (structured clone copies whole ArrayBuffers): copied then.
+      const kept = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+      const r = await commit({ changes: changes as Change[], hlc: null, page: { owner, from, to, repair, bytes: kept } }); // validated change by change by core apply
       if (!r.ok) return r;
       return ok({ ...r.value, owner, from, to, rows: changes.length, bytes: bytes.byteLength, unknownFields });
     },

@@ -20,10 +20,26 @@ export interface Frame {
   readonly marks?: Readonly<Record<string, number>>;
   /** the clock's ahead-lane lease when this frame moved it (sync engine E3) */
   readonly ahead?: Hlc | null;
+  /** Pages received from peers, as they arrived (deflated, stream-store `packPage`): their rows
+   *  are not decoded and re-encoded into `changes` (replay unpacks them). Only in frames of
+   *  `format` 2. */
+  readonly pages?: readonly Uint8Array[];
+  /** FRAME_FORMAT of a frame with `pages` (absent: format 1, readable by every build) */
+  readonly format?: number;
   /** SHA-256 of the frame's content (`frameChecksum`), set by `append`. Absent in frames
    *  written before checksums (accepted as they are: legacy). */
   readonly sum?: string;
 }
+
+/**
+ * J2: the newest frame layout this build reads. A frame of a newer format is not "damaged":
+ * the journal is refused as a whole (`NewerFormat`), so a build that cannot read it never
+ * skips it and prunes it away — it stays for the build that wrote it. Format 2 adds `pages`.
+ * (Release schema-5 predates `format`: it fails a format-2 frame's checksum and skips it,
+ * losing nothing: the frame holds other owners' rows only, and its watermarks, so that
+ * build pulls those rows again from peers — engine `applyPage`.)
+ */
+export const FRAME_FORMAT = 2;
 
 /** A frame that is in the journal but cannot be used: unreadable, or its checksum fails. */
 export interface DamagedFrame {
@@ -108,9 +124,12 @@ const utf8 = new TextEncoder();
  * bytes changes the sum.
  */
 export async function frameChecksum(f: Omit<Frame, 'sum'>): Promise<string> {
-  // watermarks are covered too (a flipped seq would claim rows this device does not hold)
-  const head = utf8.encode(JSON.stringify([f.seq, f.hlc, f.ahead ?? null, f.changes, f.yUpdates.map((u) => u.byteLength), ...(f.marks ? [f.marks] : [])]));
-  return sumOfParts([head, ...f.yUpdates]);
+  // watermarks are covered too (a flipped seq would claim rows this device does not hold);
+  // pages (format 2) by their bytes, hashed natively: no JSON of their rows
+  const pages = f.pages ?? [];
+  const head = utf8.encode(JSON.stringify([f.seq, f.hlc, f.ahead ?? null, f.changes, f.yUpdates.map((u) => u.byteLength), ...(f.marks ? [f.marks] : []),
+    ...(f.format !== undefined || pages.length ? [f.format ?? 1, pages.map((p) => p.byteLength)] : [])]));
+  return sumOfParts([head, ...f.yUpdates, ...pages]);
 }
 
 /** The checksum of an image's document state: base (or none) and each tail update, with lengths. */
@@ -146,6 +165,8 @@ function frameShapeProblem(v: unknown, key: number): string | null {
   if (f.ahead !== undefined && f.ahead !== null && typeof f.ahead !== 'string') return 'its clock lease is not a stamp';
   if (f.yUpdates !== undefined && (!Array.isArray(f.yUpdates) || !f.yUpdates.every((u) => u instanceof Uint8Array))) return 'its document updates are not bytes';
   if (f.sum !== undefined && typeof f.sum !== 'string') return 'its checksum is not a string';
+  if (f.pages !== undefined && (!Array.isArray(f.pages) || !f.pages.every((u) => u instanceof Uint8Array))) return 'its pages are not bytes';
+  if (f.format !== undefined && (typeof f.format !== 'number' || !Number.isInteger(f.format) || f.format < 1)) return 'its format is not a number';
   return null;
 }
 
@@ -253,6 +274,9 @@ function wrap(db: IDBDatabase): Journal {
           continue;
         }
         const f = v as Frame;
+        // J2: written by a newer build: not this build's to skip (nor to prune)
+        if ((f.format ?? 1) > FRAME_FORMAT)
+          return err({ type: 'NewerFormat', message: `change #${key} in this device's change journal was saved by a newer version of tabdrive (frame format ${f.format}; this version reads up to ${FRAME_FORMAT}): update this tab to open it` });
         const frame: Frame = { ...f, yUpdates: f.yUpdates ?? [] };
         if (frame.sum !== undefined && (await frameChecksum(frame)) !== frame.sum) {
           damaged.push({ seq: key, why: 'damaged (checksum mismatch)' });

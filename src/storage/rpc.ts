@@ -17,6 +17,8 @@ export type StorageErrorType =
   | 'StorageUnavailable'
   | 'QuotaExceeded'
   | 'WorkerCrashed'
+  /** persisted by a newer build in a layout this one does not read (journal J2) */
+  | 'NewerFormat'
   | 'Unknown';
 
 export interface StorageError extends Typed<StorageErrorType> {

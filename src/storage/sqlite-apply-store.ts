@@ -17,6 +17,11 @@ function checkIdent(table: string, column?: string): void {
   if (column !== undefined && !IDENT.test(column)) throw new Error(`bad column ${column}`);
 }
 
+/** The search index's insert trigger (migrations: entries_fts) and the bulk size from which an
+ *  insert fills the index in one statement instead (measured: scripts/profile-apply.mjs). */
+const FTS_AI = 'entries_fts_ai';
+const FTS_BULK_MIN = 64;
+
 const toSql = (v: FieldValue | undefined): string | number | null =>
   v === undefined ? null : typeof v === 'boolean' ? (v ? 1 : 0) : v;
 
@@ -57,6 +62,19 @@ export function createSqliteApplyStore(db: Sqlite): ApplyStore {
     const y = b['uuid'] as string;
     return x < y ? -1 : x > y ? 1 : 0;
   };
+  /** Inserts the rows, in uuid order, as multi-row statements. */
+  const insertRows = (table: string, cols: readonly string[], rows: readonly Row[]): void => {
+    // In uuid order the primary-key index grows at its right edge instead of splitting pages
+    // all over: a first sync's 100k entries insert in 1.15–1.27 s instead of 1.35–1.62 s
+    // (Node, sql.js, with the FTS trigger and indexes).
+    const ordered = [...rows].sort(byUuid);
+    for (let i = 0; i < ordered.length; i += PER_STATEMENT) {
+      const chunk = ordered.slice(i, i + PER_STATEMENT);
+      const params: (string | number | null)[] = [];
+      for (const r of chunk) for (const c of cols) params.push(toSql(r[c]));
+      db.run(insertSql(table, cols, chunk.length), params);
+    }
+  };
   // measured (Node, sql.js): 100k point lookups 1.2 s, the same in IN-lists of 500: 85 ms
   const READ_PER_STATEMENT = 500;
   return {
@@ -64,16 +82,34 @@ export function createSqliteApplyStore(db: Sqlite): ApplyStore {
       const first = rows[0];
       if (!first) return;
       const cols = Object.keys(first);
-      // In uuid order the primary-key index grows at its right edge instead of splitting pages
-      // all over: a first sync's 100k entries insert in 1.15–1.27 s instead of 1.35–1.62 s
-      // (Node, sql.js, with the FTS trigger and indexes).
-      const ordered = [...rows].sort(byUuid);
-      for (let i = 0; i < ordered.length; i += PER_STATEMENT) {
-        const chunk = ordered.slice(i, i + PER_STATEMENT);
-        const params: (string | number | null)[] = [];
-        for (const r of chunk) for (const c of cols) params.push(toSql(r[c]));
-        db.run(insertSql(table, cols, chunk.length), params);
+      if (table !== 'entries' || rows.length < FTS_BULK_MIN) {
+        insertRows(table, cols, rows);
+        return;
       }
+      // A bulk insert fills the search index once for all its rows, not row by row through
+      // the insert trigger: FTS_AI (the trigger's own SQL, so it comes back exactly as the
+      // migrations made it) is dropped for the insert and recreated in the same savepoint.
+      const trigger = db.all(`SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = '${FTS_AI}'`)[0]?.['sql'];
+      if (typeof trigger !== 'string') {
+        insertRows(table, cols, rows);
+        return;
+      }
+      db.transaction(() => {
+        const before = Number(db.all('SELECT coalesce(max(rowid), 0) AS m FROM entries')[0]?.['m'] ?? 0);
+        db.exec(`DROP TRIGGER ${FTS_AI}`);
+        insertRows(table, cols, rows);
+        // New rows take rowids above the largest one (SQLite picks others only once the
+        // largest possible rowid is in use): then they are exactly the rows above `before`.
+        const above = Number(db.all('SELECT count(*) AS n FROM entries WHERE rowid > ?', [before])[0]?.['n'] ?? 0);
+        if (above === rows.length) db.run('INSERT INTO entries_fts (docid, name) SELECT rowid, name FROM entries WHERE rowid > ?', [before]);
+        else {
+          for (let i = 0; i < rows.length; i += READ_PER_STATEMENT) {
+            const chunk = rows.slice(i, i + READ_PER_STATEMENT).map((r) => String(r['uuid']));
+            db.run(`INSERT INTO entries_fts (docid, name) SELECT rowid, name FROM entries WHERE uuid IN (${chunk.map(() => '?').join(', ')})`, chunk);
+          }
+        }
+        db.exec(trigger);
+      });
     },
     get(table, uuid) {
       checkIdent(table);

@@ -168,3 +168,43 @@ describe.each(stores)('ApplyStore contract: %s', (_name, make) => {
     expect(s.countPending()).toBe(0);
   });
 });
+
+describe('the sqlite store: a bulk insert of entries fills the search index once', () => {
+  const entry = (i: number): Record<string, string | number | null> => ({
+    uuid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, location_uuid: U1, parent_uuid: null, name: i % 2 ? `odd ${i}.txt` : `even ${i}.txt`,
+    kind: 'file', size: i, _owner: U2, _hlc: `h${i}`, _seq: i,
+  });
+  const search = (db: ReturnType<typeof openSqlite>, q: string): number[] =>
+    db.all('SELECT e._seq AS s FROM entries_fts JOIN entries e ON e.rowid = entries_fts.docid WHERE entries_fts MATCH ? ORDER BY e._seq', [q]).map((r) => Number(r['s']));
+  const setUp = () => {
+    const db = openSqlite(SQL);
+    db.migrate(MIGRATIONS, 0);
+    return { db, s: createSqliteApplyStore(db) };
+  };
+
+  it('every inserted row is found, the trigger is back, and rows after it are indexed one by one again', () => {
+    const { db, s } = setUp();
+    db.transaction(() => s.insertMany('entries', Array.from({ length: 300 }, (_, i) => entry(i + 1))));
+    expect(search(db, 'odd')).toEqual(Array.from({ length: 150 }, (_, i) => 2 * i + 1));
+    expect(db.all("SELECT count(*) AS n FROM sqlite_master WHERE type = 'trigger' AND name = 'entries_fts_ai'")).toEqual([{ n: 1 }]);
+    db.transaction(() => s.insertMany('entries', [{ ...entry(301), name: 'lonely odd.txt' }]));
+    expect(search(db, 'lonely')).toEqual([301]);
+    expect(db.all("SELECT count(*) AS n FROM entries_fts WHERE entries_fts MATCH 'txt'")).toEqual([{ n: 301 }]);
+  });
+
+  it('when SQLite picks rowids below the largest (the largest possible one is in use), the new rows are found by uuid', () => {
+    const { db, s } = setUp();
+    db.run('INSERT INTO entries (rowid, uuid, location_uuid, name, kind, size, _owner, _hlc, _seq) VALUES (9223372036854775807, ?, ?, ?, ?, 0, ?, ?, 0)', ['00000000-0000-4000-8000-ffffffffffff', U1, 'last one.txt', 'file', U2, 'h0']);
+    db.transaction(() => s.insertMany('entries', Array.from({ length: 100 }, (_, i) => entry(i + 1))));
+    expect(search(db, 'even')).toEqual(Array.from({ length: 50 }, (_, i) => 2 * i + 2));
+    expect(search(db, 'last')).toEqual([0]);
+  });
+
+  it('an insert that fails leaves the trigger and the index as they were', () => {
+    const { db, s } = setUp();
+    db.transaction(() => s.insertMany('entries', Array.from({ length: 100 }, (_, i) => entry(i + 1))));
+    expect(() => db.transaction(() => s.insertMany('entries', Array.from({ length: 100 }, (_, i) => entry(i + 51))))).toThrow(/UNIQUE/);
+    expect(db.all("SELECT count(*) AS n FROM sqlite_master WHERE type = 'trigger' AND name = 'entries_fts_ai'")).toEqual([{ n: 1 }]);
+    expect(db.all("SELECT count(*) AS n FROM entries_fts WHERE entries_fts MATCH 'txt'")).toEqual([{ n: 100 }]);
+  });
+});

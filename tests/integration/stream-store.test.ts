@@ -10,6 +10,7 @@ import { encodePage, type SeqChange } from '../../src/core/stream.ts';
 import { createInProcessStorage, type StorageClient } from '../../src/storage/client.ts';
 import { createStorageEngine } from '../../src/storage/engine.ts';
 import type { ServedPages } from '../../src/storage/rpc.ts';
+import { FRAME_FORMAT, openJournal } from '../../src/storage/journal.ts';
 import { MAX_PAGE_INFLATED, unpackPage } from '../../src/storage/stream-store.ts';
 import { entryData, fakeTime, locationData, testDevice, uuidFactory } from '../support/fixtures.ts';
 
@@ -289,5 +290,93 @@ describe('restart', () => {
     const more = await must(s2.call('commit', { changes: late, hlc: null }));
     expect(more.pages).toMatchObject([{ from: 18, to: 19 }]);
     expect(await rows(s2, 'SELECT _seq FROM entries WHERE name = ?', ['late.txt'])).toEqual([{ _seq: 19 }]);
+  });
+});
+
+describe('the journal keeps received pages as their bytes (journal J2)', () => {
+  /** A owns a location of `n` files; B has applied all of A's pages (default page size). */
+  async function backfilled(n: number) {
+    const idb = new IDBFactory();
+    const s = await open(idb, A);
+    const a = testDevice(A, time.now);
+    const ids = uuidFactory(`j2-${n}`);
+    const loc = ids();
+    const names = Array.from({ length: n }, (_, i) => (i % 3 === 0 ? `holiday ${i}.jpg` : `report ${i}.pdf`));
+    await must(s.call('commit', { changes: [a.owned('location', loc, locationData(A, 'Photos')), ...names.map((name) => a.owned('entry', ids(), entryData(loc, name)))], hlc: null }));
+    const b = await open(idb, B);
+    const served = await pagesOf(s, A, 0);
+    for (const p of served.pages) await must(b.call('applyPage', { bytes: p.bytes }));
+    await must(b.call('flush', {}));
+    return { idb, b, served, names };
+  }
+  const search = (s: StorageClient, q: string) => rows(s, 'SELECT e.name FROM entries_fts f JOIN entries e ON e.rowid = f.docid WHERE entries_fts MATCH ? ORDER BY e.name', [q]);
+  const journalOf = async (idb: IDBFactory, device: string) => {
+    const j = await openJournal(idb, `device-${device}`);
+    if (!j.ok) throw new Error(j.error.message);
+    return j.value;
+  };
+
+  it('a received page is journaled as its bytes (format 2), replays to the same rows, and a bulk apply is searchable', async () => {
+    const { idb, b, served, names } = await backfilled(600);
+    const j = await journalOf(idb, B);
+    const read = await must(j.framesAfter(0));
+    j.close();
+    const withPages = read.frames.filter((f) => f.pages?.length);
+    expect(withPages).toHaveLength(1);
+    expect(withPages[0]).toMatchObject({ format: FRAME_FORMAT, changes: [] });
+    expect(withPages[0]!.pages![0]).toEqual(served.pages[0]!.bytes);
+    // the search index was filled for the bulk insert (no row by row trigger): every file found
+    const holidays = names.filter((x) => x.startsWith('holiday')).sort();
+    expect((await search(b, 'holiday')).map((r) => r['name'])).toEqual(holidays);
+    expect(await count(b, "SELECT count(*) FROM entries_fts WHERE entries_fts MATCH 'report'")).toBe(names.length - holidays.length);
+    // the insert trigger is back as the migrations made it: a later local insert is indexed
+    expect(await count(b, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = 'entries_fts_ai'")).toBe(1);
+    const before = await rows(b, 'SELECT uuid, name, _seq, _owner FROM entries ORDER BY uuid');
+    // crash without an image: the journal's page frame replays
+    const b2 = await open(idb, B);
+    expect(await rows(b2, 'SELECT uuid, name, _seq, _owner FROM entries ORDER BY uuid')).toEqual(before);
+    expect(await must(b2.call('marks', {}))).toMatchObject({ [A]: served.held });
+    expect((await search(b2, 'holiday')).map((r) => r['name'])).toEqual(holidays);
+    // and a later insert of one row goes through the trigger again
+    const bDev = testDevice(B, time.now);
+    const bIds = uuidFactory('j2-own');
+    const own = bIds();
+    await must(b2.call('commit', { changes: [bDev.owned('location', own, locationData(B, 'Mine')), bDev.owned('entry', bIds(), entryData(own, 'zebra crossing.png'))], hlc: null }));
+    expect((await search(b2, 'zebra')).map((r) => r['name'])).toEqual(['zebra crossing.png']);
+  });
+
+  it('a frame of a newer format is not skipped: the journal is refused and kept for the build that wrote it', async () => {
+    const { idb } = await backfilled(10);
+    const j = await journalOf(idb, B);
+    const frames = await must(j.framesAfter(0));
+    const next = frames.lastSeq + 1;
+    await must(j.append({ seq: next, changes: [], hlc: null, yUpdates: [], pages: [new Uint8Array([1, 2, 3])], format: FRAME_FORMAT + 1 }));
+    j.close();
+    const engine = createStorageEngine({ sql: SQL, idb, now: time.now, imageDebounceMs: 3_600_000, imageMaxDelayMs: 3_600_000 });
+    const boot = await engine.open({ dbName: `device-${B}`, deviceUuid: B });
+    if (!boot.ok) throw new Error(boot.error.message);
+    expect(boot.value.health.mode).toBe('memory-only');
+    expect(boot.value.recovered).toMatch(/newer version of tabdrive \(frame format 3/);
+    await engine.close();
+    const again = await journalOf(idb, B);
+    expect(await again.framesAfter(0)).toMatchObject({ ok: false, error: { type: 'NewerFormat' } });
+    expect(await again.frameCount()).toBe(frames.frames.length + 1);
+    again.close();
+  });
+
+  it('a page frame whose page does not unpack (its checksum matching) is skipped and said, as a damaged frame is', async () => {
+    const { idb } = await backfilled(10);
+    const j = await journalOf(idb, B);
+    const frames = await must(j.framesAfter(0));
+    await must(j.append({ seq: frames.lastSeq + 1, changes: [], hlc: null, yUpdates: [], pages: [new Uint8Array([1, 2, 3])], format: FRAME_FORMAT, marks: { [A]: 999 } }));
+    j.close();
+    const engine = createStorageEngine({ sql: SQL, idb, now: time.now, imageDebounceMs: 3_600_000, imageMaxDelayMs: 3_600_000 });
+    const boot = await engine.open({ dbName: `device-${B}`, deviceUuid: B });
+    if (!boot.ok) throw new Error(boot.error.message);
+    expect(boot.value).toMatchObject({ skippedFrames: 1, health: { mode: 'durable' } });
+    expect(boot.value.recovered).toMatch(/a page in it does not unpack/);
+    // the frame's watermark did not come with it: B pulls those rows again
+    expect(boot.value.marks[A]).toBeLessThan(999);
+    await engine.close();
   });
 });
