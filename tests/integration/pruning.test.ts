@@ -23,7 +23,9 @@ const C = '0ccccccc-cccc-4ccc-8ccc-cccccccccccc';
 const docBytes = (d: SimDevice): number => Y.encodeStateAsUpdate(d.live!.doc).byteLength;
 
 describe('automatic compaction', () => {
-  it('10,000 renames of one tag on two devices: the shared log stays a few entries; the figures', async () => {
+  // The figure of decision 0013 is PRUNE_RENAMES=10000 (~4 min on a loaded 2-core machine);
+  // the suite runs 2,000, which crosses the same thresholds 30 times on each device.
+  it('renames of one tag on two devices: the shared log stays a few entries; the figures', async () => {
     const w = new World(SQL, createPrng('pruning-renames'), { drop: 0, duplicate: 0, reorder: 0 });
     const a = await w.addDevice(A, 0);
     const b = await w.addDevice(B, 0);
@@ -32,7 +34,7 @@ describe('automatic compaction', () => {
     await w.heal();
     const before = { doc: docBytes(a), live: liveStateBytes(a.live!.doc), log: sharedMap(a.live!.doc).size };
     let peak = 0;
-    const N = Number(process.env["PRUNE_RENAMES"] ?? 10_000);
+    const N = Number(process.env["PRUNE_RENAMES"] ?? 2_000);
     for (let i = 0; i < N; i++) {
       const d = i % 2 ? b : a;
       await d.write([await d.sharedAbove('tag', tag, 'update', { display_name: `Name ${i}`, canonical_name: `name ${i}` })]);
