@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 import { RelayClient } from '../server/relay/client.mjs';
+import { relayArgs } from '../server/relay/launch.mjs';
 import { OP } from '../server/relay/protocol.mjs';
 import { findChromium } from './lib/chromium.mjs';
 import { assertNoPageErrors, watchContext } from './lib/page-errors.mjs';
@@ -56,7 +57,7 @@ function proc(pid) {
 }
 
 async function startRelay(dataDir) {
-  const child = spawn(process.execPath, [join(root, 'server/relay/main.mjs')], {
+  const child = spawn(process.execPath, relayArgs(), {
     cwd: root,
     detached: true,
     env: { ...process.env, RELAY_PORT: String(RELAY), RELAY_HOST: '127.0.0.1', RELAY_DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' },
