@@ -13,6 +13,8 @@
 //                  for the per-address cap (behind the app's HTTPS proxy, `npm start -- --lan`)
 //   RELAY_LEASE_MS (60000)  how long a compaction lease lives without a chunk or commit
 //   RELAY_ORPHAN_AFTER_MS, RELAY_ORPHAN_SWEEP_MS  collection of abandoned snapshot uploads
+//   RELAY_PGLITE_SHARED_BUFFERS (4MB)  PGlite's shared_buffers
+//   RELAY_WASM_TIER_UP=1  let V8 optimise PGlite's WebAssembly (more memory; see below)
 // Prints `relay listening on ws://host:port` once it accepts connections.
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
