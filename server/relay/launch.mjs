@@ -19,3 +19,14 @@ export const RELAY_NODE_ARGS = ['--max-semi-space-size=1'];
 export function relayArgs() {
   return [...RELAY_NODE_ARGS, RELAY_MAIN];
 }
+
+/**
+ * The relay's environment: `MALLOC_ARENA_MAX=1` (unless set). glibc gives each thread that
+ * allocates (V8's and libuv's helpers) its own malloc arena, and freed memory stays in them:
+ * ten concurrent 100k catch-ups on PGlite peaked ~10 MB lower with one arena (115–116 →
+ * 128–132 MB against 119–123 → 138–150 MB, same time). Read by glibc at the process's start.
+ * @param {Record<string, string | undefined>} env @returns {Record<string, string | undefined>}
+ */
+export function relayEnv(env) {
+  return { ...env, MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX ?? '1' };
+}

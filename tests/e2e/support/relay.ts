@@ -2,7 +2,7 @@
 // that need the always-on relay between separate browser profiles.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import { relayArgs } from '../../../server/relay/launch.mjs';
+import { relayArgs, relayEnv } from '../../../server/relay/launch.mjs';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 
@@ -14,7 +14,7 @@ export interface RelayProc {
 export async function startRelay(port: number, dataDir: string): Promise<RelayProc> {
   const child: ChildProcess = spawn(process.execPath, relayArgs(), {
     cwd: ROOT,
-    env: { ...process.env, RELAY_PORT: String(port), RELAY_HOST: '127.0.0.1', RELAY_DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' },
+    env: relayEnv({ ...process.env, RELAY_PORT: String(port), RELAY_HOST: '127.0.0.1', RELAY_DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';

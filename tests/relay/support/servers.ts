@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { relayArgs } from '../../../server/relay/launch.mjs';
+import { relayArgs, relayEnv } from '../../../server/relay/launch.mjs';
 
 
 export function pgBinDir(): string | null {
@@ -163,7 +163,7 @@ export interface RelayProcess {
 /** A relay as its own process (server/relay/main.mjs) on a free loopback port. */
 export async function startRelayProcess(env: Record<string, string>): Promise<RelayProcess> {
   const proc = spawn(process.execPath, relayArgs(), {
-    env: { ...process.env, RELAY_HOST: '127.0.0.1', RELAY_PORT: '0', ...env },
+    env: relayEnv({ ...process.env, RELAY_HOST: '127.0.0.1', RELAY_PORT: '0', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
