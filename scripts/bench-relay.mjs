@@ -15,9 +15,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
-import WebSocket from 'ws';
 import { RelayClient } from '../server/relay/client.mjs';
+import { relayArgs, relayEnv } from '../server/relay/launch.mjs';
 import { OP } from '../server/relay/protocol.mjs';
+import { attachProfiler } from './lib/cdp-profiler.mjs';
 import { findChromium } from './lib/chromium.mjs';
 import { assertNoPageErrors, watchContext } from './lib/page-errors.mjs';
 
@@ -56,10 +57,10 @@ function proc(pid) {
 }
 
 async function startRelay(dataDir) {
-  const child = spawn(process.execPath, [join(root, 'server/relay/main.mjs')], {
+  const child = spawn(process.execPath, relayArgs(), {
     cwd: root,
     detached: true,
-    env: { ...process.env, RELAY_PORT: String(RELAY), RELAY_HOST: '127.0.0.1', RELAY_DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' },
+    env: relayEnv({ ...process.env, RELAY_PORT: String(RELAY), RELAY_HOST: '127.0.0.1', RELAY_DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   procs.push(child);
@@ -132,85 +133,6 @@ async function rawDownload(secret) {
   const ms = performance.now() - t0;
   c.close();
   return { ms, bytes, pages, updates: updates.length };
-}
-
-// ── CPU profiles of B (as scripts/profile-backfill.mjs) ──
-async function profiler(dir) {
-  let wsUrl = null;
-  for (let i = 0; i < 100 && !wsUrl; i++) {
-    try {
-      const [p, path] = readFileSync(join(dir, 'DevToolsActivePort'), 'utf8').trim().split('\n');
-      wsUrl = `ws://127.0.0.1:${p}${path}`;
-    } catch {
-      await sleep(100);
-    }
-  }
-  const ws = new WebSocket(wsUrl, { perMessageDeflate: false, maxPayload: 1 << 30 });
-  await new Promise((r) => ws.once('open', r));
-  let id = 0;
-  const waiting = new Map();
-  const sessions = new Map();
-  const send = (method, params = {}, sessionId) => new Promise((res, rej) => {
-    const m = ++id;
-    waiting.set(m, { res, rej });
-    ws.send(JSON.stringify({ id: m, method, params, ...(sessionId ? { sessionId } : {}) }));
-  });
-  ws.on('message', async (raw) => {
-    const msg = JSON.parse(raw.toString());
-    if (msg.id && waiting.has(msg.id)) {
-      const w = waiting.get(msg.id);
-      waiting.delete(msg.id);
-      if (msg.error) w.rej(new Error(msg.error.message));
-      else w.res(msg.result);
-      return;
-    }
-    if (msg.method === 'Target.attachedToTarget') {
-      const { sessionId, targetInfo } = msg.params;
-      sessions.set(sessionId, { type: targetInfo.type, url: targetInfo.url });
-      send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: true }, sessionId).catch(() => {});
-      if (targetInfo.type === 'worker' || targetInfo.type === 'page') {
-        try {
-          await send('Profiler.enable', {}, sessionId);
-          await send('Profiler.setSamplingInterval', { interval: 1000 }, sessionId);
-          await send('Profiler.start', {}, sessionId);
-        } catch { /* gone */ }
-      }
-    }
-  });
-  await send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: true });
-  return {
-    async stop() {
-      const out = [];
-      let k = 0;
-      for (const [sid, s] of sessions) {
-        let prof;
-        try {
-          ({ profile: prof } = await send('Profiler.stop', {}, sid));
-        } catch {
-          continue;
-        }
-        k++;
-        writeFileSync(join(root, '.bench', `relay-${s.type}-${k}.cpuprofile`), JSON.stringify(prof));
-        const dt = prof.timeDeltas ?? [];
-        const self = new Map();
-        const byId = new Map(prof.nodes.map((n) => [n.id, n]));
-        prof.samples.forEach((node, i) => self.set(node, (self.get(node) ?? 0) + (dt[i] ?? 0)));
-        const fn = new Map();
-        let total = 0;
-        for (const [nid, us] of self) {
-          const cf = byId.get(nid).callFrame;
-          const key = `${cf.functionName || '(anonymous)'} ${cf.url.split('/').pop()}:${cf.lineNumber + 1}`;
-          if (cf.functionName !== '(idle)' && cf.functionName !== '(program)') total += us;
-          fn.set(key, (fn.get(key) ?? 0) + us);
-        }
-        if (total < 0.3e6) continue;
-        const top = [...fn].filter(([key]) => !key.startsWith('(idle)')).sort((x, y) => y[1] - x[1]).slice(0, 15);
-        out.push(`\n## ${s.type} ${s.url.split('/').pop()} — busy ${(total / 1e6).toFixed(1)} s\n${top.map(([key, us]) => `${(us / 1e6).toFixed(2).padStart(7)} s  ${key}`).join('\n')}`);
-      }
-      ws.close();
-      return out.join('\n');
-    },
-  };
 }
 
 const count = (page, sql) => page.evaluate(async (q) => Number(Object.values((await window.tabdrive.query(q))[0] ?? { n: -1 })[0]), sql).catch(() => -1);
@@ -296,7 +218,7 @@ async function main() {
     // … and the same bytes from the same relay, decrypted, not applied
     const raw = await rawDownload(secret);
     const B = await launch(profile && run === 0 ? ['--remote-debugging-port=0'] : []);
-    const prof = profile && run === 0 ? await profiler(B.dir) : null;
+    const prof = profile && run === 0 ? await attachProfiler(B.dir, { startNow: true }) : null;
     const cpu0 = proc(relay.pid);
     let rssMax = cpu0.rss;
     const sampler = setInterval(() => (rssMax = Math.max(rssMax, proc(relay.pid).rss)), 100);
@@ -315,7 +237,10 @@ async function main() {
     const cpu1 = proc(relay.pid);
     const got = await b.evaluate(() => window.tabdrive.relay());
     const st = await b.evaluate(() => window.tabdrive.transportStats().stream);
-    if (prof) console.error(`B's threads during the catch-up:${await prof.stop()}`);
+    if (prof) {
+      console.error(`B's threads during the catch-up:${await prof.stop({ outDir: join(root, '.bench'), prefix: 'relay', top: 15, minBusyUs: 0.3e6 })}`);
+      prof.close();
+    }
     await B.context.close();
     const r = { ms, phases, peerMs, rawMs: raw.ms, rawBytes: raw.bytes, bytesDown: got.bytesDown, pagesDown: got.pagesDown, updatesDown: got.updatesDown, pulls: st.pulls, stalls: st.stalls, gaps: st.gaps, rejected: st.rejected, relayCpu: cpu1.cpu - cpu0.cpu, relayRssMax: rssMax };
     console.error(`catch-up ${run + 1}/${RUNS}: ${f(ms)} ms; ${(got.bytesDown / 1024).toFixed(0)} KiB down (${got.pagesDown} pages in ${st.pulls} pulls, ${got.updatesDown} updates, ${st.stalls} stalls, ${st.gaps} gaps); relay CPU ${r.relayCpu.toFixed(2)} s, RSS max ${f(rssMax)} MB; raw download ${f(raw.ms)} ms, ${(raw.bytes / 1024).toFixed(0)} KiB; peer-tab backfill ${f(peerMs)} ms; phases: link → Join ${phases.join} ms, → booted ${phases.boot} ms, → first file rows committed ${f(phases.firstPage)} ms, → last ${f(phases.apply)} ms (${phases.commits} commits), → library complete ${f(phases.check)} ms later`);
@@ -346,7 +271,7 @@ async function main() {
   console.log('|---|---|---|---|---|');
   console.log(`| catch-up of ${k} entries + tags + notes from the relay alone, fresh browser, opening the invite → all rows (median of ${runs.length}, ms) | ${f(ms)} | a new tab backfilling the same library from A's tab (no relay): ${f(peerMs)}; raw download + decrypt of the same bytes from the relay (Node client): ${f(rawMs)} | ${f(ms / peerMs)}× peer; ${f(ms / rawMs)}× raw | ≤ 6,000 ms p50 |`);
   console.log(`| bytes downloaded by that catch-up (KiB) | ${f(down / 1024)} | compressed snapshot: ${f(snapBytes / 1024)} (${snap.pages} deflated pages + deflated document) | ${(down / snapBytes).toFixed(2)}× | ≤ 1.2× |`);
-  console.log(`| relay RSS during 10 concurrent catch-ups of that library (Node protocol clients; relay on PGlite, its database in the same process; MB) | ${f(peak)} | the same relay idle with its store open: ${f(idle)} | +${f(peak - idle)} MB | ≤ 150 MB (on PostgreSQL: tests/relay/relay-memory.test.ts) |`);
+  console.log(`| relay RSS during 10 concurrent catch-ups of that library (Node protocol clients; relay on PGlite, its database in the same process; MB) | ${f(peak)} | the same relay idle with its store open: ${f(idle)} | +${f(peak - idle)} MB | ≤ 150 MB (both engines: tests/relay/relay-memory.test.ts) |`);
   assertNoPageErrors(watched, 'the relay bench');
   process.exit(0);
 }

@@ -8,11 +8,11 @@
 // PROFILE_DIST=/tmp/prof. Pages and workers are named in the order they attach: the first
 // storage worker is tab A's (the sender), the second the new tab's (the receiver).
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
-import WebSocket from 'ws';
+import { attachProfiler } from './lib/cdp-profiler.mjs';
 import { findChromium } from './lib/chromium.mjs';
 
 const root = resolve(import.meta.dirname, '..');
@@ -31,54 +31,7 @@ const ctx = await chromium.launchPersistentContext(dir, {
   executablePath: findChromium(), headless: true,
   args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--remote-debugging-port=0'],
 });
-let wsUrl = null;
-for (let i = 0; i < 50 && !wsUrl; i++) {
-  try {
-    const [p, path] = readFileSync(join(dir, 'DevToolsActivePort'), 'utf8').trim().split('\n');
-    wsUrl = `ws://127.0.0.1:${p}${path}`;
-  } catch {
-    await sleep(100);
-  }
-}
-// one raw CDP connection (flat sessions): every worker and page target gets the profiler
-const ws = new WebSocket(wsUrl, { perMessageDeflate: false, maxPayload: 1 << 30 });
-await new Promise((r) => ws.once('open', r));
-let id = 0;
-const waiting = new Map();
-const sessions = new Map(); // sessionId → { type, url }
-const send = (method, params = {}, sessionId) => new Promise((res, rej) => {
-  const m = ++id;
-  waiting.set(m, { res, rej });
-  ws.send(JSON.stringify({ id: m, method, params, ...(sessionId ? { sessionId } : {}) }));
-});
-ws.on('message', async (raw) => {
-  const msg = JSON.parse(raw.toString());
-  if (msg.id && waiting.has(msg.id)) {
-    const w = waiting.get(msg.id);
-    waiting.delete(msg.id);
-    if (msg.error) w.rej(new Error(msg.error.message));
-    else w.res(msg.result);
-    return;
-  }
-  if (msg.method === 'Target.attachedToTarget') {
-    const { sessionId, targetInfo } = msg.params;
-    sessions.set(sessionId, { type: targetInfo.type, url: targetInfo.url, started: false });
-    // nested auto-attach: a page's dedicated workers attach under the page's session
-    send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: true }, sessionId).catch(() => {});
-    if (targetInfo.type === 'worker' || targetInfo.type === 'page') {
-      try {
-        await send('Profiler.enable', {}, sessionId);
-        await send('Profiler.setSamplingInterval', { interval: 1000 }, sessionId);
-        if (profiling) {
-          await send('Profiler.start', {}, sessionId);
-          sessions.get(sessionId).started = true;
-        }
-      } catch { /* target gone */ }
-    }
-  }
-});
-let profiling = false;
-await send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: true });
+const profiler = await attachProfiler(dir);
 
 const open = async (url) => {
   const p = await ctx.newPage();
@@ -93,13 +46,7 @@ await a.evaluate((n) => window.tabdrive.actions.addSampleLocation('Profile', n),
 const target = await a.evaluate(async () => Number((await window.tabdrive.query('SELECT count(*) AS n FROM entries'))[0].n));
 await a.evaluate(() => window.tabdrive.snapshot());
 await sleep(1000);
-profiling = true;
-for (const [sid, s] of sessions) {
-  if ((s.type === 'worker' || s.type === 'page') && !s.started) {
-    await send('Profiler.start', {}, sid).catch(() => {});
-    s.started = true;
-  }
-}
+await profiler.start();
 const t0 = Date.now();
 const b = await ctx.newPage();
 await b.goto(`${base}/?signaling=&new-device&no-seed`);
@@ -110,37 +57,16 @@ const ms = Date.now() - t0;
 console.error(`backfill of ${target} entries: ${ms} ms`);
 
 mkdirSync(join(root, '.bench'), { recursive: true });
-const out = [];
-let k = 0;
-let workers = 0;
-for (const [sid, s] of sessions) {
-  if (!s.started) continue;
-  let prof;
-  try {
-    ({ profile: prof } = await send('Profiler.stop', {}, sid));
-  } catch {
-    continue;
-  }
-  const name = `${s.type}-${k++}${s.type === 'worker' ? (workers++ === 0 ? ' (sender, tab A)' : ' (receiver, new tab)') : ''}`;
-  writeFileSync(join(root, '.bench', `profile-${s.type}-${k}.cpuprofile`), JSON.stringify(prof));
-  const dt = prof.timeDeltas ?? [];
-  const self = new Map();
-  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
-  prof.samples.forEach((node, i) => self.set(node, (self.get(node) ?? 0) + (dt[i] ?? 0)));
-  const fn = new Map();
-  let total = 0;
-  for (const [nid, us] of self) {
-    const cf = byId.get(nid).callFrame;
-    const key = `${cf.functionName || '(anonymous)'} ${cf.url.split('/').pop()}:${cf.lineNumber + 1}`;
-    if (cf.functionName !== '(idle)' && cf.functionName !== '(program)') total += us;
-    fn.set(key, (fn.get(key) ?? 0) + us);
-  }
-  const top = [...fn].filter(([key]) => !key.startsWith('(idle)')).sort((x, y) => y[1] - x[1]).slice(0, 12);
-  if (total < 0.5e6) continue; // idle pages (about:blank, A's main thread) say nothing
-  out.push(`\n## ${name} ${s.url.split('/').pop()} — busy ${(total / 1e6).toFixed(1)} s\n${top.map(([key, us]) => `${(us / 1e6).toFixed(2).padStart(7)} s  ${key}`).join('\n')}`);
-}
-console.log(`backfill of ${target} entries into a ?no-seed tab: ${ms} ms${out.join('\n')}`);
-ws.close();
+// the first storage worker is tab A's; idle pages (about:blank, A's main thread) say nothing
+const out = await profiler.stop({
+  outDir: join(root, '.bench'),
+  prefix: 'profile',
+  top: 12,
+  minBusyUs: 0.5e6,
+  label: (s, w) => (s.type === 'worker' ? (w === 0 ? ' (sender, tab A)' : ' (receiver, new tab)') : ''),
+});
+console.log(`backfill of ${target} entries into a ?no-seed tab: ${ms} ms${out}`);
+profiler.close();
 await ctx.close();
 rmSync(dir, { recursive: true, force: true });
 process.exit(0);

@@ -28,6 +28,7 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import { hostname, networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ensureCertificate } from './lib/tls.mjs';
+import { relayArgs, relayEnv } from '../server/relay/launch.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const lan = process.argv.includes('--lan') || ['1', 'true', 'yes'].includes((process.env.TABDRIVE_LAN ?? '').toLowerCase());
@@ -171,7 +172,7 @@ if (existsSync(relay)) {
   // the app's own origin may connect, as for signaling
   if (appOrigins.length > 0) env.RELAY_ORIGINS = withOrigins(process.env.RELAY_ORIGINS);
   if (lan) env.RELAY_TRUST_PROXY = '1';
-  supervise('the relay', process.execPath, [relay], env);
+  supervise('the relay', process.execPath, relayArgs(), relayEnv(env));
 }
 // vite itself, not `npx vite`: npx does not pass SIGTERM on, and its vite would outlive us
 const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');

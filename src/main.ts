@@ -35,6 +35,7 @@ import { splitNet } from './media/files-wire.ts';
 import { startFilesChannel } from './media/files.ts';
 import type { TransferStats } from './media/transfer.ts';
 import type { RemoteThumbStats } from './media/remote-thumbs.ts';
+import { createRelayPresence, type RelayPresence } from './sync/relay-presence.ts';
 import { createIdbRelayStore, createMemoryRelayStore, createRelaySync, withMemoryFallback, withRelay, type RelaySync, type RelayStatus } from './sync/relay-sync.ts';
 import { createRelayConnection, parseRelayUrl, type RelayConnection } from './transport/relay.ts';
 import { deriveRelayKeys } from './transport/relay-crypto.ts';
@@ -97,6 +98,8 @@ export interface TabdriveApi {
   rotation?: () => { invalid: number; notMember: number; badEnvelope: number; moved: number; badKey: number; sealedTo: string[]; stranded: boolean; keyed: string[] };
   /** test hook (test build): resolves once the relay outbox is empty and everything pulled and uploaded */
   relaySettled?: () => Promise<void>;
+  /** presence through the relay: messages sent, received, invalid, refused, and who is heard (null: no relay) */
+  relayPresence?: () => { sent: number; received: number; invalid: number; refused: number; heard: string[] } | null;
   /** test hook (test build): the library as a compressed snapshot — every owner's rows as the
    *  deflated pages the stream sends, plus the shared document's state deflated (the size the
    *  relay catch-up's downloaded bytes are compared with; scripts/bench-relay.mjs) */
@@ -224,6 +227,10 @@ async function start(): Promise<void> {
     stream?.forget(rows.map((r) => String(r['uuid'])));
   };
   let relay: RelaySync | null = null;
+  let relayConn: RelayConnection | null = null;
+  let relayKeys: Awaited<ReturnType<typeof deriveRelayKeys>> | null = null;
+  let presence: RelayPresence | null = null;
+  const relayPeersChanged = new Set<() => void>();
   let rotationCheck: (() => Promise<unknown>) | null = null;
   const committed = (r: CommitResult, origin: 'local' | 'remote'): void => {
     if (app && r.tables.length) void app.tablesChanged(r.tables);
@@ -337,7 +344,8 @@ async function start(): Promise<void> {
   }
   if (relayUrl) {
     const keys = await deriveRelayKeys(secret);
-    const relayConn: RelayConnection = createRelayConnection({ url: relayUrl, handle: keys.handle, token: keys.token });
+    relayConn = createRelayConnection({ url: relayUrl, handle: keys.handle, token: keys.token });
+    relayKeys = keys;
     relay = createRelaySync({
       conn: relayConn,
       keys,
@@ -503,6 +511,10 @@ async function start(): Promise<void> {
     streamProgress: () => stream?.progress() ?? null,
     relay: () => relay?.status() ?? null,
     relayCatchingUp: () => relay?.catchingUp() ?? null,
+    relayPeers: {
+      peers: () => presence?.peers() ?? [],
+      onChange: (fn: () => void) => relayPeersChanged.add(fn),
+    },
     library: claim.library,
     resyncs: () => antiEntropy.stats.resyncs,
     libraries,
@@ -511,7 +523,7 @@ async function start(): Promise<void> {
       location.reload();
     },
     peerSyncState: (d: string) => {
-      const s = transport.peerSync().find((p) => p.device === d);
+      const s = transport.peerSync().find((p) => p.device === d) ?? presence?.states().find((p) => p.device === d);
       if (!s || s.digest === null) return null;
       if (s.busy) return 'syncing';
       return s.digest === antiEntropy.stats.lastDigest ? 'in sync' : 'catching up';
@@ -598,12 +610,12 @@ async function start(): Promise<void> {
       engine: engine.stats(),
       antiEntropy: { ...antiEntropy.stats, unrepaired: [...antiEntropy.stats.unrepaired] },
       tables: Object.keys(ours).sort(),
-      peers: transport.peers().map((p) => {
-        const theirs = parseDigest(published.find((x) => x.device === p.device)?.digest ?? null);
+      peers: [...transport.peers(), ...(presence?.peers() ?? []).filter((r) => !transport.peers().some((p) => p.device === r.device))].map((p) => {
+        const theirs = parseDigest((published.find((x) => x.device === p.device) ?? presence?.states().find((x) => x.device === p.device))?.digest ?? null);
         return {
           device: p.device,
           name: p.name,
-          path: p.path === 'tab' ? 'tab' : 'WebRTC',
+          path: p.path === 'tab' ? 'tab' : p.path === 'relay' ? 'relay' : 'WebRTC',
           state: app?.deps.peerSyncState(p.device) ?? 'unknown',
           tables: theirs ? compareDigests(ours, theirs) : null,
         };
@@ -628,8 +640,26 @@ async function start(): Promise<void> {
     resync: () => transport.resync(),
     now: () => Date.now(),
   });
+  // Presence through the relay, for devices that reach this one by no other path.
+  if (relayConn && relayKeys) {
+    presence = createRelayPresence({
+      conn: relayConn,
+      keys: relayKeys,
+      self: () => ({
+        device: claim.device,
+        name: app?.deviceName || device.name,
+        schema: boot.schema.build,
+        digest: antiEntropy.stats.lastDigest,
+        busy: engine.stats().pending > 0 || (stream?.progress() ?? null) !== null,
+      }),
+      now: () => Date.now(),
+    });
+    presence.onChange(() => {
+      for (const fn of relayPeersChanged) fn();
+    });
+  }
   setInterval(() => {
-    if (transport.paused || transport.peers().length === 0) return;
+    if (transport.paused || (transport.peers().length === 0 && (presence?.peers().length ?? 0) === 0)) return;
     antiEntropy.check().catch(() => undefined);
   }, Number(params.get('anti-entropy-ms') ?? 3000));
   app.inviteReplaced = stranded;
@@ -681,6 +711,7 @@ async function start(): Promise<void> {
     thumbnailStats: () => ({ ...thumbnails.stats }),
     filesStats: () => ({ transfers: { ...files.transfers.stats }, thumbs: { ...files.thumbs.stats } }),
     relay: () => relay?.status() ?? null,
+    relayPresence: () => (presence ? { ...presence.stats, heard: presence.states().map((p) => p.device) } : null),
     rotation: () => ({ ...rotation.stats, sealedTo: [...rotation.lastSealedTo], stranded, keyed: [...publishedKeys(doc).keys()] }),
     transportStats: () => ({ ...transport.channel, bcBytesReceived: transport.counters().bcBytesReceived, stream: { ...net.counters, ...stream.stats } }),
     room,

@@ -61,7 +61,7 @@ export class RelayClient {
       if (!whole) return;
       f = decodeFrame(whole);
     }
-    if (f.op === OP.EV_UPDATE || f.op === OP.EV_PAGE) {
+    if (f.op === OP.EV_UPDATE || f.op === OP.EV_PAGE || f.op === OP.EV_PRESENCE) {
       for (const l of this.listeners) l({ op: f.op, meta: f.meta, payload: f.payload });
       return;
     }
@@ -157,6 +157,11 @@ export class RelayClient {
       }),
       more: r.meta.more === true,
     };
+  }
+
+  /** An opaque presence message for the handle's other subscribers. @param {string} h @param {Uint8Array} data */
+  async presence(h, data) {
+    return (await this.request(OP.PRESENCE, { h }, data)).meta;
   }
 
   /** @param {string} h */

@@ -39,11 +39,14 @@ export const OP = Object.freeze({
   SNAP_INFO: 12,
   SNAP_READ: 13,
   PING: 14,
+  /** an opaque presence message (encrypted by the client) for the handle's other subscribers: never stored */
+  PRESENCE: 15,
   // relay → client
   OK: 64,
   ERROR: 65,
   EV_UPDATE: 66,
   EV_PAGE: 67,
+  EV_PRESENCE: 68,
   // both ways
   FRAG: 127,
 });

@@ -20,6 +20,7 @@
 //    from the app's origins (as for signaling: any loopback origin, plus `origins`), so a
 //    site a visitor happens to open cannot use the visitor's local relay as free storage.
 import http from 'node:http';
+import { randomBytes } from 'node:crypto';
 import { WebSocketServer } from 'ws';
 import { clientAddress, originAllowed } from '../signaling.mjs';
 import { localBus, redisBus } from './bus.mjs';
@@ -89,6 +90,10 @@ export const LIMITS = {
   orphanSweepMs: 60_000,
   /** bus messages carry the payload up to this size; larger ones are read from the store */
   busInlineBytes: 64 * 1024,
+  /** presence: an opaque message of at most this size, fanned out and forgotten … */
+  presenceMaxBytes: 4096,
+  /** … at most one per connection and handle in this time (faster ones are refused, counted) */
+  presenceMinIntervalMs: 1000,
 };
 
 /**
@@ -100,7 +105,7 @@ export const LIMITS = {
  *   authed: Map<string, Buffer>, subs: Set<string>, reasm: Reassembler,
  *   inflight: number, inflightBytes: number, paused: boolean, badFrames: number, badTokens: number,
  *   msgTokens: number, byteTokens: number, refill: number, drops: number[], xfer: number, alive: boolean,
- *   closed: boolean,
+ *   closed: boolean, serial: number, presenceAt: Map<string, number>,
  * }} Conn
  * @typedef {{ hex: string, handle: Buffer, conns: Set<Conn>, lastSeq: number, lastPseq: number, chain: Promise<void> }} Feed
  */
@@ -153,7 +158,12 @@ export async function startRelay(opts = {}) {
     gapFills: 0,
     storePolls: 0,
     storeErrors: 0,
+    presences: 0,
+    presenceRefused: 0,
   };
+  /** tells this process's connections apart in bus messages (a sender is not sent its own presence) */
+  const processTag = randomBytes(6).toString('hex');
+  let connSerial = 0;
   /** @type {Set<Conn>} */
   const conns = new Set();
   /** @type {Map<string, number>} */
@@ -222,9 +232,9 @@ export async function startRelay(opts = {}) {
     counters.framesOut += frames.length;
   }
 
-  /** @param {Feed} feed @param {number} op @param {Record<string, unknown>} meta @param {Uint8Array} payload */
-  function fanOut(feed, op, meta, payload) {
-    for (const c of feed.conns) send(c, op, 0, meta, payload);
+  /** @param {Feed} feed @param {number} op @param {Record<string, unknown>} meta @param {Uint8Array} payload @param {Conn} [except] */
+  function fanOut(feed, op, meta, payload, except) {
+    for (const c of feed.conns) if (c !== except) send(c, op, 0, meta, payload);
   }
 
   /** Delivers every update after feed.lastSeq up to `upto` (or all) from the store, in order. @param {Feed} feed @param {number} upto */
@@ -272,7 +282,7 @@ export async function startRelay(opts = {}) {
     const feed = feeds.get(hex);
     if (!feed || msg.length < 4) return;
     counters.busMessages++;
-    /** @type {{ k: string, seq?: number, pseq?: number, o?: string, from?: number, to?: number, inline?: boolean }} */
+    /** @type {{ k: string, seq?: number, pseq?: number, o?: string, from?: number, to?: number, inline?: boolean, src?: string }} */
     let m;
     /** @type {Buffer} */
     let payload;
@@ -281,6 +291,14 @@ export async function startRelay(opts = {}) {
       m = JSON.parse(msg.subarray(4, 4 + n).toString());
       payload = msg.subarray(4 + n);
     } catch {
+      return;
+    }
+    if (m.k === 'e') {
+      // presence: delivered as it comes (no order to keep, nothing in the store to fill from)
+      if (payload.length === 0 || payload.length > limits.presenceMaxBytes) return;
+      const [tag, serial] = String(m.src ?? '').split(':');
+      const except = tag === processTag ? [...feed.conns].find((c) => String(c.serial) === serial) : undefined;
+      fanOut(feed, OP.EV_PRESENCE, { h: hex }, payload, except);
       return;
     }
     void onFeed(feed, async () => {
@@ -405,6 +423,22 @@ export async function startRelay(opts = {}) {
     switch (f.op) {
       case OP.PING:
         return [{ pong: Date.now() }];
+      case OP.PRESENCE: {
+        // Presence is the one thing the relay passes on without storing: the handle's other
+        // subscribers (every relay process, through the bus) get it as EV_PRESENCE; a device
+        // that stops sending simply times out at the others.
+        const [hex] = authed(c, m);
+        if (f.payload.length === 0 || f.payload.length > limits.presenceMaxBytes) throw new RequestError('bad_request', `a presence message is 1–${limits.presenceMaxBytes} bytes`);
+        const now = Date.now();
+        if (now - (c.presenceAt.get(hex) ?? -Infinity) < limits.presenceMinIntervalMs) {
+          counters.presenceRefused++;
+          throw new RequestError('rate_limited', `at most one presence message per ${limits.presenceMinIntervalMs} ms`);
+        }
+        c.presenceAt.set(hex, now);
+        counters.presences++;
+        publish(hex, { k: 'e', src: `${processTag}:${c.serial}` }, f.payload);
+        return [{}];
+      }
       case OP.AUTH: {
         const handle = hexField(m, 'h', 32, 32);
         const token = hexField(m, 't', 32, 32);
@@ -734,6 +768,8 @@ export async function startRelay(opts = {}) {
       xfer: 0,
       alive: true,
       closed: false,
+      serial: ++connSerial,
+      presenceAt: new Map(),
     };
     conns.add(c);
     perAddress.set(addr, (perAddress.get(addr) ?? 0) + 1);

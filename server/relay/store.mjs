@@ -137,7 +137,7 @@ export async function openStore(db, opts = {}) {
       // retry of the same id that slips past NOT EXISTS hits the unique key, and the whole
       // statement — the increment included — rolls back: no hole.
       try {
-        const r = await db.query(
+        const r = await db.rows(
           `WITH next AS (
              UPDATE relay_handles SET last_seq = last_seq + 1
              WHERE handle = $1 AND NOT EXISTS (SELECT 1 FROM relay_updates WHERE handle = $1 AND client_id = $2)
@@ -145,8 +145,9 @@ export async function openStore(db, opts = {}) {
            )
            INSERT INTO relay_updates(handle, seq, client_id, data) SELECT $1, last_seq, $2, $3 FROM next RETURNING seq`,
           [handle, clientId, data],
+          [['seq', 'int']],
         );
-        if (r.rows[0]) return { seq: Number(r.rows[0].seq), dup: false };
+        if (r[0]) return { seq: Number(r[0].seq), dup: false };
       } catch (e) {
         if (!isUniqueViolation(e)) throw e;
       }
@@ -178,8 +179,11 @@ export async function openStore(db, opts = {}) {
       let items = [];
       if (take > 0) {
         const to = Number(sizes.rows[take - 1]?.seq);
-        const r = await db.query('SELECT seq, data FROM relay_updates WHERE handle = $1 AND seq > $2 AND seq <= $3 AND data IS NOT NULL ORDER BY seq', [handle, from, to]);
-        items = r.rows.map((x) => ({ seq: Number(x.seq), data: buf(x.data) }));
+        const r = await db.rows('SELECT seq, data FROM relay_updates WHERE handle = $1 AND seq > $2 AND seq <= $3 AND data IS NOT NULL ORDER BY seq', [handle, from, to], [
+          ['seq', 'int'],
+          ['data', 'bytes'],
+        ]);
+        items = r.map((x) => ({ seq: Number(x.seq), data: /** @type {Buffer} */ (x.data) }));
       }
       const end = items.length ? /** @type {{ seq: number }} */ (items[items.length - 1]).seq : from;
       return { items, last, compacted, more: end < last };
@@ -193,7 +197,7 @@ export async function openStore(db, opts = {}) {
     async putPage(handle, owner, from, to, data) {
       // as append: one statement under the handle's row lock
       try {
-        const r = await db.query(
+        const r = await db.rows(
           `WITH next AS (
              UPDATE relay_handles SET last_pseq = last_pseq + 1
              WHERE handle = $1 AND NOT EXISTS (SELECT 1 FROM relay_pages WHERE handle = $1 AND owner = $2 AND from_seq = $3 AND to_seq = $4)
@@ -201,8 +205,9 @@ export async function openStore(db, opts = {}) {
            )
            INSERT INTO relay_pages(handle, owner, from_seq, to_seq, pseq, data) SELECT $1, $2, $3, $4, last_pseq, $5 FROM next RETURNING pseq`,
           [handle, owner, from, to, data],
+          [['pseq', 'int']],
         );
-        if (r.rows[0]) return { pseq: Number(r.rows[0].pseq), dup: false };
+        if (r[0]) return { pseq: Number(r[0].pseq), dup: false };
       } catch (e) {
         if (!isUniqueViolation(e)) throw e;
       }
@@ -232,19 +237,30 @@ export async function openStore(db, opts = {}) {
       let items = [];
       const lastPick = pick[pick.length - 1];
       if (lastPick) {
-        const r = await db.query(
+        const r = await db.rows(
           'SELECT from_seq, to_seq, data FROM relay_pages WHERE handle = $1 AND owner = $2 AND to_seq > $3 AND (to_seq, from_seq) <= ($4, $5) ORDER BY to_seq, from_seq',
           [handle, owner, after, lastPick.to, lastPick.from],
+          [
+            ['from_seq', 'int'],
+            ['to_seq', 'int'],
+            ['data', 'bytes'],
+          ],
         );
-        items = r.rows.map((x) => ({ from: Number(x.from_seq), to: Number(x.to_seq), data: buf(x.data) }));
+        items = r.map((x) => ({ from: Number(x.from_seq), to: Number(x.to_seq), data: /** @type {Buffer} */ (x.data) }));
       }
       return { items, more: sizes.rows.length > pick.length };
     },
 
     /** Pages by arrival (pseq > after), for the live feed's gap filling. @param {Buffer} handle @param {number} after @param {number} limit */
     async pagesSince(handle, after, limit) {
-      const r = await db.query('SELECT owner, from_seq, to_seq, pseq, data FROM relay_pages WHERE handle = $1 AND pseq > $2 ORDER BY pseq LIMIT $3', [handle, after, limit]);
-      return r.rows.map((x) => ({ owner: buf(x.owner), from: Number(x.from_seq), to: Number(x.to_seq), pseq: Number(x.pseq), data: buf(x.data) }));
+      const r = await db.rows('SELECT owner, from_seq, to_seq, pseq, data FROM relay_pages WHERE handle = $1 AND pseq > $2 ORDER BY pseq LIMIT $3', [handle, after, limit], [
+        ['owner', 'bytes'],
+        ['from_seq', 'int'],
+        ['to_seq', 'int'],
+        ['pseq', 'int'],
+        ['data', 'bytes'],
+      ]);
+      return r.map((x) => ({ owner: /** @type {Buffer} */ (x.owner), from: Number(x.from_seq), to: Number(x.to_seq), pseq: Number(x.pseq), data: /** @type {Buffer} */ (x.data) }));
     },
 
     /** Each owner with its highest stored seq (the relay's watermark per owner). @param {Buffer} handle */
@@ -324,12 +340,14 @@ export async function openStore(db, opts = {}) {
 
     /** @param {Buffer} handle @param {number} id @param {number} idx */
     async snapshotChunk(handle, id, idx) {
-      const r = await db.query(
+      const r = await db.rows(
         "SELECT c.data FROM relay_snapshot_chunks c JOIN relay_snapshots s ON s.id = c.snapshot_id WHERE s.id = $1 AND s.handle = $2 AND s.state = 'ready' AND c.idx = $3",
         [id, handle, idx],
+        [['data', 'bytes']],
       );
-      if (!r.rows[0]) throw new StoreError('not_found', 'no such snapshot chunk');
-      return buf(r.rows[0].data);
+      const data = r[0]?.data;
+      if (!data || typeof data === 'number') throw new StoreError('not_found', 'no such snapshot chunk');
+      return data;
     },
 
     /**

@@ -169,7 +169,7 @@ export function createRelayConnection(o: RelayConnectionOptions): RelayConnectio
       if (!whole) return;
       f = decodeFrame(whole);
     }
-    if (f.op === OP.EV_UPDATE || f.op === OP.EV_PAGE) {
+    if (f.op === OP.EV_UPDATE || f.op === OP.EV_PAGE || f.op === OP.EV_PRESENCE) {
       if (!authed) return;
       for (const fn of pushes) {
         try {

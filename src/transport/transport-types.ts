@@ -35,7 +35,7 @@ export interface ConnectionInfo {
 export interface PeerInfo {
   readonly device: string;
   readonly name: string;
-  readonly path: 'tab' | 'webrtc';
+  readonly path: 'tab' | 'webrtc' | 'relay';
   readonly connected: boolean;
   readonly synced: boolean;
   /** the schema version the peer's build knows (null: it did not say — an older build) */

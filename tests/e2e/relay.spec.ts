@@ -3,7 +3,8 @@
 // PGlite in a temporary folder — is the only path between them.
 //  (a) catch-up with everyone else offline: A writes a library and closes; B opens the invite
 //      later and gets everything from the relay alone ("Catching up n%"), same digest;
-//  (b) live: two profiles connected only through the relay see each other's edits;
+//  (b) live: two profiles connected only through the relay see each other's edits, and list
+//      each other as online through the relay (presence messages), offline once one closes;
 //  (c) the relay is killed while A writes: A keeps working, its outbox holds the writes, and
 //      after the relay restarts they drain and B gets them.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -64,6 +65,7 @@ async function inviteOf(page: Page): Promise<{ library: string; secret: string }
   const m = /#\/join\/([^/]+)\/([^/]+)$/.exec(link)!;
   return { library: m[1]!, secret: m[2]! };
 }
+const deviceItem = (p: Page, name: string) => p.getByRole('list', { name: 'Devices' }).getByRole('listitem').filter({ hasText: name });
 const relayStatus = (page: Page) => page.evaluate(() => window.tabdrive.relay!()!);
 const digest = (page: Page) => page.evaluate(async () => JSON.stringify(await window.tabdrive.digest()));
 /** every table but devices (a device that joins adds its own record) */
@@ -145,9 +147,21 @@ test('live: two browsers that reach each other only through the relay see each o
   const a = await open(await browser(), `${baseURL}/?signaling=&relay=${relay.url}`);
   const b = await joinInvite(await browser(), baseURL!, relay.url, await inviteOf(a));
   await expect.poll(async () => (await relayStatus(b)).state).toBe('connected');
-  // the other device shows in the list although no peer is connected directly
-  await expect(b.getByRole('list', { name: 'Devices' })).toContainText(await a.evaluate(() => window.tabdrive.device.name), { timeout: 30_000 });
+  // the other device shows in the list, online through the relay, although no peer is connected directly
+  const aName = await a.evaluate(() => window.tabdrive.device.name);
+  const bName = await b.evaluate(() => window.tabdrive.device.name);
+  await expect(deviceItem(b, aName)).toContainText('online · relay', { timeout: 30_000 });
+  await expect(deviceItem(a, bName)).toContainText('online · relay', { timeout: 30_000 });
   expect(await b.evaluate(async () => (await window.tabdrive.stats()).peers)).toBe(0);
+  // the Sync inspector lists it with the path "relay", and compares the digest it sent that way
+  await b.getByRole('button', { name: 'Sync inspector' }).click();
+  const panel = b.getByRole('dialog', { name: 'Sync inspector' });
+  const row = panel.getByRole('region', { name: 'Peers' }).getByRole('row').filter({ hasText: aName });
+  await expect(row).toContainText('relay');
+  await expect(row).toContainText(/all \d+ match/, { timeout: 30_000 });
+  await b.getByRole('button', { name: 'Sync inspector' }).click();
+  await expect(panel).toBeHidden();
+  for (const p of [a, b]) expect(await p.evaluate(() => window.tabdrive.relayPresence!())).toMatchObject({ invalid: 0, refused: 0 });
 
   await a.getByRole('button', { name: 'New tag' }).click();
   await a.getByRole('textbox', { name: 'Tag name' }).fill('from-a');
@@ -182,6 +196,13 @@ test('live: two browsers that reach each other only through the relay see each o
   await expect.poll(() => count(b, "SELECT count(*) FROM entries WHERE kind = 'file'"), { timeout: 30_000 }).toBe(500);
   expect((await relayStatus(b)).pagesLive).toBeGreaterThan(0);
   await expect.poll(async () => (await digest(a)) === (await digest(b)), { timeout: 30_000 }).toBe(true);
+  // A goes away: B lists it offline once its presence times out (3 × 5 s)
+  const gone = Date.now();
+  await a.context().close();
+  await expect(deviceItem(b, aName)).toContainText('offline', { timeout: 30_000 });
+  const offlineMs = Date.now() - gone;
+  console.log(`[figure] a device reached only through the relay shows offline ${offlineMs} ms after closing`);
+  expect(offlineMs).toBeGreaterThan(5_000);
 });
 
 test('the relay is killed while A writes: A keeps working, its outbox holds the writes across a reload, they drain after the restart and B gets them', async ({ baseURL }) => {

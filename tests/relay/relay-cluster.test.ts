@@ -8,6 +8,7 @@ import { OP, encodeFrame } from '../../server/relay/protocol.mjs';
 import { RelayClient, RelayError } from '../../server/relay/client.mjs';
 import { decryptBlob, deriveRelayKeys, encryptBlob, ownerHandle, type RelayKeys } from '../../src/transport/relay-crypto.ts';
 import { newSecret } from '../../src/transport/room.ts';
+import { encodePresence, parsePresence } from '../../src/sync/relay-presence.ts';
 import { missingServers, pct, sleep, startPostgres, startRedis, startRelayProcess, until, type Postgres, type Redis, type RelayProcess } from './support/servers.ts';
 
 const skip = missingServers();
@@ -20,7 +21,8 @@ const td = new TextDecoder();
 /** Plaintext that must never reach a server: library ids, secrets, device and file names. */
 const MARKERS: string[] = [];
 const LIBRARY_ID = 'lib-0190f00d-cafe-7bad-8bee-marker000001';
-MARKERS.push(LIBRARY_ID, 'MARKER-', 'holiday-photos', 'Alices-Laptop');
+const DEVICE_UUID = '0190f00d-cafe-4bad-8bee-0000000a11ce';
+MARKERS.push(LIBRARY_ID, 'MARKER-', 'holiday-photos', 'Alices-Laptop', DEVICE_UUID);
 
 async function library(): Promise<{ keys: RelayKeys; secret: string }> {
   const secret = newSecret();
@@ -355,6 +357,16 @@ describe.skipIf(skip)('relay cluster: 3 processes, one PostgreSQL, one Redis', (
       await c.append(keys.handle, `z-${i}`, await blob(keys, `MARKER-${LIBRARY_ID}-holiday-photos-${i}.jpg ${secret}`));
       await c.putPage(keys.handle, owner, i * 10 + 1, i * 10 + 10, await encryptBlob(keys, te.encode(`MARKER-page Alices-Laptop holiday-photos/${i}.jpg`), `page:${owner}`));
     }
+    // presence crosses relays through Redis: the name, uuid and digest travel encrypted
+    const presences: Uint8Array[] = [];
+    sub.onPush((p) => p.op === OP.EV_PRESENCE && presences.push(p.payload));
+    const state = { device: DEVICE_UUID, name: 'Alices-Laptop', schema: 9, digest: `MARKER-digest-${LIBRARY_ID}`, busy: false };
+    for (let i = 0; i < 3; i++) {
+      if (i) await sleep(1050);
+      await c.presence(keys.handle, await encodePresence(keys, state, Date.now()));
+    }
+    expect(await until(() => presences.length === 3, 5000)).toBe(true);
+    expect(parsePresence(await decryptBlob(keys, presences[2]!, 'presence'), Date.now())).toEqual(state);
     await sleep(500);
     monitor.kill('SIGKILL');
     const dump = pg.dump();

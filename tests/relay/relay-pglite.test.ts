@@ -11,6 +11,7 @@ import { openDb } from '../../server/relay/db.mjs';
 import { startRelay } from '../../server/relay/relay.mjs';
 import { decryptBlob, deriveRelayKeys, encryptBlob, ownerHandle, type RelayKeys } from '../../src/transport/relay-crypto.ts';
 import { newSecret } from '../../src/transport/room.ts';
+import { encodePresence, parsePresence } from '../../src/sync/relay-presence.ts';
 import { sleep, until } from './support/servers.ts';
 
 type Relay = Awaited<ReturnType<typeof startRelay>>;
@@ -182,6 +183,73 @@ describe('relay on PGlite: owned-state pages and live fan-out', () => {
     expect(await until(() => seen.length >= 11, 3000)).toBe(true);
     await sleep(100);
     expect(seen).toEqual([...Array.from({ length: 10 }, (_, i) => `u${i + 1}`), 'p1']);
+  });
+});
+
+describe('relay on PGlite: presence', () => {
+  it('is fanned out to the handle\'s other subscribers only, never stored, rate-limited and bounded', async () => {
+    const keys = await library();
+    const other = await library();
+    const device = '0190f00d-cafe-4bad-8bee-0000000000a1';
+    const [a, b, c, d] = [await client(keys), await client(keys), await client(keys), await client(other)];
+    const got = new Map<RelayClient, Uint8Array[]>();
+    for (const x of [a, b, c, d]) {
+      got.set(x, []);
+      x.onPush((p) => p.op === OP.EV_PRESENCE && got.get(x)!.push(p.payload));
+    }
+    for (const x of [a, b]) await x.subscribe(keys.handle);
+    await d.subscribe(other.handle);
+    // c is authenticated but not subscribed: it gets nothing
+    const rows = async (): Promise<number> => {
+      let n = 0;
+      for (const t of ['relay_handles', 'relay_updates', 'relay_pages', 'relay_snapshots', 'relay_snapshot_chunks']) n += Number((await relay.store.db.query(`SELECT count(*) AS n FROM ${t}`)).rows[0]!['n']);
+      return n;
+    };
+    const before = await rows();
+    const state = { device, name: 'Bobs-Phone', schema: 9, digest: 'MARKER-digest', busy: false };
+    const msg = await encodePresence(keys, state, Date.now());
+    expect(await a.presence(keys.handle, msg)).toEqual({});
+    expect(await until(() => got.get(b)!.length === 1, 3000)).toBe(true);
+    await sleep(200);
+    // not to its sender, another library, or a connection that did not subscribe
+    expect([got.get(a)!.length, got.get(c)!.length, got.get(d)!.length]).toEqual([0, 0, 0]);
+    const plain = await decryptBlob(keys, got.get(b)![0]!, 'presence');
+    expect(parsePresence(plain, Date.now())).toEqual(state);
+    expect(Buffer.from(got.get(b)![0]!).includes(Buffer.from('Bobs-Phone'))).toBe(false);
+    // a second one within the interval is refused and counted; after it, accepted
+    const refusedBefore = relay.stats().presenceRefused;
+    await expect(a.presence(keys.handle, msg)).rejects.toMatchObject({ code: 'rate_limited' });
+    expect(relay.stats().presenceRefused).toBe(refusedBefore + 1);
+    // oversized, empty, and unauthenticated ones are refused
+    await expect(b.presence(keys.handle, new Uint8Array(4097))).rejects.toMatchObject({ code: 'bad_request' });
+    await expect(b.presence(keys.handle, new Uint8Array(0))).rejects.toMatchObject({ code: 'bad_request' });
+    await expect(d.presence(keys.handle, msg)).rejects.toMatchObject({ code: 'unauthorized' });
+    await sleep(1100);
+    await a.presence(keys.handle, msg);
+    expect(await until(() => got.get(b)!.length === 2, 3000)).toBe(true);
+    // nothing of it reached the store
+    expect(await rows()).toBe(before);
+  });
+
+  it('a message is checked field by field: wrong shapes, foreign uuids, stale times are not presence', () => {
+    const now = Date.now();
+    const ok = { v: 1, device: '0190f00d-cafe-4bad-8bee-0000000000a1', name: 'n', schema: null, digest: null, busy: true, at: now };
+    const enc = (o: unknown): Uint8Array => te.encode(JSON.stringify(o));
+    expect(parsePresence(enc(ok), now)).toEqual({ device: ok.device, name: 'n', schema: null, digest: null, busy: true });
+    for (const bad of [
+      { ...ok, v: 2 },
+      { ...ok, device: 'not-a-uuid' },
+      { ...ok, name: 'x'.repeat(201) },
+      { ...ok, schema: 0 },
+      { ...ok, schema: '3' },
+      { ...ok, digest: 5 },
+      { ...ok, digest: 'x'.repeat(2049) },
+      { ...ok, busy: 'no' },
+      { ...ok, at: now - 10 * 60_000 },
+      [ok],
+      null,
+    ]) expect(parsePresence(enc(bad), now)).toBeNull();
+    expect(parsePresence(new Uint8Array([0xff, 0xfe]), now)).toBeNull();
   });
 });
 

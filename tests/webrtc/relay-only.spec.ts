@@ -11,7 +11,8 @@
 // document (tags, notes) and owned state (a location's entries, as pages) — goes through the
 // relay over wss, live, both ways. The test checks that: every RTCPeerConnection either page
 // made (an init script watches them) negotiated and never connected; the transport has no
-// peer and received no data-channel byte; the relay carried pages and updates both ways.
+// peer and received no data-channel byte; the relay carried pages and updates both ways; and
+// each lists the other as online through the relay (presence over the relay).
 import type { Page } from '@playwright/test';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -205,8 +206,11 @@ test('two machines that cannot reach each other converge through the relay alone
   const section = b.getByRole('region', { name: 'Relay' });
   await expect(section).toContainText('connected');
   await expect(section).toContainText(RELAY);
+  // each lists the other online, through the relay (presence messages), not over WebRTC
   const nameA = await a.evaluate(() => window.tabdrive.device.name);
-  await expect(b.getByRole('list', { name: 'Devices' }).getByRole('listitem').filter({ hasText: nameA })).not.toContainText('WebRTC');
+  const nameB = await b.evaluate(() => window.tabdrive.device.name);
+  await expect(b.getByRole('list', { name: 'Devices' }).getByRole('listitem').filter({ hasText: nameA })).toContainText('online · relay', { timeout: 20_000 });
+  await expect(a.getByRole('list', { name: 'Devices' }).getByRole('listitem').filter({ hasText: nameB })).toContainText('online · relay', { timeout: 20_000 });
   const pcs = [await peerConnections(a), await peerConnections(b)];
   console.log(`[figure] relay only (no route between the machines): B's browser started and joined in ${joinMs[0]} ms, then had A's library (300 entries, 5 tag links, 1 note) ${joinMs[1]} ms later; live: ${Object.entries(times).map(([k, v]) => `${k} ${v} ms`).join(', ')}; peer connections tried ${pcs.map((x) => x.made).join('/')}, connected 0`);
 });

@@ -31,6 +31,8 @@ export interface AppDeps {
   readonly pendingCommits: () => number;
   /** how far the owned-state stream is behind the peers (null: caught up) */
   readonly streamProgress: () => StreamProgress | null;
+  /** devices heard from through the relay (presence messages), for those reached no other way */
+  readonly relayPeers?: { peers(): readonly PeerInfo[]; onChange(fn: () => void): void };
   /** the always-on relay (null: none configured) */
   readonly relay?: () => RelayStatus | null;
   /** while this device pulls from the relay: how far the document pull is (null: pages only) */
@@ -170,7 +172,7 @@ export class AppState {
     this.boot = deps.boot;
     this.health = deps.boot.health;
     this.deviceName = deps.device.name;
-    this.peers = deps.transport.peers();
+    this.peers = this.#allPeers();
     this.inspector = new SyncInspectorState(deps.inspector);
     this.indexing = new IndexingState(deps.folders);
     this.deletes = createPendingDeletes({
@@ -190,11 +192,22 @@ export class AppState {
     });
     this.thumbs = new ThumbView(deps.folders.thumbnails ?? null, deps.files?.wantThumb);
     this.fetch = new FetchState(deps.files ?? null);
+    deps.relayPeers?.onChange(() => {
+      this.peers = this.#allPeers();
+      this.#seen();
+    });
     deps.transport.onPeers(() => {
-      this.peers = deps.transport.peers();
+      this.peers = this.#allPeers();
       this.paused = deps.transport.paused;
       this.#seen();
     });
+  }
+
+  /** the transport's peers, then devices reached only through the relay */
+  #allPeers(): PeerInfo[] {
+    const direct = this.deps.transport.peers();
+    const relayed = (this.deps.relayPeers?.peers() ?? []).filter((r) => !direct.some((p) => p.device === r.device));
+    return [...direct, ...relayed];
   }
 
   /** 'this device' | 'online' (with its path) | 'offline', as the Devices list shows it. */
@@ -203,7 +216,7 @@ export class AppState {
     const p = this.peers.find((x) => x.device === device);
     void this.syncTick; // re-read as sync states change
     return p
-      ? { state: 'online', path: p.path === 'tab' ? 'tab' : 'WebRTC', sync: this.deps.peerSyncState(device) }
+      ? { state: 'online', path: p.path === 'tab' ? 'tab' : p.path === 'relay' ? 'relay' : 'WebRTC', sync: this.deps.peerSyncState(device) }
       : { state: 'offline', path: null, sync: null };
   }
 

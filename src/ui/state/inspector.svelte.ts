@@ -12,7 +12,7 @@ import type { RelayStatus } from '../../sync/relay-sync.ts';
 export interface PeerReport {
   readonly device: string;
   readonly name: string;
-  readonly path: 'tab' | 'WebRTC';
+  readonly path: 'tab' | 'WebRTC' | 'relay';
   /** 'in sync', 'syncing', 'catching up' or 'unknown' (nothing published yet) */
   readonly state: string;
   /** per table: does the peer's digest equal ours? (null: the peer published none yet) */

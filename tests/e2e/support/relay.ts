@@ -1,7 +1,8 @@
 // A relay process (server/relay/main.mjs) on PGlite in a folder the test chose, for specs
 // that need the always-on relay between separate browser profiles.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { relayArgs, relayEnv } from '../../../server/relay/launch.mjs';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 
@@ -11,9 +12,9 @@ export interface RelayProc {
 }
 
 export async function startRelay(port: number, dataDir: string): Promise<RelayProc> {
-  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'server/relay/main.mjs')], {
+  const child: ChildProcess = spawn(process.execPath, relayArgs(), {
     cwd: ROOT,
-    env: { ...process.env, RELAY_PORT: String(port), RELAY_HOST: '127.0.0.1', RELAY_DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' },
+    env: relayEnv({ ...process.env, RELAY_PORT: String(port), RELAY_HOST: '127.0.0.1', RELAY_DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';

@@ -7,9 +7,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { relayArgs, relayEnv } from '../../../server/relay/launch.mjs';
 
-const root = resolve(import.meta.dirname, '../../..');
 
 export function pgBinDir(): string | null {
   const base = '/usr/lib/postgresql';
@@ -162,8 +162,8 @@ export interface RelayProcess {
 
 /** A relay as its own process (server/relay/main.mjs) on a free loopback port. */
 export async function startRelayProcess(env: Record<string, string>): Promise<RelayProcess> {
-  const proc = spawn(process.execPath, [join(root, 'server', 'relay', 'main.mjs')], {
-    env: { ...process.env, RELAY_HOST: '127.0.0.1', RELAY_PORT: '0', ...env },
+  const proc = spawn(process.execPath, relayArgs(), {
+    env: relayEnv({ ...process.env, RELAY_HOST: '127.0.0.1', RELAY_PORT: '0', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
