@@ -133,6 +133,14 @@ const IMAGE_RETRY_MAX_MS = 5 * 60_000;
  * is open and in use, outside any transaction).
  */
 const PROBE_MAX_BYTES = 64 << 20;
+/**
+ * A timed image waits at least this many times the last image's duration after it ended: an
+ * image costs time in proportion to the database (at 1M entries, seconds of export and
+ * hashing of 536 MB, the export under the writer lock), and during a backfill commits never
+ * stop, so images used to follow each other back to back. The journal keeps every commit
+ * durable meanwhile; `snapshot()` (page hide, explicit) is not held back.
+ */
+const IMAGE_SPACING = 10;
 const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
@@ -195,6 +203,8 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   let imageFailures = 0;
   let retryAt: number | null = null;
   let imageProblem: string | null = null;
+  /** when the last image ended and how long it took (IMAGE_SPACING) */
+  let lastImage: { endedAt: number; ms: number } | null = null;
 
   const setHealth = (patch: Partial<StorageHealth>): void => {
     health = { ...health, ...patch };
@@ -335,6 +345,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     if (timer) clearTimeout(timer);
     let wait = framesSinceImage >= everyFrames ? 0 : Math.max(0, Math.min(debounceMs, firstDirtyAt + maxDelayMs - now));
     if (retryAt !== null) wait = Math.max(wait, retryAt - now); // S7: backing off
+    if (lastImage) wait = Math.max(wait, lastImage.endedAt + IMAGE_SPACING * lastImage.ms - now);
     timer = setTimeout(() => {
       timer = null;
       void snapshot();
@@ -472,11 +483,12 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   async function snapshot(): Promise<Result<StorageHealth, StorageError>> {
     while (imaging) await imaging; // one image at a time
     const run = (async () => {
+      const started = deps.now();
       try {
         // S4: the export sees exactly the frames up to `seq`; the rest runs beside commits
         const exported = await exclusive(() => Promise.resolve(exportImage()));
         if (!exported.ok) return exported;
-        return exported.value ? await storeImage(exported.value) : ok(health);
+        return exported.value ? await storeImage(exported.value, started) : ok(health);
       } catch (e) {
         return err(toStorageError(e, 'saving a database image'));
       } finally {
@@ -518,7 +530,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
    * and runs `quick_check`. Only then is it promoted. The exported file is the only full
    * copy held, and it is let go once cut: nothing reads the whole image back.
    */
-  async function storeImage(ex: Exported): Promise<Result<StorageHealth, StorageError>> {
+  async function storeImage(ex: Exported, started: number): Promise<Result<StorageHealth, StorageError>> {
     const { id, seq: imageSeq, ydoc, ydocTail, updates, frames } = ex;
     // the only full copy: held here until cut and checked, then let go before promotion
     const file = { bytes: ex.bytes };
@@ -596,6 +608,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     framesSinceImage -= frames;
     firstDirtyAt = null;
     setHealth({ lastImageAt: record.at, lastImageBytes: size, lastImageWritten: writeBytes, journalFrames: journal ? await journal.frameCount() : 0 });
+    lastImage = { endedAt: deps.now(), ms: deps.now() - started };
     if (framesSinceImage > 0) scheduleImage(); // commits landed while this image was checked
     return ok(health);
   }

@@ -737,3 +737,28 @@ describe('storage engine: chunked images (decision 0016)', () => {
     await again.close();
   });
 });
+
+describe('storage engine: timed images are spaced by what the last one cost', () => {
+  it('waits IMAGE_SPACING times the last image after it before the next timed image', async () => {
+    const run = async (scale: number): Promise<boolean> => {
+      // a clock `scale` times faster than real time: the same image "takes" scale times longer
+      const t0 = performance.now();
+      const now = (): number => 1_000_000 + (performance.now() - t0) * scale;
+      const e = createStorageEngine({ sql: SQL, idb: new IDBFactory(), now, imageDebounceMs: 0, imageMaxDelayMs: 0 });
+      const boot = await e.open({ dbName: 'dev', deviceUuid: DEV });
+      if (!boot.ok) throw new Error(boot.error.message);
+      await e.commit({ changes: locationWithEntries(2000, 'A'), hlc: null });
+      await e.snapshot();
+      const first = e.health().lastImageAt;
+      await e.commit({ changes: locationWithEntries(1, 'B'), hlc: null });
+      // the unscaled engine's next image is due 10× its last image's real duration later
+      const until = performance.now() + (scale === 1 ? 15_000 : 1_500);
+      while (e.health().lastImageAt === first && performance.now() < until) await new Promise((r) => setTimeout(r, 50));
+      const again = e.health().lastImageAt !== first;
+      await e.close();
+      return again;
+    };
+    expect(await run(1)).toBe(true); // the image took ms: the next one follows soon
+    expect(await run(1_000)).toBe(false); // it "took" tens of seconds: the next waits 10× that
+  }, 60_000);
+});
