@@ -570,7 +570,8 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     for (let i = 0; readable && i < toWrite.length; i += CHUNKS_PER_TRANSACTION) {
       const batch = toWrite.slice(i, i + CHUNKS_PER_TRANSACTION);
       const chunks = await journal.readChunks(batch.map(([cid]) => cid));
-      for (let k = 0; readable && k < batch.length; k++) readable = !!chunks[k] && (await sha256Hex(chunks[k]!)) === sums[batch[k]![1]];
+      const good = await Promise.all(chunks.map(async (c, k) => !!c && (await sha256Hex(c)) === sums[batch[k]![1]]));
+      readable = good.every(Boolean);
     }
     if (!readable) {
       setHealth({ problem: 'A new database image did not read back correctly; the previous image is kept.' });
