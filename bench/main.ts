@@ -120,8 +120,14 @@ async function rawCold(dbName: string): Promise<void> {
       r.onerror = () => rej(r.error ?? new Error('IndexedDB read failed'));
     });
   const pointer = await read<{ current: string }>('meta', 'pointer');
-  const image = await read<{ bytes: Uint8Array }>('images', pointer.current);
-  const sdb = new SQL.Database(image.bytes);
+  const image = await read<{ bytes?: Uint8Array; chunks?: string[]; bank?: number; size?: number; chunkBytes?: number }>('images', pointer.current);
+  // a chunked image (decision 0016): its chunks in order, into one buffer, as the engine does
+  let bytes = image.bytes;
+  if (image.chunks) {
+    bytes = new Uint8Array(image.size!);
+    for (let i = 0; i < image.chunks.length; i++) bytes.set(await read<Uint8Array>('images', `chunk:${image.bank}-${image.chunks[i]}`), i * image.chunkBytes!);
+  }
+  const sdb = new SQL.Database(bytes);
   const rows = sdb.exec("SELECT uuid, name, size FROM entries WHERE kind = 'file' ORDER BY name LIMIT 50")[0]?.values.length ?? 0;
   bench.coldResult = { ms: performance.now(), rows };
 }

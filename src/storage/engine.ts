@@ -8,12 +8,15 @@
  *  S2 SQLite state = last good image + every frame after its seq, re-applied through the same
  *     core `applyChanges` (idempotent), so boot after a kill loses no acknowledged write and a
  *     frame is applied wholly or not at all.
- *  S3 An image replaces the current one only after it was read back, its checksum matched and
- *     sql.js opened it and passed `PRAGMA quick_check`. Frames after the *previous* image are
- *     kept, so a damaged current image can always be recovered from the previous one.
+ *  S3 An image replaces the current one only after what it wrote was read back and matched
+ *     its checksums (the record, and every chunk it wrote against its SHA-256; the chunks it
+ *     reuses were checked when written) and, up to PROBE_MAX_BYTES, sql.js opened it and
+ *     passed `PRAGMA quick_check`. Frames after the *previous* image are kept, and the current
+ *     and previous images share no stored chunk (two banks, image-chunks.ts), so a damaged
+ *     current image can always be recovered from the previous one.
  *  S4 One writer: groups, the export of an image and the naive bench write never interleave
- *     (`exclusive`). Checking and storing an exported image (read back, checksum,
- *     quick_check: seconds at 100k entries) runs beside later commits, one image at a time;
+ *     (`exclusive`). Hashing, storing and checking an exported image (seconds at 100k
+ *     entries) runs beside later commits, one image at a time;
  *     promoting it prunes only frames up to the image's seq, and frames written meanwhile
  *     stay in the journal and in the pending document updates.
  *  S5 A device without an image of its own may start from a sibling's: the verified image
@@ -44,12 +47,13 @@ import type { Change, Hlc } from '../core/change.ts';
 import { createDigest } from '../core/digest.ts';
 import { MODEL_NAMES, MODELS, syncedColumns } from '../core/models.ts';
 import { err, ok, type Result } from '../core/result.ts';
-import { docChecksum, FRAME_FORMAT, openJournal, sha256Hex, toStorageError, type DamagedFrame, type Frame, type ImageRecord, type Journal } from './journal.ts';
+import { chunkId, docChecksum, FRAME_FORMAT, openJournal, sha256Hex, toStorageError, type DamagedFrame, type Frame, type ImageRecord, type Journal } from './journal.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 import type { BootReport, CommitResult, Holdings, PageResult, Params, QueryRow, ServedPages, StorageError, StorageHealth } from './rpc.ts';
 import { createSqliteApplyStore } from './sqlite-apply-store.ts';
 import { openSqlite, type Sqlite } from './sqlite.ts';
 import { isStreamModel, MAX_PAGE_ROWS, STREAM_LAYOUT as LAYOUT, type Marks, type SeqChange } from '../core/stream.ts';
+import { CHUNK_BYTES, CHUNKS_PER_TRANSACTION, chunkedChecksum, chunkSums, chunkViews, imageChunks, readChunkedImage } from './image-chunks.ts';
 import { loadMarks, MAX_PAGES_PER_PULL, numberOwnRows, packPage, raiseMarks, readPage, unpackPage, upgradeDocState, type PageCodec } from './stream-store.ts';
 
 export interface StorageEngineDeps {
@@ -65,6 +69,8 @@ export interface StorageEngineDeps {
   readonly pageRows?: number;
   /** page compression (default: the browser's streams; the simulator's is synchronous) */
   readonly pageCodec?: PageCodec;
+  /** the size images are cut in (default CHUNK_BYTES; tests use small chunks on small databases) */
+  readonly imageChunkBytes?: number;
   /** first retry delay after an image could not be written (doubles up to 5 min; S7) */
   readonly imageRetryMs?: number;
   /** the browser's storage figures, for the words of a quota problem (navigator.storage) */
@@ -124,6 +130,22 @@ interface Pending {
 }
 
 const IMAGE_RETRY_MAX_MS = 5 * 60_000;
+/**
+ * S3's `quick_check` opens a second sql.js database from the image's bytes: at 1M entries a
+ * 536 MB copy beside the live database and the export (the renderer's memory wall) and
+ * seconds of the worker. Above this size the image is checked by its chunk sums only (every
+ * chunk it wrote read back and hashed; the bytes are SQLite's own export of a database that
+ * is open and in use, outside any transaction).
+ */
+const PROBE_MAX_BYTES = 64 << 20;
+/**
+ * A timed image waits at least this many times the last image's duration after it ended: an
+ * image costs time in proportion to the database (at 1M entries, seconds of export and
+ * hashing of 536 MB, the export under the writer lock), and during a backfill commits never
+ * stop, so images used to follow each other back to back. The journal keeps every commit
+ * durable meanwhile; `snapshot()` (page hide, explicit) is not held back.
+ */
+const IMAGE_SPACING = 10;
 const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
@@ -163,7 +185,10 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   let seq = 0;
   let hlc: Hlc | null = null;
   let ahead: Hlc | null = null;
-  let image: { id: string; seq: number } | null = null;
+  /** the current image; `chunks`: the ids of its stored chunks (none for a one-blob image) */
+  let image: { id: string; seq: number; bank: number; chunks: ReadonlySet<string> } | null = null;
+  /** the previous image's chunk ids: the next image's bank, so it reuses them (image-chunks.ts) */
+  let previousChunks: ReadonlySet<string> = new Set();
   let imageYdoc: Uint8Array | null = null;
   let imageTail: readonly Uint8Array[] = [];
   let yPending: Uint8Array[] = [];
@@ -183,6 +208,8 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   let imageFailures = 0;
   let retryAt: number | null = null;
   let imageProblem: string | null = null;
+  /** when the last image ended and how long it took (IMAGE_SPACING) */
+  let lastImage: { endedAt: number; ms: number } | null = null;
 
   const setHealth = (patch: Partial<StorageHealth>): void => {
     health = { ...health, ...patch };
@@ -212,10 +239,20 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     try {
       const img = await from.readImage(id);
       if (!img) return 'missing';
-      if ((await sha256Hex(img.bytes)) !== img.checksum) return 'damaged (checksum mismatch)';
       const docProblem = await checkDocState(img);
       if (docProblem) return docProblem;
-      const sqlite = openSqlite(deps.sql, img.bytes);
+      let bytes: Uint8Array | null;
+      if (img.chunks) {
+        const read = await readChunkedImage(from, img);
+        if (typeof read === 'string') return read;
+        bytes = read;
+      } else {
+        if (!(img.bytes instanceof Uint8Array)) return 'damaged (it holds no database)';
+        if ((await sha256Hex(img.bytes)) !== img.checksum) return 'damaged (checksum mismatch)';
+        bytes = img.bytes;
+      }
+      const sqlite = openSqlite(deps.sql, bytes);
+      bytes = null; // sql.js copied it into its own file
       try {
         sqlite.all('SELECT count(*) AS n FROM sqlite_master');
       } catch (e) {
@@ -343,6 +380,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     if (timer) clearTimeout(timer);
     let wait = framesSinceImage >= everyFrames ? 0 : Math.max(0, Math.min(debounceMs, firstDirtyAt + maxDelayMs - now));
     if (retryAt !== null) wait = Math.max(wait, retryAt - now); // S7: backing off
+    if (lastImage) wait = Math.max(wait, lastImage.endedAt + IMAGE_SPACING * lastImage.ms - now);
     timer = setTimeout(() => {
       timer = null;
       void snapshot();
@@ -488,6 +526,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   async function snapshot(): Promise<Result<StorageHealth, StorageError>> {
     while (imaging) await imaging; // one image at a time
     const run = (async () => {
+      const started = deps.now();
       try {
         // S4: the export sees exactly the frames up to `seq`; the rest runs beside commits
         const exported = await exclusive(() => {
@@ -497,7 +536,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
           return Promise.resolve(out);
         });
         if (!exported.ok) return exported;
-        return exported.value ? await storeImage(exported.value) : ok(health);
+        return exported.value ? await storeImage(exported.value, started) : ok(health);
       } catch (e) {
         return err(toStorageError(e, 'saving a database image'));
       } finally {
@@ -511,7 +550,8 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   interface Exported {
     readonly id: string;
     readonly seq: number;
-    readonly bytes: Uint8Array;
+    /** the exported SQLite file; storeImage takes it (null) so it can be let go early */
+    bytes: Uint8Array | null;
     readonly ydoc: Uint8Array | null;
     readonly ydocTail: readonly Uint8Array[];
     /** how many pending document updates and frames the image holds (later ones stay pending) */
@@ -531,45 +571,93 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     return ok({ id: `img-${seq}-${deps.now()}`, seq, bytes, ydoc, ydocTail, updates: yPending.length, frames: framesSinceImage });
   }
 
-  async function storeImage({ id, seq: imageSeq, bytes, ydoc, ydocTail, updates, frames }: Exported): Promise<Result<StorageHealth, StorageError>> {
-    if (!journal) return ok(health); // closed, or gone memory-only, meanwhile
+  /**
+   * S3 for a chunked image: the chunks the current image does not hold are written (a batch per
+   * transaction), the record after them; then the record and every chunk written are read
+   * back and checked against their sums, and (up to PROBE_MAX_BYTES) sql.js opens the bytes
+   * and runs `quick_check`. Only then is it promoted. The exported file is the only full
+   * copy held, and it is let go once cut: nothing reads the whole image back.
+   */
+  async function storeImage(ex: Exported, started: number): Promise<Result<StorageHealth, StorageError>> {
+    const { id, seq: imageSeq, ydoc, ydocTail, updates, frames } = ex;
+    // the only full copy: held here until cut and checked, then let go before promotion
+    const file = { bytes: ex.bytes };
+    ex.bytes = null;
+    if (!journal || !file.bytes) return ok(health); // closed, or gone memory-only, meanwhile
+    const size = file.bytes.byteLength;
+    const chunkBytes = deps.imageChunkBytes ?? CHUNK_BYTES;
+    const views = chunkViews(file.bytes, chunkBytes);
+    const sums = await chunkSums(views);
+    // the bank the current image does not use; a chunk the previous image holds there was
+    // checked when it was written
+    const bank = image ? 1 - image.bank : 0;
     const record: ImageRecord = {
-      id, seq: imageSeq, bytes, ydoc, ydocTail, checksum: await sha256Hex(bytes), docChecksum: await docChecksum(ydoc, ydocTail),
+      id, seq: imageSeq, chunks: sums, bank, size, chunkBytes, ydoc, ydocTail,
+      checksum: await chunkedChecksum(size, chunkBytes, bank, sums), docChecksum: await docChecksum(ydoc, ydocTail),
       at: deps.now(), schema: SCHEMA_VERSION,
     };
-    if (!journal) return ok(health); // and while hashing
+    const ids = sums.map((sum) => chunkId(bank, sum));
+    const fresh = new Map<string, number>(); // id → index of a chunk to write
+    ids.forEach((cid, i) => {
+      if (!previousChunks.has(cid) && !fresh.has(cid)) fresh.set(cid, i);
+    });
+    const toWrite = [...fresh];
+    const writeBytes = toWrite.reduce((n, [, i]) => n + views[i]!.byteLength, 0);
+    for (let i = 0; i < toWrite.length; i += CHUNKS_PER_TRANSACTION) {
+      if (!journal) return ok(health); // and while hashing or writing
+      const batch = toWrite.slice(i, i + CHUNKS_PER_TRANSACTION).map(([cid, k]) => ({ id: cid, bytes: views[k]!.slice() }));
+      const put = await journal.putChunks(batch);
+      if (!put.ok) return imageFailed(put.error, writeBytes);
+    }
+    if (!journal) return ok(health);
     const put = await journal.putImage(record);
-    if (!put.ok) return imageFailed(put.error, record.bytes.byteLength);
+    if (!put.ok) return imageFailed(put.error, writeBytes);
     // S3: verify what IndexedDB now holds before it may replace the current image.
     const back = await journal.readImage(id);
-    if (!back || (await sha256Hex(back.bytes)) !== record.checksum || (await checkDocState(back))) {
+    let readable = !!back && back.checksum === record.checksum && (await chunkedChecksum(back.size ?? -1, back.chunkBytes ?? -1, back.bank ?? -1, back.chunks ?? [])) === record.checksum && !(await checkDocState(back));
+    for (let i = 0; readable && i < toWrite.length; i += CHUNKS_PER_TRANSACTION) {
+      const batch = toWrite.slice(i, i + CHUNKS_PER_TRANSACTION);
+      const chunks = await journal.readChunks(batch.map(([cid]) => cid));
+      const good = await Promise.all(chunks.map(async (c, k) => !!c && (await sha256Hex(c)) === sums[batch[k]![1]]));
+      readable = good.every(Boolean);
+    }
+    if (!readable) {
       setHealth({ problem: 'A new database image did not read back correctly; the previous image is kept.' });
       return ok(health);
     }
-    try {
-      const probe = openSqlite(deps.sql, back.bytes);
-      const check = probe.all('PRAGMA quick_check')[0];
-      probe.close();
-      if (!check || Object.values(check)[0] !== 'ok') throw new Error('quick_check failed');
-    } catch (e) {
-      setHealth({ problem: `A new database image failed verification (${describe(e)}); the previous image is kept.` });
-      return ok(health);
+    if (size <= PROBE_MAX_BYTES) {
+      try {
+        // the bytes the read-back chunks were just checked against
+        const probe = openSqlite(deps.sql, file.bytes);
+        const check = probe.all('PRAGMA quick_check')[0];
+        probe.close();
+        if (!check || Object.values(check)[0] !== 'ok') throw new Error('quick_check failed');
+      } catch (e) {
+        setHealth({ problem: `A new database image failed verification (${describe(e)}); the previous image is kept.` });
+        return ok(health);
+      }
     }
-    const promoted = await journal.promote(id, image?.id ?? null, image?.seq ?? 0);
-    if (!promoted.ok) return imageFailed(promoted.error, record.bytes.byteLength);
+    file.bytes = null;
+    views.length = 0;
+    if (!journal) return ok(health);
+    const keep = new Set([...ids, ...(image?.chunks ?? [])]);
+    const promoted = await journal.promote(id, image?.id ?? null, image?.seq ?? 0, keep);
+    if (!promoted.ok) return imageFailed(promoted.error, writeBytes);
     if (imageFailures) {
       imageFailures = 0;
       retryAt = null;
       setHealth(health.problem === imageProblem ? { problem: null, imageRetryAt: null } : { imageRetryAt: null });
       imageProblem = null;
     }
-    image = { id, seq: record.seq };
+    previousChunks = image?.chunks ?? new Set();
+    image = { id, seq: record.seq, bank, chunks: new Set(ids) };
     imageYdoc = record.ydoc;
     imageTail = ydocTail;
     yPending = yPending.slice(updates);
     framesSinceImage -= frames;
     firstDirtyAt = null;
-    setHealth({ lastImageAt: record.at, lastImageBytes: record.bytes.byteLength, journalFrames: journal ? await journal.frameCount() : 0 });
+    setHealth({ lastImageAt: record.at, lastImageBytes: size, lastImageWritten: writeBytes, journalFrames: journal ? await journal.frameCount() : 0 });
+    lastImage = { endedAt: deps.now(), ms: deps.now() - started };
     if (framesSinceImage > 0) scheduleImage(); // commits landed while this image was checked
     return ok(health);
   }
@@ -659,8 +747,8 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       let source: BootReport['source'] = 'fresh';
       const problems: string[] = [];
       let loaded: { img: ImageRecord; sqlite: Sqlite } | null = null;
-      if (journal) {
-        const pointer = await journal.pointer();
+      const pointer = journal ? await journal.pointer() : null;
+      if (journal && pointer) {
         if (pointer.current) {
           const cur = await loadImage(pointer.current);
           if (typeof cur !== 'string') {
@@ -719,7 +807,12 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       // S6: above every frame present, damaged ones included (`add` must not meet one)
       seq = lastSeq;
       marks = loadMarks(d);
-      if (loaded) image = source === 'image' ? { id: loaded.img.id, seq: loaded.img.seq } : null;
+      if (loaded && source === 'image') {
+        image = { id: loaded.img.id, seq: loaded.img.seq, ...imageChunks(loaded.img) };
+        const prev = pointer?.previous ? await journal?.readImage(pointer.previous).catch(() => undefined) : undefined;
+        // reused by the next image only if it is in the other bank (a legacy image has none)
+        previousChunks = prev?.chunks && prev.bank !== image.bank ? imageChunks(prev).chunks : new Set();
+      }
       const baseImage = loaded?.img ?? seed?.img;
       if (baseImage) {
         imageYdoc = baseImage.ydoc;
@@ -750,7 +843,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       setHealth({
         journalFrames: journal ? await journal.frameCount() : 0,
         lastImageAt: loaded?.img.at ?? null,
-        lastImageBytes: loaded?.img.bytes.byteLength ?? null,
+        lastImageBytes: loaded ? (loaded.img.size ?? loaded.img.bytes?.byteLength ?? null) : null,
       });
       // S5: our own image soon, so the next boot needs no sibling (until then a restart
       // simply starts from a sibling again, plus this device's own frames)

@@ -2,6 +2,7 @@
  * The IndexedDB side of persistence (ARCHITECTURE.md "Persistence"), one database per device:
  *   journal  seq → Frame          one record per commit group (atomic: wholly there or not)
  *   images   id  → ImageRecord    verified database images (+ sync document state)
+ *            'chunk:<bank>-<sum>' → bytes   one chunk of a chunked image (image-chunks.ts)
  *   meta     'pointer' → { current, previous }
  * Written against the standard IDBFactory (real IndexedDB in the browser, fake-indexeddb in
  * Node): the factory is passed in, no globals. Failures come back as typed StorageErrors.
@@ -59,11 +60,22 @@ export interface ImageRecord {
   readonly id: string;
   /** last journal seq included in the image */
   readonly seq: number;
-  readonly bytes: Uint8Array;
+  /** the SQLite file in one value: images written before chunked images (still opened) */
+  readonly bytes?: Uint8Array;
+  /** a chunked image (image-chunks.ts): the SHA-256 of each chunk of the SQLite file, in
+   *  order; each chunk is the record `chunk:<bank>-<sum>` of the same store */
+  readonly chunks?: readonly string[];
+  /** a chunked image: which of the two sets of chunks it uses (the image before it uses the
+   *  other, so the two never share a stored chunk) */
+  readonly bank?: number;
+  /** a chunked image: the SQLite file's length and the chunk size it was cut in */
+  readonly size?: number;
+  readonly chunkBytes?: number;
   readonly ydoc: Uint8Array | null;
   /** document updates after `ydoc`, kept apart while small (engine: `imageDocState`) */
   readonly ydocTail?: readonly Uint8Array[];
-  /** SHA-256 of `bytes` (the SQLite file) */
+  /** SHA-256 of `bytes` (the SQLite file); in a chunked image, of its size, chunk size and
+   *  chunk sums in order (`chunkedChecksum`) */
   readonly checksum: string;
   /** SHA-256 of the document state (`docChecksum`: ydoc + tail). Absent in images written
    *  before it (legacy: their document state is decode-checked instead). */
@@ -94,14 +106,27 @@ export interface Journal {
   setLayout(layout: number): Promise<Result<void, StorageError>>;
   readImage(id: string): Promise<ImageRecord | undefined>;
   putImage(image: ImageRecord): Promise<Result<void, StorageError>>;
-  /** One transaction: pointer ← {next, current}, drop frames ≤ keepFramesAfter, drop other images. */
-  promote(next: string, previous: string | null, keepFramesAfter: number): Promise<Result<void, StorageError>>;
+  /** Stores chunks of an image under their ids (`chunkId`), in one transaction (each value
+   *  its own buffer: a view would store its whole underlying buffer). */
+  putChunks(chunks: readonly { readonly id: string; readonly bytes: Uint8Array }[]): Promise<Result<void, StorageError>>;
+  /** The chunks stored under these ids (undefined where one is absent), in one transaction. */
+  readChunks(ids: readonly string[]): Promise<(Uint8Array | undefined)[]>;
+  /** One transaction: pointer ← {next, current}, drop frames ≤ keepFramesAfter, drop other
+   *  images and every chunk whose id is not in `keepChunks` (the chunks of next and previous). */
+  promote(next: string, previous: string | null, keepFramesAfter: number, keepChunks?: ReadonlySet<string>): Promise<Result<void, StorageError>>;
   /** Bench baseline only: write the whole image to its own store. */
   putNaive(bytes: Uint8Array): Promise<Result<void, StorageError>>;
   close(): void;
 }
 
 const STORES = ['journal', 'images', 'meta', 'naive'] as const;
+
+/** Chunks live in the `images` store beside the image records (no new store: a database
+ *  version change would lock out a tab of the previous build still open on this library). */
+export const CHUNK_PREFIX = 'chunk:';
+/** a chunk's id: its bank (0 or 1) and its SHA-256 */
+export const chunkId = (bank: number, sum: string): string => `${bank}-${sum}`;
+const chunkKey = (id: string): string => `${CHUNK_PREFIX}${id}`;
 
 export function toStorageError(e: unknown, what: string): StorageError {
   const name = typeof e === 'object' && e !== null && 'name' in e ? String((e).name) : '';
@@ -298,14 +323,29 @@ function wrap(db: IDBDatabase): Journal {
     setLayout: (layout) => write('meta', 'recording the sync layout', (t) => t.objectStore('meta').put(layout, 'layout')),
     readImage: async (id) => (await req(tx('images', 'readonly').objectStore('images').get(id))) as ImageRecord | undefined,
     putImage: (image) => write('images', 'saving a database image', (t) => t.objectStore('images').put(image, image.id)),
-    promote: (next, previous, keepFramesAfter) =>
+    putChunks: (chunks) =>
+      write('images', 'saving a database image', (t) => {
+        const images = t.objectStore('images');
+        for (const c of chunks) images.put(c.bytes, chunkKey(c.id));
+      }),
+    readChunks(ids) {
+      const images = tx('images', 'readonly').objectStore('images');
+      return Promise.all(ids.map(async (id) => {
+        const v: unknown = await req(images.get(chunkKey(id)));
+        return v instanceof Uint8Array ? v : undefined;
+      }));
+    },
+    promote: (next, previous, keepFramesAfter, keepChunks = new Set()) =>
       write(['journal', 'images', 'meta'], 'switching to the new image', (t) => {
         t.objectStore('meta').put({ current: next, previous } satisfies Pointer, 'pointer');
         if (keepFramesAfter > 0) t.objectStore('journal').delete(IDBKeyRange.upperBound(keepFramesAfter));
         const images = t.objectStore('images');
         const keys = images.getAllKeys();
         keys.onsuccess = () => {
-          for (const k of keys.result) if (k !== next && k !== previous) images.delete(k);
+          for (const k of keys.result) {
+            const keep = typeof k === 'string' && k.startsWith(CHUNK_PREFIX) ? keepChunks.has(k.slice(CHUNK_PREFIX.length)) : k === next || k === previous;
+            if (!keep) images.delete(k);
+          }
         };
       }),
     putNaive: (bytes) => write('naive', 'naive image', (t) => t.objectStore('naive').put(bytes, 'db')),

@@ -38,6 +38,8 @@ export interface StorageHealth {
   readonly problem: string | null;
   readonly lastImageAt: number | null;
   readonly lastImageBytes: number | null;
+  /** what the last image wrote: the chunks the image before it did not hold (engine S3) */
+  readonly lastImageWritten?: number | null;
   readonly journalFrames: number;
   /** commits received but not yet durable */
   readonly pending: number;

@@ -98,10 +98,20 @@ test('a damaged database image is reported and recovered without losing acknowle
           const id = (p.result as { current: string }).current;
           const g = t.objectStore('images').get(id);
           g.onsuccess = () => {
-            const img = g.result as { bytes: Uint8Array };
-            const bytes = img.bytes.slice();
-            for (let i = 0; i < bytes.length; i += 97) bytes[i] = bytes[i]! ^ 0x5a;
-            t.objectStore('images').put({ ...img, bytes }, id);
+            const img = g.result as { bytes?: Uint8Array; chunks?: string[]; bank?: number };
+            const flip = (b: Uint8Array): Uint8Array => {
+              const bytes = b.slice();
+              for (let i = 0; i < bytes.length; i += 97) bytes[i] = bytes[i]! ^ 0x5a;
+              return bytes;
+            };
+            // a chunked image (decision 0016): every one of its chunks, as a bad disk would
+            if (img.chunks) {
+              for (const sum of img.chunks) {
+                const key = `chunk:${img.bank}-${sum}`;
+                const c = t.objectStore('images').get(key);
+                c.onsuccess = () => t.objectStore('images').put(flip(c.result as Uint8Array), key);
+              }
+            } else t.objectStore('images').put({ ...img, bytes: flip(img.bytes!) }, id);
           };
         };
       });

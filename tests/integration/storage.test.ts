@@ -1,4 +1,5 @@
 import { IDBFactory } from 'fake-indexeddb';
+import { createHash } from 'node:crypto';
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
 import * as Y from 'yjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -225,10 +226,17 @@ async function corruptCurrentImage(idb: IDBFactory, name = 'dev'): Promise<void>
       const id = (p.result as { current: string }).current;
       const g = t.objectStore('images').get(id);
       g.onsuccess = () => {
-        const img = g.result as { bytes: Uint8Array };
-        const bytes = img.bytes.slice();
-        for (let i = 100; i < 4000; i += 7) bytes[i] = bytes[i]! ^ 0xff;
-        t.objectStore('images').put({ ...img, bytes }, id);
+        const img = g.result as { bytes?: Uint8Array; chunks?: string[]; bank?: number };
+        // a chunked image: its first chunk (the SQLite header), as a bad disk would flip it
+        const key = img.chunks ? `chunk:${img.bank}-${img.chunks[0]}` : null;
+        const c = key ? t.objectStore('images').get(key) : null;
+        const flip = (b: Uint8Array): Uint8Array => {
+          const bytes = b.slice();
+          for (let i = 100; i < 4000; i += 7) bytes[i] = bytes[i]! ^ 0xff;
+          return bytes;
+        };
+        if (c && key) c.onsuccess = () => t.objectStore('images').put(flip(c.result as Uint8Array), key);
+        else t.objectStore('images').put({ ...img, bytes: flip(img.bytes!) }, id);
       };
     };
     await done;
@@ -597,4 +605,160 @@ describe('storage engine: an image that cannot be written (S7)', () => {
     expect(boot.source).toBe('image');
     expect(count(e2, 'SELECT count(*) FROM entries')).toBe(23);
   });
+});
+
+// ── decision 0016: images stored as chunks, only the changed ones written ─────────────────
+
+/** every key of the images store: image records and chunks apart */
+async function imageKeys(idb: IDBFactory): Promise<{ images: string[]; chunks: string[] }> {
+  return withDb(idb, async (db) => {
+    const keys = await new Promise<IDBValidKey[]>((res, rej) => {
+      const r = db.transaction('images').objectStore('images').getAllKeys();
+      r.onsuccess = () => res(r.result);
+      r.onerror = () => rej(r.error ?? new Error('getAllKeys failed'));
+    });
+    const all = keys.map(String);
+    return { images: all.filter((k) => !k.startsWith('chunk:')).sort(), chunks: all.filter((k) => k.startsWith('chunk:')).sort() };
+  });
+}
+
+async function readRecord<T>(idb: IDBFactory, store: string, key: IDBValidKey): Promise<T> {
+  return withDb(idb, (db) => new Promise<T>((res, rej) => {
+    const r = db.transaction(store).objectStore(store).get(key);
+    r.onsuccess = () => res(r.result as T);
+    r.onerror = () => rej(r.error ?? new Error('get failed'));
+  }));
+}
+
+interface StoredImage { id: string; chunks?: string[]; bank?: number; size?: number; bytes?: Uint8Array }
+
+describe('storage engine: chunked images (decision 0016)', () => {
+  const CHUNK = 16 * 1024;
+
+  it('writes only chunks the image two back lacks; current and previous never share a stored chunk', async () => {
+    const idb = new IDBFactory();
+    const { e } = await openEngine(idb, { imageChunkBytes: CHUNK });
+    await e.commit({ changes: locationWithEntries(3000, 'Big'), hlc: null });
+    const first = await e.snapshot();
+    if (!first.ok) throw new Error(first.error.message);
+    // all of it (chunks equal to another of the same image are stored once)
+    const whole = (x: { lastImageWritten?: number | null; lastImageBytes: number | null }): void => {
+      expect(x.lastImageWritten).toBeGreaterThan(x.lastImageBytes! * 0.8);
+      expect(x.lastImageWritten).toBeLessThanOrEqual(x.lastImageBytes!);
+    };
+    whole(first.value);
+    const sizes: { bytes: number; written: number }[] = [];
+    for (let i = 0; i < 3; i++) {
+      await e.commit({ changes: locationWithEntries(1, `Small ${i}`), hlc: null });
+      const s = await e.snapshot();
+      if (!s.ok) throw new Error(s.error.message);
+      sizes.push({ bytes: s.value.lastImageBytes!, written: s.value.lastImageWritten! });
+    }
+    // the second image is the first in its bank: whole; the third and fourth reuse the first's
+    // and the second's chunks and write what changed since (a small fraction)
+    whole({ lastImageWritten: sizes[0]!.written, lastImageBytes: sizes[0]!.bytes });
+    expect(sizes[1]!.written).toBeLessThan(sizes[1]!.bytes / 4);
+    expect(sizes[2]!.written).toBeLessThan(sizes[2]!.bytes / 4);
+
+    const pointer = await readRecord<{ current: string; previous: string }>(idb, 'meta', 'pointer');
+    const cur = await readRecord<StoredImage>(idb, 'images', pointer.current);
+    const prev = await readRecord<StoredImage>(idb, 'images', pointer.previous);
+    expect(cur.bank).not.toBe(prev.bank);
+    const ids = (img: StoredImage): string[] => img.chunks!.map((s) => `chunk:${img.bank}-${s}`);
+    const keys = await imageKeys(idb);
+    // nothing but the two images and their chunks: older images' unreferenced chunks collected
+    expect(keys.images).toEqual([pointer.current, pointer.previous].sort());
+    expect(keys.chunks).toEqual([...new Set([...ids(cur), ...ids(prev)])].sort());
+    await e.close();
+
+    const { e: again, boot } = await openEngine(idb, { imageChunkBytes: CHUNK });
+    expect(boot.source).toBe('image');
+    expect(count(again, "SELECT count(*) FROM entries")).toBe(3003);
+    await again.close();
+  });
+
+  it('opens an image stored in one value (written before chunks), and its next image is chunked', async () => {
+    const idb = new IDBFactory();
+    const { e } = await openEngine(idb, { imageChunkBytes: CHUNK });
+    await e.commit({ changes: locationWithEntries(500, 'Old'), hlc: null });
+    await e.snapshot();
+    await e.close();
+    // rewrite the current image as the one-value record earlier builds wrote
+    const pointer = await readRecord<{ current: string }>(idb, 'meta', 'pointer');
+    const img = await readRecord<StoredImage & Record<string, unknown>>(idb, 'images', pointer.current);
+    const bytes = new Uint8Array(img.size!);
+    for (let i = 0; i < img.chunks!.length; i++) bytes.set(await readRecord<Uint8Array>(idb, 'images', `chunk:${img.bank}-${img.chunks![i]}`), i * CHUNK);
+    const { chunks: _c, bank: _b, size: _s, chunkBytes: _k, ...rest } = img;
+    await rewrite(idb, 'images', 'current', () => ({ ...rest, bytes, checksum: createHash('sha256').update(bytes).digest('hex') }));
+    await withDb(idb, async (db) => {
+      const t = db.transaction('images', 'readwrite');
+      t.objectStore('images').delete(IDBKeyRange.bound('chunk:', 'chunk:\uffff'));
+      await new Promise((r) => (t.oncomplete = r));
+    });
+    expect((await imageKeys(idb)).chunks).toEqual([]);
+
+    const { e: again, boot } = await openEngine(idb, { imageChunkBytes: CHUNK });
+    expect(boot.source).toBe('image');
+    expect(boot.recovered).toBeNull();
+    expect(count(again, "SELECT count(*) FROM entries")).toBe(500);
+    await again.commit({ changes: locationWithEntries(1, 'New'), hlc: null });
+    await again.snapshot();
+    const now = await readRecord<{ current: string }>(idb, 'meta', 'pointer');
+    const next = await readRecord<StoredImage>(idb, 'images', now.current);
+    expect(next.bytes).toBeUndefined();
+    expect(next.chunks!.length).toBeGreaterThan(1);
+    await again.close();
+    const { e: third } = await openEngine(idb, { imageChunkBytes: CHUNK });
+    expect(count(third, "SELECT count(*) FROM entries")).toBe(501);
+    await third.close();
+  });
+
+  it('a chunk missing from the current image falls back to the previous one, losing nothing', async () => {
+    const idb = new IDBFactory();
+    const { e } = await openEngine(idb, { imageChunkBytes: CHUNK });
+    await e.commit({ changes: locationWithEntries(800, 'A'), hlc: null });
+    await e.snapshot();
+    await e.commit({ changes: locationWithEntries(5, 'B'), hlc: null });
+    await e.snapshot();
+    await e.commit({ changes: locationWithEntries(5, 'C'), hlc: null });
+    await e.close();
+    const pointer = await readRecord<{ current: string }>(idb, 'meta', 'pointer');
+    const cur = await readRecord<StoredImage>(idb, 'images', pointer.current);
+    await withDb(idb, async (db) => {
+      const t = db.transaction('images', 'readwrite');
+      t.objectStore('images').delete(`chunk:${cur.bank}-${cur.chunks![cur.chunks!.length - 1]}`);
+      await new Promise((r) => (t.oncomplete = r));
+    });
+    const { e: again, boot } = await openEngine(idb, { imageChunkBytes: CHUNK });
+    expect(boot.source).toBe('previous-image');
+    expect(boot.recovered).toMatch(/chunk \d+ of \d+ is missing/);
+    expect(boot.recovered).toMatch(/nothing acknowledged was lost/);
+    expect(count(again, "SELECT count(*) FROM entries")).toBe(810);
+    await again.close();
+  });
+});
+
+describe('storage engine: timed images are spaced by what the last one cost', () => {
+  it('waits IMAGE_SPACING times the last image after it before the next timed image', async () => {
+    const run = async (scale: number): Promise<boolean> => {
+      // a clock `scale` times faster than real time: the same image "takes" scale times longer
+      const t0 = performance.now();
+      const now = (): number => 1_000_000 + (performance.now() - t0) * scale;
+      const e = createStorageEngine({ sql: SQL, idb: new IDBFactory(), now, imageDebounceMs: 0, imageMaxDelayMs: 0 });
+      const boot = await e.open({ dbName: 'dev', deviceUuid: DEV });
+      if (!boot.ok) throw new Error(boot.error.message);
+      await e.commit({ changes: locationWithEntries(2000, 'A'), hlc: null });
+      await e.snapshot();
+      const first = e.health().lastImageAt;
+      await e.commit({ changes: locationWithEntries(1, 'B'), hlc: null });
+      // the unscaled engine's next image is due 10× its last image's real duration later
+      const until = performance.now() + (scale === 1 ? 15_000 : 1_500);
+      while (e.health().lastImageAt === first && performance.now() < until) await new Promise((r) => setTimeout(r, 50));
+      const again = e.health().lastImageAt !== first;
+      await e.close();
+      return again;
+    };
+    expect(await run(1)).toBe(true); // the image took ms: the next one follows soon
+    expect(await run(1_000)).toBe(false); // it "took" tens of seconds: the next waits 10× that
+  }, 60_000);
 });
