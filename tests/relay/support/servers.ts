@@ -46,8 +46,9 @@ const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 function pgRun(bin: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   const cmd = isRoot ? 'runuser' : bin;
   const full = isRoot ? ['-u', 'postgres', '--', bin, ...args] : args;
-  const r = spawnSync(cmd, full, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
-  if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.stdout}`);
+  // a dump of the cluster suite's store is megabytes (spawnSync's default 1 MiB would kill it)
+  const r = spawnSync(cmd, full, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} failed (${r.status ?? r.signal ?? r.error?.message}): ${r.stderr || r.stdout}`);
   return r.stdout;
 }
 
