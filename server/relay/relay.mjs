@@ -105,7 +105,7 @@ export const LIMITS = {
  *   authed: Map<string, Buffer>, subs: Set<string>, reasm: Reassembler,
  *   inflight: number, inflightBytes: number, paused: boolean, badFrames: number, badTokens: number,
  *   msgTokens: number, byteTokens: number, refill: number, drops: number[], xfer: number, alive: boolean,
- *   closed: boolean, serial: number, presenceAt: Map<string, number>,
+ *   closed: boolean, serial: number, presenceAt: Map<string, number>, lastRead: Promise<void>,
  * }} Conn
  * @typedef {{ hex: string, handle: Buffer, conns: Set<Conn>, lastSeq: number, lastPseq: number, chain: Promise<void> }} Feed
  */
@@ -204,6 +204,14 @@ export async function startRelay(opts = {}) {
    * @param {Conn} c @returns {Promise<() => void>}
    */
   async function readTurn(c) {
+    // One read at a time per connection: its requests arrive together (a client asking for
+    // 40 pages at once), and each checking the drain alone would let all of them build
+    // replies into a socket that is not being read, past maxBufferedBytes.
+    const previous = c.lastRead;
+    /** @type {() => void} */
+    let finished = () => undefined;
+    c.lastRead = new Promise((r) => (finished = () => r(undefined)));
+    await previous;
     await drained(c, limits.serveBufferedBytes);
     if (reads.running >= limits.maxReadsInProgress) await new Promise((r) => reads.waiting.push(() => r(undefined)));
     else reads.running++;
@@ -211,6 +219,7 @@ export async function startRelay(opts = {}) {
     return () => {
       if (released) return;
       released = true;
+      finished(); // this connection's next read may start (once its socket drained)
       const next = reads.waiting.shift();
       if (next) next(); // the turn passes on: `running` stays
       else reads.running--;
@@ -768,6 +777,7 @@ export async function startRelay(opts = {}) {
       xfer: 0,
       alive: true,
       closed: false,
+      lastRead: Promise.resolve(),
       serial: ++connSerial,
       presenceAt: new Map(),
     };
