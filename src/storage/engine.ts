@@ -142,8 +142,9 @@ const PROBE_MAX_BYTES = 64 << 20;
  * A timed image waits at least this many times the last image's duration after it ended: an
  * image costs time in proportion to the database (at 1M entries, seconds of export and
  * hashing of 536 MB, the export under the writer lock), and during a backfill commits never
- * stop, so images used to follow each other back to back. The journal keeps every commit
- * durable meanwhile; `snapshot()` (page hide, explicit) is not held back.
+ * stop: without a spacing images would follow each other back to back and take the worker
+ * from the pages (figures: docs/decisions/0016). The journal keeps every commit durable
+ * meanwhile; `snapshot()` (page hide, explicit) is not held back.
  */
 const IMAGE_SPACING = 10;
 const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
