@@ -18,7 +18,7 @@ import type { BootReport, CommitResult, Holdings, StorageError, StorageHealth } 
 import { createAntiEntropy, digestKey, type Unrepaired } from './sync/anti-entropy.ts';
 import { createSyncEngine, type SyncStats } from './sync/engine.ts';
 import { createIntents, type Intents } from './sync/intents.ts';
-import { LOCAL_ORIGIN, BOOT_ORIGIN, metaMap, sharedMap } from './sync/doc.ts';
+import { LOCAL_ORIGIN, BOOT_ORIGIN, logTarget, metaMap, sharedLogSize } from './sync/doc.ts';
 import { createLatencyProbe } from './sync/latency.ts';
 import { createHandleStore } from './indexer/handles.ts';
 import { createThumbStore, Thumbnails, workerMaker, type ThumbStats } from './media/thumbnails.ts';
@@ -606,7 +606,7 @@ async function start(): Promise<void> {
       at: now,
       hlc: clock.current(),
       documentBytes: docSize.bytes,
-      sharedLog: sharedMap(doc).size,
+      sharedLog: sharedLogSize(doc),
       engine: engine.stats(),
       antiEntropy: { ...antiEntropy.stats, unrepaired: [...antiEntropy.stats.unrepaired] },
       tables: Object.keys(ours).sort(),
@@ -701,7 +701,7 @@ async function start(): Promise<void> {
       antiEntropy: { ...antiEntropy.stats, unrepaired: [...antiEntropy.stats.unrepaired] },
       peers: transport.peers().length,
       documentSize: Y.encodeStateAsUpdate(doc).byteLength,
-      sharedLog: sharedMap(doc).size,
+      sharedLog: sharedLogSize(doc),
       storage: unwrap(await storage.call('health', {})),
     }),
     durable: async () => unwrap(await storage.call('flush', {})),
@@ -754,7 +754,7 @@ async function start(): Promise<void> {
       writeAsNewerBuild: (schema, shared) =>
         doc.transact(() => {
           metaMap(doc).set(`schema:${claim.device}`, schema);
-          for (const e of shared) sharedMap(doc).set(clock.next(), e);
+          for (const e of shared) logTarget(doc).set(clock.next(), e);
         }, LOCAL_ORIGIN),
     } satisfies Partial<TabdriveApi>);
   markReady();

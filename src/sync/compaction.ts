@@ -27,10 +27,27 @@
  *     keys (C1). Dropping them changes nothing materialized: deleted keys are not changes
  *     (doc.ts D2/D3), and every device that applies the forget removes that device's rows and
  *     refuses its records anyway (core/apply.ts I7).
+ *  C8 In layout 2 (doc.ts D5) a compaction writes what it keeps — the log's entries less the
+ *     dropped ones, layout 1's entries and acks moved over, the acks of devices not forgotten
+ *     — into a NEW segment that replaces the current one, in the same one transaction. The
+ *     residue of a replaced segment is a few merged clock ranges per device, whatever it held
+ *     (decision 0017). Two devices compacting at once each write a segment and Yjs keeps one;
+ *     an entry only the other held, or written into either meanwhile, is written back by the
+ *     devices that saw it (doc.ts D6, `entriesToRestore`).
+ *  C9 The layout follows the devices: layout 2 only while every device the document knows
+ *     reads it (`canSegment`). When one that does not appears (an earlier build joining, or
+ *     met only after this device wrote its first segment), the next compaction moves the
+ *     segment's entries and acks back into `shared` and `acks` and removes the segment, so
+ *     an earlier build never misses an entry for longer than that.
  */
 import * as Y from 'yjs';
 import { supersededEntries, type LogEntry } from '../core/compaction.ts';
-import { acksMap, metaMap, ownedMapName, readSharedLog, readSharedModel, sharedMap } from './doc.ts';
+import { validateChange } from '../core/validate.ts';
+import type { SharedChange } from '../core/change.ts';
+import {
+  acksMap, allAcks, currentSegment, forEachEntry, hasEntry, isAckKey, LAYOUT_KEY, LOG_LAYOUT, logRoot, metaMap, ownedMapName, readSharedLog,
+  readSharedModel, segmentAckKey, sharedMap,
+} from './doc.ts';
 
 export interface CompactionPlan {
   /** shared-log keys (HLCs) to drop, sorted */
@@ -44,32 +61,99 @@ export interface CompactionPlan {
 /** What compaction would drop from this document right now (C1, C2). */
 export function planCompaction(doc: Y.Doc): CompactionPlan {
   const log = readSharedLog(doc);
-  const shared = sharedMap(doc);
+  const raw = new Map<string, unknown>();
+  forEachEntry(doc, (v, k) => raw.set(k, v));
   const entries: LogEntry[] = [];
-  for (const c of log.changes) {
-    if (c.kind !== 'shared') continue;
-    // C6: the field names as written (only the names take part in superseding)
-    const raw = (shared.get(c.hlc) as { fields?: unknown } | undefined)?.fields;
-    const names = raw && typeof raw === 'object' ? Object.keys(raw) : Object.keys(c.fields);
-    entries.push({ hlc: c.hlc, model: c.model, uuid: c.uuid, op: c.op, fields: Object.fromEntries(names.map((n) => [n, null])) });
-  }
+  for (const c of log.changes) if (c.kind === 'shared') entries.push(asLogEntry(c, raw.get(c.hlc)));
   return { drop: supersededEntries(entries), entries: entries.length, invalid: log.rejections.length };
 }
 
-/** Drops the superseded entries in ONE transaction with `origin` (C5); returns the plan. */
-export function compactDoc(doc: Y.Doc, origin: unknown): CompactionPlan {
-  const plan = planCompaction(doc);
-  if (plan.drop.length) {
-    const shared = sharedMap(doc);
-    doc.transact(() => {
-      for (const k of plan.drop) shared.delete(k);
-    }, origin);
+/** C6: an entry takes part with the field names as written (only the names matter). */
+function asLogEntry(c: SharedChange, value: unknown): LogEntry {
+  const raw = (value as { fields?: unknown } | undefined)?.fields;
+  const names = raw && typeof raw === 'object' ? Object.keys(raw) : Object.keys(c.fields);
+  return { hlc: c.hlc, model: c.model, uuid: c.uuid, op: c.op, fields: Object.fromEntries(names.map((n) => [n, null])) };
+}
+
+/** Whether this document may move its log into segments (C8): every device it knows — each
+ *  one that recorded a schema version and is not forgotten — has said it reads layout 2. */
+export function canSegment(doc: Y.Doc, forgotten: ReadonlySet<string> = forgottenInDoc(doc)): boolean {
+  const meta = metaMap(doc);
+  for (const k of meta.keys()) {
+    if (!k.startsWith('schema:')) continue;
+    const device = k.slice('schema:'.length);
+    if (forgotten.has(device)) continue;
+    const layout = meta.get(`${LAYOUT_KEY}${device}`);
+    if (typeof layout !== 'number' || layout < LOG_LAYOUT) return false;
   }
+  return true;
+}
+
+/**
+ * Compacts in ONE transaction with `origin` (C5): drops the superseded entries (C1–C6) — in
+ * layout 2 by writing what is kept into a new segment (C8; every ack goes over, forgotten
+ * devices' too: `pruneForgotten` drops those, C7). Returns the plan.
+ */
+export function compactDoc(doc: Y.Doc, origin: unknown, forgotten: ReadonlySet<string> = forgottenInDoc(doc)): CompactionPlan {
+  const plan = planCompaction(doc);
+  const shared = sharedMap(doc);
+  const legacyAcks = acksMap(doc);
+  if (!canSegment(doc, forgotten)) {
+    const seg = currentSegment(doc);
+    const drop = new Set(plan.drop);
+    if (plan.drop.length || seg) doc.transact(() => {
+      for (const k of plan.drop) if (shared.has(k)) shared.delete(k);
+      if (!seg) return;
+      // C9: back into layout 1, for a device that reads only that
+      seg.forEach((v, k) => {
+        if (!isAckKey(k)) {
+          if (!drop.has(k) && !shared.has(k)) shared.set(k, v);
+        } else legacyAcks.set(k.slice(segmentAckKey('').length), v);
+      });
+      logRoot(doc).delete('seg');
+    }, origin);
+    return plan;
+  }
+  // nothing to drop and nothing left in layout 1: a new segment would only add residue
+  if (!plan.drop.length && currentSegment(doc) && shared.size === 0 && legacyAcks.size === 0) return plan;
+  const drop = new Set(plan.drop);
+  doc.transact(() => {
+    const next = new Y.Map<unknown>();
+    forEachEntry(doc, (v, k) => {
+      if (!drop.has(k)) next.set(k, v);
+    });
+    for (const [device, v] of allAcks(doc)) next.set(segmentAckKey(device), v);
+    logRoot(doc).set('seg', next);
+    for (const k of [...shared.keys()]) shared.delete(k);
+    for (const k of [...legacyAcks.keys()]) legacyAcks.delete(k);
+  }, origin);
   return plan;
 }
 
-/** The `meta` keys a device owns (rotation.ts `key:`, engine.ts `schema:`). */
-const OWN_META = ['schema:', 'key:'];
+/**
+ * D6: of the entries that left this device's view, those to write back — every one that what
+ * the log now holds, with the others that left, does not supersede (C3–C6: a dropped entry is
+ * always superseded by what its compaction kept). An entry that does not validate is never
+ * superseded (C2), so it is written back too: no compaction drops one.
+ */
+export function entriesToRestore(doc: Y.Doc, vanished: readonly (readonly [string, unknown])[]): [string, unknown][] {
+  const gone = vanished.filter(([k]) => !hasEntry(doc, k));
+  if (!gone.length) return [];
+  const entries: LogEntry[] = [];
+  const add = (k: string, v: unknown): void => {
+    const r = v && typeof v === 'object' ? (v as Record<string, unknown>) : null;
+    if (!r) return;
+    const c = validateChange({ kind: 'shared', model: r['model'], uuid: r['uuid'], hlc: k, op: r['op'], fields: r['fields'] }, () => undefined);
+    if (c.ok && c.value.kind === 'shared') entries.push(asLogEntry(c.value, v));
+  };
+  forEachEntry(doc, (v, k) => add(k, v));
+  for (const [k, v] of gone) add(k, v);
+  const superseded = new Set(supersededEntries(entries));
+  return gone.filter(([k]) => !superseded.has(k)).map(([k, v]) => [k, v]);
+}
+
+/** The `meta` keys a device owns (rotation.ts `key:`, engine.ts `schema:`, doc.ts `layout:`). */
+const OWN_META = ['schema:', 'key:', LAYOUT_KEY];
 
 /** Devices the document's shared log says were forgotten (C7): valid `forgotten_device` entries. */
 export function forgottenInDoc(doc: Y.Doc): Set<string> {
@@ -83,8 +167,10 @@ export function pruneForgotten(doc: Y.Doc, origin: unknown, forgotten: ReadonlyS
   const drops: [Y.Map<unknown>, string][] = [];
   const acks = acksMap(doc);
   const meta = metaMap(doc);
+  const seg = currentSegment(doc);
   for (const device of forgotten) {
     if (acks.has(device)) drops.push([acks, device]);
+    if (seg?.has(segmentAckKey(device))) drops.push([seg, segmentAckKey(device)]);
     for (const p of OWN_META) if (meta.has(`${p}${device}`)) drops.push([meta, `${p}${device}`]);
     // only a root that exists: getMap would create an empty one for a device never met
     if (doc.share.has(ownedMapName(device))) {
@@ -109,7 +195,12 @@ export function liveStateBytes(doc: Y.Doc): number {
   fresh.transact(() => {
     for (const name of [...doc.share.keys()].sort()) {
       const to = fresh.getMap<unknown>(name);
-      doc.getMap<unknown>(name).forEach((v, k) => to.set(k, v));
+      doc.getMap<unknown>(name).forEach((v, k) => {
+        if (!(v instanceof Y.Map)) return void to.set(k, v);
+        const copy = new Y.Map<unknown>(); // the segment (D5)
+        (v as Y.Map<unknown>).forEach((x, j) => copy.set(j, x));
+        to.set(k, copy);
+      });
     }
   });
   const bytes = Y.encodeStateAsUpdate(fresh).byteLength;

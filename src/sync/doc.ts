@@ -7,9 +7,12 @@
  *                          written only by <device> (root types: named, so two devices can
  *                          never create conflicting copies of one map — a nested map created
  *                          twice after a crash would lose one copy's content)
- *   shared          Y.Map  `<hlc>` → { model, uuid, op, fields }   any device; keys unique
- *   acks            Y.Map  `<device>` → highest HLC it has materialized
- *   meta            Y.Map  library name, schema version
+ *   log             Y.Map  'seg' → the current *segment*, a Y.Map holding the shared log:
+ *                          `<hlc>` → { model, uuid, op, fields } (any device; keys unique)
+ *                          and `ack:<device>` → highest HLC that device has materialized
+ *   shared          Y.Map  the shared log before the first segment (layout 1), as above
+ *   acks            Y.Map  the acks before the first segment (layout 1)
+ *   meta            Y.Map  library name, schema versions, the log layouts each device reads
  *
  * Invariants:
  *  D1 Local writes happen in transactions with LOCAL_ORIGIN (one per batch of a write, D4:
@@ -21,6 +24,17 @@
  *  D4 One local transaction's Yjs update stays under MAX_BATCH_UPDATE_BYTES: the engine
  *     splits every write with `batchChanges` (measured: a sample entry — 2 uuids, a name, sizes and
  *     dates, its key and its root's name — costs ~300 B of update).
+ *  D5 The shared log is read as the union of the root `shared` map and the current segment.
+ *     Compaction in layout 2 (compaction.ts C8) replaces the segment with a new one holding
+ *     what is live, so deleted entries become children of a deleted map: Yjs keeps them as
+ *     bare clock ranges that merge, where a deleted root-map key keeps its item and key
+ *     (~76 B per superseded entry). Layout 2 starts with the first compaction after every
+ *     device the document knows has said it reads it (`meta` `layout:<device>`); until then
+ *     the log stays in `shared`, which every earlier build reads.
+ *  D6 An entry that leaves this device's view of the log without being superseded by what
+ *     remains was lost, not dropped — written into a segment a concurrent compaction
+ *     replaced — and the device that saw it writes it back (the engine's restore, E7).
+ *     Entries are immutable and keyed by HLC, so writing one back twice is harmless.
  *
  * Why owned records are one JSON string and not a nested object: Yjs encodes an object value
  * field by field, one UTF-8 string write per key and per string value, and decodes it the same
@@ -73,6 +87,74 @@ export const ownedMapName = (device: string): string => `${OWNED_PREFIX}${device
 export const sharedMap = (doc: Y.Doc): Y.Map<unknown> => doc.getMap('shared');
 export const acksMap = (doc: Y.Doc): Y.Map<unknown> => doc.getMap('acks');
 export const metaMap = (doc: Y.Doc): Y.Map<unknown> => doc.getMap('meta');
+export const logRoot = (doc: Y.Doc): Y.Map<unknown> => doc.getMap('log');
+
+/** The log layout this build reads and writes (D5): 2 = segments under `log`. */
+export const LOG_LAYOUT = 2;
+/** `meta` key prefix of the log layout each device's build reads (D5). */
+export const LAYOUT_KEY = 'layout:';
+const SEGMENT = 'seg';
+const ACK_PREFIX = 'ack:';
+/** Whether a segment key is an ack (the others are the log's entries). */
+export const isAckKey = (k: string): boolean => k.startsWith(ACK_PREFIX);
+const isEntryKey = (k: string): boolean => !isAckKey(k);
+
+/** The current segment (D5), or null in layout 1 (or if a peer put something else there). */
+export function currentSegment(doc: Y.Doc): Y.Map<unknown> | null {
+  const s = logRoot(doc).get(SEGMENT);
+  return s instanceof Y.Map ? (s as Y.Map<unknown>) : null;
+}
+
+/** Every entry of the shared log (D5), each key once. */
+export function forEachEntry(doc: Y.Doc, fn: (value: unknown, key: string) => void): void {
+  const seg = currentSegment(doc);
+  sharedMap(doc).forEach((v, k) => {
+    if (!seg?.has(k)) fn(v, k);
+  });
+  seg?.forEach((v, k) => {
+    if (isEntryKey(k)) fn(v, k);
+  });
+}
+
+/** Whether the shared log holds `key` (D5). */
+export const hasEntry = (doc: Y.Doc, key: string): boolean => sharedMap(doc).has(key) || (currentSegment(doc)?.has(key) ?? false);
+
+/** How many entries the shared log holds. */
+export function sharedLogSize(doc: Y.Doc): number {
+  let n = 0;
+  forEachEntry(doc, () => n++);
+  return n;
+}
+
+/** Where new entries go: the current segment, or `shared` in layout 1. The engine writes
+ *  into `shared` while a device that reads only layout 1 is known, segment or not (C9). */
+export const logTarget = (doc: Y.Doc): Y.Map<unknown> => currentSegment(doc) ?? sharedMap(doc);
+
+/** A device's ack (the segment's, or layout 1's `acks`). */
+export function readAck(doc: Y.Doc, device: string): unknown {
+  const seg = currentSegment(doc);
+  return seg ? seg.get(`${ACK_PREFIX}${device}`) : acksMap(doc).get(device);
+}
+
+/** Writes this device's ack where the layout keeps it; inside the caller's transaction. */
+export function writeAck(doc: Y.Doc, device: string, top: string): void {
+  const seg = currentSegment(doc);
+  if (seg) seg.set(`${ACK_PREFIX}${device}`, top);
+  else acksMap(doc).set(device, top);
+}
+
+/** Every ack in the document: device → value (the segment's win over layout 1's). */
+export function allAcks(doc: Y.Doc): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  acksMap(doc).forEach((v, k) => out.set(k, v));
+  currentSegment(doc)?.forEach((v, k) => {
+    if (!isEntryKey(k)) out.set(k.slice(ACK_PREFIX.length), v);
+  });
+  return out;
+}
+
+/** The key an ack has in a segment. */
+export const segmentAckKey = (device: string): string => `${ACK_PREFIX}${device}`;
 
 const FIELD_NAMES = new Map<string, readonly string[]>(Object.values(MODELS).map((m) => [m.name, Object.keys(m.fields)]));
 const fieldNames = (model: OwnedModelName): readonly string[] => FIELD_NAMES.get(model)!;
@@ -136,7 +218,7 @@ export function batchChanges<C extends Change>(changes: readonly C[], budget = M
 
 /** Writes local changes into the document in ONE transaction (D1; the engine keeps it ≤ D4). */
 /** Checked before the transaction: a throw inside one would leave half the batch written. */
-export function writeChanges(doc: Y.Doc, device: string, changes: readonly Change[]): void {
+export function writeChanges(doc: Y.Doc, device: string, changes: readonly Change[], into: (doc: Y.Doc) => Y.Map<unknown> = logTarget): void {
   for (const c of changes) {
     if (c.kind === 'owned' && c.owner !== device) throw new Error(`device ${device} cannot write ${c.owner}'s records`);
   }
@@ -144,7 +226,7 @@ export function writeChanges(doc: Y.Doc, device: string, changes: readonly Chang
   if (!inDoc.length) return;
   doc.transact(() => {
     const owned = doc.getMap<unknown>(ownedMapName(device));
-    const shared = sharedMap(doc);
+    const shared = into(doc);
     for (const c of inDoc) {
       if (c.kind === 'owned') owned.set(`${c.model}:${c.uuid}`, docValue(c));
       else shared.set(c.hlc, docValue(c));
@@ -221,14 +303,14 @@ const describeWhere = (c: unknown): string =>
 /** The valid entries of the shared log (compaction looks only at these). */
 export function readSharedLog(doc: Y.Doc): Extracted {
   const out: Extracted = { changes: [], rejections: [], newer: [] };
-  sharedMap(doc).forEach((v, k) => push(out, sharedChange(k, v)));
+  forEachEntry(doc, (v, k) => push(out, sharedChange(k, v)));
   return out;
 }
 
 /** The valid entries of one model of the shared log (others are not validated: cheap). */
 export function readSharedModel(doc: Y.Doc, model: string): Extracted {
   const out: Extracted = { changes: [], rejections: [], newer: [] };
-  sharedMap(doc).forEach((v, k) => {
+  forEachEntry(doc, (v, k) => {
     if (isRecord(v) && v['model'] === model) push(out, sharedChange(k, v));
   });
   return out;
@@ -239,6 +321,20 @@ export function ownedRoots(doc: Y.Doc): string[] {
   return [...doc.share.keys()].filter((k) => k.startsWith(OWNED_PREFIX));
 }
 
+/** The keys of `m` a transaction changed (Yjs types the map by event kind; ours are maps). */
+const changedKeys = (tr: Y.Transaction, m: Y.Map<unknown>): Set<string | null> | undefined => {
+  for (const [type, keys] of tr.changed) if ((type as unknown) === m) return keys;
+  return undefined;
+};
+
+/** What one transaction did to the document, as this device reads it. */
+export interface Observed extends Extracted {
+  /** shared-log entries that left this device's view (D6: lost or dropped; the caller tells) */
+  readonly vanished: readonly (readonly [string, unknown])[];
+  /** the current segment was replaced (a compaction, D5): the entries it holds, else -1 */
+  readonly replaced: number;
+}
+
 /**
  * Tracks which owned roots this device has seen, so a remote transaction yields exactly the
  * changed keys (D2): known maps report their changed keys; a map seen for the first time is
@@ -246,6 +342,10 @@ export function ownedRoots(doc: Y.Doc): string[] {
  * writes, and it used to be "seen for the first time" at the first remote transaction after
  * them — which re-read (and re-committed) every record this device had written, 100k records
  * of a fresh library at the moment a new device joined.
+ *
+ * It also mirrors the shared log's entries (root `shared` and the current segment, D5), so a
+ * replaced segment yields only the entries this device had not seen, and the ones that left
+ * its view (D6). The mirror holds the values Yjs decoded (no copies).
  */
 export function createExtractor(doc: Y.Doc, self?: string) {
   // Define the fixed roots up front: a root first met in a remote update is a placeholder
@@ -253,6 +353,7 @@ export function createExtractor(doc: Y.Doc, self?: string) {
   sharedMap(doc);
   acksMap(doc);
   metaMap(doc);
+  logRoot(doc);
   const known = new Map<unknown, string>(); // owned root map → owner device
   const adopt = (name: string): Y.Map<unknown> => {
     const m = doc.getMap<unknown>(name);
@@ -260,7 +361,33 @@ export function createExtractor(doc: Y.Doc, self?: string) {
     return m;
   };
   if (self !== undefined) adopt(ownedMapName(self));
-  return {
+  const inRoot = new Map<string, unknown>();
+  const inSegment = new Map<string, unknown>();
+  let segment: Y.Map<unknown> | null = null;
+  const resync = (): void => {
+    inRoot.clear();
+    inSegment.clear();
+    sharedMap(doc).forEach((v, k) => inRoot.set(k, v));
+    segment = currentSegment(doc);
+    segment?.forEach((v, k) => {
+      if (isEntryKey(k)) inSegment.set(k, v);
+    });
+  };
+  resync();
+  const readKeys = (m: Y.Map<unknown>, mirror: Map<string, unknown>, keys: Set<string | null>, added: [string, unknown][], gone: [string, unknown][]): void => {
+    for (const k of keys) {
+      if (k === null || !isEntryKey(k)) continue;
+      if (m.has(k)) {
+        const v = m.get(k);
+        mirror.set(k, v);
+        added.push([k, v]);
+      } else if (mirror.has(k)) {
+        gone.push([k, mirror.get(k)]);
+        mirror.delete(k);
+      }
+    }
+  };
+  const api = {
     /** Everything in the document (boot, re-materialization checks). */
     all(): Extracted {
       const out: Extracted = { changes: [], rejections: [], newer: [] };
@@ -273,18 +400,47 @@ export function createExtractor(doc: Y.Doc, self?: string) {
         }
         m.forEach((v, k) => push(out, ownedChange(owner, k, v)));
       }
-      sharedMap(doc).forEach((v, k) => push(out, sharedChange(k, v)));
+      forEachEntry(doc, (v, k) => push(out, sharedChange(k, v)));
       return out;
     },
-    /** The changes a (remote) transaction brought. */
-    fromTransaction(tr: Y.Transaction): Extracted {
-      const out: Extracted = { changes: [], rejections: [], newer: [] };
+    /**
+     * What a transaction brought (`remote`: its changes, D2) and which log entries left the
+     * view (D6). Local transactions only keep the mirror current (their changes are the
+     * caller's own).
+     */
+    observe(tr: Y.Transaction, remote: boolean): Observed {
+      const out = { changes: [] as Change[], rejections: [] as DocRejection[], newer: [] as string[], vanished: [] as [string, unknown][], replaced: -1 };
+      const added: [string, unknown][] = [];
+      const gone: [string, unknown][] = [];
+      const now = currentSegment(doc);
+      if (now !== segment) {
+        // a new segment (D5): read whole; what it holds that this device had is not news
+        const before = new Map(inSegment);
+        inSegment.clear();
+        segment = now;
+        now?.forEach((v, k) => {
+          if (!isEntryKey(k)) return;
+          inSegment.set(k, v);
+          if (!before.has(k) && !inRoot.has(k)) added.push([k, v]);
+        });
+        for (const [k, v] of before) if (!inSegment.has(k)) gone.push([k, v]);
+        out.replaced = inSegment.size;
+      } else if (now) {
+        const keys = changedKeys(tr, now);
+        if (keys) readKeys(now, inSegment, keys, added, gone);
+      }
       const shared = sharedMap(doc);
+      const rootKeys = changedKeys(tr, shared);
+      if (rootKeys) {
+        const rootAdded: [string, unknown][] = [];
+        readKeys(shared, inRoot, rootKeys, rootAdded, gone);
+        for (const a of rootAdded) if (!inSegment.has(a[0])) added.push(a);
+      }
+      // moved between `shared` and the segment (layout 2's first compaction): still there
+      for (const g of gone) if (!inRoot.has(g[0]) && !inSegment.has(g[0])) out.vanished.push(g);
+      if (!remote) return out;
+      for (const [k, v] of added) push(out, sharedChange(k, v));
       for (const [type, keys] of tr.changed) {
-        if ((type as unknown) === shared) {
-          for (const k of keys) if (k !== null && shared.has(k)) push(out, sharedChange(k, shared.get(k)));
-          continue;
-        }
         const owner = known.get(type);
         if (owner === undefined) continue; // a new root: read whole below
         const m = type as unknown as Y.Map<unknown>;
@@ -303,9 +459,15 @@ export function createExtractor(doc: Y.Doc, self?: string) {
       }
       return out;
     },
+    /** The changes a (remote) transaction brought. */
+    fromTransaction(tr: Y.Transaction): Extracted {
+      return api.observe(tr, true);
+    },
     /** Mark the current roots as known without reading them (after boot: SQLite has them). */
     adoptAll(): void {
       for (const name of ownedRoots(doc)) adopt(name);
+      resync();
     },
   };
+  return api;
 }

@@ -33,6 +33,9 @@
  *     log. Compaction is deterministic (compaction.ts C1, C7), so devices compacting at once
  *     drop the same keys; nothing waits for acks because dropping a superseded entry is safe
  *     whoever has or has not seen it (C3, C4).
+ *  E7 An entry that left the document's shared log without being superseded (doc.ts D6: a
+ *     concurrent compaction replaced the segment it was in) is written back by this device,
+ *     as a local write of the document only (it is materialized already), on the serial chain.
  */
 import * as Y from 'yjs';
 import type { Change, Hlc } from '../core/change.ts';
@@ -40,8 +43,11 @@ import { encodeHlc, hlcDevice, hlcWall, isAheadStamp, type HlcClock } from '../c
 import { err, type Result } from '../core/result.ts';
 import type { StorageClient } from '../storage/client.ts';
 import type { CommitResult, StorageError } from '../storage/rpc.ts';
-import { compactDoc, forgottenInDoc, pruneForgotten } from './compaction.ts';
-import { acksMap, batchChanges, BOOT_ORIGIN, createExtractor, LOCAL_ORIGIN, MAX_BATCH_UPDATE_BYTES, metaMap, sharedMap, writeChanges, type DocRejection } from './doc.ts';
+import { canSegment, compactDoc, entriesToRestore, forgottenInDoc, pruneForgotten } from './compaction.ts';
+import {
+  batchChanges, BOOT_ORIGIN, createExtractor, currentSegment, forEachEntry, hasEntry, LAYOUT_KEY, LOCAL_ORIGIN, LOG_LAYOUT, logTarget, MAX_BATCH_UPDATE_BYTES, metaMap, readAck, sharedMap,
+  writeAck, writeChanges, type DocRejection,
+} from './doc.ts';
 
 export interface SyncEngineDeps {
   readonly doc: Y.Doc;
@@ -93,6 +99,8 @@ export interface SyncStats {
   readonly newer: string[];
   /** compactions run by themselves (E6) */
   autoCompactions: number;
+  /** shared-log entries written back after a concurrent compaction lost them (E7) */
+  restored: number;
   /** the last compaction, automatic or asked: when (device ms), superseded entries dropped,
    *  keys of forgotten devices dropped (compaction.ts C7), shared-log entries kept */
   lastCompaction: { readonly at: number; readonly auto: boolean; readonly dropped: number; readonly forgotten: number; readonly kept: number } | null;
@@ -159,7 +167,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   const stats: SyncStats = {
     applied: 0, rejected: 0, received: 0, pending: 0, drifted: 0, compacted: 0, rejectedBy: {},
     largestLocalUpdate: 0, oversizeLocalUpdates: 0, commitFailures: 0, staged: 0, lastRejections: [], lastDrifted: [], newer: [],
-    autoCompactions: 0, lastCompaction: null,
+    autoCompactions: 0, restored: 0, lastCompaction: null,
   };
   const noteNewer = (what: readonly string[]): void => {
     for (const w of what) if (!stats.newer.includes(w) && stats.newer.length < LAST) stats.newer.push(w);
@@ -179,6 +187,11 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   // a forgotten device writes no ack: compaction drops a forgotten device's ack (C7), and it
   // would only write it back
   let selfForgotten = false;
+  // the document's forgotten devices (compaction.ts C7), kept here: the layout check (C9)
+  // runs at every write and must not read the shared log each time
+  let forgotten = new Set<string>();
+  const segmentsOk = (): boolean => canSegment(doc, forgotten);
+  const entriesInto = (d: Y.Doc): Y.Map<unknown> => (segmentsOk() ? logTarget(d) : sharedMap(d));
 
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
     const run = chain.then(fn, fn);
@@ -190,7 +203,10 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     if (list.length > LAST) list.shift();
   };
   const record = (r: Result<CommitResult, StorageError>, origin: 'local' | 'remote'): void => {
-    if (r.ok && r.value.tables.includes('forgotten_devices')) selfForgotten = forgottenInDoc(doc).has(device);
+    if (r.ok && r.value.tables.includes('forgotten_devices')) {
+      forgotten = forgottenInDoc(doc);
+      selfForgotten = forgotten.has(device);
+    }
     if (!r.ok) {
       // The document holds the update but the database does not: visible, never silent.
       stats.commitFailures++;
@@ -225,8 +241,12 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     batch.staged.push({ ticket, changes, ready: storage.call('stage', { ticket, changes }) });
   };
   const onAfterTransaction = (tr: Y.Transaction): void => {
-    if (tr.origin === LOCAL_ORIGIN || tr.origin === BOOT_ORIGIN || tr.changed.size === 0) return;
-    const got = extractor.fromTransaction(tr);
+    if (tr.origin === BOOT_ORIGIN || tr.changed.size === 0) return;
+    if (tr.origin === LOCAL_ORIGIN) return void extractor.observe(tr, false);
+    const got = extractor.observe(tr, true);
+    if (got.vanished.length) restore(got.vanished);
+    if (got.replaced >= 0) compactedElsewhere(got.replaced);
+    for (const [type] of tr.changed) if ((type as unknown) === metaMap(doc)) checkLayout();
     noteNewer(got.newer);
     stats.received += got.changes.length;
     stats.rejected += got.rejections.length;
@@ -273,6 +293,23 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     });
   }
 
+  /** E7: writes back what left the log unsuperseded, once the remote batch is committed. */
+  function restore(vanished: readonly (readonly [string, unknown])[]): void {
+    void serial(async () => {
+      const lost = entriesToRestore(doc, vanished).filter(([k]) => !hasEntry(doc, k));
+      if (!lost.length) return;
+      captured = [];
+      doc.transact(() => {
+        const to = entriesInto(doc);
+        for (const [k, v] of lost) to.set(k, v);
+      }, LOCAL_ORIGIN);
+      stats.restored += lost.length;
+      const yUpdate = captured.length ? Y.mergeUpdates(captured) : null;
+      captured = [];
+      if (yUpdate) await storage.call('commit', { changes: [], hlc: clock.current(), yUpdate });
+    });
+  }
+
   /** E3: make a lease covering `upTo` durable before any stamp below it leaves the device. */
   async function ensureLease(upTo: Hlc | null): Promise<Result<void, StorageError>> {
     const wall = upTo ? hlcWall(upTo) : 0;
@@ -298,10 +335,10 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     ackTimer = schedule(() => {
       ackTimer = null;
       const top = maxMaterialized;
-      if (!top || selfForgotten || (acksMap(doc).get(device) as string | undefined) === top) return;
+      if (!top || selfForgotten || readAck(doc, device) === top) return;
       void serial(async () => {
         captured = [];
-        doc.transact(() => acksMap(doc).set(device, top), LOCAL_ORIGIN);
+        doc.transact(() => writeAck(doc, device, top), LOCAL_ORIGIN);
         const yUpdate = captured.length ? Y.mergeUpdates(captured) : null;
         captured = [];
         if (yUpdate) await storage.call('commit', { changes: [], hlc: clock.current(), yUpdate });
@@ -320,12 +357,30 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     }, autoCompactDelayMs);
   }
 
+  /** C9: a segment while a device that cannot read it is known: compact (back) soon. */
+  function checkLayout(): void {
+    if (compactTimer || !currentSegment(doc) || segmentsOk()) return;
+    compactTimer = schedule(() => {
+      compactTimer = null;
+      void compact(true);
+    }, autoCompactDelayMs);
+  }
+
+  /** E6: another device compacted (its segment arrived): the count starts again from there,
+   *  so devices that reach the threshold together do not each replace the segment. */
+  function compactedElsewhere(kept: number): void {
+    compactTimer?.();
+    compactTimer = null;
+    sinceCompaction = 0;
+    keptAfterCompaction = kept;
+  }
+
   /** Superseded entries (C1–C6) and forgotten devices' keys (C7), journaled as ONE local update. */
   function compact(auto: boolean): Promise<number> {
     return serial(async () => {
       captured = [];
-      const { drop, entries } = compactDoc(doc, LOCAL_ORIGIN);
-      const forgotten = pruneForgotten(doc, LOCAL_ORIGIN);
+      const { drop, entries } = compactDoc(doc, LOCAL_ORIGIN, forgotten);
+      const prunedKeys = pruneForgotten(doc, LOCAL_ORIGIN);
       const yUpdate = captured.length ? Y.mergeUpdates(captured) : null;
       captured = [];
       if (yUpdate) await storage.call('commit', { changes: [], hlc: clock.current(), yUpdate });
@@ -333,7 +388,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       keptAfterCompaction = entries - drop.length;
       stats.compacted += drop.length;
       if (auto) stats.autoCompactions++;
-      stats.lastCompaction = { at: deps.now(), auto, dropped: drop.length, forgotten, kept: keptAfterCompaction };
+      stats.lastCompaction = { at: deps.now(), auto, dropped: drop.length, forgotten: prunedKeys, kept: keptAfterCompaction };
       return drop.length;
     });
   }
@@ -354,9 +409,11 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         for (const u of updates) Y.applyUpdate(doc, u, BOOT_ORIGIN);
       }, BOOT_ORIGIN);
       extractor.adoptAll();
-      selfForgotten = forgottenInDoc(doc).has(device);
+      forgotten = forgottenInDoc(doc);
+      selfForgotten = forgotten.has(device);
+      checkLayout();
       // E3: the ahead lane resumes above what this device issued there before
-      sharedMap(doc).forEach((_v, k) => {
+      forEachEntry(doc, (_v, k) => {
         if (hlcDevice(k) === device && isAheadStamp(k)) clock.restoreAhead(k);
       });
       const current = clock.current();
@@ -381,10 +438,13 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
           const foreign = changes.find((c) => c.kind === 'owned' && c.owner !== device);
           if (foreign) return err<StorageError>({ type: 'InvalidRequest', message: `device ${device} cannot write ${foreign.kind === 'owned' ? foreign.owner : ''}'s records` });
           captured = [];
+          // Layout 2 from the first shared write on (compaction.ts C8): every entry written
+          // into `shared` first would leave its key behind when moved
+          if (!currentSegment(doc) && changes.some((c) => c.kind === 'shared') && segmentsOk()) compactDoc(doc, LOCAL_ORIGIN, forgotten);
           // One storage commit, but document transactions of at most the batch budget (D4):
           // each is one message on the wire (a 50,000-file act is ~17 MB, above the relay's
           // and a data channel's message limits), and together one journaled update.
-          for (const part of batchChanges(changes)) writeChanges(doc, device, part);
+          for (const part of batchChanges(changes)) writeChanges(doc, device, part, entriesInto);
           for (const u of captured) {
             stats.largestLocalUpdate = Math.max(stats.largestLocalUpdate, u.byteLength);
             if (u.byteLength > MAX_BATCH_UPDATE_BYTES) stats.oversizeLocalUpdates++;
@@ -410,8 +470,10 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       }
     },
     compact: () => compact(false),
-    announceSchema(version) {
-      return setMeta(`${SCHEMA_KEY}${device}`, version);
+    async announceSchema(version) {
+      // the layout first: a device whose schema key is seen without it holds layout 2 back
+      await setMeta(`${LAYOUT_KEY}${device}`, LOG_LAYOUT);
+      await setMeta(`${SCHEMA_KEY}${device}`, version);
     },
     setMeta,
     newestSchema() {

@@ -39,8 +39,14 @@ export function newestStamp(update: Uint8Array): number | null {
     }
   };
   try {
-    for (const s of Y.decodeUpdate(update).structs) {
+    const structs = Y.decodeUpdate(update).structs;
+    // A map created by this update is a new segment (doc.ts D5): it carries entries stamped
+    // long ago, copied by a compaction, not changes made now.
+    const created = new Set<string>();
+    for (const s of structs) if (s instanceof Y.Item && s.content instanceof Y.ContentType) created.add(`${s.id.client}:${s.id.clock}`);
+    for (const s of structs) {
       if (!(s instanceof Y.Item)) continue;
+      if (s.parent instanceof Y.ID && created.has(`${s.parent.client}:${s.parent.clock}`)) continue;
       consider(s.parentSub);
       if (!(s.content instanceof Y.ContentAny)) continue;
       for (const v of s.content.arr) {

@@ -95,8 +95,13 @@ async function relayDocument(url: string, secret: string): Promise<{ doc: Y.Doc;
     client.ws.close();
   }
 }
+// the shared log: layout 1's `shared` and the current segment (src/sync/doc.ts D5)
+const logValues = (doc: Y.Doc): unknown[] => {
+  const seg = doc.getMap('log').get('seg');
+  return [...doc.getMap('shared').values(), ...(seg instanceof Y.Map ? [...(seg as Y.Map<unknown>).values()] : [])];
+};
 const sharedNames = (doc: Y.Doc): string[] =>
-  [...doc.getMap('shared').values()].flatMap((v) => {
+  logValues(doc).flatMap((v) => {
     const f = (v as { fields?: { display_name?: unknown } }).fields;
     return typeof f?.display_name === 'string' ? [f.display_name] : [];
   });

@@ -45,9 +45,13 @@ describe('convergence simulator', () => {
     let longest = 0;
     let longestSeed = 0;
     const failed: number[] = [];
+    let restored = 0;
+    let restoringSeeds = 0;
     for (const seed of seeds) {
       const t0 = Date.now();
       const r = await runSeed(SQL, seed);
+      restored += r.restored;
+      if (r.restored) restoringSeeds++;
       const ms = Date.now() - t0;
       if (ms > longest) [longest, longestSeed] = [ms, seed];
       if (r.failures.length) {
@@ -58,7 +62,8 @@ describe('convergence simulator', () => {
         if (small) console.error(`  shortest failing prefix: ${small.steps} of ${r.steps} steps\n  ${small.failures.slice(0, 8).join('\n  ')}`);
       }
     }
-    console.log(`simulator: ${seeds.length} seeds from ${seeds[0]}, ${failed.length} failed, longest run ${longest} ms (seed ${longestSeed})`);
+    console.log(`simulator: ${seeds.length} seeds from ${seeds[0]}, ${failed.length} failed, longest run ${longest} ms (seed ${longestSeed}); ` +
+      `${restored} log entries written back after concurrent compactions, in ${restoringSeeds} seeds`);
     expect(failed).toEqual([]);
   });
 });

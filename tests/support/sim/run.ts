@@ -9,7 +9,7 @@ import { hlcDevice, hlcWall, isHlc } from '../../../src/core/hlc.ts';
 import { MODELS, type OwnedModelName } from '../../../src/core/models.ts';
 import { createPrng, type Prng } from '../../../src/core/prng.ts';
 import { albumEntryUuid, contentUuid, tagLinkUuid, userMetadataUuid, uuidV4 } from '../../../src/core/uuid.ts';
-import { acksMap, createExtractor, metaMap, ownedMapName } from '../../../src/sync/doc.ts';
+import { allAcks, createExtractor, forEachEntry, metaMap, ownedMapName } from '../../../src/sync/doc.ts';
 import { MAX_DRIFT, SimDevice, SYNCED_TABLES, World } from './world.ts';
 
 export interface RunOptions {
@@ -22,6 +22,8 @@ export interface RunReport {
   readonly steps: number;
   readonly kills: number;
   readonly failures: string[];
+  /** shared-log entries devices wrote back after concurrent compactions (engine E7) */
+  readonly restored: number;
   /** end state and traffic of the run (digests, network counters, stamps issued): equal
    *  fingerprints for one seed mean the run replayed exactly */
   readonly fingerprint: string;
@@ -278,6 +280,7 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
   if (compactor) failures.push(...(await forgottenLeftovers(world)));
   if (world.healRounds < 0) failures.push('the network never became quiescent after healing (20 rounds)');
   const live = world.live();
+  const restored = live.reduce((n, d) => n + d.live!.engine.stats().restored, 0);
   const fingerprint = JSON.stringify({
     digest: live.length ? await live[0]!.digest() : null,
     net: world.net.stats(),
@@ -285,7 +288,7 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
     heal: world.healRounds,
   });
   await world.dispose();
-  return { seed, devices: world.devices.length, steps, kills, failures, fingerprint };
+  return { seed, devices: world.devices.length, steps, kills, failures, restored, fingerprint };
 }
 
 /**
@@ -335,7 +338,10 @@ export async function runSkewedRename(SQL: SqlJsStatic, seed: number): Promise<{
   failures.push(...(await checkInvariants(world)));
   // ahead-lane stamps this device issued are distinct (a shared key per change)
   for (const d of world.live()) {
-    const mine = [...d.live!.doc.getMap('shared').keys()].filter((k) => hlcDevice(k) === d.id);
+    const mine: string[] = [];
+    forEachEntry(d.live!.doc, (_v, k) => {
+      if (hlcDevice(k) === d.id) mine.push(k);
+    });
     if (new Set(mine).size !== mine.length) failures.push(`${d.id.slice(0, 8)}: a stamp issued twice`);
   }
   await world.dispose();
@@ -415,7 +421,7 @@ export async function checkInvariants(world: World): Promise<string[]> {
     if (!again.ok) failures.push(`${d.id.slice(0, 8)}: re-apply failed: ${again.error.message}`);
     else if (again.value.applied !== 0) failures.push(`${d.id.slice(0, 8)}: re-applying the document changed ${again.value.applied} rows`);
     // Acks are well-formed stamps, and each device acknowledged its own key only.
-    acksMap(d.live!.doc).forEach((v, k) => {
+    allAcks(d.live!.doc).forEach((v, k) => {
       if (!isHlc(v)) failures.push(`${d.id.slice(0, 8)}: ack of ${k.slice(0, 8)} is not an HLC`);
       if (!world.devices.some((x) => x.id === k)) failures.push(`${d.id.slice(0, 8)}: ack under unknown key ${k.slice(0, 12)}`);
     });
@@ -454,7 +460,7 @@ async function forgottenLeftovers(world: World): Promise<string[]> {
     const doc = d.live!.doc;
     for (const f of await d.rows('SELECT uuid FROM forgotten_devices')) {
       const id = String(f['uuid']);
-      const left = [acksMap(doc).has(id) ? 'ack' : '', metaMap(doc).has(`schema:${id}`) || metaMap(doc).has(`key:${id}`) ? 'meta' : '',
+      const left = [allAcks(doc).has(id) ? 'ack' : '', metaMap(doc).has(`schema:${id}`) || metaMap(doc).has(`key:${id}`) || metaMap(doc).has(`layout:${id}`) ? 'meta' : '',
         doc.share.has(ownedMapName(id)) && doc.getMap(ownedMapName(id)).size ? 'records' : ''].filter(Boolean);
       if (left.length) failures.push(`${d.id.slice(0, 8)}: forgotten device ${id.slice(0, 8)} left its ${left.join(', ')} in the document after compaction`);
     }

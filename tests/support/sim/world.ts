@@ -21,6 +21,7 @@ import type { Prng } from '../../../src/core/prng.ts';
 import { createInProcessStorage, type StorageClient } from '../../../src/storage/client.ts';
 import { createStorageEngine } from '../../../src/storage/engine.ts';
 import { createSyncEngine, type SyncEngine } from '../../../src/sync/engine.ts';
+import { forEachEntry } from '../../../src/sync/doc.ts';
 import { stampAboveSeen } from '../../../src/sync/intents.ts';
 import { createMemoryNetwork, type MemoryNetwork, type NetFaults } from '../../../src/transport/memory.ts';
 import { createMemoryHub } from '../../../src/transport/stream-net.ts';
@@ -191,7 +192,7 @@ export class SimDevice {
       } else if (!top || h > top) top = h;
     };
     l.doc.getMap(`owned:${this.id}`).forEach((v) => consider((v as { hlc?: unknown }).hlc));
-    l.doc.getMap('shared').forEach((_v, k) => consider(k));
+    forEachEntry(l.doc, (_v, k) => consider(k));
     this.escaped[this.history.length - 1] = top;
     this.escapedAhead[this.history.length - 1] = topAhead;
     this.world.net.leave(this.id);
