@@ -45,7 +45,7 @@ import { supersededEntries, type LogEntry } from '../core/compaction.ts';
 import { validateChange } from '../core/validate.ts';
 import type { SharedChange } from '../core/change.ts';
 import {
-  acksMap, allAcks, currentSegment, forEachEntry, hasEntry, isAckKey, LAYOUT_KEY, LOG_LAYOUT, logRoot, metaMap, ownedMapName, readSharedLog,
+  acksMap, allAcks, currentSegment, encodeEntry, entryObject, forEachEntry, hasEntry, isAckKey, LAYOUT_KEY, LOG_LAYOUT, logRoot, metaMap, ownedMapName, readSharedLog,
   readSharedModel, segmentAckKey, sharedMap,
 } from './doc.ts';
 
@@ -68,9 +68,11 @@ export function planCompaction(doc: Y.Doc): CompactionPlan {
   return { drop: supersededEntries(entries), entries: entries.length, invalid: log.rejections.length };
 }
 
+const isFieldsRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
 /** C6: an entry takes part with the field names as written (only the names matter). */
 function asLogEntry(c: SharedChange, value: unknown): LogEntry {
-  const raw = (value as { fields?: unknown } | undefined)?.fields;
+  const raw = entryObject(value)?.['fields'];
   const names = raw && typeof raw === 'object' ? Object.keys(raw) : Object.keys(c.fields);
   return { hlc: c.hlc, model: c.model, uuid: c.uuid, op: c.op, fields: Object.fromEntries(names.map((n) => [n, null])) };
 }
@@ -107,7 +109,9 @@ export function compactDoc(doc: Y.Doc, origin: unknown, forgotten: ReadonlySet<s
       // C9: back into layout 1, for a device that reads only that
       seg.forEach((v, k) => {
         if (!isAckKey(k)) {
-          if (!drop.has(k) && !shared.has(k)) shared.set(k, v);
+          // an earlier build reads objects only; a value that is neither goes as it is (it
+          // is as invalid there as here)
+          if (!drop.has(k) && !shared.has(k)) shared.set(k, entryObject(v) ?? v);
         } else legacyAcks.set(k.slice(segmentAckKey('').length), v);
       });
       logRoot(doc).delete('seg');
@@ -120,7 +124,12 @@ export function compactDoc(doc: Y.Doc, origin: unknown, forgotten: ReadonlySet<s
   doc.transact(() => {
     const next = new Y.Map<unknown>();
     forEachEntry(doc, (v, k) => {
-      if (!drop.has(k)) next.set(k, v);
+      if (drop.has(k)) return;
+      // layout 1's objects move over in the segment's form (D5)
+      const o = typeof v === 'string' ? null : entryObject(v);
+      next.set(k, o && isFieldsRecord(o['fields']) && typeof o['model'] === 'string' && typeof o['uuid'] === 'string' && typeof o['op'] === 'string'
+        ? encodeEntry({ model: o['model'], uuid: o['uuid'], op: o['op'], fields: o['fields'] })
+        : v);
     });
     for (const [device, v] of allAcks(doc)) next.set(segmentAckKey(device), v);
     logRoot(doc).set('seg', next);
@@ -141,7 +150,7 @@ export function entriesToRestore(doc: Y.Doc, vanished: readonly (readonly [strin
   if (!gone.length) return [];
   const entries: LogEntry[] = [];
   const add = (k: string, v: unknown): void => {
-    const r = v && typeof v === 'object' ? (v as Record<string, unknown>) : null;
+    const r = entryObject(v);
     if (!r) return;
     const c = validateChange({ kind: 'shared', model: r['model'], uuid: r['uuid'], hlc: k, op: r['op'], fields: r['fields'] }, () => undefined);
     if (c.ok && c.value.kind === 'shared') entries.push(asLogEntry(c.value, v));

@@ -8,8 +8,9 @@
  *                          never create conflicting copies of one map — a nested map created
  *                          twice after a crash would lose one copy's content)
  *   log             Y.Map  'seg' → the current *segment*, a Y.Map holding the shared log:
- *                          `<hlc>` → { model, uuid, op, fields } (any device; keys unique)
- *                          and `ack:<device>` → highest HLC that device has materialized
+ *                          `<hlc>` → '["<model>","<uuid>","<op>",<mask>,v…]' (any device;
+ *                          keys unique; `encodeEntry`, below) and `ack:<device>` → highest
+ *                          HLC that device has materialized
  *   shared          Y.Map  the shared log before the first segment (layout 1), as above
  *   acks            Y.Map  the acks before the first segment (layout 1)
  *   meta            Y.Map  library name, schema versions, the log layouts each device reads
@@ -167,9 +168,64 @@ export function encodeOwnedValue(c: OwnedChange): string {
   return JSON.stringify(row);
 }
 
-/** The value a change is stored as in the document (and so, roughly, what it costs). */
+/** The value a change is stored as in layout 1's `shared` (and so, roughly, what it costs). */
 const docValue = (c: Change): unknown =>
   c.kind === 'owned' ? encodeOwnedValue(c) : { model: c.model, uuid: c.uuid, op: c.op, fields: c.fields };
+
+/**
+ * A shared entry as a segment stores it (D5): one JSON string, the fields it sets as a bit
+ * mask over the model's registry order and their values in that order. Yjs writes an object
+ * value key by key with a type tag each; tag and album acts are live entries a compaction
+ * never drops, so their bytes are the document's size (10,000 acts: 2.7 MB as objects).
+ * Fields are only appended to a model (migrations are additive), so an older device reads a
+ * newer one's extra bits as `field_<i>` (newer, left out) and a newer one reads an older
+ * one's mask as it is. A model or field this build does not know is stored as an object.
+ */
+export function encodeEntry(value: { model: string; uuid: string; op: string; fields: Record<string, unknown> }): unknown {
+  const names = FIELD_NAMES.get(value.model);
+  if (!names) return value;
+  let mask = 0;
+  const values: unknown[] = [];
+  const given = Object.keys(value.fields);
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i]!;
+    if (!(n in value.fields)) continue;
+    mask += 2 ** i;
+    values.push(value.fields[n]);
+  }
+  if (values.length !== given.length || names.length > 52) return value;
+  return JSON.stringify([value.model, value.uuid, value.op, mask, ...values]);
+}
+
+/** `encodeEntry`'s string as the object form, or why it is not an entry. */
+function decodeEntry(value: string): Record<string, unknown> | string {
+  let row: unknown;
+  try {
+    row = JSON.parse(value);
+  } catch {
+    return 'value is not JSON';
+  }
+  if (!Array.isArray(row) || row.length < 4 || typeof row[0] !== 'string' || !Number.isSafeInteger(row[3]) || (row[3] as number) < 0) return 'value is not an entry';
+  const names = FIELD_NAMES.get(row[0]) ?? [];
+  const fields: Record<string, unknown> = {};
+  let at = 4;
+  for (let i = 0, mask = row[3] as number; mask > 0; i++, mask = Math.floor(mask / 2)) {
+    if (mask % 2 === 0) continue;
+    if (at >= row.length) return 'mask names more fields than the entry holds';
+    fields[names[i] ?? `field_${i}`] = row[at++];
+  }
+  if (at !== row.length) return 'the entry holds more values than its mask names';
+  return { model: row[0], uuid: row[1], op: row[2], fields };
+}
+
+/** A shared-log value in object form (layout 1's objects, segments' strings), or null. */
+export function entryObject(value: unknown): Record<string, unknown> | null {
+  if (typeof value === 'string') {
+    const r = decodeEntry(value);
+    return typeof r === 'string' ? null : r;
+  }
+  return isRecord(value) ? value : null;
+}
 
 /**
  * An upper estimate of the bytes a change adds to a Yjs update: its JSON, its key, its
@@ -227,9 +283,10 @@ export function writeChanges(doc: Y.Doc, device: string, changes: readonly Chang
   doc.transact(() => {
     const owned = doc.getMap<unknown>(ownedMapName(device));
     const shared = into(doc);
+    const compact = shared !== sharedMap(doc);
     for (const c of inDoc) {
       if (c.kind === 'owned') owned.set(`${c.model}:${c.uuid}`, docValue(c));
-      else shared.set(c.hlc, docValue(c));
+      else shared.set(c.hlc, compact ? encodeEntry({ model: c.model, uuid: c.uuid, op: c.op, fields: c.fields }) : docValue(c));
     }
   }, LOCAL_ORIGIN);
 }
@@ -280,8 +337,10 @@ function fromPositional(model: OwnedModelName, value: string): Record<string, un
   return { hlc: row[0], data };
 }
 
-function sharedChange(key: string, value: unknown): Read {
+function sharedChange(key: string, raw: unknown): Read {
   const where = `shared ${key.slice(0, 60)}`;
+  const value = typeof raw === 'string' ? decodeEntry(raw) : raw;
+  if (typeof value === 'string') return { reason: 'invalid', where, detail: value };
   if (!isRecord(value)) return { reason: 'invalid', where, detail: 'value is not an object' };
   return { change: { kind: 'shared', model: value['model'], uuid: value['uuid'], hlc: key, op: value['op'], fields: value['fields'] } };
 }
@@ -310,8 +369,9 @@ export function readSharedLog(doc: Y.Doc): Extracted {
 /** The valid entries of one model of the shared log (others are not validated: cheap). */
 export function readSharedModel(doc: Y.Doc, model: string): Extracted {
   const out: Extracted = { changes: [], rejections: [], newer: [] };
+  const prefix = `["${model}",`;
   forEachEntry(doc, (v, k) => {
-    if (isRecord(v) && v['model'] === model) push(out, sharedChange(k, v));
+    if ((isRecord(v) && v['model'] === model) || (typeof v === 'string' && v.startsWith(prefix))) push(out, sharedChange(k, v));
   });
   return out;
 }

@@ -45,7 +45,7 @@ import type { StorageClient } from '../storage/client.ts';
 import type { CommitResult, StorageError } from '../storage/rpc.ts';
 import { canSegment, compactDoc, entriesToRestore, forgottenInDoc, pruneForgotten } from './compaction.ts';
 import {
-  batchChanges, BOOT_ORIGIN, createExtractor, currentSegment, forEachEntry, hasEntry, LAYOUT_KEY, LOCAL_ORIGIN, LOG_LAYOUT, logTarget, MAX_BATCH_UPDATE_BYTES, metaMap, readAck, sharedMap,
+  batchChanges, BOOT_ORIGIN, createExtractor, currentSegment, entryObject, forEachEntry, hasEntry, LAYOUT_KEY, LOCAL_ORIGIN, LOG_LAYOUT, logTarget, MAX_BATCH_UPDATE_BYTES, metaMap, readAck, sharedMap,
   writeAck, writeChanges, type DocRejection,
 } from './doc.ts';
 
@@ -301,7 +301,8 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       captured = [];
       doc.transact(() => {
         const to = entriesInto(doc);
-        for (const [k, v] of lost) to.set(k, v);
+        // layout 1 holds objects only (an earlier build reads nothing else)
+        for (const [k, v] of lost) to.set(k, to === sharedMap(doc) ? (entryObject(v) ?? v) : v);
       }, LOCAL_ORIGIN);
       stats.restored += lost.length;
       const yUpdate = captured.length ? Y.mergeUpdates(captured) : null;

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { createPrng } from '../../src/core/prng.ts';
 import { liveStateBytes } from '../../src/sync/compaction.ts';
-import { allAcks, currentSegment, forEachEntry, metaMap, ownedMapName, sharedLogSize, sharedMap } from '../../src/sync/doc.ts';
+import { allAcks, currentSegment, entryObject, forEachEntry, metaMap, ownedMapName, sharedLogSize, sharedMap } from '../../src/sync/doc.ts';
 import { deviceData, tagFields, uuidFactory } from '../support/fixtures.ts';
 import { World, type SimDevice } from '../support/sim/world.ts';
 
@@ -157,7 +157,7 @@ describe('automatic compaction', () => {
       expect(names).toEqual(['Both', 'Only A', 'Only B']);
       const keys: string[] = [];
       forEachEntry(d.live!.doc, (v, k) => {
-        if ((v as { uuid?: string }).uuid !== shared) keys.push(k);
+        if (entryObject(v)?.["uuid"] !== shared) keys.push(k);
       });
       expect(keys).toHaveLength(2); // both inserts are in the one segment left
     }

@@ -17,6 +17,9 @@ import {
   ownedMapName,
   sharedMap,
   sharedLogSize,
+  entryObject,
+  encodeEntry,
+  readSharedLog,
   forEachEntry,
   writeChanges,
 } from '../../src/sync/doc.ts';
@@ -230,6 +233,29 @@ describe('sync document', () => {
   });
 });
 
+describe("a segment's entries (doc.ts D5)", () => {
+  it('are positional strings that read back as the object form; a newer field is read as field_<i>; what does not fit is refused', () => {
+    const tag = ids();
+    const fields = { display_name: 'Beach', color: '#00aa00' };
+    const s = encodeEntry({ model: 'tag', uuid: tag, op: 'update', fields });
+    expect(typeof s).toBe('string');
+    expect(entryObject(s)).toEqual({ model: 'tag', uuid: tag, op: 'update', fields });
+    expect(String(s).length).toBeLessThan(JSON.stringify({ model: 'tag', uuid: tag, op: 'update', fields }).length - 25);
+    // a newer build's tag with one more field (bit 40, past this registry's fields)
+    const newer = JSON.stringify(['tag', tag, 'update', 2 ** 40 + 1, 'beach', 'x']);
+    expect(entryObject(newer)?.['fields']).toEqual({ canonical_name: 'beach', field_40: 'x' });
+    // a model or field this build does not know stays an object
+    expect(encodeEntry({ model: 'future_model', uuid: tag, op: 'insert', fields: { a: 1 } })).toEqual({ model: 'future_model', uuid: tag, op: 'insert', fields: { a: 1 } });
+    expect(typeof encodeEntry({ model: 'tag', uuid: tag, op: 'update', fields: { emoji: 'x' } })).toBe('object');
+    // malformed: counted as invalid by the extractor, never thrown
+    for (const bad of ['not json', '[1,2]', JSON.stringify(['tag', tag, 'update', 3, 'only one value']), JSON.stringify(['tag', tag, 'update', 1, 'a', 'extra'])]) expect(entryObject(bad)).toBeNull();
+    const doc = new Y.Doc();
+    doc.getMap('log').set('seg', new Y.Map());
+    (doc.getMap('log').get('seg') as Y.Map<unknown>).set(testDevice(A, fakeTime().now).clock.next(), 'not json');
+    expect(readSharedLog(doc).rejections).toHaveLength(1);
+  });
+});
+
 describe('compaction', () => {
   it('is deterministic, keeps a record\'s delete entry, and ignores invalid entries (seed 294)', () => {
     const t = fakeTime();
@@ -256,7 +282,7 @@ describe('compaction', () => {
     expect(p1.drop).toHaveLength(2);
     compactDoc(d1, LOCAL_ORIGIN);
     const left: Partial<SharedChange>[] = [];
-    forEachEntry(d1, (v) => left.push(v as Partial<SharedChange>));
+    forEachEntry(d1, (v) => left.push(entryObject(v) as Partial<SharedChange>));
     expect(left.filter((v) => v.uuid === gone).map((v) => v.op)).toEqual(['delete']);
     expect(left.some((v) => v.uuid === tag && v.fields?.['color'] === '#aa0000')).toBe(true);
     expect(planCompaction(d1).drop).toEqual([]); // idempotent
