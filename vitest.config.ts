@@ -15,6 +15,9 @@ export default defineConfig({
           include: ['tests/integration/**/*.test.ts'],
           environment: 'node',
           setupFiles: ['tests/support/setup-idb.ts'],
+          // a limit for hangs, not a speed check (speed is `npm run bench`): real sql.js
+          // scenarios of a few seconds pass 5 s on a shared 2-core machine at load 9
+          testTimeout: 30_000,
         },
       },
       {
