@@ -227,6 +227,53 @@ describe('pages built by SQLite (readPageJson)', () => {
   });
 });
 
+describe('the digest is computed once per database state', () => {
+  it('Sqlite.writes grows with every write, rolled back or not, and across an export (which reopens the handle)', () => {
+    const d = openSqlite(SQL);
+    d.migrate(MIGRATIONS, 0);
+    const seen = [d.writes()];
+    const grew = (): void => {
+      const w = d.writes();
+      expect(w).toBeGreaterThan(seen.at(-1)!);
+      seen.push(w);
+    };
+    expect(d.writes()).toBe(seen[0]); // reading writes nothing
+    d.all('SELECT count(*) FROM entries');
+    expect(d.writes()).toBe(seen[0]);
+    d.run("INSERT INTO meta (key, value) VALUES ('a', '1')");
+    grew();
+    expect(() => d.transaction(() => {
+      d.run("INSERT INTO meta (key, value) VALUES ('b', '1')");
+      throw new Error('rolled back');
+    })).toThrow('rolled back');
+    grew();
+    d.exportBytes();
+    grew();
+    d.run("UPDATE meta SET value = '2' WHERE key = 'a'"); // one change, as many as before the export
+    grew();
+    d.exec('CREATE TABLE t (x)');
+    grew();
+  });
+
+  it('a digest after a commit, a page applied or an image differs exactly when the rows do', async () => {
+    const { s, a, ids, loc } = await ownerWithHistory();
+    const first = await must(s.call('digest', {}));
+    expect(await must(s.call('digest', {}))).toEqual(first);
+    await must(s.call('commit', { changes: [a.owned('entry', ids(), entryData(loc, 'new.txt'))], hlc: null }));
+    const second = await must(s.call('digest', {}));
+    expect(second['entries']).not.toBe(first['entries']);
+    await must(s.call('snapshot', {}));
+    expect(await must(s.call('digest', {}))).toEqual(second); // an image changes no row
+    await must(s.call('commit', { changes: [a.owned('entry', ids(), entryData(loc, 'newer.txt'))], hlc: null }));
+    expect((await must(s.call('digest', {})))['entries']).not.toBe(second['entries']);
+    // a device holding the same rows (from pages) agrees
+    const b = await open(new IDBFactory(), B);
+    for (const p of (await pagesOf(s, A, 0)).pages) await must(b.call('applyPage', { bytes: p.bytes }));
+    const [da, db] = [await must(s.call('digest', {})), await must(b.call('digest', {}))];
+    expect(db['entries']).toBe(da['entries']);
+  });
+});
+
 describe('applying pages', () => {
   async function pair(pageRows = 4) {
     const owner = await ownerWithHistory(pageRows);
