@@ -35,8 +35,9 @@ export function openSqlite(SQL: SqlJsStatic, bytes?: Uint8Array): Sqlite {
   const db = bytes ? new SQL.Database(bytes) : new SQL.Database();
   const cache = new Map<string, Statement>();
   let depth = 0;
-  // sqlite3_total_changes() restarts at 0 when `export()` reopens the handle: what came before
-  // is carried in `counted`; `exec` and migrations (DDL is not counted by SQLite) add one each.
+  // sqlite3_total_changes() restarts at 0 if `export()` reopens the handle (sql.js has done so;
+  // 1.16 exports through the backup API and keeps it): what it had counted is then carried in
+  // `counted`; `exec` and migrations (SQLite does not count DDL) add one each.
   let counted = 0;
   const stmt = (sql: string): Statement => {
     let s = cache.get(sql);
@@ -124,10 +125,12 @@ export function openSqlite(SQL: SqlJsStatic, bytes?: Uint8Array): Sqlite {
     },
     exportBytes() {
       if (depth > 0) throw new Error('export inside a transaction');
-      counted += total() + 1;
+      const before = total();
       clearCache();
       const out = db.export();
       db.exec(PRAGMAS);
+      const after = total();
+      if (after < before) counted += before - after; // an export writes nothing
       return out;
     },
     migrate(migrations, now) {
