@@ -179,8 +179,10 @@ export function readPageJson(d: Sqlite, owner: string, after: number, held: numb
       o += b.byteLength;
     }
     return { json, to };
-  } catch {
-    return null; // a value JSON cannot hold (a blob): the object path encodes it as it always did
+  } catch (e) {
+    // a value JSON cannot hold (a blob): the object path encodes it as it always did
+    if (/JSON cannot hold BLOB/i.test(e instanceof Error ? e.message : String(e))) return null;
+    throw e;
   }
 }
 
