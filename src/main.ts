@@ -634,7 +634,7 @@ async function start(): Promise<void> {
   // Anti-entropy: compare digests with connected peers; re-handshake on a persistent mismatch.
   const antiEntropy = createAntiEntropy({
     digest: async () => digestKey(unwrap(await storage.call('digest', {}))),
-    busy: () => engine.stats().pending > 0 || transport.channel.inbound !== null || (stream?.progress() ?? null) !== null || (stream?.busy() ?? false),
+    busy: () => engine.stats().pending > 0 || transport.channel.inbound !== null || (stream?.progress() ?? null) !== null || (stream?.busy() ?? false) || (stream?.serving() ?? false),
     publish: (s) => transport.publishSync(s),
     peers: () => transport.peerSync().filter((p) => transport.peers().some((x) => x.device === p.device)),
     resync: () => transport.resync(),

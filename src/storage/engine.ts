@@ -54,7 +54,7 @@ import { createSqliteApplyStore } from './sqlite-apply-store.ts';
 import { openSqlite, type Sqlite } from './sqlite.ts';
 import { isStreamModel, MAX_PAGE_ROWS, STREAM_LAYOUT as LAYOUT, type Marks, type SeqChange } from '../core/stream.ts';
 import { CHUNK_BYTES, CHUNKS_PER_TRANSACTION, chunkedChecksum, chunkSums, chunkViews, imageChunks, readChunkedImage } from './image-chunks.ts';
-import { loadMarks, MAX_PAGES_PER_PULL, numberOwnRows, packPage, raiseMarks, readPage, unpackPage, upgradeDocState, type PageCodec } from './stream-store.ts';
+import { loadMarks, MAX_PAGES_PER_PULL, numberOwnRows, packPage, raiseMarks, readPage, readPageJson, streamCodec, unpackPage, upgradeDocState, type PageCodec } from './stream-store.ts';
 
 export interface StorageEngineDeps {
   readonly sql: SqlJsStatic;
@@ -188,6 +188,8 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   let ahead: Hlc | null = null;
   /** the current image; `chunks`: the ids of its stored chunks (none for a one-blob image) */
   let image: { id: string; seq: number; bank: number; chunks: ReadonlySet<string> } | null = null;
+  /** the last digest and the database state it was computed on (`Sqlite.writes`) */
+  let digestMemo: { db: Sqlite; writes: number; value: Record<string, string> } | null = null;
   /** the previous image's chunk ids: the next image's bank, so it reuses them (image-chunks.ts) */
   let previousChunks: ReadonlySet<string> = new Set();
   let imageYdoc: Uint8Array | null = null;
@@ -884,6 +886,11 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     digest() {
       const d = need();
       if (!d.ok) return d;
+      // Anti-entropy asks every few seconds, also while this device serves a backfill (its
+      // database unchanged, the peer's pulls waiting behind a pass over every row: at 1M
+      // entries that pass took most of the sender's worker, docs/decisions/0017).
+      const writes = d.value.writes();
+      if (digestMemo && digestMemo.db === d.value && digestMemo.writes === writes) return ok({ ...digestMemo.value });
       const out: Record<string, string> = {};
       for (const model of MODEL_NAMES) {
         const cols = syncedColumns(model);
@@ -895,7 +902,8 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
         });
         out[MODELS[model].table] = dg.value();
       }
-      return ok(out);
+      digestMemo = { db: d.value, writes, value: out };
+      return ok({ ...out });
     },
     async flush() {
       await pump();
@@ -956,14 +964,19 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
         // a forgotten device's rows are not served (core/apply.ts I7): nothing to promise
         if (d.all("SELECT 1 FROM tombstones WHERE model = 'device' AND uuid = ?", [owner]).length) return ok({ pages: [], held: 0 });
         const held = marks.get(owner) ?? 0;
-        const ranges: { changes: SeqChange[]; from: number; to: number; ahead: SeqChange[] }[] = [];
+        const ranges: { json: Uint8Array | null; changes: SeqChange[]; ahead: SeqChange[]; from: number; to: number }[] = [];
         let from = after;
         for (let i = 0; i < Math.min(count, MAX_PAGES_PER_PULL) && from < held; i++) {
-          const page = readPage(d, owner, from, held, deps.pageRows);
-          ranges.push({ ...page, from });
+          const page = readPageJson(d, owner, from, held, deps.pageRows) ?? { json: null, ...readPage(d, owner, from, held, deps.pageRows) };
+          ranges.push({ changes: [], ahead: [], ...page, from });
           from = page.to;
         }
-        const pages = await Promise.all(ranges.map(async (r) => ({ bytes: await packPage(owner, r.from, r.to, r.changes, deps.pageCodec, r.ahead), from: r.from, to: r.to })));
+        const codec = deps.pageCodec ?? streamCodec;
+        const pages = await Promise.all(ranges.map(async (r) => ({
+          bytes: await (r.json ? codec.deflate(r.json) : packPage(owner, r.from, r.to, r.changes, codec, r.ahead)),
+          from: r.from,
+          to: r.to,
+        })));
         return ok({ pages, held });
       });
     },

@@ -20,6 +20,10 @@ export interface Sqlite {
   transaction<T>(fn: () => T): T;
   readOnly<T>(fn: () => T): T;
   exportBytes(): Uint8Array;
+  /** A count that grows with every write to this database (rows inserted, updated, deleted,
+   *  also inside rolled-back transactions, and every `exec` and migration): equal counts read
+   *  twice mean nothing was written in between, so what was computed from the rows still holds. */
+  writes(): number;
   migrate(migrations: readonly Migration[], now: number): number;
   close(): void;
 }
@@ -31,10 +35,22 @@ export function openSqlite(SQL: SqlJsStatic, bytes?: Uint8Array): Sqlite {
   const db = bytes ? new SQL.Database(bytes) : new SQL.Database();
   const cache = new Map<string, Statement>();
   let depth = 0;
+  // sqlite3_total_changes() restarts at 0 if `export()` reopens the handle (sql.js has done so;
+  // 1.16 exports through the backup API and keeps it): what it had counted is then carried in
+  // `counted`; `exec` and migrations (SQLite does not count DDL) add one each.
+  let counted = 0;
   const stmt = (sql: string): Statement => {
     let s = cache.get(sql);
     if (!s) cache.set(sql, (s = db.prepare(sql)));
     return s;
+  };
+  const total = (): number => {
+    const s = stmt('SELECT total_changes()');
+    try {
+      return s.step() ? Number(s.get()[0]) : 0;
+    } finally {
+      s.reset();
+    }
   };
   const clearCache = (): void => {
     for (const s of cache.values()) s.free();
@@ -47,7 +63,10 @@ export function openSqlite(SQL: SqlJsStatic, bytes?: Uint8Array): Sqlite {
   db.exec(PRAGMAS);
   const self: Sqlite = {
     db,
-    exec: (sql) => db.exec(sql),
+    exec(sql) {
+      counted++;
+      db.exec(sql);
+    },
     run(sql, params = []) {
       const s = stmt(sql);
       try {
@@ -106,9 +125,12 @@ export function openSqlite(SQL: SqlJsStatic, bytes?: Uint8Array): Sqlite {
     },
     exportBytes() {
       if (depth > 0) throw new Error('export inside a transaction');
+      const before = total();
       clearCache();
       const out = db.export();
       db.exec(PRAGMAS);
+      const after = total();
+      if (after < before) counted += before - after; // an export writes nothing
       return out;
     },
     migrate(migrations, now) {
@@ -124,8 +146,10 @@ export function openSqlite(SQL: SqlJsStatic, bytes?: Uint8Array): Sqlite {
         applied++;
       }
       if (applied) clearCache(); // schema changed: cached statements may be stale
+      counted += applied;
       return applied;
     },
+    writes: () => counted + total(),
     close() {
       clearCache();
       db.close();

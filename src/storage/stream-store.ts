@@ -8,7 +8,7 @@ import * as Y from 'yjs';
 import type { Hlc } from '../core/change.ts';
 import { MODELS } from '../core/models.ts';
 import { err, type Result } from '../core/result.ts';
-import { decodePage, encodePage, fieldNames, isStreamModel, MAX_AHEAD_ROWS, MAX_PAGE_ROWS, STREAM_MODELS, type DecodedPage, type Marks, type SeqChange, type StreamModelName } from '../core/stream.ts';
+import { decodePage, encodePage, fieldNames, PAGE_VERSION, isStreamModel, MAX_AHEAD_ROWS, MAX_PAGE_ROWS, STREAM_MODELS, type DecodedPage, type Marks, type SeqChange, type StreamModelName } from '../core/stream.ts';
 import { deflate, inflate } from '../transport/deflate.ts';
 import type { Sqlite } from './sqlite.ts';
 
@@ -109,6 +109,81 @@ function locationsAhead(d: Sqlite, owner: string, to: number, page: readonly Seq
     },
   );
   return out;
+}
+
+const utf8 = new TextEncoder();
+const STREAM_MODEL_LIST = STREAM_MODELS.map((m) => `'${m}'`).join(', ');
+/** `json_array(uuid, seq, stamp, …fields)` of a row of `model` (encodePage's row layout) */
+const rowJson = (model: StreamModelName): string => `json_array(uuid, _seq, substr(_hlc, 1, 19), ${fieldNames(model).join(', ')})`;
+
+/**
+ * The page of readPage, already as encodePage's JSON (UTF-8 bytes), built by SQLite: each
+ * section is one `json_group_array` read as a blob, so no row becomes a JavaScript object or
+ * string on the way (serving is the sender's whole job during a backfill, docs/decisions/0017).
+ * The bytes parse to what `encodePage(readPage(…))` gives, key order included; a page with
+ * rows waiting for their location (`pending_owned`, stored as change JSON), or one SQLite
+ * cannot render as JSON, returns null and is built from objects by readPage.
+ */
+export function readPageJson(d: Sqlite, owner: string, after: number, held: number, limit = MAX_PAGE_ROWS): { json: Uint8Array; to: number } | null {
+  const range = [owner, after, held];
+  if (d.all('SELECT 1 FROM pending_owned WHERE owner = ? AND seq > ? AND seq <= ? LIMIT 1', range).length) return null;
+  // Where the page ends, as readPage decides it: at its `limit`-th row when the sources hold
+  // more (seqs are unique per owner across the tables, P1), or when one source alone fills the
+  // page; else at `held`. Index-only walks of (owner, seq), each capped.
+  const cap = limit + 1;
+  const seqs = (table: string, col: string, src: number, extra = ''): string =>
+    `SELECT * FROM (SELECT ${col} AS s, ${src} AS src FROM ${table} WHERE ${col === '_seq' ? '_owner' : 'owner'} = ?1 AND ${col} > ?2 AND ${col} <= ?3${extra} ORDER BY ${col} LIMIT ${cap})`;
+  const union = [...STREAM_MODELS.map((m, i) => seqs(TABLE(m), '_seq', i)), seqs('tombstones', 'seq', STREAM_MODELS.length, ` AND model IN (${STREAM_MODEL_LIST})`)].join(' UNION ALL ');
+  let to = held;
+  d.each(
+    `WITH u AS (SELECT s, src FROM (${union}) ORDER BY s LIMIT ${cap}) SELECT count(*), count(DISTINCT src), (SELECT s FROM u ORDER BY s LIMIT 1 OFFSET ${limit - 1}) FROM u`,
+    range,
+    (v) => {
+      const n = Number(v[0]);
+      if (n > limit || (n === limit && Number(v[1]) === 1)) to = Number(v[2]);
+    },
+  );
+  const sections: { model: StreamModelName; first: number; rows: Uint8Array }[] = [];
+  try {
+    for (const model of STREAM_MODELS) {
+      d.each(
+        `SELECT min(_seq), CAST(json_group_array(${rowJson(model)} ORDER BY _seq) AS BLOB) FROM ${TABLE(model)} WHERE _owner = ? AND _seq > ? AND _seq <= ? HAVING count(*) > 0`,
+        [owner, after, to],
+        (v) => void sections.push({ model, first: Number(v[0]), rows: v[1] as Uint8Array }),
+      );
+    }
+    let deleted: Uint8Array | null = null;
+    d.each(
+      `SELECT CAST(json_group_array(json_array(model, uuid, seq, substr(hlc, 1, 19)) ORDER BY seq) AS BLOB) FROM tombstones WHERE owner = ? AND seq > ? AND seq <= ? AND model IN (${STREAM_MODEL_LIST})`,
+      [owner, after, to],
+      (v) => void (deleted = v[0] as Uint8Array),
+    );
+    // P6, as locationsAhead: the current rows of this page's entries' locations written after it
+    let ahead: Uint8Array | null = null;
+    d.each(
+      `SELECT CAST(json_group_array(${rowJson('location')}) AS BLOB) FROM (SELECT * FROM locations WHERE _owner = ?1 AND _seq > ?3 AND uuid IN (SELECT location_uuid FROM entries WHERE _owner = ?1 AND _seq > ?2 AND _seq <= ?3) LIMIT ${MAX_AHEAD_ROWS}) HAVING count(*) > 0`,
+      [owner, after, to],
+      (v) => void (ahead = v[0] as Uint8Array),
+    );
+    sections.sort((a, b) => a.first - b.first); // encodePage adds a model's section at its first row
+    const parts: (string | Uint8Array)[] = [`{"v":${PAGE_VERSION},"owner":${JSON.stringify(owner)},"from":${after},"to":${to},"models":{`];
+    sections.forEach((sec, i) => parts.push(`${i ? ',' : ''}"${sec.model}":{"fields":${JSON.stringify(fieldNames(sec.model))},"rows":`, sec.rows, '}'));
+    parts.push('},"deleted":', deleted ?? '[]');
+    if (ahead) parts.push(`,"ahead":{"location":{"fields":${JSON.stringify(fieldNames('location'))},"rows":`, ahead, '}}');
+    parts.push('}');
+    const bytes = parts.map((x) => (typeof x === 'string' ? utf8.encode(x) : x));
+    const json = new Uint8Array(bytes.reduce((n, b) => n + b.byteLength, 0));
+    let o = 0;
+    for (const b of bytes) {
+      json.set(b, o);
+      o += b.byteLength;
+    }
+    return { json, to };
+  } catch (e) {
+    // a value JSON cannot hold (a blob): the object path encodes it as it always did
+    if (/JSON cannot hold BLOB/i.test(e instanceof Error ? e.message : String(e))) return null;
+    throw e;
+  }
 }
 
 /** A held change as stored by the apply store (its JSON); the reader validates it again. */

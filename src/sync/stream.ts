@@ -101,6 +101,10 @@ export interface Stream {
   readonly stats: StreamStats;
   /** a pull is being served or a page applied right now (work in progress, not waiting) */
   busy(): boolean;
+  /** a peer pulled from this device within STALL_MS: a backfill being served, between pulls
+   *  (anti-entropy waits: the puller is busy and compares no digest, and a digest is a pass
+   *  over every row in the worker the pulls wait for) */
+  serving(): boolean;
   setPaused(paused: boolean): void;
   destroy(): void;
 }
@@ -165,6 +169,7 @@ export function createStream(deps: StreamDeps): Stream {
   const forgotten = new Set<string>();
   const inflight = new Map<string, Inflight>();
   const serving = new Set<string>(); // peers whose pull is being answered
+  let servedAt = -Infinity; // when the last pull was answered
   let applying = 0;
   let paused = false;
   let destroyed = false;
@@ -338,6 +343,7 @@ export function createStream(deps: StreamDeps): Stream {
       });
     } finally {
       serving.delete(from);
+      servedAt = deps.now();
     }
   }
 
@@ -452,6 +458,7 @@ export function createStream(deps: StreamDeps): Stream {
     },
     stats,
     busy: () => serving.size > 0 || applying > 0,
+    serving: () => serving.size > 0 || deps.now() - servedAt < STALL_MS,
     setPaused(p) {
       paused = p;
       net.setPaused(p);

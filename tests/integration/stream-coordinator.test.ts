@@ -119,6 +119,25 @@ describe('stream coordinator', () => {
     for (const n of nodes) n.stream.destroy();
   });
 
+  it('a device serving a backfill says so between pulls, until the pulls have been quiet for a while (anti-entropy waits)', async () => {
+    const hub = createMemoryHub(createPrng('serving'));
+    const nodes: Node[] = [];
+    const a = await node(A, hub, nodes);
+    await library(a, 60);
+    expect(a.stream.serving()).toBe(false); // live pushes to no one are not serving
+    const b = await node(B, hub, nodes);
+    await pump(hub, nodes);
+    expect(await entries(b)).toBe(61);
+    expect(a.stream.busy()).toBe(false); // nothing in progress right now …
+    expect(a.stream.serving()).toBe(true); // … but a backfill was served a moment ago
+    expect(b.stream.serving()).toBe(false); // the puller served nothing
+    now += 9_000;
+    expect(a.stream.serving()).toBe(true);
+    now += 2_000;
+    expect(a.stream.serving()).toBe(false);
+    for (const n of nodes) n.stream.destroy();
+  });
+
   it('a backfill whose peer goes away resumes where it stopped, from another peer', async () => {
     const hub = createMemoryHub(createPrng('resume'));
     const nodes: Node[] = [];

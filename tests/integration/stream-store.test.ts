@@ -5,13 +5,15 @@
 import { IDBFactory } from 'fake-indexeddb';
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Change, OwnedChange } from '../../src/core/change.ts';
-import { encodePage, type SeqChange } from '../../src/core/stream.ts';
+import type { Change, Fields, OwnedChange } from '../../src/core/change.ts';
+import { encodePage, fieldNames, MAX_PAGE_ROWS, type SeqChange, type StreamModelName } from '../../src/core/stream.ts';
 import { createInProcessStorage, type StorageClient } from '../../src/storage/client.ts';
 import { createStorageEngine } from '../../src/storage/engine.ts';
 import type { ServedPages } from '../../src/storage/rpc.ts';
 import { FRAME_FORMAT, openJournal } from '../../src/storage/journal.ts';
-import { MAX_PAGE_INFLATED, unpackPage } from '../../src/storage/stream-store.ts';
+import { MIGRATIONS } from '../../src/storage/migrations.ts';
+import { openSqlite, type Sqlite } from '../../src/storage/sqlite.ts';
+import { MAX_PAGE_INFLATED, readPage, readPageJson, unpackPage } from '../../src/storage/stream-store.ts';
 import { entryData, fakeTime, locationData, testDevice, uuidFactory } from '../support/fixtures.ts';
 
 let SQL: SqlJsStatic;
@@ -146,6 +148,129 @@ describe('serving pages', () => {
     expect((await pagesOf(s, A, 18)).pages).toEqual([]);
     expect((await pagesOf(s, A, 40)).pages).toEqual([]);
     expect(await pagesOf(s, B, 0)).toEqual({ pages: [], held: 0 }); // an owner it holds nothing of
+  });
+});
+
+describe('pages built by SQLite (readPageJson)', () => {
+  /** A raw database holding A's rows as given (seq, stamp, values), B's rows mixed in. */
+  function store(): { d: Sqlite; put: (model: StreamModelName, uuid: string, seq: number, data: Fields, owner?: string) => void; tomb: (model: string, uuid: string, seq: number, owner?: string) => void } {
+    const d = openSqlite(SQL);
+    d.migrate(MIGRATIONS, 0);
+    const stamp = (seq: number, owner: string): string => `${(1_750_000_000_000 + seq).toString(16).padStart(12, '0')}-${(seq % 7).toString(16).padStart(6, '0')}-${owner}`;
+    return {
+      d,
+      put(model, uuid, seq, data, owner = A) {
+        const fields = fieldNames(model);
+        d.run(`INSERT OR REPLACE INTO ${model === 'entry' ? 'entries' : `${model}s`} (uuid, _owner, _hlc, _seq, ${fields.join(', ')}) VALUES (${['?', '?', '?', '?', ...fields.map(() => '?')].join(', ')})`,
+          [uuid, owner, stamp(seq, owner), seq, ...fields.map((f) => (typeof data[f] === 'boolean' ? Number(data[f]) : (data[f] ?? null)))]);
+      },
+      tomb(model, uuid, seq, owner = A) {
+        d.run('INSERT INTO tombstones (model, uuid, hlc, owner, seq) VALUES (?, ?, ?, ?, ?)', [model, uuid, stamp(seq, owner), owner, seq]);
+      },
+    };
+  }
+  const volume = { device_uuid: A, name: 'Disk', kind: 'sample', total_capacity: 2 ** 40, available_capacity: null };
+  /** What the object path makes of the same range (the page format every build reads). */
+  const viaObjects = (d: Sqlite, after: number, held: number, limit: number) => {
+    const p = readPage(d, A, after, held, limit);
+    return { page: encodePage(A, after, p.to, p.changes, p.ahead), to: p.to };
+  };
+  const viaSql = (d: Sqlite, after: number, held: number, limit: number) => {
+    const p = readPageJson(d, A, after, held, limit);
+    if (!p) throw new Error(`no page (${after}, ${held}]`);
+    return { page: JSON.parse(new TextDecoder().decode(p.json)) as unknown, to: p.to, text: new TextDecoder().decode(p.json) };
+  };
+
+  it('parse to what encodePage makes of readPage, key order and row order included, for every start and page size', () => {
+    const { d, put, tomb } = store();
+    const ids = uuidFactory('sql-pages');
+    const loc = ids();
+    const other = ids();
+    put('volume', ids(), 1, volume);
+    put('location', other, 2, locationData(A, 'Other'));
+    const entries = Array.from({ length: 12 }, () => ids());
+    entries.forEach((e, i) => put('entry', e, 3 + i, { ...entryData(i % 3 ? loc : other, `f${i} "quoted" \\ é ✓ \n.txt`), size: i === 4 ? 0.30000000000000004 : 10 ** i, taken_at: i === 5 ? -1 : null }));
+    tomb('entry', ids(), 15);
+    tomb('location', ids(), 16);
+    put('entry', ids(), 17, entryData(loc, 'later.txt'));
+    put('location', loc, 20, { ...locationData(A, 'Photos'), total_file_count: 13 }); // rewritten with its totals last (P6)
+    put('entry', ids(), 5, entryData(loc, 'not mine'), B);
+    tomb('entry', ids(), 6, B);
+    tomb('device', ids(), 18); // not a streamed model: never in a page
+    for (const held of [14, 17, 19, 20]) // 19: the watermark past the last row a page can hold
+    for (const limit of [1, 2, 3, 5, 8, MAX_PAGE_ROWS])
+      for (let after = 0; after < held; after++) {
+        const want = viaObjects(d, after, held, limit);
+        const got = viaSql(d, after, held, limit);
+        expect(got.to, `(${after}, ${held}] by ${limit}`).toBe(want.to);
+        expect(got.page, `(${after}, ${held}] by ${limit}`).toEqual(want.page);
+        expect(got.text).toBe(JSON.stringify(want.page)); // the same bytes, key order included
+      }
+    // a page of the whole history holds the location ahead of nothing (it is in range)
+    expect(viaSql(d, 0, 20, MAX_PAGE_ROWS).page).not.toHaveProperty('ahead');
+    expect(viaSql(d, 2, 10, MAX_PAGE_ROWS).page).toHaveProperty('ahead.location.rows.0.0', loc);
+  });
+
+  it('leaves a range with entries waiting for their location, or a value JSON cannot hold, to the object path', () => {
+    const { d, put } = store();
+    const ids = uuidFactory('sql-pages-fallback');
+    const loc = ids();
+    put('location', loc, 1, locationData(A, 'Photos'));
+    put('entry', ids(), 2, entryData(loc, 'a.txt'));
+    const waiting = ids();
+    d.run('INSERT INTO pending_owned (model, uuid, owner, location_uuid, seq, hlc, change) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ['entry', waiting, A, ids(), 3, '0000000000ff-000000-' + A, JSON.stringify({ kind: 'owned', model: 'entry', owner: A, uuid: waiting, seq: 3, hlc: '0000000000ff-000000-' + A, data: entryData(loc, 'w.txt') })]);
+    expect(readPageJson(d, A, 0, 3)).toBeNull();
+    expect(readPageJson(d, A, 0, 2)).not.toBeNull(); // the waiting row is past this range
+    d.run('UPDATE entries SET name = ? WHERE _seq = 2', [new Uint8Array([1, 2]) as unknown as string]);
+    expect(readPageJson(d, A, 0, 2)).toBeNull();
+  });
+});
+
+describe('the digest is computed once per database state', () => {
+  it('Sqlite.writes grows with every write, rolled back or not, and keeps growing after an export (which reopens the handle)', () => {
+    const d = openSqlite(SQL);
+    d.migrate(MIGRATIONS, 0);
+    const seen = [d.writes()];
+    const grew = (): void => {
+      const w = d.writes();
+      expect(w).toBeGreaterThan(seen.at(-1)!);
+      seen.push(w);
+    };
+    expect(d.writes()).toBe(seen[0]); // reading writes nothing
+    d.all('SELECT count(*) FROM entries');
+    expect(d.writes()).toBe(seen[0]);
+    d.run("INSERT INTO meta (key, value) VALUES ('a', '1')");
+    grew();
+    expect(() => d.transaction(() => {
+      d.run("INSERT INTO meta (key, value) VALUES ('b', '1')");
+      throw new Error('rolled back');
+    })).toThrow('rolled back');
+    grew();
+    d.exportBytes();
+    expect(d.writes()).toBe(seen.at(-1)); // an export (an image) changes no row
+    d.run("UPDATE meta SET value = '2' WHERE key = 'a'"); // one change: the reopened handle's count starts again
+    grew();
+    d.exec('CREATE TABLE t (x)');
+    grew();
+  });
+
+  it('a digest after a commit, a page applied or an image differs exactly when the rows do', async () => {
+    const { s, a, ids, loc } = await ownerWithHistory();
+    const first = await must(s.call('digest', {}));
+    expect(await must(s.call('digest', {}))).toEqual(first);
+    await must(s.call('commit', { changes: [a.owned('entry', ids(), entryData(loc, 'new.txt'))], hlc: null }));
+    const second = await must(s.call('digest', {}));
+    expect(second['entries']).not.toBe(first['entries']);
+    await must(s.call('snapshot', {}));
+    expect(await must(s.call('digest', {}))).toEqual(second); // an image changes no row
+    await must(s.call('commit', { changes: [a.owned('entry', ids(), entryData(loc, 'newer.txt'))], hlc: null }));
+    expect((await must(s.call('digest', {})))['entries']).not.toBe(second['entries']);
+    // a device holding the same rows (from pages) agrees
+    const b = await open(new IDBFactory(), B);
+    for (const p of (await pagesOf(s, A, 0)).pages) await must(b.call('applyPage', { bytes: p.bytes }));
+    const [da, db] = [await must(s.call('digest', {})), await must(b.call('digest', {}))];
+    expect(db['entries']).toBe(da['entries']);
   });
 });
 
