@@ -888,7 +888,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       if (!d.ok) return d;
       // Anti-entropy asks every few seconds, also while this device serves a backfill (its
       // database unchanged, the peer's pulls waiting behind a pass over every row: at 1M
-      // entries that pass took most of the sender's worker, docs/decisions/0017).
+      // entries that pass took most of the sender's worker, docs/decisions/0018).
       const writes = d.value.writes();
       if (digestMemo && digestMemo.db === d.value && digestMemo.writes === writes) return ok({ ...digestMemo.value });
       const out: Record<string, string> = {};

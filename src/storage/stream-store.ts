@@ -119,7 +119,7 @@ const rowJson = (model: StreamModelName): string => `json_array(uuid, _seq, subs
 /**
  * The page of readPage, already as encodePage's JSON (UTF-8 bytes), built by SQLite: each
  * section is one `json_group_array` read as a blob, so no row becomes a JavaScript object or
- * string on the way (serving is the sender's whole job during a backfill, docs/decisions/0017).
+ * string on the way (serving is the sender's whole job during a backfill, docs/decisions/0018).
  * The bytes parse to what `encodePage(readPage(…))` gives, key order included; a page with
  * rows waiting for their location (`pending_owned`, stored as change JSON), or one SQLite
  * cannot render as JSON, returns null and is built from objects by readPage.
