@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// Where tag/album acts spend their time as the shared log grows (diagnosis, not a bench
-// figure): one tab with a sample library of N files (default 1,000) runs rounds of 600 acts
-// as the bench's `big` group does (scripts/bench-sync.mjs `acts`: 25 at a time, a third each
-// createTag, updateTag rename, addToAlbum, then `durable()`), printing ms per round. The V8
-// sampling profiler runs in the page's main thread and its storage worker during the last
-// round; the top functions by self time per thread are printed and the .cpuprofile files
-// written to .bench/.
-//   node scripts/profile-acts.mjs [N] [--rounds R] [--no-profile]
+// Where tag/album acts spend their time as the library's tags and shared log grow (diagnosis,
+// not a bench figure; decision 0017): one tab with a sample library of N files (default 1,000)
+// runs rounds of 600 acts as the bench's `big` group does (scripts/bench-sync.mjs `acts`: 25 at
+// a time, a third each createTag, updateTag rename, addToAlbum, then `durable()`), printing ms
+// per round and the page's storage calls by kind. The V8 sampling profiler runs in the page's
+// main thread and its storage worker during the last round; the top functions by self time
+// per thread are printed and the .cpuprofile files written to .bench/.
+//   scripts/netns.sh node scripts/profile-acts.mjs [N] [--rounds R] [--no-profile] [--trace]
 // Serves dist-test/ (run `npm run build:test` first), or PROFILE_DIST (readable names:
 // `npx vite build --mode test --minify false --outDir /tmp/prof`, then PROFILE_DIST=/tmp/prof).
 import { spawn } from 'node:child_process';
