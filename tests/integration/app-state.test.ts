@@ -3,7 +3,7 @@
 // through an AppState, as the components drive it. Runes run here compiled by the Svelte
 // plugin; no DOM is needed because the state modules hold no DOM.
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MODELS, MODEL_NAMES } from '../../src/core/models.ts';
 import { AppState } from '../../src/ui/state/app.svelte.ts';
 import { compareDigests, describeUnrepaired, latencySummary, parseDigest, SyncInspectorState, type SyncReport } from '../../src/ui/state/inspector.svelte.ts';
@@ -104,6 +104,50 @@ describe('AppState', () => {
     expect(b.meta?.tags.map((t) => t.uuid)).toEqual([keep.uuid]); // B's selected file kept a (the kept) tag
     expect(await a.mergeTags(keep.uuid, [keep.uuid])).toBe(false);
     expect(a.error).toMatch(/itself/);
+  });
+
+  it('a burst of tag acts reads the tag list fewer times than it commits (paced by its cost); unchanged tags stay the objects shown', async () => {
+    const w = new World(SQL, createPrng('app-burst'), { drop: 0, duplicate: 0, reorder: 0 });
+    world = w;
+    const d = await w.addDevice(A, 0);
+    const a = appFor(d);
+    await a.deps.intents.ensureDevice('Alpha');
+    await a.start();
+    // As in a browser: one storage worker answers the calls in order, and reading the whole
+    // tag list — what grows with the library — takes 20 ms there, longer than a commit.
+    const storage = d.live!.storage;
+    const original = storage.call.bind(storage) as (m: string, p: unknown) => Promise<unknown>;
+    const isTagList = (m: string, p: unknown) => m === 'query' && /FROM tags g WHERE/.test((p as { sql: string }).sql);
+    let worker: Promise<unknown> = Promise.resolve();
+    const call = vi.spyOn(storage, 'call').mockImplementation(((m: string, p: unknown) => {
+      const run = worker.then(async () => {
+        if (isTagList(m, p)) await new Promise((r) => setTimeout(r, 20));
+        return original(m, p);
+      });
+      worker = run.catch(() => undefined);
+      return run;
+    }) as typeof storage.call);
+    const tagLists = () => call.mock.calls.filter(([m, p]) => isTagList(m, p)).length;
+    // as the page does: every commit tells the state which tables changed (main.ts `committed`)
+    const N = 60;
+    const made = await Promise.all(Array.from({ length: N }, async (_, i) => {
+      const ok = await a.createTag(`t${String(i).padStart(2, '0')}`, '', null);
+      void a.tablesChanged(['tags']);
+      return ok;
+    }));
+    await a.tablesChanged([]);
+    expect(made.every(Boolean)).toBe(true);
+    expect(a.tags.map((t) => t.name)).toEqual(Array.from({ length: N }, (_, i) => `t${String(i).padStart(2, '0')}`));
+    expect(tagLists()).toBeLessThan(N / 2);
+
+    const before = a.tags;
+    expect(await a.renameTag(before[7]!.uuid, 't07 renamed')).toBe(true);
+    await a.tablesChanged(['tags']);
+    expect(a.tags.find((t) => t.uuid === before[7]!.uuid)?.name).toBe('t07 renamed');
+    expect(a.tags.filter((t) => before.includes(t))).toHaveLength(N - 1);
+    const after = a.tags;
+    await a.tablesChanged(['tags']); // nothing changed: the same list
+    expect(a.tags).toBe(after);
   });
 
   it('sorts, pages and searches the file list', async () => {

@@ -10,6 +10,7 @@ import type { Intents, Progress } from '../../sync/intents.ts';
 import type { PeerInfo, Transport } from '../../transport/webrtc.ts';
 import type { BootReport, StorageHealth } from '../../storage/rpc.ts';
 import * as Q from '../queries.ts';
+import { keepUnchanged } from '../rows.ts';
 import { createPendingDeletes, type DeleteKind, type PendingDelete, type PendingDeletes } from '../pending-deletes.ts';
 import { applyTheme, savedTheme, type ThemeChoice } from '../theme.ts';
 import { IndexingState, type FolderDeps } from './indexing.svelte.ts';
@@ -127,8 +128,9 @@ export class AppState {
   bulkMessage = $state<string | null>(null);
   /** the filters (Kind, Size, Date, Device, Tag), applied together to whatever the list shows */
   filters = $state.raw<Q.Filters>(Q.NO_FILTERS);
-  tags = $state<Q.TagRow[]>([]);
-  albums = $state<Q.AlbumRow[]>([]);
+  /** read whole after a commit, unchanged rows kept (`keepUnchanged`): raw, never changed in place */
+  tags = $state.raw<readonly Q.TagRow[]>([]);
+  albums = $state.raw<readonly Q.AlbumRow[]>([]);
   /** a tag, album or the favourites shown instead of a folder */
   collection = $state<Collection | null>(null);
   sort = $state<Q.SortKey>('name');
@@ -279,8 +281,9 @@ export class AppState {
 
   /**
    * Tables whose rows changed (a commit here): what reads them is read again. Changes that
-   * arrive while a refresh runs are gathered into the next one — a backfill commits a page
-   * every few milliseconds, and refreshing the views once per page kept the main thread busy.
+   * arrive while a refresh runs, or in the pause after it, are gathered into the next one — a
+   * backfill commits a page every few milliseconds, and refreshing the views once per page kept
+   * the main thread busy. The first refresh of a burst starts at once.
    */
   tablesChanged(tables: readonly string[]): Promise<void> {
     for (const t of tables) this.#changed.add(t);
@@ -289,7 +292,14 @@ export class AppState {
         while (this.#changed.size) {
           const next = [...this.#changed];
           this.#changed.clear();
+          const t0 = performance.now();
           await this.#refreshFor(next);
+          // Paced by its own cost: what arrives next gathers for as long as this refresh took.
+          // A refresh reads whole lists (every tag), and a burst of acts commits one at a time
+          // through the same worker as the refresh's reads: each refresh ended before the next
+          // commit landed, so every commit got a refresh of its own and each act cost time in
+          // proportion to the library's tags (decision 0017).
+          await new Promise((r) => setTimeout(r, performance.now() - t0));
         }
       } finally {
         this.#refreshing = null;
@@ -376,7 +386,7 @@ export class AppState {
   }
 
   async refreshTags(): Promise<void> {
-    this.tags = await Q.tags(this.deps.query);
+    this.tags = keepUnchanged(this.tags, await Q.tags(this.deps.query), (t) => t.uuid);
     const t = this.filters.tag;
     if (t && !this.tags.some((x) => x.uuid === t)) await this.setFilters({ tag: null }); // the tag was deleted
     if (this.collection?.kind === 'tag' && !this.tags.some((t) => t.uuid === (this.collection as { uuid: string }).uuid)) {
@@ -386,7 +396,7 @@ export class AppState {
   }
 
   async refreshAlbums(): Promise<void> {
-    this.albums = await Q.albums(this.deps.query);
+    this.albums = keepUnchanged(this.albums, await Q.albums(this.deps.query), (a) => a.uuid);
     if (this.collection?.kind === 'album' && !this.albums.some((a) => a.uuid === (this.collection as { uuid: string }).uuid)) {
       this.collection = null;
       await this.refreshFiles();
