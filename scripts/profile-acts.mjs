@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Where tag/album acts spend their time as the library's tags and shared log grow (diagnosis,
-// not a bench figure; decision 0017): one tab with a sample library of N files (default 1,000)
+// not a bench figure; decision 0019): one tab with a sample library of N files (default 1,000)
 // runs rounds of 600 acts as the bench's `big` group does (scripts/bench-sync.mjs `acts`: 25 at
 // a time, a third each createTag, updateTag rename, addToAlbum, then `durable()`), printing ms
 // per round and the page's storage calls by kind. The V8 sampling profiler runs in the page's

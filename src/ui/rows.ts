@@ -4,7 +4,7 @@
  * commit that touches them, and a keyed `{#each}` over a `$state.raw` list re-renders a row only
  * when its object is a different one: with fresh objects every commit re-rendered every row
  * (thousands of tags, in the sidebar and in the filter's choices), so each tag act cost time in
- * proportion to the number of tags (decision 0017). Rows are flat records of primitives.
+ * proportion to the number of tags (decision 0019). Rows are flat records of primitives.
  */
 export function keepUnchanged<T extends object>(prev: readonly T[], next: readonly T[], key: (row: T) => string): readonly T[] {
   if (!prev.length) return next;

@@ -298,7 +298,7 @@ export class AppState {
           // A refresh reads whole lists (every tag), and a burst of acts commits one at a time
           // through the same worker as the refresh's reads: each refresh ended before the next
           // commit landed, so every commit got a refresh of its own and each act cost time in
-          // proportion to the library's tags (decision 0017).
+          // proportion to the library's tags (decision 0019).
           await new Promise((r) => setTimeout(r, performance.now() - t0));
         }
       } finally {
