@@ -186,7 +186,9 @@ test('Delete in an album or a tag view removes the selection in one act, with Un
     await expect(files(a).getByRole('listitem')).toHaveCount(2);
     await expect(undo(a)).toHaveCount(0, { timeout: 10_000 });
     await expect.poll(() => active(view.table)).toBe(2);
-    expect(await a.evaluate(async () => (await window.tabdrive.stats()).applied) - before).toBe(2);
+    // the rows are queryable in the worker before the commit's reply reaches the engine's
+    // counters (storage answers after the durable write): wait for that reply, then exactly 2
+    await expect.poll(async () => (await a.evaluate(async () => (await window.tabdrive.stats()).applied)) - before).toBe(2);
     await expect(files(a).getByRole('listitem')).toHaveCount(2);
     for (const n of ['p1.txt', 'p4.txt']) await expect(fileButton(a, n)).toBeVisible();
   }
