@@ -374,6 +374,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     compactTimer = null;
     sinceCompaction = 0;
     keptAfterCompaction = kept;
+    checkLayout(); // the timer just cancelled may have been C9's
   }
 
   /** Superseded entries (C1–C6) and forgotten devices' keys (C7), journaled as ONE local update. */
