@@ -184,6 +184,8 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   let sinceCompaction = 0; // shared changes committed since the last compaction (E6)
   let keptAfterCompaction = 0;
   let compactTimer: (() => void) | null = null;
+  let restoreTimer: (() => void) | null = null;
+  const vanishedSince: (readonly [string, unknown])[] = []; // E7, waiting for restoreTimer
   // a forgotten device writes no ack: compaction drops a forgotten device's ack (C7), and it
   // would only write it back
   let selfForgotten = false;
@@ -293,9 +295,21 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     });
   }
 
-  /** E7: writes back what left the log unsuperseded, once the remote batch is committed. */
+  /**
+   * E7: writes back what left the log unsuperseded, once the remote batch is committed. On
+   * the timer (0 ms), like the ack: a document write that follows a remote transaction at
+   * once would reach the network at a point set by how fast storage answered, and a
+   * simulator seed would no longer replay exactly.
+   */
   function restore(vanished: readonly (readonly [string, unknown])[]): void {
-    void serial(async () => {
+    for (const v of vanished) vanishedSince.push(v);
+    restoreTimer ??= schedule(() => {
+      restoreTimer = null;
+      void writeBack(vanishedSince.splice(0));
+    }, 0);
+  }
+  function writeBack(vanished: readonly (readonly [string, unknown])[]): Promise<void> {
+    return serial(async () => {
       const lost = entriesToRestore(doc, vanished).filter(([k]) => !hasEntry(doc, k));
       if (!lost.length) return;
       captured = [];
@@ -507,6 +521,8 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       ackTimer = null;
       compactTimer?.();
       compactTimer = null;
+      restoreTimer?.();
+      restoreTimer = null;
       doc.off('update', onUpdate);
       doc.off('afterTransaction', onAfterTransaction);
     },

@@ -103,7 +103,8 @@ const logValues = (doc: Y.Doc): unknown[] => {
 const sharedNames = (doc: Y.Doc): string[] =>
   logValues(doc).flatMap((v) => {
     // a segment's entry: '["tag","<uuid>","insert",<mask>,…values]' — its string values
-    if (typeof v === 'string') return (JSON.parse(v) as unknown[]).slice(4).filter((x): x is string => typeof x === 'string');
+    // (an ack there is a bare HLC string: not an entry)
+    if (typeof v === 'string') return v.startsWith('[') ? (JSON.parse(v) as unknown[]).slice(4).filter((x): x is string => typeof x === 'string') : [];
     const f = (v as { fields?: { display_name?: unknown } }).fields;
     return typeof f?.display_name === 'string' ? [f.display_name] : [];
   });
