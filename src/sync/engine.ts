@@ -35,7 +35,8 @@
  *     whoever has or has not seen it (C3, C4).
  *  E7 An entry that left the document's shared log without being superseded (doc.ts D6: a
  *     concurrent compaction replaced the segment it was in) is written back by this device,
- *     as a local write of the document only (it is materialized already), on the serial chain.
+ *     as a local write of the document only (it is materialized already): on the timer
+ *     (0 ms), then on the serial chain.
  */
 import * as Y from 'yjs';
 import type { Change, Hlc } from '../core/change.ts';
