@@ -46,7 +46,7 @@ import type { StorageClient } from '../storage/client.ts';
 import type { CommitResult, StorageError } from '../storage/rpc.ts';
 import { canSegment, compactDoc, entriesToRestore, forgottenInDoc, pruneForgotten } from './compaction.ts';
 import {
-  batchChanges, BOOT_ORIGIN, createExtractor, currentSegment, entryObject, forEachEntry, hasEntry, LAYOUT_KEY, LOCAL_ORIGIN, LOG_LAYOUT, logTarget, MAX_BATCH_UPDATE_BYTES, metaMap, readAck, sharedMap,
+  allAcks, batchChanges, BOOT_ORIGIN, createExtractor, currentSegment, entryObject, forEachEntry, hasEntry, LAYOUT_KEY, LOCAL_ORIGIN, LOG_LAYOUT, logTarget, MAX_BATCH_UPDATE_BYTES, metaMap, readAck, sharedMap,
   writeAck, writeChanges, type DocRejection,
 } from './doc.ts';
 
@@ -209,6 +209,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     if (r.ok && r.value.tables.includes('forgotten_devices')) {
       forgotten = forgottenInDoc(doc);
       selfForgotten = forgotten.has(device);
+      checkLayout();
     }
     if (!r.ok) {
       // The document holds the update but the database does not: visible, never silent.
@@ -373,9 +374,15 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     }, autoCompactDelayMs);
   }
 
-  /** C9: a segment while a device that cannot read it is known: compact (back) soon. */
+  /**
+   * C9: a segment while a device that cannot read it is known: compact (back) soon. C7 too:
+   * an ack of a device this one knows is forgotten — a compaction elsewhere that had not yet
+   * heard of the forget carried it into its new segment — is dropped by a compaction soon.
+   */
   function checkLayout(): void {
-    if (compactTimer || !currentSegment(doc) || segmentsOk()) return;
+    if (compactTimer) return;
+    const leftover = forgotten.size > 0 && [...allAcks(doc).keys()].some((d) => forgotten.has(d));
+    if (!leftover && (!currentSegment(doc) || segmentsOk())) return;
     compactTimer = schedule(() => {
       compactTimer = null;
       void compact(true);
