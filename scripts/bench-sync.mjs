@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
+import { actRound } from './lib/acts.mjs';
 import { findChromium } from './lib/chromium.mjs';
 import { assertNoPageErrors, watchContext } from './lib/page-errors.mjs';
 
@@ -569,27 +570,7 @@ async function bigLibrary(results) {
     let failed = setup.album ? 0 : 1;
     while (done < k && Date.now() < until) {
       const m = Math.min(ACT_ROUND, k - done);
-      failed += await page.evaluate(async ([from, m, { entries, album }]) => {
-        const tdb = window.tabdrive;
-        let bad = 0;
-        const tags = [];
-        const run = async (fn, n) => {
-          for (let i = 0; i < n; i += 25) {
-            const rs = await Promise.all(Array.from({ length: Math.min(25, n - i) }, (_, j) => fn(from + i + j)));
-            bad += rs.filter((r) => !r.ok).length;
-          }
-        };
-        const third = Math.floor(m / 3);
-        await run(async (i) => {
-          const r = await tdb.actions.createTag({ name: `act-${i}` });
-          if (r.ok) tags.push(r.value.uuid);
-          return r;
-        }, m - 2 * third);
-        await run((i) => tdb.actions.updateTag(tags[i % tags.length], { name: `act-${i}-renamed` }), third);
-        await run((i) => (entries.length && album ? tdb.actions.addToAlbum(album, entries[i % entries.length]) : Promise.resolve({ ok: false })), third);
-        await tdb.durable();
-        return bad;
-      }, [done, m, setup]);
+      failed += await page.evaluate(actRound, [done, m, setup]);
       done += m;
       log(`acts: ${done} of ${k} (${f(Date.now() - t0)} ms, document ${await docSize(page)} B)`);
     }

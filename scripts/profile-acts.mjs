@@ -9,13 +9,11 @@
 //   scripts/netns.sh node scripts/profile-acts.mjs [N] [--rounds R] [--no-profile] [--trace]
 // Serves dist-test/ (run `npm run build:test` first), or PROFILE_DIST (readable names:
 // `npx vite build --mode test --minify false --outDir /tmp/prof`, then PROFILE_DIST=/tmp/prof).
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
+import { actRound } from './lib/acts.mjs';
 import { attachProfiler } from './lib/cdp-profiler.mjs';
-import { findChromium } from './lib/chromium.mjs';
+import { openProfiledApp } from './lib/profile-app.mjs';
 import { assertNoPageErrors, watchContext } from './lib/page-errors.mjs';
 
 const root = resolve(import.meta.dirname, '..');
@@ -29,18 +27,8 @@ const TRACE = args.includes('--trace');
 const ROUND = 600;
 const port = Number(process.env.BENCH_PROFILE_PORT ?? 4198);
 const base = `http://127.0.0.1:${port}`;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const dist = process.env.PROFILE_DIST ? ['--outDir', process.env.PROFILE_DIST] : [];
-const server = spawn('npx', ['vite', 'preview', '--mode', 'test', ...dist, '--host', '127.0.0.1', '--port', String(port), '--strictPort'], { cwd: root, stdio: 'ignore', detached: true });
-process.on('exit', () => { try { process.kill(-server.pid, 'SIGTERM'); } catch { /* gone */ } });
-for (let i = 0; i < 150 && !(await fetch(base).then((r) => r.ok, () => false)); i++) await sleep(200);
-
-const dir = mkdtempSync(join(tmpdir(), 'tabdrive-profile-acts-'));
-const ctx = await chromium.launchPersistentContext(dir, {
-  executablePath: findChromium(), headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--remote-debugging-port=0'],
-});
+const { dir, ctx } = await openProfiledApp(port, 'tabdrive-profile-acts-');
 const errors = watchContext(ctx);
 const profiler = PROFILE ? await attachProfiler(dir) : null;
 
@@ -102,27 +90,7 @@ for (let r = 0; r < ROUNDS; r++) {
   if (profiler && r === ROUNDS - 1) await profiler.start();
   if (TRACE && r === ROUNDS - 1) await startTrace();
   const t0 = Date.now();
-  const bad = await page.evaluate(async ([from, m, { entries, album }]) => {
-    const tdb = window.tabdrive;
-    let bad = 0;
-    const tags = [];
-    const run = async (fn, n) => {
-      for (let i = 0; i < n; i += 25) {
-        const rs = await Promise.all(Array.from({ length: Math.min(25, n - i) }, (_, j) => fn(from + i + j)));
-        bad += rs.filter((r) => !r.ok).length;
-      }
-    };
-    const third = Math.floor(m / 3);
-    await run(async (i) => {
-      const r = await tdb.actions.createTag({ name: `act-${i}` });
-      if (r.ok) tags.push(r.value.uuid);
-      return r;
-    }, m - 2 * third);
-    await run((i) => tdb.actions.updateTag(tags[i % tags.length], { name: `act-${i}-renamed` }), third);
-    await run((i) => tdb.actions.addToAlbum(album, entries[i % entries.length]), third);
-    await tdb.durable();
-    return bad;
-  }, [r * ROUND, ROUND, setup]);
+  const bad = await page.evaluate(actRound, [r * ROUND, ROUND, setup]);
   const ms = Date.now() - t0;
   times.push(ms);
   const calls = await page.evaluate(() => {

@@ -7,13 +7,10 @@
 // Readable names: `npx vite build --mode test --minify false --outDir /tmp/prof` and
 // PROFILE_DIST=/tmp/prof. Pages and workers are named in the order they attach: the first
 // storage worker is tab A's (the sender), the second the new tab's (the receiver).
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
 import { attachProfiler } from './lib/cdp-profiler.mjs';
-import { findChromium } from './lib/chromium.mjs';
+import { openProfiledApp } from './lib/profile-app.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const N = Number(process.argv[2] ?? 100_000);
@@ -21,16 +18,7 @@ const port = Number(process.env.BENCH_PROFILE_PORT ?? 4197);
 const base = `http://127.0.0.1:${port}`;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const dist = process.env.PROFILE_DIST ? ['--outDir', process.env.PROFILE_DIST] : [];
-const server = spawn('npx', ['vite', 'preview', '--mode', 'test', ...dist, '--host', '127.0.0.1', '--port', String(port), '--strictPort'], { cwd: root, stdio: 'ignore', detached: true });
-process.on('exit', () => { try { process.kill(-server.pid, 'SIGTERM'); } catch { /* gone */ } });
-for (let i = 0; i < 150 && !(await fetch(base).then((r) => r.ok, () => false)); i++) await sleep(200);
-
-const dir = mkdtempSync(join(tmpdir(), 'tabdrive-profile-'));
-const ctx = await chromium.launchPersistentContext(dir, {
-  executablePath: findChromium(), headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--remote-debugging-port=0'],
-});
+const { dir, ctx } = await openProfiledApp(port, 'tabdrive-profile-');
 const profiler = await attachProfiler(dir);
 
 const open = async (url) => {

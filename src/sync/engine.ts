@@ -299,9 +299,8 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
 
   /**
    * E7: writes back what left the log unsuperseded, once the remote batch is committed. On
-   * the timer (0 ms), like the ack: a document write that follows a remote transaction at
-   * once would reach the network at a point set by how fast storage answered, and a
-   * simulator seed would no longer replay exactly.
+   * the timer (0 ms), like the ack, so the write leaves at a point the timer sets, not at
+   * whatever moment storage answers (the simulator's timers keep a seed's run reproducible).
    */
   function restore(vanished: readonly (readonly [string, unknown])[]): void {
     for (const v of vanished) vanishedSince.push(v);

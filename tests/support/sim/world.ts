@@ -254,8 +254,8 @@ export class World {
   constructor(readonly SQL: SqlJsStatic, readonly prng: Prng, faults: NetFaults) {
     const docs = createMemoryNetwork(prng, faults);
     // the stream's faults from a stream of their own: how many stream messages a run sends
-    // depends on how soon storage answers, and drawing them from `prng` shifted every later
-    // document fault (a seed replayed differently once restores added commits, engine E7)
+    // depends on how soon storage answers, and drawing them from `prng` would shift every
+    // later document fault with it
     this.hub = createMemoryHub(createPrng(`hub:${prng.int(1, 0x7fffffff)}`), faults);
     const hub = this.hub;
     this.net = {
