@@ -45,11 +45,11 @@ import { decodeStateVector, decodeUpdate, encodeStateVectorFromUpdate, mergeUpda
 import { applyChanges, type Rejection } from '../core/apply.ts';
 import type { Change, Hlc } from '../core/change.ts';
 import { createDigest } from '../core/digest.ts';
-import { MODEL_NAMES, MODELS, syncedColumns } from '../core/models.ts';
+import { isSharedModel, MODEL_NAMES, MODELS, syncedColumns } from '../core/models.ts';
 import { err, ok, type Result } from '../core/result.ts';
 import { chunkId, docChecksum, FRAME_FORMAT, openJournal, sha256Hex, toStorageError, type DamagedFrame, type Frame, type ImageRecord, type Journal } from './journal.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
-import type { BootReport, CommitResult, Holdings, PageResult, Params, QueryRow, ServedPages, StorageError, StorageHealth } from './rpc.ts';
+import { MAX_DELETED_REPORTED, type BootReport, type CommitResult, type Holdings, type PageResult, type Params, type QueryRow, type ServedPages, type StorageError, type StorageHealth } from './rpc.ts';
 import { createSqliteApplyStore } from './sqlite-apply-store.ts';
 import { openSqlite, type Sqlite } from './sqlite.ts';
 import { isStreamModel, MAX_PAGE_ROWS, STREAM_LAYOUT as LAYOUT, type Marks, type SeqChange } from '../core/stream.ts';
@@ -173,6 +173,16 @@ export function imageDocState(base: Uint8Array | null, after: readonly Uint8Arra
 
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 const MEMORY_ONLY_SUFFIX = 'changes are kept in memory only and will be lost when this tab closes.';
+
+/** Shared records changes were refused for because they are deleted here (CommitResult.deleted). */
+function deletedRecords(rejected: readonly Rejection[]): { deleted?: { model: string; uuid: string }[] } {
+  const seen = new Map<string, { model: string; uuid: string }>();
+  for (const r of rejected) {
+    if (r.type !== 'tombstoned' || !isSharedModel(r.model) || seen.size >= MAX_DELETED_REPORTED) continue;
+    seen.set(`${r.model}:${r.uuid}`, { model: r.model, uuid: r.uuid });
+  }
+  return seen.size ? { deleted: [...seen.values()] } : {};
+}
 
 export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   const debounceMs = deps.imageDebounceMs ?? 1500;
@@ -456,6 +466,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
               rejected: report.rejected.length,
               tables: report.tables,
               rejections: report.rejected.slice(-5).map((r: Rejection) => ({ type: r.type, model: r.model, uuid: r.uuid, detail: r.detail })),
+              ...deletedRecords(report.rejected),
               ...(page ? { stream: { owner: page.owner, watermark: page.to, gap: false } } : {}),
             }));
             if (page?.bytes && !page.repair) framePages.push(page.bytes);

@@ -82,6 +82,9 @@ export interface BootReport {
   readonly upgraded: boolean;
 }
 
+/** The most refused-for-a-tombstone records one commit reports (CommitResult.deleted). */
+export const MAX_DELETED_REPORTED = 1000;
+
 export interface CommitResult {
   readonly seq: number;
   /** false when the write lives only in memory (see StorageHealth.mode). */
@@ -92,6 +95,10 @@ export interface CommitResult {
   readonly tables: readonly string[];
   /** the last few rejections, explained */
   readonly rejections: readonly { type: string; model: string; uuid: string; detail: string }[];
+  /** shared records a change was refused for because this device holds their tombstone
+   *  (core/apply I4), each once, at most MAX_DELETED_REPORTED: the engine writes their delete
+   *  again when the document no longer holds it (sync/engine.ts E8) */
+  readonly deleted?: readonly { readonly model: string; readonly uuid: string }[];
   /** the watermark vector after this commit (core/stream.ts P2) */
   readonly marks?: Readonly<Record<string, number>>;
   /** a local commit of this device's streamed rows: the pages to push to peers (P1), in order

@@ -45,27 +45,105 @@ import { supersededEntries, type LogEntry } from '../core/compaction.ts';
 import { validateChange } from '../core/validate.ts';
 import type { SharedChange } from '../core/change.ts';
 import {
-  acksMap, allAcks, currentSegment, encodeEntry, entryObject, forEachEntry, hasEntry, isAckKey, LAYOUT_KEY, LOG_LAYOUT, logRoot, metaMap, ownedMapName, readSharedLog,
-  readSharedModel, segmentAckKey, sharedMap,
+  acksMap, allAcks, currentSegment, encodeEntry, encodeNote, entryObject, forEachEntry, hasEntry, isAckKey, itemId, LAYOUT_KEY, LOG_LAYOUT, logRoot, metaMap, ownedMapName, parseAck,
+  prunedBy, readSharedLog, readSharedModel, segmentAckKey, segmentNote, SEGMENT_LAYOUT, sharedMap, type SegmentNote, type Vanished,
 } from './doc.ts';
+import { isUuid } from '../core/uuid.ts';
 
 export interface CompactionPlan {
-  /** shared-log keys (HLCs) to drop, sorted */
+  /** shared-log keys (HLCs) to drop, sorted (the pruned tombstones included) */
   readonly drop: readonly string[];
+  /** tombstones among `drop` (C10) */
+  readonly pruned: readonly string[];
   /** valid entries considered */
   readonly entries: number;
   /** entries left alone because they do not validate */
   readonly invalid: number;
 }
 
-/** What compaction would drop from this document right now (C1, C2). */
-export function planCompaction(doc: Y.Doc): CompactionPlan {
+/** What compaction would drop from this document right now (C1, C2; C10 if `gate` allows). */
+export function planCompaction(doc: Y.Doc, gate?: PruneGate): CompactionPlan {
   const log = readSharedLog(doc);
   const raw = new Map<string, unknown>();
   forEachEntry(doc, (v, k) => raw.set(k, v));
   const entries: LogEntry[] = [];
   for (const c of log.changes) if (c.kind === 'shared') entries.push(asLogEntry(c, raw.get(c.hlc)));
-  return { drop: supersededEntries(entries), entries: entries.length, invalid: log.rejections.length };
+  const drop = supersededEntries(entries);
+  const pruned: string[] = [];
+  const note = gate?.ok ? segmentNote(doc) : null;
+  const seg = currentSegment(doc);
+  if (note && seg && gate?.segment === note.id && note.creator !== null) {
+    // C10: tombstones every device within the horizon had in view: items of the segment's
+    // creator below the lowest state its acks name (its first content, and what it wrote since)
+    const dropped = new Set(drop);
+    for (const e of entries) {
+      if (e.op !== 'delete' || dropped.has(e.hlc)) continue;
+      const id = itemId(seg, e.hlc);
+      if (id && id.client === note.creator && id.clock < gate.state) pruned.push(e.hlc);
+    }
+  }
+  return { drop: pruned.length ? [...drop, ...pruned].sort() : drop, pruned, entries: entries.length, invalid: log.rejections.length };
+}
+
+/**
+ * C10: whether the current segment's tombstones may be pruned, and who holds it back. Every
+ * device the document knows (a `schema:` or an ack, not forgotten) must read layout 3 — an
+ * earlier build would write back what a pruning dropped — and each one seen within the
+ * horizon must have acked this very segment: it materialized all the segment held when it
+ * arrived, so every tombstone at or below the floor (the segment's first content). A device
+ * whose last ack is older than the horizon, or that never acked, does not hold pruning back:
+ * it is *pruned past*, and learns the deletes it missed from the segment (D7, `entriesToRestore`).
+ */
+export interface PruneGate {
+  readonly ok: boolean;
+  /** the segment the gate was read for */
+  readonly segment: string | null;
+  /** the lowest state of the segment's creator the acks name: its items below are seen by all */
+  readonly state: number;
+  /** devices within the horizon that have not acked this segment yet, or read an earlier layout */
+  readonly waiting: readonly string[];
+  /** devices left out: last ack older than the horizon, or none in a segment */
+  readonly past: readonly string[];
+}
+
+export function pruneGate(doc: Y.Doc, o: { readonly self: string; readonly selfCommitted: boolean; readonly now: number; readonly horizonMs: number; readonly forgotten: ReadonlySet<string> }): PruneGate {
+  const note = segmentNote(doc);
+  if (!note || note.creator === null) return { ok: false, segment: null, state: 0, waiting: [], past: [] };
+  const meta = metaMap(doc);
+  const acks = allAcks(doc);
+  const known = new Set<string>();
+  for (const k of meta.keys()) if (k.startsWith('schema:')) known.add(k.slice('schema:'.length));
+  for (const d of acks.keys()) known.add(d);
+  const waiting: string[] = [];
+  const past: string[] = [];
+  // this device has every item of the creator it holds in view, once its batches are committed
+  let state = o.selfCommitted ? Y.getState(doc.store, note.creator) : 0;
+  for (const d of [...known].sort()) {
+    if (o.forgotten.has(d) || !isUuid(d)) continue;
+    const layout = meta.get(`${LAYOUT_KEY}${d}`);
+    if (typeof layout !== 'number' || layout < LOG_LAYOUT) {
+      waiting.push(d);
+      continue;
+    }
+    if (d === o.self) {
+      if (!o.selfCommitted) waiting.push(d);
+      continue;
+    }
+    const ack = parseAck(acks.get(d));
+    if (!ack || ack.at === null || ack.state === null || ack.at < o.now - o.horizonMs) past.push(d);
+    else if (ack.seg !== note.id) waiting.push(d);
+    else state = Math.min(state, ack.state);
+  }
+  return { ok: waiting.length === 0, segment: note.id, state, waiting, past };
+}
+
+/** D7: the new segment's note — a fresh id, and which tombstones this compaction pruned. */
+function nextNote(doc: Y.Doc, plan: CompactionPlan, gate: PruneGate | undefined): SegmentNote {
+  const creator = segmentNote(doc)?.creator ?? null;
+  // unique: no two transactions of one client start at the same clock
+  const id = `${doc.clientID.toString(36)}.${Y.getState(doc.store, doc.clientID).toString(36)}`;
+  const pruned = plan.pruned.length && gate?.segment && creator !== null ? { seg: gate.segment, creator, state: gate.state } : null;
+  return { id, creator: doc.clientID, pruned };
 }
 
 const isFieldsRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -86,7 +164,7 @@ export function canSegment(doc: Y.Doc, forgotten: ReadonlySet<string> = forgotte
     const device = k.slice('schema:'.length);
     if (forgotten.has(device)) continue;
     const layout = meta.get(`${LAYOUT_KEY}${device}`);
-    if (typeof layout !== 'number' || layout < LOG_LAYOUT) return false;
+    if (typeof layout !== 'number' || layout < SEGMENT_LAYOUT) return false;
   }
   return true;
 }
@@ -96,8 +174,8 @@ export function canSegment(doc: Y.Doc, forgotten: ReadonlySet<string> = forgotte
  * layout 2 by writing what is kept into a new segment (C8; every ack goes over, forgotten
  * devices' too: `pruneForgotten` drops those, C7). Returns the plan.
  */
-export function compactDoc(doc: Y.Doc, origin: unknown, forgotten: ReadonlySet<string> = forgottenInDoc(doc)): CompactionPlan {
-  const plan = planCompaction(doc);
+export function compactDoc(doc: Y.Doc, origin: unknown, forgotten: ReadonlySet<string> = forgottenInDoc(doc), gate?: PruneGate): CompactionPlan {
+  const plan = planCompaction(doc, gate);
   const shared = sharedMap(doc);
   const legacyAcks = acksMap(doc);
   if (!canSegment(doc, forgotten)) {
@@ -121,8 +199,10 @@ export function compactDoc(doc: Y.Doc, origin: unknown, forgotten: ReadonlySet<s
   // nothing to drop and nothing left in layout 1: a new segment would only add residue
   if (!plan.drop.length && currentSegment(doc) && shared.size === 0 && legacyAcks.size === 0) return plan;
   const drop = new Set(plan.drop);
+  const note = nextNote(doc, plan, gate);
   doc.transact(() => {
     const next = new Y.Map<unknown>();
+    next.set(...encodeNote(note));
     forEachEntry(doc, (v, k) => {
       if (drop.has(k)) return;
       // layout 1's objects move over in the segment's form (D5)
@@ -140,13 +220,15 @@ export function compactDoc(doc: Y.Doc, origin: unknown, forgotten: ReadonlySet<s
 }
 
 /**
- * D6: of the entries that left this device's view, those to write back — every one that what
- * the log now holds, with the others that left, does not supersede (C3–C6: a dropped entry is
- * always superseded by what its compaction kept). An entry that does not validate is never
- * superseded (C2), so it is written back too: no compaction drops one.
+ * D6: of the entries that left this device's view (from segment `from`, when it was
+ * replaced), those to write back — every one that what the log now holds, with the others
+ * that left, does not supersede (C3–C6: a dropped entry is always superseded by what its
+ * compaction kept), except the tombstones the new segment's compaction pruned (D7, C10). An
+ * entry that does not validate is never superseded (C2), so it is written back too.
  */
-export function entriesToRestore(doc: Y.Doc, vanished: readonly (readonly [string, unknown])[]): [string, unknown][] {
-  const gone = vanished.filter(([k]) => !hasEntry(doc, k));
+export function entriesToRestore(doc: Y.Doc, vanished: readonly Vanished[], from: string | null): [string, unknown][] {
+  const note = segmentNote(doc);
+  const gone = vanished.filter(([k, , item]) => !hasEntry(doc, k) && !prunedBy(note, from, item));
   if (!gone.length) return [];
   const entries: LogEntry[] = [];
   const add = (k: string, v: unknown): void => {
@@ -156,9 +238,10 @@ export function entriesToRestore(doc: Y.Doc, vanished: readonly (readonly [strin
     if (c.ok && c.value.kind === 'shared') entries.push(asLogEntry(c.value, v));
   };
   forEachEntry(doc, (v, k) => add(k, v));
-  for (const [k, v] of gone) add(k, v);
+  // the pruned tombstones take part too: what they superseded stays dropped
+  for (const [k, v] of vanished) if (!hasEntry(doc, k)) add(k, v);
   const superseded = new Set(supersededEntries(entries));
-  return gone.filter(([k]) => !superseded.has(k)).map(([k, v]) => [k, v]);
+  return gone.filter(([k]) => !superseded.has(k)).map(([k, v]): [string, unknown] => [k, v]);
 }
 
 /** The `meta` keys a device owns (rotation.ts `key:`, engine.ts `schema:`, doc.ts `layout:`). */

@@ -90,13 +90,19 @@ export const acksMap = (doc: Y.Doc): Y.Map<unknown> => doc.getMap('acks');
 export const metaMap = (doc: Y.Doc): Y.Map<unknown> => doc.getMap('meta');
 export const logRoot = (doc: Y.Doc): Y.Map<unknown> => doc.getMap('log');
 
-/** The log layout this build reads and writes (D5): 2 = segments under `log`. */
-export const LOG_LAYOUT = 2;
+/** The log layout this build announces (D5, D7): 2 = segments under `log`; 3 = segments,
+ *  and this device handles being pruned past (D7), so compactions may prune tombstones. */
+export const LOG_LAYOUT = 3;
+/** The layout a device must announce for the log to live in segments (compaction.ts C9). */
+export const SEGMENT_LAYOUT = 2;
 /** `meta` key prefix of the log layout each device's build reads (D5). */
 export const LAYOUT_KEY = 'layout:';
 const SEGMENT = 'seg';
 const ACK_PREFIX = 'ack:';
-/** Whether a segment key is an ack (the others are the log's entries). */
+/** The segment's note (D7). In the ack namespace so that builds knowing only entries and
+ *  acks carry it over as an ack, never count it as an invalid entry. */
+const NOTE_KEY = `${ACK_PREFIX}~seg`;
+/** Whether a segment key is an ack or the note (the others are the log's entries). */
 export const isAckKey = (k: string): boolean => k.startsWith(ACK_PREFIX);
 const isEntryKey = (k: string): boolean => !isAckKey(k);
 
@@ -137,10 +143,33 @@ export function readAck(doc: Y.Doc, device: string): unknown {
   return seg ? seg.get(`${ACK_PREFIX}${device}`) : acksMap(doc).get(device);
 }
 
-/** Writes this device's ack where the layout keeps it; inside the caller's transaction. */
-export function writeAck(doc: Y.Doc, device: string, top: string): void {
-  const seg = currentSegment(doc);
-  if (seg) seg.set(`${ACK_PREFIX}${device}`, top);
+/**
+ * An ack: the highest HLC the device has materialized and, in a segment (D7), the segment it
+ * had committed whole when it wrote the ack, its wall clock then, and how far it had the
+ * segment's creator's items (`Y.getState`): every item of that client below `state` in the
+ * segment was in its view. Layout 1 and earlier builds write the HLC alone.
+ */
+export interface Ack {
+  readonly top: string;
+  readonly seg: string | null;
+  readonly at: number | null;
+  readonly state: number | null;
+}
+
+export function parseAck(v: unknown): Ack | null {
+  if (typeof v !== 'string') return null;
+  const [top, seg, at, state] = v.split(' ');
+  if (!top || !decodeHlc(top).ok) return null;
+  const wall = Number(at);
+  const st = Number(state);
+  return seg && Number.isSafeInteger(wall) && Number.isSafeInteger(st) && st >= 0 ? { top, seg, at: wall, state: st } : { top, seg: null, at: null, state: null };
+}
+
+/** Writes this device's ack where the layout keeps it; inside the caller's transaction. In a
+ *  segment it names the segment this device has committed whole (D7). */
+export function writeAck(doc: Y.Doc, device: string, top: string, seg?: { readonly id: string; readonly at: number; readonly state: number }): void {
+  const s = currentSegment(doc);
+  if (s) s.set(`${ACK_PREFIX}${device}`, seg ? `${top} ${seg.id} ${Math.round(seg.at)} ${seg.state}` : top);
   else acksMap(doc).set(device, top);
 }
 
@@ -149,13 +178,70 @@ export function allAcks(doc: Y.Doc): Map<string, unknown> {
   const out = new Map<string, unknown>();
   acksMap(doc).forEach((v, k) => out.set(k, v));
   currentSegment(doc)?.forEach((v, k) => {
-    if (!isEntryKey(k)) out.set(k.slice(ACK_PREFIX.length), v);
+    if (!isEntryKey(k) && k !== NOTE_KEY) out.set(k.slice(ACK_PREFIX.length), v);
   });
   return out;
 }
 
 /** The key an ack has in a segment. */
 export const segmentAckKey = (device: string): string => `${ACK_PREFIX}${device}`;
+
+/** A Yjs item's id: the client that wrote it and its clock. */
+export interface ItemId {
+  readonly client: number;
+  readonly clock: number;
+}
+
+/** The item holding `key` in `map` — who wrote the value, at which clock (D7). `_map` is in
+ *  Yjs' public typings; no public call returns a map key's item. */
+export function itemId(map: Y.Map<unknown>, key: string): ItemId | null {
+  const it = map._map.get(key);
+  return it ? { client: it.id.client, clock: it.id.clock } : null;
+}
+
+/**
+ * D7: what a segment says of itself, written once by the compaction that made it:
+ *  - `id`: `<client>.<clock>` of the compactor's first item of that transaction (acks name
+ *    it; `creator` is its client);
+ *  - `pruned`: when that compaction pruned tombstones (compaction.ts C10), which: the delete
+ *    entries of segment `seg` held by items of `creator` below clock `state`. A device that
+ *    sees one of those leave its view knows it was dropped on purpose, not lost (D6).
+ */
+export interface SegmentNote {
+  readonly id: string;
+  readonly creator: number | null;
+  readonly pruned: { readonly seg: string; readonly creator: number; readonly state: number } | null;
+}
+
+const parseCreator = (id: string): number | null => {
+  const c = parseInt(id.split('.')[0] ?? '', 36);
+  return Number.isSafeInteger(c) ? c : null;
+};
+
+export function segmentNote(doc: Y.Doc): SegmentNote | null {
+  const v = currentSegment(doc)?.get(NOTE_KEY);
+  if (typeof v !== 'string') return null;
+  try {
+    const row: unknown = JSON.parse(v);
+    if (!Array.isArray(row) || typeof row[0] !== 'string') return null;
+    const p: unknown = row[1];
+    const pruned = Array.isArray(p) && typeof p[0] === 'string' && Number.isSafeInteger(p[1]) && Number.isSafeInteger(p[2])
+      ? { seg: p[0], creator: p[1] as number, state: p[2] as number }
+      : null;
+    return { id: row[0], creator: parseCreator(row[0]), pruned };
+  } catch {
+    return null;
+  }
+}
+
+/** The note's key and value, for the compaction that writes it into its new segment. */
+export const encodeNote = (n: SegmentNote): [string, string] =>
+  [NOTE_KEY, JSON.stringify(n.pruned ? [n.id, [n.pruned.seg, n.pruned.creator, n.pruned.state]] : [n.id])];
+
+/** Whether an entry that left the view with `item`, from segment `from`, is one of the
+ *  tombstones `note`'s compaction pruned (D7). */
+export const prunedBy = (note: SegmentNote | null, from: string | null, item: ItemId | null): boolean =>
+  !!note?.pruned && item !== null && from === note.pruned.seg && item.client === note.pruned.creator && item.clock < note.pruned.state;
 
 const FIELD_NAMES = new Map<string, readonly string[]>(Object.values(MODELS).map((m) => [m.name, Object.keys(m.fields)]));
 const fieldNames = (model: OwnedModelName): readonly string[] => FIELD_NAMES.get(model)!;
@@ -388,9 +474,14 @@ const changedKeys = (tr: Y.Transaction, m: Y.Map<unknown>): Set<string | null> |
 };
 
 /** What one transaction did to the document, as this device reads it. */
+/** An entry that left the view: its key, value and the item that held it (D7). */
+export type Vanished = readonly [key: string, value: unknown, item: ItemId | null];
+
 export interface Observed extends Extracted {
   /** shared-log entries that left this device's view (D6: lost or dropped; the caller tells) */
-  readonly vanished: readonly (readonly [string, unknown])[];
+  readonly vanished: readonly Vanished[];
+  /** the id of the segment they left, when it was replaced (D7) */
+  readonly from: string | null;
   /** the current segment was replaced (a compaction, D5): the entries it holds, else -1 */
   readonly replaced: number;
 }
@@ -424,17 +515,29 @@ export function createExtractor(doc: Y.Doc, self?: string) {
   const inRoot = new Map<string, unknown>();
   const inSegment = new Map<string, unknown>();
   let segment: Y.Map<unknown> | null = null;
+  let segmentId: string | null = null; // its note's id, read while it is current (D7)
+  const noteId = (m: Y.Map<unknown> | null): string | null => {
+    const v = m?.get(NOTE_KEY);
+    if (typeof v !== 'string') return null;
+    try {
+      const row: unknown = JSON.parse(v);
+      return Array.isArray(row) && typeof row[0] === 'string' ? row[0] : null;
+    } catch {
+      return null;
+    }
+  };
   const resync = (): void => {
     inRoot.clear();
     inSegment.clear();
     sharedMap(doc).forEach((v, k) => inRoot.set(k, v));
     segment = currentSegment(doc);
+    segmentId = noteId(segment);
     segment?.forEach((v, k) => {
       if (isEntryKey(k)) inSegment.set(k, v);
     });
   };
   resync();
-  const readKeys = (m: Y.Map<unknown>, mirror: Map<string, unknown>, keys: Set<string | null>, added: [string, unknown][], gone: [string, unknown][]): void => {
+  const readKeys = (m: Y.Map<unknown>, mirror: Map<string, unknown>, keys: Set<string | null>, added: [string, unknown][], gone: Vanished[]): void => {
     for (const k of keys) {
       if (k === null || !isEntryKey(k)) continue;
       if (m.has(k)) {
@@ -442,7 +545,7 @@ export function createExtractor(doc: Y.Doc, self?: string) {
         mirror.set(k, v);
         added.push([k, v]);
       } else if (mirror.has(k)) {
-        gone.push([k, mirror.get(k)]);
+        gone.push([k, mirror.get(k), itemId(m, k)]);
         mirror.delete(k);
       }
     }
@@ -469,21 +572,24 @@ export function createExtractor(doc: Y.Doc, self?: string) {
      * caller's own).
      */
     observe(tr: Y.Transaction, remote: boolean): Observed {
-      const out = { changes: [] as Change[], rejections: [] as DocRejection[], newer: [] as string[], vanished: [] as [string, unknown][], replaced: -1 };
+      const out = { changes: [] as Change[], rejections: [] as DocRejection[], newer: [] as string[], vanished: [] as Vanished[], replaced: -1, from: segmentId };
       const added: [string, unknown][] = [];
-      const gone: [string, unknown][] = [];
+      const gone: Vanished[] = [];
       const now = currentSegment(doc);
       if (now !== segment) {
         // a new segment (D5): read whole; what it holds that this device had is not news
         const before = new Map(inSegment);
+        // a replaced map keeps its items in `_map` (deleted, content collected): ids stay readable
+        const old = segment;
         inSegment.clear();
         segment = now;
+        segmentId = noteId(now);
         now?.forEach((v, k) => {
           if (!isEntryKey(k)) return;
           inSegment.set(k, v);
           if (!before.has(k) && !inRoot.has(k)) added.push([k, v]);
         });
-        for (const [k, v] of before) if (!inSegment.has(k)) gone.push([k, v]);
+        for (const [k, v] of before) if (!inSegment.has(k)) gone.push([k, v, old ? itemId(old, k) : null]);
         out.replaced = inSegment.size;
       } else if (now) {
         const keys = changedKeys(tr, now);

@@ -39,15 +39,17 @@
  *     (0 ms), then on the serial chain.
  */
 import * as Y from 'yjs';
-import type { Change, Hlc } from '../core/change.ts';
+import type { Change, Hlc, SharedChange, Uuid } from '../core/change.ts';
+import { isSharedModel, type SharedModelName } from '../core/models.ts';
+import { isUuid } from '../core/uuid.ts';
 import { encodeHlc, hlcDevice, hlcWall, isAheadStamp, type HlcClock } from '../core/hlc.ts';
 import { err, type Result } from '../core/result.ts';
 import type { StorageClient } from '../storage/client.ts';
 import type { CommitResult, StorageError } from '../storage/rpc.ts';
-import { canSegment, compactDoc, entriesToRestore, forgottenInDoc, pruneForgotten } from './compaction.ts';
+import { canSegment, compactDoc, entriesToRestore, forgottenInDoc, pruneForgotten, pruneGate, type PruneGate } from './compaction.ts';
 import {
-  allAcks, batchChanges, BOOT_ORIGIN, createExtractor, currentSegment, entryObject, forEachEntry, hasEntry, LAYOUT_KEY, LOCAL_ORIGIN, LOG_LAYOUT, logTarget, MAX_BATCH_UPDATE_BYTES, metaMap, readAck, sharedMap,
-  writeAck, writeChanges, type DocRejection,
+  allAcks, batchChanges, BOOT_ORIGIN, createExtractor, currentSegment, entryObject, forEachEntry, hasEntry, itemId, LAYOUT_KEY, LOCAL_ORIGIN, LOG_LAYOUT, logTarget, MAX_BATCH_UPDATE_BYTES, metaMap, parseAck,
+  readAck, segmentNote, sharedMap, writeAck, writeChanges, type DocRejection, type Vanished,
 } from './doc.ts';
 
 export interface SyncEngineDeps {
@@ -102,6 +104,13 @@ export interface SyncStats {
   autoCompactions: number;
   /** shared-log entries written back after a concurrent compaction lost them (E7) */
   restored: number;
+  /** tombstones this device's compactions pruned (compaction.ts C10) */
+  pruned: number;
+  /** deletes written again: a change of a record this device deleted arrived and the log no
+   *  longer held the delete (E8) */
+  reasserted: number;
+  /** what held tombstone pruning back at the last compaction (compaction.ts C10), or null */
+  lastGate: PruneGate | null;
   /** the last compaction, automatic or asked: when (device ms), superseded entries dropped,
    *  keys of forgotten devices dropped (compaction.ts C7), shared-log entries kept */
   lastCompaction: { readonly at: number; readonly auto: boolean; readonly dropped: number; readonly forgotten: number; readonly kept: number } | null;
@@ -129,6 +138,9 @@ export interface SyncEngine {
   setMeta(key: string, value: string | number): Promise<void>;
   /** The highest schema version any device of the library recorded in the document. */
   newestSchema(): number;
+  /** C10: how long a device may go unseen before pruning leaves it out (`meta` `horizon`,
+   *  days, library-wide, last writer wins). */
+  horizonDays(): number;
   /** Re-applies the document's shared log and device records to SQLite: after a migration
    *  added fields, what older code left out of the rows is still in the document. */
   rematerialize(): Promise<Result<CommitResult, StorageError>>;
@@ -144,6 +156,12 @@ const SCHEMA_KEY = 'schema:';
 /** E6 defaults */
 const AUTO_COMPACT_EVERY = 64;
 const AUTO_COMPACT_DELAY_MS = 3000;
+/** C10: the pruning horizon when the library has not set one (`meta` `horizon`, days). */
+export const DEFAULT_HORIZON_DAYS = 30;
+export const HORIZON_KEY = 'horizon';
+/** E7: the origin of a write-back, journaled with the remote update that caused it. */
+const RESTORE_ORIGIN = 'tabdrive:restore';
+const DAY_MS = 86_400_000;
 /** A remote transaction with at least this many changes is staged (E5). */
 const STAGE_MIN = 2000;
 
@@ -168,7 +186,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   const stats: SyncStats = {
     applied: 0, rejected: 0, received: 0, pending: 0, drifted: 0, compacted: 0, rejectedBy: {},
     largestLocalUpdate: 0, oversizeLocalUpdates: 0, commitFailures: 0, staged: 0, lastRejections: [], lastDrifted: [], newer: [],
-    autoCompactions: 0, restored: 0, lastCompaction: null,
+    autoCompactions: 0, restored: 0, pruned: 0, reasserted: 0, lastGate: null, lastCompaction: null,
   };
   const noteNewer = (what: readonly string[]): void => {
     for (const w of what) if (!stats.newer.includes(w) && stats.newer.length < LAST) stats.newer.push(w);
@@ -185,8 +203,14 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   let sinceCompaction = 0; // shared changes committed since the last compaction (E6)
   let keptAfterCompaction = 0;
   let compactTimer: (() => void) | null = null;
-  let restoreTimer: (() => void) | null = null;
-  const vanishedSince: (readonly [string, unknown])[] = []; // E7, waiting for restoreTimer
+  // C10: the last segment whose tombstones were looked at for an early compaction
+  let pruneLookedAt: string | null = null;
+  // E8: records whose delete may have to be written again, waiting for reassertTimer
+  const toReassert = new Map<string, { model: SharedModelName; uuid: Uuid }>();
+  let reassertTimer: (() => void) | null = null;
+  // D7's floor assumes a device's entries reach the log in stamp order; a change stamped
+  // before one written already (an intent that read the database in between) is stamped again
+  let lastShared: Hlc | null = null;
   // a forgotten device writes no ack: compaction drops a forgotten device's ack (C7), and it
   // would only write it back
   let selfForgotten = false;
@@ -233,6 +257,8 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   const newBatch = (): RemoteBatch => ({ staged: [], changes: [], updates: [] });
   const onUpdate = (update: Uint8Array, origin: unknown): void => {
     if (origin === LOCAL_ORIGIN) captured.push(update);
+    // E7: in the frame of the remote update that caused it (its transaction runs right after)
+    else if (origin === RESTORE_ORIGIN) (remote ??= newBatch()).updates.push(update);
     else if (origin !== BOOT_ORIGIN) {
       (remote ??= newBatch()).updates.push(update);
       queueMicrotask(flushRemote);
@@ -246,9 +272,8 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   };
   const onAfterTransaction = (tr: Y.Transaction): void => {
     if (tr.origin === BOOT_ORIGIN || tr.changed.size === 0) return;
-    if (tr.origin === LOCAL_ORIGIN) return void extractor.observe(tr, false);
+    if (tr.origin === LOCAL_ORIGIN || tr.origin === RESTORE_ORIGIN) return void extractor.observe(tr, false);
     const got = extractor.observe(tr, true);
-    if (got.vanished.length) restore(got.vanished);
     if (got.replaced >= 0) compactedElsewhere(got.replaced);
     for (const [type] of tr.changed) if ((type as unknown) === metaMap(doc)) checkLayout();
     noteNewer(got.newer);
@@ -270,6 +295,8 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       if (batch.changes.length) stage(batch, batch.changes.splice(0)); // keeps the order (E5)
       stage(batch, got.changes);
     } else for (const c of got.changes) batch.changes.push(c);
+    if (got.vanished.length) restore(got.vanished, got.from);
+    if (currentSegment(doc) && (tr.changed.has(currentSegment(doc) as never) || got.replaced >= 0)) checkPrune();
     queueMicrotask(flushRemote);
   };
   doc.on('update', onUpdate);
@@ -291,6 +318,8 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       if (!r || (!r.ok && r.error.type === 'InvalidRequest')) r = await storage.call('commit', { changes: all.flat(), hlc: clock.current(), yUpdate });
       stats.pending--;
       record(r, 'remote');
+      if (r.ok && r.value.deleted?.length) reassert(r.value.deleted);
+
       for (const part of all) for (const c of part) if (!maxMaterialized || c.hlc > maxMaterialized) maxMaterialized = c.hlc;
       scheduleAck();
       if (r.ok) noteShared(all);
@@ -298,32 +327,47 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   }
 
   /**
-   * E7: writes back what left the log unsuperseded, once the remote batch is committed. On
-   * the timer (0 ms), like the ack, so the write leaves at a point the timer sets, not at
-   * whatever moment storage answers (the simulator's timers keep a seed's run reproducible).
+   * E7: writes back what left the log unsuperseded (D6), in a transaction that runs right
+   * after the remote one that made it leave, so its update joins that batch's commit: the
+   * journal holds both or neither, and a kill in between cannot leave this device's own entry
+   * out of the document.
    */
-  function restore(vanished: readonly (readonly [string, unknown])[]): void {
-    for (const v of vanished) vanishedSince.push(v);
-    restoreTimer ??= schedule(() => {
-      restoreTimer = null;
-      void writeBack(vanishedSince.splice(0));
-    }, 0);
+  function restore(vanished: readonly Vanished[], from: string | null): void {
+    const lost = entriesToRestore(doc, vanished, from);
+    if (!lost.length) return;
+    stats.restored += lost.length;
+    doc.transact(() => {
+      const to = entriesInto(doc);
+      // layout 1 holds objects only (an earlier build reads nothing else)
+      for (const [k, v] of lost) if (!hasEntry(doc, k)) to.set(k, to === sharedMap(doc) ? (entryObject(v) ?? v) : v);
+    }, RESTORE_ORIGIN);
   }
-  function writeBack(vanished: readonly (readonly [string, unknown])[]): Promise<void> {
-    return serial(async () => {
-      const lost = entriesToRestore(doc, vanished).filter(([k]) => !hasEntry(doc, k));
-      if (!lost.length) return;
-      captured = [];
-      doc.transact(() => {
-        const to = entriesInto(doc);
-        // layout 1 holds objects only (an earlier build reads nothing else)
-        for (const [k, v] of lost) to.set(k, to === sharedMap(doc) ? (entryObject(v) ?? v) : v);
-      }, LOCAL_ORIGIN);
-      stats.restored += lost.length;
-      const yUpdate = captured.length ? Y.mergeUpdates(captured) : null;
-      captured = [];
-      if (yUpdate) await storage.call('commit', { changes: [], hlc: clock.current(), yUpdate });
-    });
+
+  /**
+   * E8: a remote change of a record this device deleted was refused (core/apply I4). If the
+   * log no longer holds a delete of it — its tombstone was pruned (compaction.ts C10) and a
+   * device that never saw the delete wrote it again — this device writes the delete again, so
+   * the record stays deleted everywhere, on devices that never held it too. On the timer, as
+   * the ack.
+   */
+  function reassert(records: readonly { readonly model: string; readonly uuid: string }[]): void {
+    for (const r of records) if (isSharedModel(r.model) && isUuid(r.uuid)) toReassert.set(`${r.model}:${r.uuid}`, { model: r.model, uuid: r.uuid });
+    reassertTimer ??= schedule(() => {
+      reassertTimer = null;
+      const want = new Map(toReassert);
+      toReassert.clear();
+      const deleted = new Map<string, boolean>();
+      forEachEntry(doc, (v) => {
+        const o = entryObject(v);
+        const k = o ? `${String(o['model'])}:${String(o['uuid'])}` : '';
+        if (want.has(k)) deleted.set(k, (deleted.get(k) ?? false) || o?.['op'] === 'delete');
+      });
+      const again: SharedChange[] = [];
+      for (const [k, r] of want) if (deleted.get(k) === false) again.push({ kind: 'shared', model: r.model, uuid: r.uuid, hlc: clock.next(), op: 'delete', fields: {} });
+      if (!again.length || selfForgotten) return;
+      stats.reasserted += again.length;
+      void api.write(again);
+    }, 0);
   }
 
   /** E3: make a lease covering `upTo` durable before any stamp below it leaves the device. */
@@ -350,11 +394,21 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     if (ackTimer) return;
     ackTimer = schedule(() => {
       ackTimer = null;
-      const top = maxMaterialized;
-      if (!top || selfForgotten || readAck(doc, device) === top) return;
+      // D7: the segment in view now and how far its creator's items are here: everything in
+      // view now came in batches queued before the step below, so committed when it runs
+      const note = segmentNote(doc);
+      const state = note?.creator != null ? Y.getState(doc.store, note.creator) : 0;
+      const had = parseAck(readAck(doc, device));
+      // this device's own items move its state at every write, this ack's included: only
+      // another creator's state is worth a new ack
+      const sameState = note?.creator === doc.clientID || had?.state === (note ? state : null);
+      if (!maxMaterialized || selfForgotten || (had?.top === maxMaterialized && had.seg === (note?.id ?? null) && sameState)) return;
       void serial(async () => {
+        const top = maxMaterialized;
+        if (!top) return;
         captured = [];
-        doc.transact(() => writeAck(doc, device, top), LOCAL_ORIGIN);
+        const seg = note && note.id === segmentNote(doc)?.id ? { id: note.id, at: deps.now(), state } : undefined;
+        doc.transact(() => writeAck(doc, device, top, seg), LOCAL_ORIGIN);
         const yUpdate = captured.length ? Y.mergeUpdates(captured) : null;
         captured = [];
         if (yUpdate) await storage.call('commit', { changes: [], hlc: clock.current(), yUpdate });
@@ -398,11 +452,49 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     checkLayout(); // the timer just cancelled may have been C9's
   }
 
-  /** Superseded entries (C1–C6) and forgotten devices' keys (C7), journaled as ONE local update. */
+  const horizonDays = (): number => {
+    const v = metaMap(doc).get(HORIZON_KEY);
+    return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : DEFAULT_HORIZON_DAYS;
+  };
+  // its own view counts once nothing it holds waits for its commit
+  const gateNow = (selfCommitted = stats.pending === 0 && remote === null): PruneGate =>
+    pruneGate(doc, { self: device, selfCommitted, now: deps.now(), horizonMs: horizonDays() * DAY_MS, forgotten });
+
+  /**
+   * C10: once every device within the horizon has acked the current segment, a compaction
+   * soon prunes its tombstones, changes or not (looked at once per segment).
+   */
+  function checkPrune(): void {
+    const note = segmentNote(doc);
+    if (compactTimer || !note || pruneLookedAt === note.id) return;
+    // this device's own commit is not asked for here: it depends on when storage answers, and
+    // the compaction reads the gate again on the serial chain
+    const gate = gateNow(true);
+    if (!gate.ok) return;
+    pruneLookedAt = note.id;
+    const seg = currentSegment(doc)!;
+    let tombstones = 0;
+    forEachEntry(doc, (v, k) => {
+      const id = itemId(seg, k);
+      if (id && id.client === note.creator && id.clock < gate.state && entryObject(v)?.['op'] === 'delete') tombstones++;
+    });
+    if (!tombstones) return;
+    compactTimer = schedule(() => {
+      compactTimer = null;
+      void compact(true);
+    }, autoCompactDelayMs);
+  }
+
+  /** Superseded entries (C1–C6), pruned tombstones (C10) and forgotten devices' keys (C7),
+   *  journaled as ONE local update. */
   function compact(auto: boolean): Promise<number> {
     return serial(async () => {
       captured = [];
-      const { drop, entries } = compactDoc(doc, LOCAL_ORIGIN, forgotten);
+      const gate = gateNow();
+      stats.lastGate = gate;
+      const { drop, entries, pruned } = compactDoc(doc, LOCAL_ORIGIN, forgotten, gate);
+      if (segmentNote(doc)?.id !== gate.segment) scheduleAck();
+      stats.pruned += pruned.length;
       const prunedKeys = pruneForgotten(doc, LOCAL_ORIGIN);
       const yUpdate = captured.length ? Y.mergeUpdates(captured) : null;
       captured = [];
@@ -416,6 +508,28 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     });
   }
 
+  /**
+   * D7: a write's shared entries reach the log in stamp order — the floor says a device's
+   * entries at or below the highest one a compaction saw were all seen. One stamped at or
+   * below what this device wrote already is stamped again (a later stamp only makes an edit
+   * win more surely), and the entries of one write are sorted (its transactions, D4, reach
+   * peers one by one).
+   */
+  function inStampOrder(changes: readonly Change[]): readonly Change[] {
+    const at: number[] = [];
+    const shared: Change[] = [];
+    changes.forEach((c, i) => {
+      if (c.kind !== 'shared') return;
+      at.push(i);
+      shared.push(lastShared && !isAheadStamp(c.hlc) && c.hlc <= lastShared ? { ...c, hlc: clock.next() } : c);
+    });
+    if (!shared.length) return changes;
+    shared.sort((a, b) => (a.hlc < b.hlc ? -1 : a.hlc > b.hlc ? 1 : 0));
+    const out = [...changes];
+    at.forEach((i, j) => (out[i] = shared[j]!));
+    return out;
+  }
+
   function setMeta(key: string, value: string | number): Promise<void> {
     return serial(async () => {
       if (metaMap(doc).get(key) === value) return;
@@ -426,7 +540,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       if (yUpdate) await storage.call('commit', { changes: [], hlc: clock.current(), yUpdate });
     });
   }
-  return {
+  const api: SyncEngine = {
     boot(updates) {
       doc.transact(() => {
         for (const u of updates) Y.applyUpdate(doc, u, BOOT_ORIGIN);
@@ -442,10 +556,11 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       const current = clock.current();
       lease = current ? hlcWall(current) : 0; // the persisted clock is at least the last lease
     },
-    write(changes) {
+    write(given) {
       stats.pending++;
       return serial(async () => {
         try {
+          const changes = inStampOrder(given);
           let top: Hlc | null = null;
           let topAhead: Hlc | null = null;
           for (const c of changes) {
@@ -474,6 +589,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
           }
           const yUpdate = captured.length === 0 ? null : captured.length === 1 ? captured[0]! : Y.mergeUpdates(captured);
           captured = [];
+          for (const c of changes) if (c.kind === 'shared' && !isAheadStamp(c.hlc) && (!lastShared || c.hlc > lastShared)) lastShared = c.hlc;
           const r = await storage.call('commit', { changes, hlc: clock.current(), yUpdate });
           record(r, 'local');
           if (r.ok) noteShared([changes]);
@@ -499,6 +615,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       await setMeta(`${SCHEMA_KEY}${device}`, version);
     },
     setMeta,
+    horizonDays,
     newestSchema() {
       let top = 0;
       metaMap(doc).forEach((v, k) => {
@@ -528,10 +645,11 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       ackTimer = null;
       compactTimer?.();
       compactTimer = null;
-      restoreTimer?.();
-      restoreTimer = null;
+      reassertTimer?.();
+      reassertTimer = null;
       doc.off('update', onUpdate);
       doc.off('afterTransaction', onAfterTransaction);
     },
   };
+  return api;
 }

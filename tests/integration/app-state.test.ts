@@ -201,7 +201,7 @@ describe('AppState and the relay', () => {
 describe('SyncInspectorState', () => {
   const report = (over: Partial<SyncReport> = {}): SyncReport => ({
     at: 10_000, hlc: null, documentBytes: 0, sharedLog: 0,
-    engine: { applied: 0, rejected: 0, received: 0, pending: 0, drifted: 0, compacted: 0, rejectedBy: {}, largestLocalUpdate: 0, oversizeLocalUpdates: 0, commitFailures: 0, staged: 0, lastRejections: [], lastDrifted: [], newer: [], autoCompactions: 0, restored: 0, lastCompaction: null },
+    engine: { applied: 0, rejected: 0, received: 0, pending: 0, drifted: 0, compacted: 0, rejectedBy: {}, largestLocalUpdate: 0, oversizeLocalUpdates: 0, commitFailures: 0, staged: 0, lastRejections: [], lastDrifted: [], newer: [], autoCompactions: 0, restored: 0, pruned: 0, reasserted: 0, lastGate: null, lastCompaction: null },
     antiEntropy: { checks: 0, mismatches: 0, resyncs: 0, lastResync: null, unrepaired: [] }, tables: [], peers: [], storage: null, waiting: null, estimate: null,
     persisted: null, transport: { bytesSent: 0, bytesReceived: 0, dropped: 0, undecodable: 0, sendFailures: 0 }, backfill: null,
     latency: [], ...over,

@@ -220,7 +220,8 @@ describe('automatic compaction', () => {
       expect(sharedLogSize(d.live!.doc)).toBe(2); // written back, into `shared`
       expect((await d.rows('SELECT count(*) AS n FROM tags'))[0]?.['n']).toBe(2);
     }
-    expect(a.live!.engine.stats().restored).toBe(2);
+    // the device the garbage arrived at first writes back in the same tick (E7): b, here
+    expect(b.live!.engine.stats().restored).toBe(2);
     await a.live!.engine.compact(); // and into a segment again
     await w.heal();
     const c = await w.addDevice(C, 0);

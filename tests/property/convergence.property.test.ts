@@ -47,11 +47,17 @@ describe('convergence simulator', () => {
     const failed: number[] = [];
     let restored = 0;
     let restoringSeeds = 0;
+    let pruned = 0;
+    let pruningSeeds = 0;
+    let reasserted = 0;
     for (const seed of seeds) {
       const t0 = Date.now();
       const r = await runSeed(SQL, seed);
       restored += r.restored;
       if (r.restored) restoringSeeds++;
+      pruned += r.pruned;
+      if (r.pruned) pruningSeeds++;
+      reasserted += r.reasserted;
       const ms = Date.now() - t0;
       if (ms > longest) [longest, longestSeed] = [ms, seed];
       if (r.failures.length) {
@@ -63,7 +69,8 @@ describe('convergence simulator', () => {
       }
     }
     console.log(`simulator: ${seeds.length} seeds from ${seeds[0]}, ${failed.length} failed, longest run ${longest} ms (seed ${longestSeed}); ` +
-      `${restored} log entries written back after concurrent compactions, in ${restoringSeeds} seeds`);
+      `${restored} log entries written back after concurrent compactions, in ${restoringSeeds} seeds; ` +
+      `${pruned} tombstones pruned in ${pruningSeeds} seeds, ${reasserted} deletes written again`);
     expect(failed).toEqual([]);
   });
 });

@@ -4,12 +4,12 @@
  * with kills, restarts and a late joiner — then heal and check the invariants.
  */
 import type { SqlJsStatic } from 'sql.js';
-import type { Fields } from '../../../src/core/change.ts';
-import { hlcDevice, hlcWall, isHlc } from '../../../src/core/hlc.ts';
-import { MODELS, type OwnedModelName } from '../../../src/core/models.ts';
+import type { Fields, SharedChange } from '../../../src/core/change.ts';
+import { hlcDevice, hlcWall } from '../../../src/core/hlc.ts';
+import { isOwnedModel, MODELS, type OwnedModelName } from '../../../src/core/models.ts';
 import { createPrng, type Prng } from '../../../src/core/prng.ts';
 import { albumEntryUuid, contentUuid, tagLinkUuid, userMetadataUuid, uuidV4 } from '../../../src/core/uuid.ts';
-import { allAcks, createExtractor, forEachEntry, metaMap, ownedMapName } from '../../../src/sync/doc.ts';
+import { allAcks, createExtractor, forEachEntry, metaMap, ownedMapName, parseAck } from '../../../src/sync/doc.ts';
 import { MAX_DRIFT, SimDevice, SYNCED_TABLES, World } from './world.ts';
 
 export interface RunOptions {
@@ -24,6 +24,10 @@ export interface RunReport {
   readonly failures: string[];
   /** shared-log entries devices wrote back after concurrent compactions (engine E7) */
   readonly restored: number;
+  /** tombstones pruned (compaction.ts C10), and deletes written again because a device that
+   *  never saw one wrote the record again (engine E8) */
+  readonly pruned: number;
+  readonly reasserted: number;
   /** end state and traffic of the run (digests, network counters, stamps issued): equal
    *  fingerprints for one seed mean the run replayed exactly */
   readonly fingerprint: string;
@@ -59,6 +63,16 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
     return r ?? null;
   };
   const synced = (model: OwnedModelName, row: Fields): Fields => Object.fromEntries(Object.keys(MODELS[model].fields).map((f) => [f, row[f] ?? null]));
+  // A person's act as the intents make it: on what this device shows. An edit or a delete is
+  // of a record it holds, and an edit of a record it holds a tombstone for is refused before
+  // anything is written (intents `refuseDeleted`) — once that tombstone is pruned from the
+  // document (compaction.ts C10) it would come back as a partial record.
+  const act = async (d: SimDevice, c: SharedChange | Promise<SharedChange>): Promise<void> => {
+    const x = await c;
+    if (x.op !== 'delete' && (await d.rows('SELECT 1 FROM tombstones WHERE model = ? AND uuid = ?', [x.model, x.uuid])).length) return;
+    if (x.op !== 'insert' && !(await d.rows(`SELECT 1 FROM ${MODELS[x.model].table} WHERE uuid = ?`, [x.uuid])).length) return;
+    await d.write([x]);
+  };
   const allEntries = async (d: SimDevice): Promise<string[]> => (await d.rows('SELECT uuid FROM entries')).map((r) => String(r['uuid']));
 
   for (let step = 0; step < steps; step++) {
@@ -150,31 +164,31 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
         const id = p.chance(0.3) && known.tags.length ? p.pick(known.tags) : uuid();
         if (!known.tags.includes(id)) known.tags.push(id);
         const name = p.pick(NAMES);
-        await d.write([d.shared('tag', id, 'insert', { canonical_name: name.toLowerCase(), display_name: name, namespace: null, tag_type: 'standard', color: p.pick(COLORS), privacy_level: 'normal', search_weight: 100, created_by_device: d.id })]);
+        await act(d, d.shared('tag', id, 'insert', { canonical_name: name.toLowerCase(), display_name: name, namespace: null, tag_type: 'standard', color: p.pick(COLORS), privacy_level: 'normal', search_weight: 100, created_by_device: d.id }));
         break;
       }
       case 5:
       case 6: {
         if (!known.tags.length) break;
         const fields: Fields = p.chance(0.5) ? { color: p.pick(COLORS) } : p.chance(0.5) ? { display_name: `${p.pick(NAMES)}!` } : { namespace: `ns${p.int(1, 3)}`, search_weight: p.int(0, 9) };
-        await d.write([await d.sharedAbove('tag', p.pick(known.tags), 'update', fields)]); // edited as seen (DESIGN §5.1)
+        await act(d, await d.sharedAbove('tag', p.pick(known.tags), 'update', fields)); // edited as seen (DESIGN §5.1)
         break;
       }
       case 7: {
-        if (known.tags.length) await d.write([d.shared('tag', p.pick(known.tags), 'delete')]);
+        if (known.tags.length) await act(d, d.shared('tag', p.pick(known.tags), 'delete'));
         break;
       }
       case 8: {
         const id = uuid();
         known.albums.push(id);
-        await d.write([d.shared('album', id, 'insert', { name: `Album ${p.int(1, 9)}`, description: null, created_by_device: d.id })]);
+        await act(d, d.shared('album', id, 'insert', { name: `Album ${p.int(1, 9)}`, description: null, created_by_device: d.id }));
         break;
       }
       case 9: {
         if (!known.albums.length || !entries.length) break;
         const album = p.pick(known.albums);
         const e = p.pick(entries);
-        await d.write([d.shared('album_entry', albumEntryUuid(album, e), p.chance(0.7) ? 'insert' : 'update', p.chance(0.7) ? { album_uuid: album, entry_uuid: e, added_at: world.time, active: true } : { active: p.chance(0.5) })]);
+        await act(d, d.shared('album_entry', albumEntryUuid(album, e), p.chance(0.7) ? 'insert' : 'update', p.chance(0.7) ? { album_uuid: album, entry_uuid: e, added_at: world.time, active: true } : { active: p.chance(0.5) }));
         break;
       }
       case 10: {
@@ -184,9 +198,9 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
         const tag = p.pick(known.tags);
         const target = onContent ? p.pick(known.contents) : p.pick(entries);
         const link = tagLinkUuid(tag, target);
-        await d.write([p.chance(0.6)
+        await act(d, p.chance(0.6)
           ? d.shared('tag_link', link, 'insert', { tag_uuid: tag, target_uuid: target, target_kind: onContent ? 'content' : 'entry', source: 'user', applied_by_device: d.id, active: true })
-          : d.shared('tag_link', link, 'update', { active: p.chance(0.5) })]);
+          : d.shared('tag_link', link, 'update', { active: p.chance(0.5) }));
         break;
       }
       case 11:
@@ -197,21 +211,21 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
         const target = onContent ? p.pick(known.contents) : p.pick(entries);
         const fields: Fields = op === 11 ? { notes: `note ${p.int(1, 999)}` } : { favorite: p.chance(0.5) };
         const id = userMetadataUuid(target);
-        await d.write([p.chance(0.5)
+        await act(d, p.chance(0.5)
           ? d.shared('user_metadata', id, 'insert', { entry_uuid: onContent ? null : target, content_uuid: onContent ? target : null, notes: null, favorite: false, hidden: false, custom_data: null, ...fields })
-          : d.shared('user_metadata', id, 'update', fields)]);
+          : d.shared('user_metadata', id, 'update', fields));
         break;
       }
       case 13: {
         const hash = `h${p.int(1, 20)}`;
         const id = contentUuid(hash);
         known.contents.push(id);
-        await d.write([d.shared('content_identity', id, 'insert', { content_hash: hash, mime_type: 'text/plain', kind: 'text', total_size: 10 })]);
+        await act(d, d.shared('content_identity', id, 'insert', { content_hash: hash, mime_type: 'text/plain', kind: 'text', total_size: 10 }));
         break;
       }
       case 14: {
-        if (known.albums.length && p.chance(0.3)) await d.write([d.shared('album', p.pick(known.albums), 'delete')]);
-        else if (known.albums.length) await d.write([await d.sharedAbove('album', p.pick(known.albums), 'update', { name: `Renamed ${p.int(1, 9)}` })]);
+        if (known.albums.length && p.chance(0.3)) await act(d, d.shared('album', p.pick(known.albums), 'delete'));
+        else if (known.albums.length) await act(d, await d.sharedAbove('album', p.pick(known.albums), 'update', { name: `Renamed ${p.int(1, 9)}` }));
         break;
       }
       case 15: {
@@ -281,6 +295,8 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
   if (world.healRounds < 0) failures.push('the network never became quiescent after healing (20 rounds)');
   const live = world.live();
   const restored = live.reduce((n, d) => n + d.live!.engine.stats().restored, 0);
+  const pruned = live.reduce((n, d) => n + d.live!.engine.stats().pruned, 0);
+  const reasserted = live.reduce((n, d) => n + d.live!.engine.stats().reasserted, 0);
   const fingerprint = JSON.stringify({
     digest: live.length ? await live[0]!.digest() : null,
     net: world.net.stats(),
@@ -288,7 +304,7 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
     heal: world.healRounds,
   });
   await world.dispose();
-  return { seed, devices: world.devices.length, steps, kills, failures, restored, fingerprint };
+  return { seed, devices: world.devices.length, steps, kills, failures, restored, pruned, reasserted, fingerprint };
 }
 
 /**
@@ -386,10 +402,23 @@ export async function checkInvariants(world: World): Promise<string[]> {
   seqs.forEach((x, i) => {
     if (x !== seqs[0]) failures.push(`row seqs of ${devices[i]!.id.slice(0, 8)} differ from ${devices[0]!.id.slice(0, 8)}`);
   });
-  const tombSets = await Promise.all(devices.map((d) => d.rows('SELECT model, uuid, hlc, owner, seq FROM tombstones ORDER BY model, uuid')));
+  // Owned records' tombstones agree everywhere. A shared record's need not: once every device
+  // has seen its delete, the tombstone leaves the document (compaction.ts C10), and a device
+  // that never held the record never learns of it. What must hold is that no device has a
+  // record any device deleted (no delete resurrected, below).
+  const all = await Promise.all(devices.map((d) => d.rows('SELECT model, uuid, hlc, owner, seq FROM tombstones ORDER BY model, uuid')));
+  const tombSets = all.map((ts) => ts.filter((t) => isOwnedModel(t['model'])));
   tombSets.forEach((t, i) => {
     if (JSON.stringify(t) !== JSON.stringify(tombSets[0])) failures.push(`tombstones of ${devices[i]!.id.slice(0, 8)} differ`);
   });
+  const deletedAnywhere = new Map<string, { model: string; uuid: string }>();
+  for (const ts of all) for (const t of ts) if (!isOwnedModel(t['model'])) deletedAnywhere.set(`${String(t['model'])}:${String(t['uuid'])}`, { model: String(t['model']), uuid: String(t['uuid']) });
+  for (const d of devices) {
+    for (const { model, uuid } of deletedAnywhere.values()) {
+      const table = MODELS[model as keyof typeof MODELS].table;
+      if ((await d.rows(`SELECT 1 FROM ${table} WHERE uuid = ?`, [uuid])).length) failures.push(`${d.id.slice(0, 8)}: ${model} ${uuid.slice(0, 8)}, deleted elsewhere, is present (resurrected)`);
+    }
+  }
   for (const d of devices) {
     for (const t of await d.rows('SELECT model, uuid FROM tombstones')) {
       const table = MODELS[t['model'] as keyof typeof MODELS].table;
@@ -420,9 +449,10 @@ export async function checkInvariants(world: World): Promise<string[]> {
     const again = await d.live!.storage.call('commit', { changes: all.changes, hlc: null });
     if (!again.ok) failures.push(`${d.id.slice(0, 8)}: re-apply failed: ${again.error.message}`);
     else if (again.value.applied !== 0) failures.push(`${d.id.slice(0, 8)}: re-applying the document changed ${again.value.applied} rows`);
-    // Acks are well-formed stamps, and each device acknowledged its own key only.
+    // Acks are well-formed (a stamp, in a segment also the segment and a time: doc.ts D7),
+    // and each device acknowledged its own key only.
     allAcks(d.live!.doc).forEach((v, k) => {
-      if (!isHlc(v)) failures.push(`${d.id.slice(0, 8)}: ack of ${k.slice(0, 8)} is not an HLC`);
+      if (!parseAck(v)) failures.push(`${d.id.slice(0, 8)}: ack of ${k.slice(0, 8)} is malformed`);
       if (!world.devices.some((x) => x.id === k)) failures.push(`${d.id.slice(0, 8)}: ack under unknown key ${k.slice(0, 12)}`);
     });
     // No clock dragged into the future by a skewed peer.
