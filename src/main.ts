@@ -387,6 +387,7 @@ async function start(): Promise<void> {
     deviceInfo: browser,
     readOwned,
     readMany,
+    tombstoned: async (model, uuids) => new Set(unwrap(await storage.call('tombstoned', { model, uuids }))),
     yieldToUi: () => new Promise((r) => setTimeout(r, 0)),
   });
   const named = await intents.ensureDevice(claim.name);

@@ -3,13 +3,14 @@
  * Shared by the worker and the in-process double so both answer identically.
  */
 import { isHlc } from '../core/hlc.ts';
+import { isModelName } from '../core/models.ts';
 import { err, type Result } from '../core/result.ts';
 import { isUuid } from '../core/uuid.ts';
 import type { StorageEngine } from './engine.ts';
-import type { Method, StorageError } from './rpc.ts';
+import { MAX_TOMBSTONE_ASK, type Method, type StorageError } from './rpc.ts';
 
 /** `benchNaiveWrite` (the bench's baseline) exists in the test build only (vite.config.ts). */
-const METHODS: readonly Method[] = ['open', 'commit', 'stage', 'marks', 'servePages', 'applyPage', 'query', 'digest', 'flush', 'snapshot', 'health', 'close', 'holdings'];
+const METHODS: readonly Method[] = ['open', 'commit', 'stage', 'marks', 'servePages', 'applyPage', 'query', 'tombstoned', 'digest', 'flush', 'snapshot', 'health', 'close', 'holdings'];
 /** Batches staged per engine, by ticket, until a commit claims them. A caller that stages and
  *  never commits (a bug) cannot grow this without bound: the oldest are dropped, and a commit
  *  naming one is refused as an InvalidRequest (the sync engine then sends the changes along). */
@@ -80,6 +81,12 @@ export async function dispatch(engine: StorageEngine, method: unknown, params: u
         if (!Array.isArray(params) || !params.every((v) => v === null || typeof v === 'string' || typeof v === 'number'))
           return invalid('query params must be strings, numbers or null');
         return engine.query({ sql: p['sql'], params: params as (string | number | null)[] });
+      }
+      case 'tombstoned': {
+        const uuids = p['uuids'];
+        if (!isModelName(p['model']) || !Array.isArray(uuids) || uuids.length > MAX_TOMBSTONE_ASK || !uuids.every(isUuid))
+          return invalid(`tombstoned needs a model and at most ${MAX_TOMBSTONE_ASK} uuids`);
+        return engine.tombstoned({ model: p['model'], uuids });
       }
       case 'digest':
         return engine.digest();

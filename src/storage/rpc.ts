@@ -126,6 +126,9 @@ export interface PageResult extends CommitResult {
   readonly unknownFields: readonly string[];
 }
 
+/** The most uuids one `tombstoned` call asks about: a bulk act's whole selection. */
+export const MAX_TOMBSTONE_ASK = 50_000;
+
 export type Params = readonly (string | number | null)[];
 export type QueryRow = Record<string, string | number | null>;
 
@@ -152,6 +155,9 @@ export interface Requests {
   applyPage: { req: { bytes: Uint8Array; repair?: boolean }; res: PageResult };
   /** Read-only SQL (enforced with PRAGMA query_only). */
   query: { req: { sql: string; params?: Params }; res: QueryRow[] };
+  /** Which of `uuids` (at most MAX_TOMBSTONE_ASK) this device holds a tombstone of `model`
+   *  for (core/apply.ts I4): the intents refuse to edit those (sync/intents.ts). One query. */
+  tombstoned: { req: { model: string; uuids: readonly string[] }; res: string[] };
   digest: { req: Record<string, never>; res: Record<string, string> };
   /** Resolves once every commit received before it is durable (or memory-only). */
   flush: { req: Record<string, never>; res: StorageHealth };

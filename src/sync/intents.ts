@@ -31,6 +31,9 @@ export interface IntentDeps {
   /** many rows by uuid at once (the bulk acts read every record they write); without it,
    *  `readOwned` one by one */
   readonly readMany?: (table: string, uuids: readonly string[]) => Promise<ReadonlyMap<string, Fields>>;
+  /** which of `uuids` (at most MAX_BULK_FILES) this device holds a tombstone of `model` for
+   *  (core/apply.ts I4; storage rpc `tombstoned`, one query) */
+  readonly tombstoned: (model: SharedChange['model'], uuids: readonly string[]) => Promise<ReadonlySet<string>>;
   /** lets the UI breathe between bulk batches */
   readonly yieldToUi?: () => Promise<void>;
 }
@@ -41,6 +44,12 @@ export interface Progress {
 }
 
 export type IntentError = StorageError | { readonly type: 'InvalidInput'; readonly message: string };
+
+/** How an error names a shared record (`… was deleted`). */
+const RECORD_LABEL: Readonly<Record<SharedChange['model'], string>> = {
+  library: 'library', tag: 'tag', album: 'album', tag_link: 'tag link', album_entry: 'album entry',
+  user_metadata: 'file metadata', content_identity: 'content identity', forgotten_device: 'forgotten device',
+};
 
 /** Changes per commit for bulk writes: small frames keep the UI and the sync document fluid. */
 export const BULK_BATCH = 2000;
@@ -91,12 +100,44 @@ export function createIntents(deps: IntentDeps) {
   /** DESIGN §5.1: a shared edit is stamped above what the record holds (`stampAboveSeen`). */
   const aboveSeen = async (c: SharedChange): Promise<SharedChange> =>
     c.op === 'delete' ? c : stampAboveSeen(clock, c, await deps.readOwned(MODELS[c.model].table, c.uuid));
-  /** Shared writes are validated here so a bad argument is a clear error, not a silent rejection. */
-  const writeShared = async (c: SharedChange): Promise<Result<CommitResult, IntentError>> => {
-    if (!isUuid(c.uuid)) return fail('Not a valid id.');
+  /**
+   * An edit of a record this device holds a tombstone for is refused before anything is
+   * written (a tab showing it from before the delete). Local apply would drop it (I4), but the
+   * sync document would keep it — and once compaction prunes the delete from the document, a
+   * device that never saw the record would materialize the edit as a partial record, back from
+   * the dead. `records`: the records written, and those they hang on (a link's tag or album);
+   * each model's uuids in one ask.
+   */
+  const refuseDeleted = async (records: readonly { readonly model: SharedChange['model']; readonly uuids: readonly string[] }[]): Promise<Result<null, IntentError>> => {
+    const asks = records.flatMap(({ model, uuids }) => {
+      const parts: { model: SharedChange['model']; uuids: readonly string[] }[] = [];
+      for (let i = 0; i < uuids.length; i += MAX_BULK_FILES) parts.push({ model, uuids: uuids.slice(i, i + MAX_BULK_FILES) });
+      return parts;
+    });
+    const answers = await Promise.all(asks.map((a) => deps.tombstoned(a.model, a.uuids)));
+    for (let i = 0; i < asks.length; i++) {
+      const gone = answers[i]!;
+      if (!gone.size) continue;
+      const { model, uuids } = asks[i]!;
+      const first = uuids.find((u) => gone.has(u)) ?? [...gone][0]!;
+      const more = gone.size > 1 ? ` (and ${(gone.size - 1).toLocaleString('en')} more)` : '';
+      return fail(`The ${RECORD_LABEL[model]} ${first} was deleted${more}.`);
+    }
+    return ok(null);
+  };
+  /** Shared writes are validated here so a bad argument is a clear error, not a silent
+   *  rejection; an edit (not a delete) of a deleted record, or of one hanging on a deleted
+   *  `parent`, is refused (`refuseDeleted`). */
+  const writeShared = async (c: SharedChange, parent?: { readonly model: SharedChange['model']; readonly uuid: string }): Promise<Result<CommitResult, IntentError>> => {
+    if (!isUuid(c.uuid) || (parent && !isUuid(parent.uuid))) return fail('Not a valid id.');
     const v = validateChange(c);
     if (!v.ok) return fail(v.error.detail);
-    return write([await aboveSeen(c)]);
+    if (c.op === 'delete') return write([c]);
+    const [gone, stamped] = await Promise.all([
+      refuseDeleted([{ model: c.model, uuids: [c.uuid] }, ...(parent ? [{ model: parent.model, uuids: [parent.uuid] }] : [])]),
+      aboveSeen(c),
+    ]);
+    return gone.ok ? write([stamped]) : gone;
   };
   /** The file's metadata record, one field at a time: an update that sets only what the
    *  user changed (and the scope), never an insert with defaults — a default sent from a
@@ -109,7 +150,7 @@ export function createIntents(deps: IntentDeps) {
    * document transaction), each stamped above what its record holds (DESIGN §5.1). The
    * records are read in one go, not one round trip to the worker per file.
    */
-  const writeMany = async (entries: readonly string[], build: (entry: string) => SharedChange): Promise<Result<CommitResult, IntentError>> => {
+  const writeMany = async (entries: readonly string[], build: (entry: string) => SharedChange, parent?: { readonly model: SharedChange['model']; readonly uuid: string }): Promise<Result<CommitResult, IntentError>> => {
     const unique = [...new Set(entries)];
     if (!unique.length) return fail('Select at least one file.');
     if (unique.length > MAX_BULK_FILES) return fail(`At most ${MAX_BULK_FILES.toLocaleString('en')} files at once.`);
@@ -119,11 +160,16 @@ export function createIntents(deps: IntentDeps) {
       const v = validateChange(c);
       if (!v.ok) return fail(v.error.detail);
     }
-    const table = MODELS[changes[0]!.model].table;
+    const model = changes[0]!.model;
+    const table = MODELS[model].table;
     const uuids = changes.map((c) => c.uuid);
-    const seen = deps.readMany
-      ? await deps.readMany(table, uuids)
-      : new Map((await Promise.all(uuids.map(async (u) => [u, await deps.readOwned(table, u)] as const))).filter((x): x is [string, Fields] => x[1] !== null));
+    const [gone, seen] = await Promise.all([
+      refuseDeleted([{ model, uuids }, ...(parent ? [{ model: parent.model, uuids: [parent.uuid] }] : [])]),
+      deps.readMany
+        ? deps.readMany(table, uuids)
+        : Promise.all(uuids.map(async (u) => [u, await deps.readOwned(table, u)] as const)).then((rows) => new Map(rows.filter((x): x is [string, Fields] => x[1] !== null))),
+    ]);
+    if (!gone.ok) return gone;
     return write(changes.map((c) => stampAboveSeen(clock, c, seen.get(c.uuid) ?? null)));
   };
 
@@ -367,6 +413,12 @@ export function createIntents(deps: IntentDeps) {
         const v = validateChange(c);
         if (!v.ok) return fail(v.error.detail);
       }
+      // a tag deleted meanwhile (kept or dropped): the merge was chosen from a stale view
+      const gone = await refuseDeleted([
+        { model: 'tag', uuids: [keep, ...drop.map((d) => d.uuid)] },
+        { model: 'tag_link', uuids: changes.filter((c) => c.model === 'tag_link').map((c) => c.uuid) },
+      ]);
+      if (!gone.ok) return gone;
       const stamped: SharedChange[] = [];
       for (const c of changes) stamped.push(await aboveSeen(c));
       return write(stamped);
@@ -385,34 +437,34 @@ export function createIntents(deps: IntentDeps) {
 
     /** Same file added on two devices = one membership (deterministic uuid); re-adding works. */
     addToAlbum: (album: string, entry: string) =>
-      writeShared(shared('album_entry', albumEntryUuid(album, entry), 'insert', { album_uuid: album, entry_uuid: entry, added_at: deps.now(), active: true })),
-    removeFromAlbum: (album: string, entry: string) => writeShared(shared('album_entry', albumEntryUuid(album, entry), 'update', { active: false })),
+      writeShared(shared('album_entry', albumEntryUuid(album, entry), 'insert', { album_uuid: album, entry_uuid: entry, added_at: deps.now(), active: true }), { model: 'album', uuid: album }),
+    removeFromAlbum: (album: string, entry: string) => writeShared(shared('album_entry', albumEntryUuid(album, entry), 'update', { active: false }), { model: 'album', uuid: album }),
 
     tagEntry: (tag: string, entry: string) =>
-      writeShared(shared('tag_link', tagLinkUuid(tag, entry), 'insert', { tag_uuid: tag, target_uuid: entry, target_kind: 'entry', source: 'user', applied_by_device: device, active: true })),
+      writeShared(shared('tag_link', tagLinkUuid(tag, entry), 'insert', { tag_uuid: tag, target_uuid: entry, target_kind: 'entry', source: 'user', applied_by_device: device, active: true }), { model: 'tag', uuid: tag }),
     /** The same tag on many files, in one commit. */
     tagEntries: (tag: string, entries: readonly string[]) =>
       isUuid(tag)
-        ? writeMany(entries, (entry) => shared('tag_link', tagLinkUuid(tag, entry), 'insert', { tag_uuid: tag, target_uuid: entry, target_kind: 'entry', source: 'user', applied_by_device: device, active: true }))
+        ? writeMany(entries, (entry) => shared('tag_link', tagLinkUuid(tag, entry), 'insert', { tag_uuid: tag, target_uuid: entry, target_kind: 'entry', source: 'user', applied_by_device: device, active: true }), { model: 'tag', uuid: tag })
         : Promise.resolve(fail('Not a valid tag.')),
     /** Many files into an album, in one commit. */
     addEntriesToAlbum: (album: string, entries: readonly string[]) =>
       isUuid(album)
-        ? writeMany(entries, (entry) => shared('album_entry', albumEntryUuid(album, entry), 'insert', { album_uuid: album, entry_uuid: entry, added_at: deps.now(), active: true }))
+        ? writeMany(entries, (entry) => shared('album_entry', albumEntryUuid(album, entry), 'insert', { album_uuid: album, entry_uuid: entry, added_at: deps.now(), active: true }), { model: 'album', uuid: album })
         : Promise.resolve(fail('Not a valid album.')),
     /** Many files out of an album, in one commit (Delete in an album's view). */
     removeEntriesFromAlbum: (album: string, entries: readonly string[]) =>
       isUuid(album)
-        ? writeMany(entries, (entry) => shared('album_entry', albumEntryUuid(album, entry), 'update', { active: false }))
+        ? writeMany(entries, (entry) => shared('album_entry', albumEntryUuid(album, entry), 'update', { active: false }), { model: 'album', uuid: album })
         : Promise.resolve(fail('Not a valid album.')),
     /** Many files' favourite at once, in one commit. */
     setFavorites: (entries: readonly string[], favorite: boolean) => writeMany(entries, (entry) => metadataChange(entry, { favorite })),
 
-    untagEntry: (tag: string, entry: string) => writeShared(shared('tag_link', tagLinkUuid(tag, entry), 'update', { active: false })),
+    untagEntry: (tag: string, entry: string) => writeShared(shared('tag_link', tagLinkUuid(tag, entry), 'update', { active: false }), { model: 'tag', uuid: tag }),
     /** A tag off many targets (files or contents) at once, in one commit (Delete in a tag's view). */
     untagTargets: (tag: string, targets: readonly string[]) =>
       isUuid(tag)
-        ? writeMany(targets, (target) => shared('tag_link', tagLinkUuid(tag, target), 'update', { active: false }))
+        ? writeMany(targets, (target) => shared('tag_link', tagLinkUuid(tag, target), 'update', { active: false }), { model: 'tag', uuid: tag })
         : Promise.resolve(fail('Not a valid tag.')),
 
     /** Favourite and notes are separate fields of the file's metadata: edits on two devices both survive. */

@@ -27,15 +27,37 @@ let now = 1_760_000_000_000;
 interface Node {
   readonly id: string;
   readonly storage: StorageClient;
+  /** storage calls made and not yet answered */
+  readonly outstanding: () => number;
   stream: Stream;
+}
+
+/** The engine's client, counting calls in flight: a page is applied (or served) only when its
+ *  call has answered, after the engine's journal writes, which take a varying number of turns
+ *  of the event loop (fake-indexeddb completes on setImmediate). */
+function counted(inner: StorageClient): { storage: StorageClient; outstanding: () => number } {
+  let n = 0;
+  const storage: StorageClient = {
+    call: async (method, params, transfer) => {
+      n++;
+      try {
+        return await inner.call(method, params, transfer);
+      } finally {
+        n--;
+      }
+    },
+    onHealth: (cb) => inner.onHealth(cb),
+    terminate: () => inner.terminate(),
+  };
+  return { storage, outstanding: () => n };
 }
 
 async function node(id: string, hub: ReturnType<typeof createMemoryHub>, nodes: Node[], pageRows = 5): Promise<Node> {
   const engine = createStorageEngine({ sql: SQL, idb: new IDBFactory(), now: () => now, pageRows, imageDebounceMs: 1e9, imageMaxDelayMs: 1e9 });
-  const storage = createInProcessStorage(engine);
+  const { storage, outstanding } = counted(createInProcessStorage(engine));
   const boot = await storage.call('open', { dbName: id, deviceUuid: id });
   if (!boot.ok) throw new Error(boot.error.message);
-  const n: Node = { id, storage, stream: null as unknown as Stream };
+  const n: Node = { id, storage, outstanding, stream: null as unknown as Stream };
   n.stream = createStream({
     self: id,
     storage,
@@ -50,8 +72,21 @@ async function node(id: string, hub: ReturnType<typeof createMemoryHub>, nodes: 
   return n;
 }
 
-/** Pokes and delivers until two rounds in a row move nothing (so a poke came after the last
- *  page was applied); `stopAfter` cuts it short after that many messages. */
+/** Until no node has a storage call in flight, and still none a turn later (an answered call
+ *  may start another: a served pull, the next page). Whatever the machine's load, what was
+ *  delivered has then been applied, and its answers are in the hub. */
+async function settle(nodes: readonly Node[]): Promise<void> {
+  const until = Date.now() + 30_000;
+  for (let idle = 0; idle < 2; ) {
+    await new Promise((res) => setImmediate(res));
+    idle = nodes.some((n) => n.outstanding() > 0) ? 0 : idle + 1;
+    if (Date.now() > until) throw new Error('the nodes\' storage did not settle within 30 s');
+  }
+}
+
+/** Pokes and delivers, letting the storage settle after each delivery, until two rounds in a
+ *  row move nothing (so a poke came after the last page was applied); `stopAfter` cuts it short
+ *  after that many messages (what they started has settled when it returns). */
 async function pump(hub: ReturnType<typeof createMemoryHub>, nodes: Node[], rounds = 300, stopAfter = Infinity): Promise<number> {
   let delivered = 0;
   let quiet = 0;
@@ -59,7 +94,7 @@ async function pump(hub: ReturnType<typeof createMemoryHub>, nodes: Node[], roun
     for (const n of nodes) n.stream.poke();
     const moved = hub.deliver(Math.min(4, stopAfter - delivered));
     delivered += moved;
-    await new Promise((res) => setTimeout(res, 0));
+    await settle(nodes);
     quiet = !moved && !hub.pending() && !nodes.some((n) => n.stream.busy()) ? quiet + 1 : 0;
   }
   return delivered;

@@ -41,6 +41,11 @@ export function simApp(d: SimDevice, opts: SimAppOptions): { app: AppState; writ
     readOwned: async (table, uuid) => (await query(`SELECT * FROM ${table} WHERE uuid = ?`, [uuid]))[0] ?? null,
     readMany: async (table, uuids) =>
       new Map((await query(`SELECT * FROM ${table} WHERE uuid IN (${uuids.map(() => '?').join(',')})`, uuids)).map((r) => [String(r['uuid']), r])),
+    tombstoned: async (model, uuids) => {
+      const r = await live.storage.call('tombstoned', { model, uuids });
+      if (!r.ok) throw new Error(r.error.message);
+      return new Set(r.value);
+    },
   });
   const app = new AppState({
     query, intents, device: { uuid: d.id, name: d.id.slice(0, 4) }, boot: { health: null } as never, hlc: () => live.clock.current(),
