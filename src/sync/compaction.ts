@@ -10,8 +10,8 @@
  *     supersede a valid one would lose that value on devices that had not seen it yet
  *     (found by simulator seed 294). Invalid entries are left alone (a newer app version may
  *     understand them).
- *  C3 A record's highest delete entry is kept forever (the tombstone must reach devices that
- *     never saw the record); every other entry of a deleted record is dropped.
+ *  C3 A record's highest delete entry is kept (the tombstone must reach devices that never
+ *     saw the record) until C10 prunes it; every other entry of a deleted record is dropped.
  *  C4 Dropping keys changes nothing a device materializes: deletions of `shared` keys are
  *     not changes (doc.ts D3), and what remains still yields the same rows on a fresh device.
  *  C5 One transaction, with the caller's origin (LOCAL_ORIGIN for the engine), so the
@@ -39,6 +39,15 @@
  *     met only after this device wrote its first segment), the next compaction moves the
  *     segment's entries and acks back into `shared` and `acks` and removes the segment, so
  *     an earlier build never misses an entry for longer than that.
+ * C10 Tombstones are pruned once every device within the horizon has seen them (decision
+ *     0020): each device's ack names the segment it had committed whole and how far it held
+ *     the segment creator's items (doc.ts `Ack`); when every device the document knows (not
+ *     forgotten) reads layout 3 and each one whose last ack is younger than the horizon acked
+ *     the current segment, the delete entries held there by the creator's items below the
+ *     lowest of those states — seen by all of them — are dropped with the rest of their
+ *     records. The new segment's note names them (doc.ts D7). A device left out (unseen past
+ *     the horizon, or never met) that writes such a record again is answered by the devices
+ *     that hold its tombstone: they write the delete again (engine.ts E8).
  */
 import * as Y from 'yjs';
 import { supersededEntries, type LogEntry } from '../core/compaction.ts';
@@ -69,19 +78,9 @@ export function planCompaction(doc: Y.Doc, gate?: PruneGate): CompactionPlan {
   const entries: LogEntry[] = [];
   for (const c of log.changes) if (c.kind === 'shared') entries.push(asLogEntry(c, raw.get(c.hlc)));
   const drop = supersededEntries(entries);
-  const pruned: string[] = [];
-  const note = gate?.ok ? segmentNote(doc) : null;
-  const seg = currentSegment(doc);
-  if (note && seg && gate?.segment === note.id && note.creator !== null) {
-    // C10: tombstones every device within the horizon had in view: items of the segment's
-    // creator below the lowest state its acks name (its first content, and what it wrote since)
-    const dropped = new Set(drop);
-    for (const e of entries) {
-      if (e.op !== 'delete' || dropped.has(e.hlc)) continue;
-      const id = itemId(seg, e.hlc);
-      if (id && id.client === note.creator && id.clock < gate.state) pruned.push(e.hlc);
-    }
-  }
+  // C2: only what validates here (a newer build's model is left alone)
+  const valid = new Set(entries.map((e) => e.hlc));
+  const pruned = gate ? tombstonesFor(doc, gate, new Set(drop)).now.filter((k) => valid.has(k)) : [];
   return { drop: pruned.length ? [...drop, ...pruned].sort() : drop, pruned, entries: entries.length, invalid: log.rejections.length };
 }
 
@@ -146,6 +145,28 @@ function nextNote(doc: Y.Doc, plan: CompactionPlan, gate: PruneGate | undefined)
   return { id, creator: doc.clientID, pruned };
 }
 
+/**
+ * C10: the current segment's tombstones (kept delete entries) as the gate sees them: `now`,
+ * those every device within the horizon had in view (items of the segment's creator below
+ * the lowest state its acks name: its first content, and what it wrote since), and `later`,
+ * those held by other devices' items (written into the segment after it was made), which a
+ * compaction must first carry into a segment of its own.
+ */
+export function tombstonesFor(doc: Y.Doc, gate: PruneGate, dropped: ReadonlySet<string> = new Set()): { now: string[]; later: number } {
+  const note = segmentNote(doc);
+  const seg = currentSegment(doc);
+  const out = { now: [] as string[], later: 0 };
+  if (!gate.ok || !note || !seg || gate.segment !== note.id || note.creator === null) return out;
+  seg.forEach((v, k) => {
+    if (dropped.has(k) || entryObject(v)?.['op'] !== 'delete') return;
+    const id = itemId(seg, k);
+    if (id?.client !== note.creator) out.later++;
+    else if (id.clock < gate.state) out.now.push(k);
+  });
+  out.now.sort();
+  return out;
+}
+
 const isFieldsRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /** C6: an entry takes part with the field names as written (only the names matter). */
@@ -196,8 +217,10 @@ export function compactDoc(doc: Y.Doc, origin: unknown, forgotten: ReadonlySet<s
     }, origin);
     return plan;
   }
-  // nothing to drop and nothing left in layout 1: a new segment would only add residue
-  if (!plan.drop.length && currentSegment(doc) && shared.size === 0 && legacyAcks.size === 0) return plan;
+  // nothing to drop, nothing left in layout 1, no tombstone to carry over for pruning (C10):
+  // a new segment would only add residue
+  const carry = gate ? tombstonesFor(doc, gate).later > 0 : false;
+  if (!plan.drop.length && !carry && currentSegment(doc) && shared.size === 0 && legacyAcks.size === 0) return plan;
   const drop = new Set(plan.drop);
   const note = nextNote(doc, plan, gate);
   doc.transact(() => {
@@ -228,7 +251,7 @@ export function compactDoc(doc: Y.Doc, origin: unknown, forgotten: ReadonlySet<s
  */
 export function entriesToRestore(doc: Y.Doc, vanished: readonly Vanished[], from: string | null): [string, unknown][] {
   const note = segmentNote(doc);
-  const gone = vanished.filter(([k, , item]) => !hasEntry(doc, k) && !prunedBy(note, from, item));
+  const gone = vanished.filter(([k, v, item]) => !hasEntry(doc, k) && !(entryObject(v)?.['op'] === 'delete' && prunedBy(note, from, item)));
   if (!gone.length) return [];
   const entries: LogEntry[] = [];
   const add = (k: string, v: unknown): void => {

@@ -9,8 +9,9 @@
  *                          twice after a crash would lose one copy's content)
  *   log             Y.Map  'seg' → the current *segment*, a Y.Map holding the shared log:
  *                          `<hlc>` → '["<model>","<uuid>","<op>",<mask>,v…]' (any device;
- *                          keys unique; `encodeEntry`, below) and `ack:<device>` → highest
- *                          HLC that device has materialized
+ *                          keys unique; `encodeEntry`, below), `ack:<device>` → highest
+ *                          HLC that device has materialized and, from layout 3, the segment
+ *                          it had committed whole (D7), and `ack:~seg` → the segment's note
  *   shared          Y.Map  the shared log before the first segment (layout 1), as above
  *   acks            Y.Map  the acks before the first segment (layout 1)
  *   meta            Y.Map  library name, schema versions, the log layouts each device reads
@@ -36,6 +37,11 @@
  *     remains was lost, not dropped — written into a segment a concurrent compaction
  *     replaced — and the device that saw it writes it back (the engine's restore, E7).
  *     Entries are immutable and keyed by HLC, so writing one back twice is harmless.
+ *  D7 A tombstone a compaction pruned (compaction.ts C10) leaves the views of the devices
+ *     that saw it without being superseded: the new segment's note says which ones it pruned
+ *     (the delete entries of the segment it replaced held by that segment creator's items
+ *     below a clock), and those are not written back. A device that left the view of another
+ *     segment writes them back — harmless, a tombstone again, pruned at a later round.
  *
  * Why owned records are one JSON string and not a nested object: Yjs encodes an object value
  * field by field, one UTF-8 string write per key and per string value, and decodes it the same
@@ -238,8 +244,8 @@ export function segmentNote(doc: Y.Doc): SegmentNote | null {
 export const encodeNote = (n: SegmentNote): [string, string] =>
   [NOTE_KEY, JSON.stringify(n.pruned ? [n.id, [n.pruned.seg, n.pruned.creator, n.pruned.state]] : [n.id])];
 
-/** Whether an entry that left the view with `item`, from segment `from`, is one of the
- *  tombstones `note`'s compaction pruned (D7). */
+/** Whether a delete entry that left the view with `item`, from segment `from`, is one of
+ *  the tombstones `note`'s compaction pruned (D7; the caller checks it is a delete). */
 export const prunedBy = (note: SegmentNote | null, from: string | null, item: ItemId | null): boolean =>
   !!note?.pruned && item !== null && from === note.pruned.seg && item.client === note.pruned.creator && item.clock < note.pruned.state;
 

@@ -35,8 +35,14 @@
  *     whoever has or has not seen it (C3, C4).
  *  E7 An entry that left the document's shared log without being superseded (doc.ts D6: a
  *     concurrent compaction replaced the segment it was in) is written back by this device,
- *     as a local write of the document only (it is materialized already): on the timer
- *     (0 ms), then on the serial chain.
+ *     as a write of the document only (it is materialized already), in a transaction that
+ *     runs right after the remote one: its update joins that batch's one commit, so a kill
+ *     cannot leave the replacement journaled and the write-back lost (decision 0020).
+ *  E8 A remote change of a shared record this device holds a tombstone for is refused
+ *     (core/apply I4); if the log holds no delete of that record any more (pruned, C10, and
+ *     written again by a device that never saw the delete) this device writes the delete
+ *     again, with a new stamp, so the record is deleted everywhere, on devices that never
+ *     held it too. Also looked for at boot (the refusal is durable, the timer was not).
  */
 import * as Y from 'yjs';
 import type { Change, Hlc, SharedChange, Uuid } from '../core/change.ts';
@@ -45,10 +51,10 @@ import { isUuid } from '../core/uuid.ts';
 import { encodeHlc, hlcDevice, hlcWall, isAheadStamp, type HlcClock } from '../core/hlc.ts';
 import { err, type Result } from '../core/result.ts';
 import type { StorageClient } from '../storage/client.ts';
-import type { CommitResult, StorageError } from '../storage/rpc.ts';
-import { canSegment, compactDoc, entriesToRestore, forgottenInDoc, pruneForgotten, pruneGate, type PruneGate } from './compaction.ts';
+import { MAX_TOMBSTONE_ASK, type CommitResult, type StorageError } from '../storage/rpc.ts';
+import { canSegment, compactDoc, entriesToRestore, forgottenInDoc, pruneForgotten, pruneGate, tombstonesFor, type PruneGate } from './compaction.ts';
 import {
-  allAcks, batchChanges, BOOT_ORIGIN, createExtractor, currentSegment, entryObject, forEachEntry, hasEntry, itemId, LAYOUT_KEY, LOCAL_ORIGIN, LOG_LAYOUT, logTarget, MAX_BATCH_UPDATE_BYTES, metaMap, parseAck,
+  allAcks, batchChanges, BOOT_ORIGIN, createExtractor, currentSegment, entryObject, forEachEntry, hasEntry, LAYOUT_KEY, LOCAL_ORIGIN, LOG_LAYOUT, logTarget, MAX_BATCH_UPDATE_BYTES, metaMap, parseAck,
   readAck, segmentNote, sharedMap, writeAck, writeChanges, type DocRejection, type Vanished,
 } from './doc.ts';
 
@@ -203,7 +209,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   let sinceCompaction = 0; // shared changes committed since the last compaction (E6)
   let keptAfterCompaction = 0;
   let compactTimer: (() => void) | null = null;
-  // C10: the last segment whose tombstones were looked at for an early compaction
+  // C10: the last segment (and acked state) whose tombstones were looked at for an early compaction
   let pruneLookedAt: string | null = null;
   // E8: records whose delete may have to be written again, waiting for reassertTimer
   const toReassert = new Map<string, { model: SharedModelName; uuid: Uuid }>();
@@ -364,10 +370,36 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       });
       const again: SharedChange[] = [];
       for (const [k, r] of want) if (deleted.get(k) === false) again.push({ kind: 'shared', model: r.model, uuid: r.uuid, hlc: clock.next(), op: 'delete', fields: {} });
-      if (!again.length || selfForgotten) return;
+      // a forgotten device too: the delete may be one only it still knows of
+      if (!again.length) return;
       stats.reasserted += again.length;
       void api.write(again);
     }, 0);
+  }
+
+  /**
+   * E8 across a restart: a change refused for its tombstone is journaled with the update that
+   * brought it, but the delete to write again was only on a timer. At boot, every record the
+   * log holds without a delete is looked up among this device's tombstones.
+   */
+  async function recheckDeleted(): Promise<void> {
+    const byModel = new Map<SharedModelName, Map<string, boolean>>();
+    forEachEntry(doc, (v) => {
+      const o = entryObject(v);
+      if (!o || !isSharedModel(o['model']) || typeof o['uuid'] !== 'string' || !isUuid(o['uuid'])) return;
+      const m = byModel.get(o['model']) ?? new Map<string, boolean>();
+      byModel.set(o['model'], m);
+      m.set(o['uuid'], (m.get(o['uuid']) ?? false) || o['op'] === 'delete');
+    });
+    const found: { model: string; uuid: string }[] = [];
+    for (const [model, recs] of byModel) {
+      const uuids = [...recs].filter(([, del]) => !del).map(([u]) => u);
+      for (let i = 0; i < uuids.length; i += MAX_TOMBSTONE_ASK) {
+        const r = await storage.call('tombstoned', { model, uuids: uuids.slice(i, i + MAX_TOMBSTONE_ASK) });
+        if (r.ok) for (const uuid of r.value) found.push({ model, uuid });
+      }
+    }
+    if (found.length) reassert(found);
   }
 
   /** E3: make a lease covering `upTo` durable before any stamp below it leaves the device. */
@@ -466,19 +498,16 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
    */
   function checkPrune(): void {
     const note = segmentNote(doc);
-    if (compactTimer || !note || pruneLookedAt === note.id) return;
+    if (compactTimer || !note) return;
     // this device's own commit is not asked for here: it depends on when storage answers, and
     // the compaction reads the gate again on the serial chain
     const gate = gateNow(true);
-    if (!gate.ok) return;
-    pruneLookedAt = note.id;
-    const seg = currentSegment(doc)!;
-    let tombstones = 0;
-    forEachEntry(doc, (v, k) => {
-      const id = itemId(seg, k);
-      if (id && id.client === note.creator && id.clock < gate.state && entryObject(v)?.['op'] === 'delete') tombstones++;
-    });
-    if (!tombstones) return;
+    const looked = `${note.id}@${gate.state}`;
+    if (!gate.ok || pruneLookedAt === looked) return;
+    pruneLookedAt = looked;
+    // prunable now, or to be carried into a segment of a compaction's own first
+    const t = tombstonesFor(doc, gate);
+    if (!t.now.length && !t.later) return;
     compactTimer = schedule(() => {
       compactTimer = null;
       void compact(true);
@@ -494,6 +523,11 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       stats.lastGate = gate;
       const { drop, entries, pruned } = compactDoc(doc, LOCAL_ORIGIN, forgotten, gate);
       if (segmentNote(doc)?.id !== gate.segment) scheduleAck();
+      // held back only by its own commits still in flight: look again once they are done
+      else if (!gate.ok && gate.waiting.length === 1 && gate.waiting[0] === device) {
+        pruneLookedAt = null;
+        void serial(() => Promise.resolve(checkPrune()));
+      }
       stats.pruned += pruned.length;
       const prunedKeys = pruneForgotten(doc, LOCAL_ORIGIN);
       const yUpdate = captured.length ? Y.mergeUpdates(captured) : null;
@@ -555,6 +589,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       });
       const current = clock.current();
       lease = current ? hlcWall(current) : 0; // the persisted clock is at least the last lease
+      void serial(recheckDeleted);
     },
     write(given) {
       stats.pending++;

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { createPrng } from '../../src/core/prng.ts';
 import { liveStateBytes } from '../../src/sync/compaction.ts';
+import { HORIZON_KEY } from '../../src/sync/engine.ts';
 import { allAcks, currentSegment, entryObject, forEachEntry, metaMap, ownedMapName, sharedLogSize, sharedMap } from '../../src/sync/doc.ts';
 import { deviceData, tagFields, uuidFactory } from '../support/fixtures.ts';
 import { World, type SimDevice } from '../support/sim/world.ts';
@@ -19,6 +20,7 @@ const ids = uuidFactory('pruning');
 const A = '0aaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
 const B = '0bbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb';
 const C = '0ccccccc-cccc-4ccc-8ccc-cccccccccccc';
+const D = '0ddddddd-dddd-4ddd-8ddd-dddddddddddd';
 
 const docBytes = (d: SimDevice): number => Y.encodeStateAsUpdate(d.live!.doc).byteLength;
 
@@ -108,7 +110,7 @@ describe('automatic compaction', () => {
     // the forget itself schedules a compaction (an ack of a forgotten device is there: C7),
     // which dropped them; one asked for now finds nothing left
     const auto = a.live!.engine.stats().lastCompaction;
-    expect(auto).toMatchObject({ auto: true, forgotten: 4 }); // the device record, the ack, schema: and key:
+    expect(auto).toMatchObject({ auto: true, forgotten: 5 }); // the device record, the ack, schema:, layout: (announced at start) and key:
     expect(await a.live!.engine.compact()).toBe(0);
     expect(a.live!.engine.stats().lastCompaction?.forgotten).toBe(0);
     w.net.deliver();
@@ -229,6 +231,124 @@ describe('automatic compaction', () => {
     for (const d of [a, b, c]) {
       expect(currentSegment(d.live!.doc)).not.toBeNull();
       expect(await d.digest()).toEqual(await a.digest());
+    }
+    await w.dispose();
+  });
+});
+
+// Tombstone pruning (compaction.ts C10, doc.ts D7, engine.ts E8): a delete entry leaves the
+// document once every device within the horizon has acked the segment holding it.
+describe('tombstone pruning', () => {
+  const rounds = async (w: World, n: number, stepMs = 5000): Promise<void> => {
+    for (let i = 0; i < n; i++) {
+      w.time += stepMs;
+      w.net.deliver();
+      await w.idle(true);
+    }
+  };
+  const tombstonesInDoc = (d: SimDevice): number => {
+    let n = 0;
+    forEachEntry(d.live!.doc, (v) => {
+      if (entryObject(v)?.['op'] === 'delete') n++;
+    });
+    return n;
+  };
+
+  it('deletes every device has seen leave the document; a device joining later never holds them; the figures', async () => {
+    const w = new World(SQL, createPrng('prune-tombstones'), { drop: 0, duplicate: 0, reorder: 0 });
+    const [a, b] = [await w.addDevice(A, 0), await w.addDevice(B, 0)];
+    await a.write([a.shared('tag', ids(), 'insert', tagFields('Kept', A))]);
+    await w.heal();
+    await a.live!.engine.compact();
+    await w.heal();
+    const before = docBytes(a);
+    const N = 300;
+    const tags = Array.from({ length: N }, () => ids());
+    await a.write(tags.map((t, i) => a.shared('tag', t, 'insert', tagFields(`Tag ${i}`, A))));
+    await w.heal();
+    const created = docBytes(a);
+    await b.write(tags.map((t) => b.shared('tag', t, 'delete')));
+    const deleted = { doc: docBytes(b), tombstones: tombstonesInDoc(b) }; // as written, before any compaction
+    expect(deleted.tombstones).toBe(N);
+    // delivered, compacted (each record's delete is all that is left of it), acked by both, pruned
+    await w.heal();
+    await rounds(w, 4);
+    await w.heal();
+    const pruned = [a, b].reduce((n, d) => n + d.live!.engine.stats().pruned, 0);
+    const after = docBytes(a);
+    console.log(`${N} tags created and deleted on two devices: document ${before} B → ${created} B created → ${deleted.doc} B deleted (${deleted.tombstones} tombstones) → ${after} B pruned (${pruned} tombstones pruned)`);
+    expect(pruned).toBe(N);
+    for (const d of [a, b]) {
+      expect(tombstonesInDoc(d)).toBe(0);
+      expect(sharedLogSize(d.live!.doc)).toBe(1);
+      expect((await d.rows('SELECT count(*) AS n FROM tags'))[0]?.['n']).toBe(1);
+      expect((await d.rows("SELECT count(*) AS n FROM tombstones WHERE model = 'tag'"))[0]?.['n']).toBe(N); // sticky where they were seen
+    }
+    expect(after).toBeLessThan(before + 2_000); // a few residues per compaction, not per delete
+    const c = await w.addDevice(C, 0);
+    await w.heal();
+    expect((await c.rows('SELECT count(*) AS n FROM tags'))[0]?.['n']).toBe(1);
+    expect((await c.rows("SELECT count(*) AS n FROM tombstones WHERE model = 'tag'"))[0]?.['n']).toBe(0);
+    for (const d of [b, c]) expect(await d.digest()).toEqual(await a.digest());
+    await w.dispose();
+  });
+
+  it('a few deletes, below the compaction threshold, leave the document by themselves (carried into a segment first)', async () => {
+    const w = new World(SQL, createPrng('prune-few'), { drop: 0, duplicate: 0, reorder: 0 });
+    const [a, b] = [await w.addDevice(A, 0), await w.addDevice(B, 0)];
+    const tags = Array.from({ length: 20 }, () => ids());
+    await a.write(tags.map((t, i) => a.shared('tag', t, 'insert', tagFields(`Tag ${i}`, A))));
+    await w.heal();
+    await b.write(tags.map((t) => b.shared('tag', t, 'delete')));
+    await w.heal();
+    await rounds(w, 6);
+    await w.heal();
+    for (const d of [a, b]) expect(sharedLogSize(d.live!.doc)).toBe(0);
+    expect([a, b].reduce((n, d) => n + d.live!.engine.stats().pruned, 0)).toBe(20);
+    expect([a, b].reduce((n, d) => n + d.live!.engine.stats().autoCompactions, 0)).toBeGreaterThanOrEqual(2); // carried, then pruned
+    await w.dispose();
+  });
+
+  it('a device within the horizon holds pruning back; past it, it is left out, and what it wrote of a deleted tag meanwhile does not bring the tag back', async () => {
+    const w = new World(SQL, createPrng('prune-horizon'), { drop: 0, duplicate: 0, reorder: 0 });
+    const [a, b, c] = [await w.addDevice(A, 0), await w.addDevice(B, 0), await w.addDevice(C, 0)];
+    const [gone, kept] = [ids(), ids()];
+    await a.write([a.shared('tag', gone, 'insert', tagFields('Gone', A)), a.shared('tag', kept, 'insert', tagFields('Kept', A))]);
+    await w.heal();
+    await a.live!.engine.compact();
+    await w.heal();
+    w.net.isolate(C, true);
+    await a.write([a.shared('tag', gone, 'delete')]);
+    await c.write([await c.sharedAbove('tag', gone, 'update', { display_name: 'Renamed while apart', canonical_name: 'renamed while apart' })]);
+    const made = ids();
+    await c.write([c.shared('tag', made, 'insert', tagFields('Made while apart', C))]);
+    // C's last ack is recent: pruning waits for it (within the default 30 days)
+    await a.live!.engine.compact();
+    await rounds(w, 4);
+    await a.live!.engine.compact();
+    expect(a.live!.engine.stats().lastGate?.waiting).toContain(C);
+    expect(tombstonesInDoc(a)).toBe(1);
+    // an hour's horizon, and two hours pass: C is left out
+    await a.live!.engine.setMeta(HORIZON_KEY, 1 / 24);
+    w.time += 2 * 3_600_000;
+    await rounds(w, 2);
+    await a.live!.engine.compact(); // A's and B's acks of this segment follow
+    await rounds(w, 4);
+    await a.live!.engine.compact();
+    await rounds(w, 2);
+    expect(a.live!.engine.stats().lastGate?.past).toContain(C);
+    expect(a.live!.engine.stats().pruned).toBe(1);
+    expect(tombstonesInDoc(a)).toBe(0);
+    // C comes back: its rename lands on a deleted tag, which A and B refuse and delete again (E8)
+    await w.heal();
+    await rounds(w, 4);
+    await w.heal();
+    expect([a, b].reduce((n, d) => n + d.live!.engine.stats().reasserted, 0)).toBeGreaterThan(0);
+    const d = await w.addDevice(D, 0); // and a device that never held the tag
+    await w.heal();
+    for (const x of [a, b, c, d]) {
+      expect((await x.rows('SELECT display_name AS n FROM tags ORDER BY n')).map((r) => r['n'])).toEqual(['Kept', 'Made while apart']);
+      expect(await x.digest()).toEqual(await a.digest());
     }
     await w.dispose();
   });

@@ -10,6 +10,7 @@ import { isOwnedModel, MODELS, type OwnedModelName } from '../../../src/core/mod
 import { createPrng, type Prng } from '../../../src/core/prng.ts';
 import { albumEntryUuid, contentUuid, tagLinkUuid, userMetadataUuid, uuidV4 } from '../../../src/core/uuid.ts';
 import { allAcks, createExtractor, forEachEntry, metaMap, ownedMapName, parseAck } from '../../../src/sync/doc.ts';
+import { HORIZON_KEY } from '../../../src/sync/engine.ts';
 import { MAX_DRIFT, SimDevice, SYNCED_TABLES, World } from './world.ts';
 
 export interface RunOptions {
@@ -51,6 +52,11 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
     const skew = i === n - 1 && p.chance(0.3) ? 86_400_000 : p.int(-120_000, 120_000); // one may be a day ahead
     await world.addDevice(uuid(), skew);
   }
+  // the pruning horizon (compaction.ts C10): the default (nobody is left out in a run's
+  // minutes), or short enough that a device kept apart for a while is pruned past; its own
+  // prng, so the rest of a seed's schedule draws what it drew before
+  const horizon = createPrng(`sim-horizon:${seed}`).pick([null, null, 0.0005, 0.002]);
+  if (horizon !== null) await world.devices[0]!.live!.engine.setMeta(HORIZON_KEY, horizon);
   const known = { tags: [] as string[], albums: [] as string[], contents: [] as string[] };
   const library = uuid(); // the library record every device renames (issue 13: its name, LWW)
   const drawn = p.int(30, 90); // always drawn, so a shorter run replays the same prefix

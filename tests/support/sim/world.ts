@@ -153,6 +153,11 @@ export class SimDevice {
       if (r.ok) stream?.forget(r.value.map((x) => String(x['uuid'])));
     };
     engine.boot(boot.value.ydoc);
+    // as main.ts does: the layout and schema this build reads, so the others know this device
+    // (compaction.ts C9, C10); awaited (with the boot's other steps), so that its update
+    // reaches the network at a point the seed decides
+    await engine.announceSchema(boot.value.schema.build);
+    await engine.idle();
     const net = this.world.hub.join(this.id);
     stream = createStream({
       self: this.id,
