@@ -12,11 +12,12 @@ import { openSlotRegistry } from './device/registry.ts';
 import { claimDeviceSlot, createMemorySlotRegistry } from './device/slots.ts';
 import { cleanSlots, deleteDatabase, type CleanupReport } from './device/cleanup.ts';
 import { SlotsState } from './ui/state/slots.svelte.ts';
+import { PruningState } from './ui/state/pruning.svelte.ts';
 import { describeBrowser } from './device/browser.ts';
 import { createStorageClient } from './storage/client.ts';
 import type { BootReport, CommitResult, Holdings, StorageError, StorageHealth } from './storage/rpc.ts';
 import { createAntiEntropy, digestKey, type Unrepaired } from './sync/anti-entropy.ts';
-import { createSyncEngine, type SyncStats } from './sync/engine.ts';
+import { createSyncEngine, HORIZON_KEY, type SyncStats } from './sync/engine.ts';
 import { createIntents, type Intents } from './sync/intents.ts';
 import { LOCAL_ORIGIN, BOOT_ORIGIN, logTarget, metaMap, sharedLogSize } from './sync/doc.ts';
 import { createLatencyProbe } from './sync/latency.ts';
@@ -63,7 +64,8 @@ export interface TabdriveApi {
   stats(): Promise<SyncStats & { peers: number; documentSize: number; sharedLog: number; storage: StorageHealth | null; antiEntropy: { checks: number; mismatches: number; resyncs: number; lastResync: string | null; unrepaired: readonly Unrepaired[] } }>;
   durable(): Promise<StorageHealth>;
   snapshot(): Promise<StorageHealth>;
-  actions: Intents | null;
+  /** the intents, and `setPruningHorizon(days)`: the library's pruning horizon (compaction.ts C10) */
+  actions: (Intents & { setPruningHorizon(days: number): ReturnType<PruningState['setHorizon']> }) | null;
   /** Pause sync (disconnect from every peer) or resume it. */
   pause(paused: boolean): void;
   /** data-channel counters: frames, bytes, drops, send failures, inbound progress */
@@ -491,12 +493,22 @@ async function start(): Promise<void> {
         memo: slotMemo,
       }),
   });
+  // The library's pruning horizon (compaction.ts C10): shown as the document holds it, whoever wrote it.
+  const pruning = new PruningState({
+    horizonDays: () => engine.horizonDays(),
+    setHorizonDays: (days) => engine.setMeta(HORIZON_KEY, days),
+    onChange: (fn) =>
+      metaMap(doc).observe((e) => {
+        if (e.keysChanged.has(HORIZON_KEY)) fn();
+      }),
+  });
   const runSlots = (): void => void slots.run().catch((e: unknown) => console.warn('closed tabs cleanup failed', e));
   setTimeout(runSlots, 5_000);
   setInterval(runSlots, 3_600_000);
 
   app = new AppState({
     slots,
+    pruning,
     query,
     intents,
     device,
@@ -707,7 +719,7 @@ async function start(): Promise<void> {
     }),
     durable: async () => unwrap(await storage.call('flush', {})),
     snapshot: async () => unwrap(await storage.call('snapshot', {})),
-    actions: intents,
+    actions: { ...intents, setPruningHorizon: (days: number) => pruning.setHorizon(days) },
     pause: (p: boolean) => app?.setPaused(p),
     thumbnailStats: () => ({ ...thumbnails.stats }),
     filesStats: () => ({ transfers: { ...files.transfers.stats }, thumbs: { ...files.thumbs.stats } }),

@@ -3,6 +3,7 @@
 // through an AppState, as the components drive it. Runes run here compiled by the Svelte
 // plugin; no DOM is needed because the state modules hold no DOM.
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
+import * as Y from 'yjs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MODELS, MODEL_NAMES } from '../../src/core/models.ts';
 import { AppState } from '../../src/ui/state/app.svelte.ts';
@@ -10,6 +11,9 @@ import { compareDigests, describeUnrepaired, latencySummary, parseDigest, SyncIn
 import { createPrng } from '../../src/core/prng.ts';
 import { type SimDevice, World } from '../support/sim/world.ts';
 import { simApp } from '../support/app.ts';
+import { checkHorizon, describeGate, describeHorizon, horizonField, MAX_HORIZON_DAYS, MIN_HORIZON_DAYS, PruningState } from '../../src/ui/state/pruning.svelte.ts';
+import { DEFAULT_HORIZON_DAYS, HORIZON_KEY } from '../../src/sync/engine.ts';
+import { metaMap } from '../../src/sync/doc.ts';
 
 let SQL: SqlJsStatic;
 beforeAll(async () => {
@@ -246,5 +250,90 @@ describe('SyncInspectorState', () => {
     expect(describeUnrepaired({ ...u, tables: ['entries', 'tags', 'albums'], resyncs: 1 }, 'Firefox 01ab', 10_000)).toBe('entries, tags and albums differ from Firefox 01ab after 1 resync; retrying in 48 s');
     expect(describeUnrepaired({ ...u, tables: [], retryAt: 250_000 }, 'X', 10_000)).toBe('the tables differ from X after 2 resyncs; retrying in 4 min');
     expect(describeUnrepaired({ ...u, tables: ['tags', 'entries'] }, 'X', 60_000)).toBe('tags and entries differ from X after 2 resyncs; retrying now');
+  });
+});
+
+describe('PruningState (the library-wide pruning horizon, compaction.ts C10)', () => {
+  /** wired as src/main.ts wires it: the engine reads and writes, the document's `meta` tells */
+  const pruningFor = (d: SimDevice): PruningState => {
+    const live = d.live!;
+    return new PruningState({
+      horizonDays: () => live.engine.horizonDays(),
+      setHorizonDays: (days) => live.engine.setMeta(HORIZON_KEY, days),
+      onChange: (fn) =>
+        metaMap(live.doc).observe((e) => {
+          if (e.keysChanged.has(HORIZON_KEY)) fn();
+        }),
+    });
+  };
+
+  it('accepts 1 hour to 3650 days, fractions and hours included; refuses the rest in words', () => {
+    expect(checkHorizon('30')).toEqual({ ok: true, value: 30 });
+    expect(checkHorizon(' 1.5 ')).toEqual({ ok: true, value: 1.5 });
+    expect(checkHorizon('12', 'hours')).toEqual({ ok: true, value: 0.5 });
+    expect(checkHorizon('1', 'hours')).toEqual({ ok: true, value: MIN_HORIZON_DAYS });
+    expect(checkHorizon(0.0417)).toEqual({ ok: true, value: 0.0417 });
+    expect(checkHorizon(MAX_HORIZON_DAYS)).toEqual({ ok: true, value: 3650 });
+    const refused = (input: unknown, unit: 'days' | 'hours' = 'days'): string => {
+      const r = checkHorizon(input, unit);
+      if (r.ok) throw new Error(`${String(input)} was accepted`);
+      expect(r.error.type).toBe('InvalidInput');
+      return r.error.message;
+    };
+    expect(refused('')).toBe('Enter a number of days (between 1 hour and 3650 days).');
+    expect(refused('abc')).toBe('“abc” is not a number of days (between 1 hour and 3650 days).');
+    expect(refused('3e2')).toBe('“3e2” is not a number of days (between 1 hour and 3650 days).');
+    expect(refused('30 days')).toBe('“30 days” is not a number of days (between 1 hour and 3650 days).');
+    expect(refused(Number.NaN)).toBe('“NaN” is not a number of days (between 1 hour and 3650 days).');
+    expect(refused(Number.POSITIVE_INFINITY)).toBe('“Infinity” is not a number of days (between 1 hour and 3650 days).');
+    expect(refused(null)).toBe('“null” is not a number of days (between 1 hour and 3650 days).');
+    expect(refused('0')).toBe('The horizon must be at least 1 hour (between 1 hour and 3650 days).');
+    expect(refused('-5')).toBe('The horizon must be at least 1 hour (between 1 hour and 3650 days).');
+    expect(refused('0.5', 'hours')).toBe('The horizon must be at least 1 hour (between 1 hour and 3650 days).');
+    expect(refused('3651')).toBe('The horizon can be at most 3650 days, ten years (between 1 hour and 3650 days).');
+    expect(refused('1e9')).toBe('“1e9” is not a number of days (between 1 hour and 3650 days).');
+    expect(refused(1e9)).toBe('The horizon can be at most 3650 days, ten years (between 1 hour and 3650 days).');
+    expect(refused(String(24 * 3650 + 1), 'hours')).toBe('The horizon can be at most 3650 days, ten years (between 1 hour and 3650 days).');
+    expect([describeHorizon(30), describeHorizon(1), describeHorizon(1.5), describeHorizon(0.5), describeHorizon(1 / 24)]).toEqual(['30 days', '1 day', '1.5 days', '12 hours', '1 hour']);
+    expect([horizonField(30), horizonField(0.25)]).toEqual([{ value: '30', unit: 'days' }, { value: '6', unit: 'hours' }]);
+  });
+
+  it("shows the library's horizon, follows a change made on another device, and writes nothing for a refused one", async () => {
+    const w = new World(SQL, createPrng('pruning-state'), { drop: 0, duplicate: 0, reorder: 0 });
+    world = w;
+    const [da, db] = [await w.addDevice(A, 0), await w.addDevice(B, 0)];
+    const [pa, pb] = [pruningFor(da), pruningFor(db)];
+    expect([pa.current.horizonDays, pb.current.label]).toEqual([DEFAULT_HORIZON_DAYS, '30 days']);
+
+    const set = await pa.setHorizon('7');
+    expect(set).toEqual({ ok: true, value: 7 });
+    expect([pa.current, da.live!.engine.horizonDays()]).toEqual([{ horizonDays: 7, label: '7 days', error: null }, 7]);
+    expect(pb.current.horizonDays).toBe(30); // not exchanged yet
+    await w.heal();
+    expect([pb.current.horizonDays, db.live!.engine.horizonDays()]).toEqual([7, 7]);
+
+    // B changes it in hours; A follows (last writer wins)
+    expect(await pb.setHorizon('36', 'hours')).toEqual({ ok: true, value: 1.5 });
+    await w.heal();
+    expect([pa.current.horizonDays, pa.current.label]).toEqual([1.5, '1.5 days']);
+
+    // a refused value says why, and the document is left as it was on both devices
+    const before = Y.encodeStateVector(da.live!.doc).join(',');
+    const r = await pa.setHorizon('-1');
+    expect(r.ok).toBe(false);
+    expect(pa.current.error).toBe('The horizon must be at least 1 hour (between 1 hour and 3650 days).');
+    expect(Y.encodeStateVector(da.live!.doc).join(',')).toBe(before);
+    await w.heal();
+    expect([pa.current.horizonDays, pb.current.horizonDays]).toEqual([1.5, 1.5]);
+    // the next accepted value clears the error
+    expect((await pa.setHorizon(2)).ok).toBe(true);
+    expect(pa.current.error).toBeNull();
+  });
+
+  it('names the devices a compaction waited for and left out', () => {
+    const devices = [{ uuid: A, name: 'Alpha' }, { uuid: B, name: 'Beta' }];
+    expect(describeGate(null, devices)).toBeNull();
+    const other = '0ccccccc-cccc-4ccc-8ccc-cccccccccccc';
+    expect(describeGate({ ok: false, segment: 's', state: 3, waiting: [B, other], past: [A] }, devices)).toEqual({ waiting: ['Beta', '0ccccccc'], past: ['Alpha'] });
   });
 });

@@ -4,6 +4,7 @@
  * lists that read them refresh (`tablesChanged`).
  */
 import type { SlotsState } from './slots.svelte.ts';
+import type { PruningState } from './pruning.svelte.ts';
 import type { StreamProgress } from '../../sync/stream.ts';
 import type { RelayStatus } from '../../sync/relay-sync.ts';
 import type { Intents, Progress } from '../../sync/intents.ts';
@@ -63,6 +64,8 @@ export interface AppDeps {
   readonly files?: FetchDeps & { readonly wantThumb: (content: string) => void };
   /** this browser's closed tabs: when they are removed, what was kept (device/cleanup.ts) */
   readonly slots?: SlotsState;
+  /** the library's pruning horizon (sync/compaction.ts C10): shown and set in the sync inspector */
+  readonly pruning?: PruningState;
   /** "Rotate invite": seal a new secret to the members and move there (the tab restarts) */
   readonly rotateInvite?: () => Promise<void>;
   /** open the Invite panel at start (this tab just rotated the invite: show the new link) */
