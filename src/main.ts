@@ -19,7 +19,7 @@ import type { BootReport, CommitResult, Holdings, StorageError, StorageHealth } 
 import { createAntiEntropy, digestKey, type Unrepaired } from './sync/anti-entropy.ts';
 import { createSyncEngine, HORIZON_KEY, type SyncStats } from './sync/engine.ts';
 import { createIntents, type Intents } from './sync/intents.ts';
-import { LOCAL_ORIGIN, BOOT_ORIGIN, logTarget, metaMap, sharedLogSize } from './sync/doc.ts';
+import { LOCAL_ORIGIN, BOOT_ORIGIN, isOwnOrigin, logTarget, metaMap, sharedLogSize } from './sync/doc.ts';
 import { createLatencyProbe } from './sync/latency.ts';
 import { createHandleStore } from './indexer/handles.ts';
 import { createThumbStore, Thumbnails, workerMaker, type ThumbStats } from './media/thumbnails.ts';
@@ -247,7 +247,7 @@ async function start(): Promise<void> {
   // Sync latency for the inspector: stamp of each small remote update → its commit here.
   const latency = createLatencyProbe(() => Date.now());
   doc.on('update', (update: Uint8Array, origin: unknown) => {
-    if (origin !== LOCAL_ORIGIN && origin !== BOOT_ORIGIN) latency.received(update);
+    if (!isOwnOrigin(origin) && origin !== BOOT_ORIGIN) latency.received(update);
   });
   const version = new VersionState({ schema: boot.schema, checkForUpdate });
   const engine = createSyncEngine({
@@ -323,7 +323,7 @@ async function start(): Promise<void> {
   if (atBoot && atBoot.kind === 'moved') return;
   // Rotation records arrive from peers and the relay; the author's device record may come later.
   metaMap(doc).observe((e) => {
-    if (e.transaction.origin === LOCAL_ORIGIN) return;
+    if (isOwnOrigin(e.transaction.origin)) return;
     if ([...e.keysChanged].some((k: string) => k.startsWith(ROTATION_PREFIX))) void rotationCheck?.();
   });
   // The always-on relay (?relay=ws://host:port; ?relay= for none): by default the one `npm

@@ -18,7 +18,8 @@
  *
  * Invariants:
  *  D1 Local writes happen in transactions with LOCAL_ORIGIN (one per batch of a write, D4:
- *     the engine journals a write's transactions as ONE update); everything else is remote.
+ *     the engine journals a write's transactions as ONE update), write-backs with
+ *     RESTORE_ORIGIN (D6); everything else is remote.
  *  D2 From a remote transaction exactly the changed keys become candidate changes; each is
  *     `unknown` until core validation accepts it. A value in `owned:X` that X did not stamp is
  *     rejected and counted (the owner rule), never applied.
@@ -69,6 +70,10 @@ import { NEWER_NAME, validateChange } from '../core/validate.ts';
 
 export const LOCAL_ORIGIN = 'tabdrive:local';
 export const BOOT_ORIGIN = 'tabdrive:boot';
+/** A write-back (D6, engine.ts E7): local, but journaled with the remote update that caused it. */
+export const RESTORE_ORIGIN = 'tabdrive:restore';
+/** Whether a transaction's origin is this device's own write (what the relay uploads, RS1). */
+export const isOwnOrigin = (origin: unknown): boolean => origin === LOCAL_ORIGIN || origin === RESTORE_ORIGIN;
 const OWNED_PREFIX = 'owned:';
 
 /** Upper bound for the Yjs update of one local batch (D4). */

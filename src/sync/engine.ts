@@ -54,7 +54,7 @@ import type { StorageClient } from '../storage/client.ts';
 import { MAX_TOMBSTONE_ASK, type CommitResult, type StorageError } from '../storage/rpc.ts';
 import { canSegment, compactDoc, entriesToRestore, forgottenInDoc, pruneForgotten, pruneGate, tombstonesFor, type PruneGate } from './compaction.ts';
 import {
-  allAcks, batchChanges, BOOT_ORIGIN, createExtractor, currentSegment, entryObject, forEachEntry, hasEntry, LAYOUT_KEY, LOCAL_ORIGIN, LOG_LAYOUT, logTarget, MAX_BATCH_UPDATE_BYTES, metaMap, parseAck,
+  allAcks, batchChanges, BOOT_ORIGIN, createExtractor, currentSegment, entryObject, forEachEntry, hasEntry, LAYOUT_KEY, LOCAL_ORIGIN, LOG_LAYOUT, logTarget, RESTORE_ORIGIN, MAX_BATCH_UPDATE_BYTES, metaMap, parseAck,
   readAck, segmentNote, sharedMap, writeAck, writeChanges, type DocRejection, type Vanished,
 } from './doc.ts';
 
@@ -165,8 +165,6 @@ const AUTO_COMPACT_DELAY_MS = 3000;
 /** C10: the pruning horizon when the library has not set one (`meta` `horizon`, days). */
 export const DEFAULT_HORIZON_DAYS = 30;
 export const HORIZON_KEY = 'horizon';
-/** E7: the origin of a write-back, journaled with the remote update that caused it. */
-const RESTORE_ORIGIN = 'tabdrive:restore';
 const DAY_MS = 86_400_000;
 /** A remote transaction with at least this many changes is staged (E5). */
 const STAGE_MIN = 2000;

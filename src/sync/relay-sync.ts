@@ -4,7 +4,7 @@
  * blob key (transport/relay-crypto.ts); the relay sees opaque bytes under opaque handles.
  *
  * Shared document:
- *  RS1 Every update this device commits locally (LOCAL_ORIGIN) is encrypted into a durable
+ *  RS1 Every update this device commits locally (LOCAL_ORIGIN, and write-backs, doc.ts D6) is encrypted into a durable
  *      outbox (IndexedDB) before it is sent, and leaves the outbox only when the relay
  *      acknowledged its APPEND (after the relay's store committed). Its id makes a retry
  *      idempotent. The outbox is bounded: past `outboxMax` entries it is replaced by one
@@ -36,7 +36,7 @@
  */
 import * as Y from 'yjs';
 import { createStore, type UseStore } from 'idb-keyval';
-import { LOCAL_ORIGIN } from './doc.ts';
+import { isOwnOrigin } from './doc.ts';
 import { streamMessages } from './stream.ts';
 import type { Marks } from '../core/stream.ts';
 import type { StorageClient } from '../storage/client.ts';
@@ -263,7 +263,7 @@ export function createRelaySync(deps: RelaySyncDeps): RelaySync {
     outboxCount = await store.outboxSize();
   }
   const onUpdate = (update: Uint8Array, origin: unknown): void => {
-    if (origin === LOCAL_ORIGIN && !destroyed) void enqueue(update);
+    if (isOwnOrigin(origin) && !destroyed) void enqueue(update);
   };
   doc.on('update', onUpdate);
 
