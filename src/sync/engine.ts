@@ -212,9 +212,6 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   // E8: records whose delete may have to be written again, waiting for reassertTimer
   const toReassert = new Map<string, { model: SharedModelName; uuid: Uuid }>();
   let reassertTimer: (() => void) | null = null;
-  // D7's floor assumes a device's entries reach the log in stamp order; a change stamped
-  // before one written already (an intent that read the database in between) is stamped again
-  let lastShared: Hlc | null = null;
   // a forgotten device writes no ack: compaction drops a forgotten device's ack (C7), and it
   // would only write it back
   let selfForgotten = false;
@@ -492,7 +489,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
 
   /**
    * C10: once every device within the horizon has acked the current segment, a compaction
-   * soon prunes its tombstones, changes or not (looked at once per segment).
+   * soon prunes its tombstones, changes or not (looked at once per segment and acked state).
    */
   function checkPrune(): void {
     const note = segmentNote(doc);
@@ -540,28 +537,6 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     });
   }
 
-  /**
-   * D7: a write's shared entries reach the log in stamp order — the floor says a device's
-   * entries at or below the highest one a compaction saw were all seen. One stamped at or
-   * below what this device wrote already is stamped again (a later stamp only makes an edit
-   * win more surely), and the entries of one write are sorted (its transactions, D4, reach
-   * peers one by one).
-   */
-  function inStampOrder(changes: readonly Change[]): readonly Change[] {
-    const at: number[] = [];
-    const shared: Change[] = [];
-    changes.forEach((c, i) => {
-      if (c.kind !== 'shared') return;
-      at.push(i);
-      shared.push(lastShared && !isAheadStamp(c.hlc) && c.hlc <= lastShared ? { ...c, hlc: clock.next() } : c);
-    });
-    if (!shared.length) return changes;
-    shared.sort((a, b) => (a.hlc < b.hlc ? -1 : a.hlc > b.hlc ? 1 : 0));
-    const out = [...changes];
-    at.forEach((i, j) => (out[i] = shared[j]!));
-    return out;
-  }
-
   function setMeta(key: string, value: string | number): Promise<void> {
     return serial(async () => {
       if (metaMap(doc).get(key) === value) return;
@@ -589,11 +564,10 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       lease = current ? hlcWall(current) : 0; // the persisted clock is at least the last lease
       void serial(recheckDeleted);
     },
-    write(given) {
+    write(changes) {
       stats.pending++;
       return serial(async () => {
         try {
-          const changes = inStampOrder(given);
           let top: Hlc | null = null;
           let topAhead: Hlc | null = null;
           for (const c of changes) {
@@ -622,7 +596,6 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
           }
           const yUpdate = captured.length === 0 ? null : captured.length === 1 ? captured[0]! : Y.mergeUpdates(captured);
           captured = [];
-          for (const c of changes) if (c.kind === 'shared' && !isAheadStamp(c.hlc) && (!lastShared || c.hlc > lastShared)) lastShared = c.hlc;
           const r = await storage.call('commit', { changes, hlc: clock.current(), yUpdate });
           record(r, 'local');
           if (r.ok) noteShared([changes]);
