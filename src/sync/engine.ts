@@ -207,6 +207,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   let sinceCompaction = 0; // shared changes committed since the last compaction (E6)
   let keptAfterCompaction = 0;
   let compactTimer: (() => void) | null = null;
+  let remoteInFlight = 0; // remote batches queued and not yet committed (C10: this device's own view)
   // C10: the last segment (and acked state) whose tombstones were looked at for an early compaction
   let pruneLookedAt: string | null = null;
   // E8: records whose delete may have to be written again, waiting for reassertTimer
@@ -308,6 +309,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     const batch = remote;
     remote = null;
     stats.pending++;
+    remoteInFlight++;
     void serial(async () => {
       const yUpdate = batch.updates.length === 1 ? batch.updates[0]! : Y.mergeUpdates(batch.updates);
       const staged = await Promise.all(batch.staged.map((b) => b.ready));
@@ -318,9 +320,9 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       // not staged, or storage no longer holds it: the changes travel with the commit
       if (!r || (!r.ok && r.error.type === 'InvalidRequest')) r = await storage.call('commit', { changes: all.flat(), hlc: clock.current(), yUpdate });
       stats.pending--;
+      remoteInFlight--;
       record(r, 'remote');
       if (r.ok && r.value.deleted?.length) reassert(r.value.deleted);
-
       for (const part of all) for (const c of part) if (!maxMaterialized || c.hlc > maxMaterialized) maxMaterialized = c.hlc;
       scheduleAck();
       if (r.ok) noteShared(all);
@@ -483,8 +485,9 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     const v = metaMap(doc).get(HORIZON_KEY);
     return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : DEFAULT_HORIZON_DAYS;
   };
-  // its own view counts once nothing it holds waits for its commit
-  const gateNow = (selfCommitted = stats.pending === 0 && remote === null): PruneGate =>
+  // its own view counts once no remote batch it holds waits for its commit (a local write's
+  // entries are not in the document before its step runs)
+  const gateNow = (selfCommitted = remoteInFlight === 0 && remote === null): PruneGate =>
     pruneGate(doc, { self: device, selfCommitted, now: deps.now(), horizonMs: horizonDays() * DAY_MS, forgotten });
 
   /**

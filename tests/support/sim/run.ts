@@ -298,7 +298,13 @@ export async function runSeed(SQL: SqlJsStatic, seed: number, opts: RunOptions =
   }
   const failures = await checkInvariants(world);
   if (compactor) failures.push(...(await forgottenLeftovers(world)));
-  if (world.healRounds < 0) failures.push('the network never became quiescent after healing (20 rounds)');
+  if (world.healRounds < 0) {
+    const busy = world.live().map((d) => {
+      const s = d.live!.engine.stats();
+      return `${d.id.slice(0, 8)} restored ${s.restored} pruned ${s.pruned} reasserted ${s.reasserted} compactions ${s.autoCompactions} stream ${d.live!.stream.busy() ? 'busy' : 'idle'}`;
+    });
+    failures.push(`the network never became quiescent after healing (20 rounds): net ${world.net.pending()}, timers ${world.timers.pending()}, hub ${world.hub.pending()}, marks agree ${world.marksAgree()}; ${busy.join('; ')}`);
+  }
   const live = world.live();
   const restored = live.reduce((n, d) => n + d.live!.engine.stats().restored, 0);
   const pruned = live.reduce((n, d) => n + d.live!.engine.stats().pruned, 0);

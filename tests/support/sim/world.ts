@@ -20,6 +20,7 @@ import { MODELS, MODEL_NAMES, type OwnedModelName, type SharedModelName } from '
 import { createPrng, type Prng } from '../../../src/core/prng.ts';
 import { createInProcessStorage, type StorageClient } from '../../../src/storage/client.ts';
 import { createStorageEngine } from '../../../src/storage/engine.ts';
+import { SCHEMA_VERSION } from '../../../src/storage/migrations.ts';
 import { createSyncEngine, type SyncEngine } from '../../../src/sync/engine.ts';
 import { forEachEntry } from '../../../src/sync/doc.ts';
 import { stampAboveSeen } from '../../../src/sync/intents.ts';
@@ -153,11 +154,6 @@ export class SimDevice {
       if (r.ok) stream?.forget(r.value.map((x) => String(x['uuid'])));
     };
     engine.boot(boot.value.ydoc);
-    // as main.ts does: the layout and schema this build reads, so the others know this device
-    // (compaction.ts C9, C10); awaited (with the boot's other steps), so that its update
-    // reaches the network at a point the seed decides
-    await engine.announceSchema(boot.value.schema.build);
-    await engine.idle();
     const net = this.world.hub.join(this.id);
     stream = createStream({
       self: this.id,
@@ -280,6 +276,12 @@ export class World {
     const d = new SimDevice(id, skew, this);
     this.devices.push(d);
     await d.start();
+    // as main.ts does: the layout and schema this build reads, so the others know this device
+    // (compaction.ts C9, C10). Once, when it joins (the keys stay in the document), and
+    // drained at once: background storage work racing the seed's next steps would make a
+    // run depend on the machine's load
+    await d.live!.engine.announceSchema(SCHEMA_VERSION);
+    await this.idle();
     return d;
   }
 
