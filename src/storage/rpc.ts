@@ -96,8 +96,8 @@ export interface CommitResult {
   /** the last few rejections, explained */
   readonly rejections: readonly { type: string; model: string; uuid: string; detail: string }[];
   /** shared records a change was refused for because this device holds their tombstone
-   *  (core/apply I4), each once, at most MAX_DELETED_REPORTED: the engine writes their delete
-   *  again when the document no longer holds it (sync/engine.ts E8) */
+   *  (core/apply I4), each once, at most MAX_DELETED_REPORTED: so that a delete pruned from the
+   *  document can be written again for a device that never saw it (sync/engine.ts E8) */
   readonly deleted?: readonly { readonly model: string; readonly uuid: string }[];
   /** the watermark vector after this commit (core/stream.ts P2) */
   readonly marks?: Readonly<Record<string, number>>;

@@ -158,7 +158,9 @@ export function tombstonesFor(doc: Y.Doc, gate: PruneGate, dropped: ReadonlySet<
   const out = { now: [] as string[], later: 0 };
   if (!gate.ok || !note || !seg || gate.segment !== note.id || note.creator === null) return out;
   seg.forEach((v, k) => {
-    if (dropped.has(k) || entryObject(v)?.['op'] !== 'delete') return;
+    // checkPrune runs this at remote transactions: a segment string that cannot be a delete
+    // is skipped without being parsed
+    if (dropped.has(k) || (typeof v === 'string' && !v.includes('"delete"')) || entryObject(v)?.['op'] !== 'delete') return;
     const id = itemId(seg, k);
     if (id?.client !== note.creator) out.later++;
     else if (id.clock < gate.state) out.now.push(k);
