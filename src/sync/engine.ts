@@ -427,6 +427,8 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       // view now came in batches queued before the step below, so committed when it runs
       const note = segmentNote(doc);
       const state = note?.creator != null ? Y.getState(doc.store, note.creator) : 0;
+      // the time too is read here, not when the step runs: when storage answers is no clock
+      const at = deps.now();
       const had = parseAck(readAck(doc, device));
       // this device's own items move its state at every write, this ack's included: only
       // another creator's state is worth a new ack
@@ -436,7 +438,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         const top = maxMaterialized;
         if (!top) return;
         captured = [];
-        const seg = note && note.id === segmentNote(doc)?.id ? { id: note.id, at: deps.now(), state } : undefined;
+        const seg = note && note.id === segmentNote(doc)?.id ? { id: note.id, at, state } : undefined;
         doc.transact(() => writeAck(doc, device, top, seg), LOCAL_ORIGIN);
         const yUpdate = captured.length ? Y.mergeUpdates(captured) : null;
         captured = [];
