@@ -94,6 +94,9 @@ export interface TabdriveApi {
    *  schema version in `meta` and shared entries with fields this build does not know —
    *  without validating or applying them here */
   writeAsNewerBuild?: (schema: number, shared: readonly { model: string; uuid: string; op: string; fields: Record<string, unknown> }[]) => void;
+  /** test hook (test build): the library's pruning horizon in days, below the inspector's
+   *  1 hour (a test cannot wait an hour for a device to be left out) */
+  setHorizonDays?: (days: number) => Promise<void>;
   /** the always-on relay: state, cursor, outbox, bytes (null: no relay configured) */
   relay?: () => RelayStatus | null;
   /** "Rotate invite": records ignored, envelopes that did not open, moves; whom this tab sealed its last rotation to */
@@ -764,6 +767,7 @@ async function start(): Promise<void> {
         tabs.dropInboundFor?.(ms);
       },
       cleanSlots: () => slots.run(),
+      setHorizonDays: (days: number) => engine.setMeta(HORIZON_KEY, days),
       writeAsNewerBuild: (schema, shared) =>
         doc.transact(() => {
           metaMap(doc).set(`schema:${claim.device}`, schema);

@@ -47,7 +47,7 @@ import type { Change, Hlc } from '../core/change.ts';
 import { createDigest } from '../core/digest.ts';
 import { isSharedModel, MODEL_NAMES, MODELS, syncedColumns } from '../core/models.ts';
 import { err, ok, type Result } from '../core/result.ts';
-import { chunkId, docChecksum, FRAME_FORMAT, openJournal, sha256Hex, toStorageError, type DamagedFrame, type Frame, type ImageRecord, type Journal } from './journal.ts';
+import { chunkId, docChecksum, FRAME_FORMAT, openJournal, sha256Hex, toStorageError, webSha256, type DamagedFrame, type Frame, type ImageRecord, type Journal, type Sha256 } from './journal.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 import { MAX_DELETED_REPORTED, type BootReport, type CommitResult, type Holdings, type PageResult, type Params, type QueryRow, type ServedPages, type StorageError, type StorageHealth } from './rpc.ts';
 import { createSqliteApplyStore } from './sqlite-apply-store.ts';
@@ -69,6 +69,8 @@ export interface StorageEngineDeps {
   readonly pageRows?: number;
   /** page compression (default: the browser's streams; the simulator's is synchronous) */
   readonly pageCodec?: PageCodec;
+  /** SHA-256 of frames and images (default: the browser's; the simulator's finishes at once) */
+  readonly sha256?: Sha256;
   /** the size images are cut in (default CHUNK_BYTES; tests use small chunks on small databases) */
   readonly imageChunkBytes?: number;
   /** first retry delay after an image could not be written (doubles up to 5 min; S7) */
@@ -218,6 +220,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   /** the next image is written even with no new frame (the layout upgrade changed the database) */
   let forceImage = false;
   let pageLane: Promise<unknown> = Promise.resolve();
+  const sha = deps.sha256 ?? webSha256;
   const retryBaseMs = deps.imageRetryMs ?? 5_000;
   /** S7: consecutive image failures, when the next attempt may run, and the words shown */
   let imageFailures = 0;
@@ -258,12 +261,12 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       if (docProblem) return docProblem;
       let bytes: Uint8Array | null;
       if (img.chunks) {
-        const read = await readChunkedImage(from, img);
+        const read = await readChunkedImage(from, img, sha);
         if (typeof read === 'string') return read;
         bytes = read;
       } else {
         if (!(img.bytes instanceof Uint8Array)) return 'damaged (it holds no database)';
-        if ((await sha256Hex(img.bytes)) !== img.checksum) return 'damaged (checksum mismatch)';
+        if ((await sha256Hex(img.bytes, sha)) !== img.checksum) return 'damaged (checksum mismatch)';
         bytes = img.bytes;
       }
       const sqlite = openSqlite(deps.sql, bytes);
@@ -286,7 +289,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   async function checkDocState(img: ImageRecord): Promise<string | null> {
     const tail = img.ydocTail ?? [];
     if (img.docChecksum !== undefined)
-      return (await docChecksum(img.ydoc, tail)) === img.docChecksum ? null : 'damaged (its document state fails its checksum)';
+      return (await docChecksum(img.ydoc, tail, sha)) === img.docChecksum ? null : 'damaged (its document state fails its checksum)';
     try {
       for (const u of [...(img.ydoc ? [img.ydoc] : []), ...tail]) decodeUpdate(u);
       return null;
@@ -299,7 +302,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   async function seedFromSibling(names: readonly string[]): Promise<{ sqlite: Sqlite; img: ImageRecord; frames: Frame[]; dbName: string } | null> {
     if (!deps.idb) return null;
     for (const name of names) {
-      const opened = await openJournal(deps.idb, name, true);
+      const opened = await openJournal(deps.idb, name, true, sha);
       if (!opened.ok || !opened.value) continue;
       const sibling = opened.value;
       try {
@@ -603,13 +606,13 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     const size = file.bytes.byteLength;
     const chunkBytes = deps.imageChunkBytes ?? CHUNK_BYTES;
     const views = chunkViews(file.bytes, chunkBytes);
-    const sums = await chunkSums(views);
+    const sums = await chunkSums(views, sha);
     // the bank the current image does not use; a chunk the previous image holds there was
     // checked when it was written
     const bank = image ? 1 - image.bank : 0;
     const record: ImageRecord = {
       id, seq: imageSeq, chunks: sums, bank, size, chunkBytes, ydoc, ydocTail,
-      checksum: await chunkedChecksum(size, chunkBytes, bank, sums), docChecksum: await docChecksum(ydoc, ydocTail),
+      checksum: await chunkedChecksum(size, chunkBytes, bank, sums, sha), docChecksum: await docChecksum(ydoc, ydocTail, sha),
       at: deps.now(), schema: SCHEMA_VERSION,
     };
     const ids = sums.map((sum) => chunkId(bank, sum));
@@ -630,11 +633,11 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     if (!put.ok) return imageFailed(put.error, writeBytes);
     // S3: verify what IndexedDB now holds before it may replace the current image.
     const back = await journal.readImage(id);
-    let readable = !!back && back.checksum === record.checksum && (await chunkedChecksum(back.size ?? -1, back.chunkBytes ?? -1, back.bank ?? -1, back.chunks ?? [])) === record.checksum && !(await checkDocState(back));
+    let readable = !!back && back.checksum === record.checksum && (await chunkedChecksum(back.size ?? -1, back.chunkBytes ?? -1, back.bank ?? -1, back.chunks ?? [], sha)) === record.checksum && !(await checkDocState(back));
     for (let i = 0; readable && i < toWrite.length; i += CHUNKS_PER_TRANSACTION) {
       const batch = toWrite.slice(i, i + CHUNKS_PER_TRANSACTION);
       const chunks = await journal.readChunks(batch.map(([cid]) => cid));
-      const good = await Promise.all(chunks.map(async (c, k) => !!c && (await sha256Hex(c)) === sums[batch[k]![1]]));
+      const good = await Promise.all(chunks.map(async (c, k) => !!c && (await sha256Hex(c, sha)) === sums[batch[k]![1]]));
       readable = good.every(Boolean);
     }
     if (!readable) {
@@ -748,7 +751,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       self = deviceUuid;
       const started = deps.now();
       if (deps.idb) {
-        const j = await openJournal(deps.idb, dbName);
+        const j = await openJournal(deps.idb, dbName, false, sha);
         if (j.ok) journal = j.value;
         else goMemoryOnly(j.error);
       } else goMemoryOnly({ type: 'StorageUnavailable', message: 'IndexedDB is not available in this browser window' });
@@ -948,7 +951,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     },
     async holdings({ dbName }) {
       if (!deps.idb) return ok(null);
-      const opened = await openJournal(deps.idb, dbName, true);
+      const opened = await openJournal(deps.idb, dbName, true, sha);
       if (!opened.ok) return err(opened.error);
       const other = opened.value;
       if (!other) return ok(null);

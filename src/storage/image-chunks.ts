@@ -11,7 +11,7 @@
  * The image's `checksum` covers its size, the chunk size and every chunk's sum in order, so
  * it still says "these exact bytes": each chunk is checked against its sum when it is read.
  */
-import { chunkId, sha256Hex, type ImageRecord, type Journal } from './journal.ts';
+import { chunkId, sha256Hex, webSha256, type ImageRecord, type Journal, type Sha256 } from './journal.ts';
 
 /** 4 MiB. A commit touches a handful of scattered pages (a table leaf, a leaf of each index,
  *  the FTS index), each in its own chunk, so what an image rewrites grows with the chunk; but
@@ -25,8 +25,8 @@ export const CHUNKS_PER_TRANSACTION = 16;
 const utf8 = new TextEncoder();
 
 /** The whole image's checksum: SHA-256 of its size, chunk size, bank and chunk sums, in order. */
-export function chunkedChecksum(size: number, chunkBytes: number, bank: number, sums: readonly string[]): Promise<string> {
-  return sha256Hex(utf8.encode(JSON.stringify(['chunked-image', size, chunkBytes, bank, sums])));
+export function chunkedChecksum(size: number, chunkBytes: number, bank: number, sums: readonly string[], sha256: Sha256 = webSha256): Promise<string> {
+  return sha256Hex(utf8.encode(JSON.stringify(['chunked-image', size, chunkBytes, bank, sums])), sha256);
 }
 
 /** Views (no copies) of `bytes` in chunks of `chunkBytes`. */
@@ -37,10 +37,10 @@ export function chunkViews(bytes: Uint8Array, chunkBytes = CHUNK_BYTES): Uint8Ar
 }
 
 /** SHA-256 of each chunk, a few at a time (each digest copies its input inside the browser). */
-export async function chunkSums(views: readonly Uint8Array[], inFlight = 8): Promise<string[]> {
+export async function chunkSums(views: readonly Uint8Array[], sha256: Sha256 = webSha256, inFlight = 8): Promise<string[]> {
   const sums: string[] = new Array<string>(views.length);
   for (let i = 0; i < views.length; i += inFlight) {
-    const part = await Promise.all(views.slice(i, i + inFlight).map((v) => sha256Hex(v)));
+    const part = await Promise.all(views.slice(i, i + inFlight).map((v) => sha256Hex(v, sha256)));
     part.forEach((s, k) => (sums[i + k] = s));
   }
   return sums;
@@ -51,13 +51,13 @@ export async function chunkSums(views: readonly Uint8Array[], inFlight = 8): Pro
  * image's checksum, copied into one buffer as it arrives (a batch of chunks at a time is all
  * that is held besides it). A string says what is wrong.
  */
-export async function readChunkedImage(from: Journal, img: ImageRecord): Promise<Uint8Array | string> {
+export async function readChunkedImage(from: Journal, img: ImageRecord, sha256: Sha256 = webSha256): Promise<Uint8Array | string> {
   const sums = img.chunks ?? [];
   const bank = img.bank ?? 0;
   const size = img.size ?? -1;
   const chunkBytes = img.chunkBytes ?? -1;
   if (size < 0 || chunkBytes <= 0 || Math.ceil(size / chunkBytes) !== sums.length) return 'damaged (its list of chunks does not match its size)';
-  if ((await chunkedChecksum(size, chunkBytes, bank, sums)) !== img.checksum) return 'damaged (checksum mismatch)';
+  if ((await chunkedChecksum(size, chunkBytes, bank, sums, sha256)) !== img.checksum) return 'damaged (checksum mismatch)';
   const out = new Uint8Array(size);
   const read = (i: number): Promise<(Uint8Array | undefined)[]> => from.readChunks(sums.slice(i, i + CHUNKS_PER_TRANSACTION).map((sum) => chunkId(bank, sum)));
   // the next batch is read while this one is hashed (in parallel: one digest at a time was a
@@ -70,7 +70,7 @@ export async function readChunkedImage(from: Journal, img: ImageRecord): Promise
     const problems = await Promise.all(chunks.map(async (c, k) => {
       const n = i + k;
       if (!c) return `damaged (chunk ${n + 1} of ${sums.length} is missing)`;
-      if (c.byteLength !== Math.min(chunkBytes, size - n * chunkBytes) || (await sha256Hex(c)) !== sums[n]) return `damaged (chunk ${n + 1} of ${sums.length} fails its checksum)`;
+      if (c.byteLength !== Math.min(chunkBytes, size - n * chunkBytes) || (await sha256Hex(c, sha256)) !== sums[n]) return `damaged (chunk ${n + 1} of ${sums.length} fails its checksum)`;
       out.set(c, n * chunkBytes);
       return null;
     }));

@@ -148,32 +148,41 @@ const utf8 = new TextEncoder();
  * document update with its length. Anything that changes a change, the clock or an update's
  * bytes changes the sum.
  */
-export async function frameChecksum(f: Omit<Frame, 'sum'>): Promise<string> {
+export async function frameChecksum(f: Omit<Frame, 'sum'>, sha256: Sha256 = webSha256): Promise<string> {
   // watermarks are covered too (a flipped seq would claim rows this device does not hold);
   // pages (format 2) by their bytes, hashed natively: no JSON of their rows
   const pages = f.pages ?? [];
   const head = utf8.encode(JSON.stringify([f.seq, f.hlc, f.ahead ?? null, f.changes, f.yUpdates.map((u) => u.byteLength), ...(f.marks ? [f.marks] : []),
     ...(f.format !== undefined || pages.length ? [f.format ?? 1, pages.map((p) => p.byteLength)] : [])]));
-  return sumOfParts([head, ...f.yUpdates, ...pages]);
+  return sumOfParts([head, ...f.yUpdates, ...pages], sha256);
 }
 
 /** The checksum of an image's document state: base (or none) and each tail update, with lengths. */
-export async function docChecksum(ydoc: Uint8Array | null, tail: readonly Uint8Array[]): Promise<string> {
+export async function docChecksum(ydoc: Uint8Array | null, tail: readonly Uint8Array[], sha256: Sha256 = webSha256): Promise<string> {
   const head = utf8.encode(JSON.stringify([ydoc ? ydoc.byteLength : -1, tail.map((u) => u.byteLength)]));
-  return sumOfParts([head, ...(ydoc ? [ydoc] : []), ...tail]);
+  return sumOfParts([head, ...(ydoc ? [ydoc] : []), ...tail], sha256);
 }
 
 /** SHA-256 over the parts' own SHA-256s: no copy of a 30 MB update into one buffer first
  *  (measured in Node, a 100k-change frame: ~260 ms for the sum, most of it JSON). */
-async function sumOfParts(parts: readonly Uint8Array[]): Promise<string> {
-  const digests = await Promise.all(parts.map((p) => crypto.subtle.digest('SHA-256', p as Uint8Array<ArrayBuffer>)));
+async function sumOfParts(parts: readonly Uint8Array[], sha256: Sha256): Promise<string> {
+  const digests = await Promise.all(parts.map(sha256));
   const all = new Uint8Array(digests.length * 32);
   digests.forEach((d, i) => all.set(new Uint8Array(d), i * 32));
-  return sha256Hex(all);
+  return sha256Hex(all, sha256);
 }
 
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const d = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
+/**
+ * SHA-256 of some bytes. The browser's (`webSha256`) finishes on a thread of its own, whenever
+ * that thread gets to it; the simulator passes one that finishes at once, so that when a
+ * commit completes is an order of events, not a race with the machine's load (a seed must
+ * replay exactly).
+ */
+export type Sha256 = (bytes: Uint8Array) => Promise<ArrayBuffer | Uint8Array>;
+export const webSha256: Sha256 = (bytes) => crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
+
+export async function sha256Hex(bytes: Uint8Array, sha256: Sha256 = webSha256): Promise<string> {
+  const d = await sha256(bytes);
   return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
@@ -206,9 +215,9 @@ const req = <T>(r: IDBRequest<T>): Promise<T> =>
  * exist yet is not created: the open is aborted in its upgrade and the answer is `null`
  * (reading another device's journal must not leave empty databases behind).
  */
-export function openJournal(idb: IDBFactory, name: string): Promise<Result<Journal, StorageError>>;
-export function openJournal(idb: IDBFactory, name: string, existingOnly: true): Promise<Result<Journal | null, StorageError>>;
-export function openJournal(idb: IDBFactory, name: string, existingOnly = false): Promise<Result<Journal | null, StorageError>> {
+export function openJournal(idb: IDBFactory, name: string, existingOnly?: false, sha256?: Sha256): Promise<Result<Journal, StorageError>>;
+export function openJournal(idb: IDBFactory, name: string, existingOnly: true, sha256?: Sha256): Promise<Result<Journal | null, StorageError>>;
+export function openJournal(idb: IDBFactory, name: string, existingOnly = false, sha256: Sha256 = webSha256): Promise<Result<Journal | null, StorageError>> {
   return new Promise((resolve) => {
     let open: IDBOpenDBRequest;
     try {
@@ -228,11 +237,11 @@ export function openJournal(idb: IDBFactory, name: string, existingOnly = false)
     };
     open.onblocked = () => resolve(err({ type: 'StorageUnavailable', message: 'IndexedDB is blocked by another tab' }));
     open.onerror = () => resolve(err(toStorageError(open.error, 'opening IndexedDB')));
-    open.onsuccess = () => resolve(ok(wrap(open.result)));
+    open.onsuccess = () => resolve(ok(wrap(open.result, sha256)));
   });
 }
 
-function wrap(db: IDBDatabase): Journal {
+function wrap(db: IDBDatabase, sha256: Sha256): Journal {
   const tx = (stores: string | string[], mode: IDBTransactionMode): IDBTransaction =>
     db.transaction(stores, mode, mode === 'readwrite' ? { durability: 'strict' } : undefined);
   /** Runs `fn` in one readwrite transaction; resolves when it has COMPLETED (durable). */
@@ -259,7 +268,7 @@ function wrap(db: IDBDatabase): Journal {
     });
   return {
     async append(frame) {
-      const sum = await frameChecksum(frame);
+      const sum = await frameChecksum(frame, sha256);
       return write('journal', 'saving a change', (t) => t.objectStore('journal').add({ ...frame, sum } satisfies Frame));
     },
     async framesAfter(seq) {
@@ -303,7 +312,7 @@ function wrap(db: IDBDatabase): Journal {
         if ((f.format ?? 1) > FRAME_FORMAT)
           return err({ type: 'NewerFormat', message: `change #${key} in this device's change journal was saved by a newer version of tabdrive (frame format ${f.format}; this version reads up to ${FRAME_FORMAT}): update this tab to open it` });
         const frame: Frame = { ...f, yUpdates: f.yUpdates ?? [] };
-        if (frame.sum !== undefined && (await frameChecksum(frame)) !== frame.sum) {
+        if (frame.sum !== undefined && (await frameChecksum(frame, sha256)) !== frame.sum) {
           damaged.push({ seq: key, why: 'damaged (checksum mismatch)' });
           continue;
         }

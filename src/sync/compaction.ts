@@ -39,22 +39,24 @@
  *     met only after this device wrote its first segment), the next compaction moves the
  *     segment's entries and acks back into `shared` and `acks` and removes the segment, so
  *     an earlier build never misses an entry for longer than that.
- * C10 Tombstones are pruned once every device within the horizon has seen them (decision
- *     0020): each device's ack names the segment it had committed whole and how far it held
+ * C10 Tombstones are pruned once every device within the horizon has seen them (decisions
+ *     0020, 0022): each device's ack names the segment it had committed whole and how far it held
  *     the segment creator's items (doc.ts `Ack`); when every device the document knows (not
- *     forgotten) reads layout 3 and each one whose last ack is younger than the horizon acked
+ *     forgotten) reads layout 4 and each one whose last ack is younger than the horizon acked
  *     the current segment, the delete entries held there by the creator's items below the
  *     lowest of those states — seen by all of them — are dropped with the rest of their
  *     records. The new segment's note names them (doc.ts D7). A device left out (unseen past
  *     the horizon, or never met) that writes such a record again is answered by the devices
- *     that hold its tombstone: they write the delete again (engine.ts E8).
+ *     that hold its tombstone: they write the delete again (engine.ts E8). Such a *kept*
+ *     delete (doc.ts D8) waits for every device the document knows, the horizon not applied
+ *     (`PruneGate.everyone`), and its mark goes over to the next segment with it, never alone.
  */
 import * as Y from 'yjs';
 import { supersededEntries, type LogEntry } from '../core/compaction.ts';
 import { validateChange } from '../core/validate.ts';
 import type { SharedChange } from '../core/change.ts';
 import {
-  acksMap, allAcks, currentSegment, encodeEntry, encodeNote, entryObject, forEachEntry, hasEntry, isAckKey, itemId, LAYOUT_KEY, LOG_LAYOUT, logRoot, metaMap, ownedMapName, parseAck,
+  acksMap, allAcks, currentSegment, encodeEntry, encodeNote, entryObject, forEachEntry, hasEntry, isAckKey, isOwnSegmentKey, itemId, keepKey, KEPT, keptDeletes, LAYOUT_KEY, LOG_LAYOUT, logRoot, metaMap, ownedMapName, parseAck,
   prunedBy, readSharedLog, readSharedModel, segmentAckKey, segmentNote, SEGMENT_LAYOUT, sharedMap, type SegmentNote, type Vanished,
 } from './doc.ts';
 import { isUuid } from '../core/uuid.ts';
@@ -86,7 +88,7 @@ export function planCompaction(doc: Y.Doc, gate?: PruneGate): CompactionPlan {
 
 /**
  * C10: whether the current segment's tombstones may be pruned, and who holds it back. Every
- * device the document knows (a `schema:` or an ack, not forgotten) must read layout 3 — an
+ * device the document knows (a `schema:` or an ack, not forgotten) must read layout 4 — an
  * earlier build would write back what a pruning dropped — and each one seen within the
  * horizon must have acked this very segment: it materialized all the segment held when it
  * arrived, so every tombstone at or below the floor (the segment's first content). A device
@@ -103,11 +105,14 @@ export interface PruneGate {
   readonly waiting: readonly string[];
   /** devices left out: last ack older than the horizon, or none in a segment */
   readonly past: readonly string[];
+  /** the gate of kept deletes (doc.ts D8): every device known and not forgotten, the horizon
+   *  not applied — `past` ones included — has acked this segment, up to `state` */
+  readonly everyone: { readonly ok: boolean; readonly state: number };
 }
 
 export function pruneGate(doc: Y.Doc, o: { readonly self: string; readonly selfCommitted: boolean; readonly now: number; readonly horizonMs: number; readonly forgotten: ReadonlySet<string> }): PruneGate {
   const note = segmentNote(doc);
-  if (!note || note.creator === null) return { ok: false, segment: null, state: 0, waiting: [], past: [] };
+  if (!note || note.creator === null) return { ok: false, segment: null, state: 0, waiting: [], past: [], everyone: { ok: false, state: 0 } };
   const meta = metaMap(doc);
   const acks = allAcks(doc);
   const known = new Set<string>();
@@ -117,6 +122,8 @@ export function pruneGate(doc: Y.Doc, o: { readonly self: string; readonly selfC
   const past: string[] = [];
   // this device has every item of the creator it holds in view, once its batches are committed
   let state = o.selfCommitted ? Y.getState(doc.store, note.creator) : 0;
+  let everyone = state;
+  let pastHere = 0; // past devices that acked this segment all the same (D8)
   for (const d of [...known].sort()) {
     if (o.forgotten.has(d) || !isUuid(d)) continue;
     const layout = meta.get(`${LAYOUT_KEY}${d}`);
@@ -129,11 +136,16 @@ export function pruneGate(doc: Y.Doc, o: { readonly self: string; readonly selfC
       continue;
     }
     const ack = parseAck(acks.get(d));
-    if (!ack || ack.at === null || ack.state === null || ack.at < o.now - o.horizonMs) past.push(d);
-    else if (ack.seg !== note.id) waiting.push(d);
+    const here = ack?.seg === note.id && ack.state !== null;
+    if (here) everyone = Math.min(everyone, ack.state);
+    if (!ack || ack.at === null || ack.state === null || ack.at < o.now - o.horizonMs) {
+      past.push(d);
+      if (here) pastHere++;
+    } else if (!here) waiting.push(d);
     else state = Math.min(state, ack.state);
   }
-  return { ok: waiting.length === 0, segment: note.id, state, waiting, past };
+  const ok = waiting.length === 0;
+  return { ok, segment: note.id, state, waiting, past, everyone: { ok: ok && pastHere === past.length, state: everyone } };
 }
 
 /** D7: the new segment's note — a fresh id, and which tombstones this compaction pruned. */
@@ -157,13 +169,14 @@ export function tombstonesFor(doc: Y.Doc, gate: PruneGate, dropped: ReadonlySet<
   const seg = currentSegment(doc);
   const out = { now: [] as string[], later: 0 };
   if (!gate.ok || !note || !seg || gate.segment !== note.id || note.creator === null) return out;
+  const kept = keptDeletes(doc);
   seg.forEach((v, k) => {
     // checkPrune runs this at remote transactions: a segment string that cannot be a delete
     // is skipped without being parsed
     if (dropped.has(k) || (typeof v === 'string' && !v.includes('"delete"')) || entryObject(v)?.['op'] !== 'delete') return;
     const id = itemId(seg, k);
     if (id?.client !== note.creator) out.later++;
-    else if (id.clock < gate.state) out.now.push(k);
+    else if (!kept.has(k) ? id.clock < gate.state : gate.everyone.ok && id.clock < gate.everyone.state) out.now.push(k);
   });
   out.now.sort();
   return out;
@@ -213,7 +226,8 @@ export function compactDoc(doc: Y.Doc, origin: unknown, forgotten: ReadonlySet<s
           // an earlier build reads objects only; a value that is neither goes as it is (it
           // is as invalid there as here)
           if (!drop.has(k) && !shared.has(k)) shared.set(k, entryObject(v) ?? v);
-        } else legacyAcks.set(k.slice(segmentAckKey('').length), v);
+          // the note and keep marks stay behind: layout 1 prunes nothing (C10)
+        } else if (!isOwnSegmentKey(k)) legacyAcks.set(k.slice(segmentAckKey('').length), v);
       });
       logRoot(doc).delete('seg');
     }, origin);
@@ -237,6 +251,8 @@ export function compactDoc(doc: Y.Doc, origin: unknown, forgotten: ReadonlySet<s
         : v);
     });
     for (const [device, v] of allAcks(doc)) next.set(segmentAckKey(device), v);
+    // D8: a kept delete's mark goes with it, and with nothing else
+    for (const hlc of keptDeletes(doc)) if (!drop.has(hlc) && hasEntry(doc, hlc)) next.set(keepKey(hlc), KEPT);
     logRoot(doc).set('seg', next);
     for (const k of [...shared.keys()]) shared.delete(k);
     for (const k of [...legacyAcks.keys()]) legacyAcks.delete(k);
@@ -251,7 +267,7 @@ export function compactDoc(doc: Y.Doc, origin: unknown, forgotten: ReadonlySet<s
  * compaction kept), except the tombstones the new segment's compaction pruned (D7, C10). An
  * entry that does not validate is never superseded (C2), so it is written back too.
  */
-export function entriesToRestore(doc: Y.Doc, vanished: readonly Vanished[], from: string | null): [string, unknown][] {
+export function entriesToRestore(doc: Y.Doc, vanished: readonly Vanished[], from: string | null): Vanished[] {
   const note = segmentNote(doc);
   const gone = vanished.filter(([k, v, item]) => !hasEntry(doc, k) && !(entryObject(v)?.['op'] === 'delete' && prunedBy(note, from, item)));
   if (!gone.length) return [];
@@ -266,7 +282,7 @@ export function entriesToRestore(doc: Y.Doc, vanished: readonly Vanished[], from
   // the pruned tombstones take part too: what they superseded stays dropped
   for (const [k, v] of vanished) if (!hasEntry(doc, k)) add(k, v);
   const superseded = new Set(supersededEntries(entries));
-  return gone.filter(([k]) => !superseded.has(k)).map(([k, v]): [string, unknown] => [k, v]);
+  return gone.filter(([k]) => !superseded.has(k));
 }
 
 /** The `meta` keys a device owns (rotation.ts `key:`, engine.ts `schema:`, doc.ts `layout:`). */

@@ -11,7 +11,8 @@
  *                          `<hlc>` → '["<model>","<uuid>","<op>",<mask>,v…]' (any device;
  *                          keys unique; `encodeEntry`, below), `ack:<device>` → highest
  *                          HLC that device has materialized and, from layout 3, the segment
- *                          it had committed whole (D7), and `ack:~seg` → the segment's note
+ *                          it had committed whole (D7), `ack:~seg` → the segment's note,
+ *                          and `ack:~keep:<hlc>` → a kept delete's mark (D8)
  *   shared          Y.Map  the shared log before the first segment (layout 1), as above
  *   acks            Y.Map  the acks before the first segment (layout 1)
  *   meta            Y.Map  library name, schema versions, the log layouts each device reads
@@ -43,6 +44,12 @@
  *     (the delete entries of the segment it replaced held by that segment creator's items
  *     below a clock), and those are not written back. A device that left the view of another
  *     segment writes them back — harmless, a tombstone again, pruned at a later round.
+ *  D8 A delete written again (engine.ts E8: a device wrote back a record whose tombstone was
+ *     pruned) carries a keep mark in the segment, written in the same transaction, and is
+ *     pruned only once every device the document knows has seen it (compaction.ts C10):
+ *     pruned past the horizon like any other, it met the device that wrote the record back
+ *     and was pruned before that device saw it, which wrote the record back again
+ *     (simulator seed 888: the record came back on three devices of five).
  *
  * Why owned records are one JSON string and not a nested object: Yjs encodes an object value
  * field by field, one UTF-8 string write per key and per string value, and decodes it the same
@@ -102,8 +109,9 @@ export const metaMap = (doc: Y.Doc): Y.Map<unknown> => doc.getMap('meta');
 export const logRoot = (doc: Y.Doc): Y.Map<unknown> => doc.getMap('log');
 
 /** The log layout this build announces (D5, D7): 2 = segments under `log`; 3 = segments,
- *  and this device handles being pruned past (D7), so compactions may prune tombstones. */
-export const LOG_LAYOUT = 3;
+ *  and this device handles being pruned past (D7), so compactions may prune tombstones;
+ *  4 = and it keeps a delete written again until every device has seen it (D8). */
+export const LOG_LAYOUT = 4;
 /** The layout a device must announce for the log to live in segments (compaction.ts C9). */
 export const SEGMENT_LAYOUT = 2;
 /** `meta` key prefix of the log layout each device's build reads (D5). */
@@ -113,7 +121,11 @@ const ACK_PREFIX = 'ack:';
 /** The segment's note (D7). In the ack namespace so that builds knowing only entries and
  *  acks carry it over as an ack, never count it as an invalid entry. */
 const NOTE_KEY = `${ACK_PREFIX}~seg`;
-/** Whether a segment key is an ack or the note (the others are the log's entries). */
+/** D8: a delete written again (engine.ts E8) is marked by `ack:~keep:<its HLC>`. */
+const KEEP_PREFIX = `${ACK_PREFIX}~keep:`;
+/** Acks are named by device; names starting with this are the segment's own keys (D7, D8). */
+const OWN_KEYS = `${ACK_PREFIX}~`;
+/** Whether a segment key is an ack, the note or a keep mark (the others are the log's entries). */
 export const isAckKey = (k: string): boolean => k.startsWith(ACK_PREFIX);
 const isEntryKey = (k: string): boolean => !isAckKey(k);
 
@@ -184,12 +196,37 @@ export function writeAck(doc: Y.Doc, device: string, top: string, seg?: { readon
   else acksMap(doc).set(device, top);
 }
 
-/** Every ack in the document: device → value (the segment's win over layout 1's). */
+/** Every ack in the document: device → value (the segment's win over layout 1's). The
+ *  segment's own keys (note, keep marks) are not acks, nor are they in layout 1's `acks`. */
 export function allAcks(doc: Y.Doc): Map<string, unknown> {
   const out = new Map<string, unknown>();
-  acksMap(doc).forEach((v, k) => out.set(k, v));
+  acksMap(doc).forEach((v, k) => {
+    if (!k.startsWith('~')) out.set(k, v);
+  });
   currentSegment(doc)?.forEach((v, k) => {
-    if (!isEntryKey(k) && k !== NOTE_KEY) out.set(k.slice(ACK_PREFIX.length), v);
+    if (isAckKey(k) && !k.startsWith(OWN_KEYS)) out.set(k.slice(ACK_PREFIX.length), v);
+  });
+  return out;
+}
+
+/** Whether a segment key is one of the segment's own (the note, a keep mark: D7, D8). */
+export const isOwnSegmentKey = (k: string): boolean => k.startsWith(OWN_KEYS);
+
+/**
+ * D8: a delete written again because a device wrote back a record whose tombstone was pruned
+ * (engine.ts E8) is *kept*: its mark, in the same segment, says so, and compaction.ts C10
+ * prunes it only once every device the document knows has seen it — the horizon does not
+ * apply, since the device that wrote the record back is evidently not gone. The key is the
+ * mark; its value is `KEPT`.
+ */
+export const keepKey = (hlc: string): string => `${KEEP_PREFIX}${hlc}`;
+export const KEPT = 1;
+
+/** The kept deletes of the current segment (D8): their HLCs. */
+export function keptDeletes(doc: Y.Doc): Set<string> {
+  const out = new Set<string>();
+  currentSegment(doc)?.forEach((_v, k) => {
+    if (k.startsWith(KEEP_PREFIX)) out.add(k.slice(KEEP_PREFIX.length));
   });
   return out;
 }
@@ -485,8 +522,9 @@ const changedKeys = (tr: Y.Transaction, m: Y.Map<unknown>): Set<string | null> |
 };
 
 /** What one transaction did to the document, as this device reads it. */
-/** An entry that left the view: its key, value and the item that held it (D7). */
-export type Vanished = readonly [key: string, value: unknown, item: ItemId | null];
+/** An entry that left the view: its key, value, the item that held it (D7) and whether it
+ *  was a kept delete (D8: written back, it is written back kept). */
+export type Vanished = readonly [key: string, value: unknown, item: ItemId | null, kept: boolean];
 
 export interface Observed extends Extracted {
   /** shared-log entries that left this device's view (D6: lost or dropped; the caller tells) */
@@ -525,6 +563,7 @@ export function createExtractor(doc: Y.Doc, self?: string) {
   if (self !== undefined) adopt(ownedMapName(self));
   const inRoot = new Map<string, unknown>();
   const inSegment = new Map<string, unknown>();
+  const kept = new Set<string>(); // the current segment's kept deletes (D8)
   let segment: Y.Map<unknown> | null = null;
   let segmentId: string | null = null; // its note's id, read while it is current (D7)
   const noteId = (m: Y.Map<unknown> | null): string | null => {
@@ -540,11 +579,13 @@ export function createExtractor(doc: Y.Doc, self?: string) {
   const resync = (): void => {
     inRoot.clear();
     inSegment.clear();
+    kept.clear();
     sharedMap(doc).forEach((v, k) => inRoot.set(k, v));
     segment = currentSegment(doc);
     segmentId = noteId(segment);
     segment?.forEach((v, k) => {
       if (isEntryKey(k)) inSegment.set(k, v);
+      else if (k.startsWith(KEEP_PREFIX)) kept.add(k.slice(KEEP_PREFIX.length));
     });
   };
   resync();
@@ -556,9 +597,15 @@ export function createExtractor(doc: Y.Doc, self?: string) {
         mirror.set(k, v);
         added.push([k, v]);
       } else if (mirror.has(k)) {
-        gone.push([k, mirror.get(k), itemId(m, k)]);
+        gone.push([k, mirror.get(k), itemId(m, k), kept.has(k)]);
         mirror.delete(k);
       }
+    }
+    // the marks after the entries: an entry that left with its mark left kept
+    for (const k of keys) {
+      if (k === null || !k.startsWith(KEEP_PREFIX)) continue;
+      if (m.has(k)) kept.add(k.slice(KEEP_PREFIX.length));
+      else kept.delete(k.slice(KEEP_PREFIX.length));
     }
   };
   const api = {
@@ -590,17 +637,20 @@ export function createExtractor(doc: Y.Doc, self?: string) {
       if (now !== segment) {
         // a new segment (D5): read whole; what it holds that this device had is not news
         const before = new Map(inSegment);
+        const keptBefore = new Set(kept);
         // a replaced map keeps its items in `_map` (deleted, content collected): ids stay readable
         const old = segment;
         inSegment.clear();
+        kept.clear();
         segment = now;
         segmentId = noteId(now);
         now?.forEach((v, k) => {
+          if (k.startsWith(KEEP_PREFIX)) kept.add(k.slice(KEEP_PREFIX.length));
           if (!isEntryKey(k)) return;
           inSegment.set(k, v);
           if (!before.has(k) && !inRoot.has(k)) added.push([k, v]);
         });
-        for (const [k, v] of before) if (!inSegment.has(k)) gone.push([k, v, old ? itemId(old, k) : null]);
+        for (const [k, v] of before) if (!inSegment.has(k)) gone.push([k, v, old ? itemId(old, k) : null, keptBefore.has(k)]);
         out.replaced = inSegment.size;
       } else if (now) {
         const keys = changedKeys(tr, now);
@@ -613,8 +663,16 @@ export function createExtractor(doc: Y.Doc, self?: string) {
         readKeys(shared, inRoot, rootKeys, rootAdded, gone);
         for (const a of rootAdded) if (!inSegment.has(a[0])) added.push(a);
       }
-      // moved between `shared` and the segment (layout 2's first compaction): still there
-      for (const g of gone) if (!inRoot.has(g[0]) && !inSegment.has(g[0])) out.vanished.push(g);
+      // moved between `shared` and the segment (layout 2's first compaction): still there.
+      // Held by both and gone from both (a write-back into `shared` beside the segment, then
+      // a compaction): one entry, the segment's item first (simulator seed 2640: the twin
+      // superseded the other, and neither was written back)
+      const seen = new Set<string>();
+      for (const g of gone) {
+        if (inRoot.has(g[0]) || inSegment.has(g[0]) || seen.has(g[0])) continue;
+        seen.add(g[0]);
+        out.vanished.push(g);
+      }
       if (!remote) return out;
       for (const [k, v] of added) push(out, sharedChange(k, v));
       for (const [type, keys] of tr.changed) {

@@ -43,6 +43,8 @@
  *     written again by a device that never saw the delete) this device writes the delete
  *     again, with a new stamp, so the record is deleted everywhere, on devices that never
  *     held it too. Also looked for at boot (the refusal is durable, the timer was not).
+ *     That delete is written *kept* (doc.ts D8, its mark in the same commit), and a
+ *     write-back of a kept delete (E7) writes its mark back with it.
  */
 import * as Y from 'yjs';
 import type { Change, Hlc, SharedChange, Uuid } from '../core/change.ts';
@@ -54,7 +56,7 @@ import type { StorageClient } from '../storage/client.ts';
 import { MAX_TOMBSTONE_ASK, type CommitResult, type StorageError } from '../storage/rpc.ts';
 import { canSegment, compactDoc, entriesToRestore, forgottenInDoc, pruneForgotten, pruneGate, tombstonesFor, type PruneGate } from './compaction.ts';
 import {
-  allAcks, batchChanges, BOOT_ORIGIN, createExtractor, currentSegment, entryObject, forEachEntry, hasEntry, LAYOUT_KEY, LOCAL_ORIGIN, LOG_LAYOUT, logTarget, RESTORE_ORIGIN, MAX_BATCH_UPDATE_BYTES, metaMap, parseAck,
+  allAcks, batchChanges, BOOT_ORIGIN, createExtractor, currentSegment, entryObject, forEachEntry, hasEntry, keepKey, KEPT, LAYOUT_KEY, LOCAL_ORIGIN, LOG_LAYOUT, logTarget, RESTORE_ORIGIN, MAX_BATCH_UPDATE_BYTES, metaMap, parseAck,
   readAck, segmentNote, sharedMap, writeAck, writeChanges, type DocRejection, type Vanished,
 } from './doc.ts';
 
@@ -343,6 +345,8 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       const to = entriesInto(doc);
       // layout 1 holds objects only (an earlier build reads nothing else)
       for (const [k, v] of lost) if (!hasEntry(doc, k)) to.set(k, to === sharedMap(doc) ? (entryObject(v) ?? v) : v);
+      // D8: a kept delete goes back kept
+      if (to !== sharedMap(doc)) for (const [k, , , kept] of lost) if (kept) to.set(keepKey(k), KEPT);
     }, RESTORE_ORIGIN);
   }
 
@@ -370,7 +374,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       // a forgotten device too: the delete may be one only it still knows of
       if (!again.length) return;
       stats.reasserted += again.length;
-      void api.write(again);
+      void writeLocal(again, true);
     }, 0);
   }
 
@@ -502,7 +506,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     // this device's own commit is not asked for here: it depends on when storage answers, and
     // the compaction reads the gate again on the serial chain
     const gate = gateNow(true);
-    const looked = `${note.id}@${gate.state}`;
+    const looked = `${note.id}@${gate.state}@${gate.everyone.ok ? gate.everyone.state : '-'}`;
     if (!gate.ok || pruneLookedAt === looked) return;
     pruneLookedAt = looked;
     // prunable now, or to be carried into a segment of a compaction's own first
@@ -552,6 +556,54 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       if (yUpdate) await storage.call('commit', { changes: [], hlc: clock.current(), yUpdate });
     });
   }
+  /** A local write; `keep`: deletes written again (E8), kept until every device saw them (D8). */
+  function writeLocal(changes: readonly Change[], keep: boolean): Promise<Result<CommitResult, StorageError>> {
+    stats.pending++;
+    return serial(async () => {
+      try {
+        let top: Hlc | null = null;
+        let topAhead: Hlc | null = null;
+        for (const c of changes) {
+          if (isAheadStamp(c.hlc)) {
+            if (!topAhead || c.hlc > topAhead) topAhead = c.hlc;
+          } else if (!top || c.hlc > top) top = c.hlc;
+        }
+        const leased = await ensureLease(top);
+        if (!leased.ok) return leased;
+        const aheadLeased = await ensureAheadLease(topAhead);
+        if (!aheadLeased.ok) return aheadLeased;
+        // checked before any transaction: a refusal after the first would leave part written
+        const foreign = changes.find((c) => c.kind === 'owned' && c.owner !== device);
+        if (foreign) return err<StorageError>({ type: 'InvalidRequest', message: `device ${device} cannot write ${foreign.kind === 'owned' ? foreign.owner : ''}'s records` });
+        captured = [];
+        // Layout 2 from the first shared write on (compaction.ts C8): every entry written
+        // into `shared` first would leave its key behind when moved
+        if (!currentSegment(doc) && changes.some((c) => c.kind === 'shared') && segmentsOk()) compactDoc(doc, LOCAL_ORIGIN, forgotten);
+        // One storage commit, but document transactions of at most the batch budget (D4):
+        // each is one message on the wire (a 50,000-file act is ~17 MB, above the relay's
+        // and a data channel's message limits), and together one journaled update.
+        for (const part of batchChanges(changes)) writeChanges(doc, device, part, entriesInto);
+        // D8: the marks in the same commit as the deletes they keep
+        const seg = keep ? currentSegment(doc) : null;
+        if (seg && segmentsOk()) doc.transact(() => {
+          for (const c of changes) if (seg.has(c.hlc)) seg.set(keepKey(c.hlc), KEPT);
+        }, LOCAL_ORIGIN);
+        for (const u of captured) {
+          stats.largestLocalUpdate = Math.max(stats.largestLocalUpdate, u.byteLength);
+          if (u.byteLength > MAX_BATCH_UPDATE_BYTES) stats.oversizeLocalUpdates++;
+        }
+        const yUpdate = captured.length === 0 ? null : captured.length === 1 ? captured[0]! : Y.mergeUpdates(captured);
+        captured = [];
+        const r = await storage.call('commit', { changes, hlc: clock.current(), yUpdate });
+        record(r, 'local');
+        if (r.ok) noteShared([changes]);
+        return r;
+      } finally {
+        stats.pending--;
+      }
+    });
+  }
+
   const api: SyncEngine = {
     boot(updates) {
       doc.transact(() => {
@@ -569,47 +621,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       lease = current ? hlcWall(current) : 0; // the persisted clock is at least the last lease
       void serial(recheckDeleted);
     },
-    write(changes) {
-      stats.pending++;
-      return serial(async () => {
-        try {
-          let top: Hlc | null = null;
-          let topAhead: Hlc | null = null;
-          for (const c of changes) {
-            if (isAheadStamp(c.hlc)) {
-              if (!topAhead || c.hlc > topAhead) topAhead = c.hlc;
-            } else if (!top || c.hlc > top) top = c.hlc;
-          }
-          const leased = await ensureLease(top);
-          if (!leased.ok) return leased;
-          const aheadLeased = await ensureAheadLease(topAhead);
-          if (!aheadLeased.ok) return aheadLeased;
-          // checked before any transaction: a refusal after the first would leave part written
-          const foreign = changes.find((c) => c.kind === 'owned' && c.owner !== device);
-          if (foreign) return err<StorageError>({ type: 'InvalidRequest', message: `device ${device} cannot write ${foreign.kind === 'owned' ? foreign.owner : ''}'s records` });
-          captured = [];
-          // Layout 2 from the first shared write on (compaction.ts C8): every entry written
-          // into `shared` first would leave its key behind when moved
-          if (!currentSegment(doc) && changes.some((c) => c.kind === 'shared') && segmentsOk()) compactDoc(doc, LOCAL_ORIGIN, forgotten);
-          // One storage commit, but document transactions of at most the batch budget (D4):
-          // each is one message on the wire (a 50,000-file act is ~17 MB, above the relay's
-          // and a data channel's message limits), and together one journaled update.
-          for (const part of batchChanges(changes)) writeChanges(doc, device, part, entriesInto);
-          for (const u of captured) {
-            stats.largestLocalUpdate = Math.max(stats.largestLocalUpdate, u.byteLength);
-            if (u.byteLength > MAX_BATCH_UPDATE_BYTES) stats.oversizeLocalUpdates++;
-          }
-          const yUpdate = captured.length === 0 ? null : captured.length === 1 ? captured[0]! : Y.mergeUpdates(captured);
-          captured = [];
-          const r = await storage.call('commit', { changes, hlc: clock.current(), yUpdate });
-          record(r, 'local');
-          if (r.ok) noteShared([changes]);
-          return r;
-        } finally {
-          stats.pending--;
-        }
-      });
-    },
+    write: (changes) => writeLocal(changes, false),
     async idle() {
       flushRemote();
       for (;;) {

@@ -4,14 +4,10 @@
 // (through the inspector, refused in words when it is not a number of days from 1 hour to
 // 3650) is shown on the other, and so is one set through `tabdrive.actions.setPruningHorizon`.
 import type { Page } from '@playwright/test';
-import { count, expect, freshBrowserPerTest, openApp, test } from './support/browser.ts';
+import { converged, count, expect, freshBrowserPerTest, openApp, test } from './support/browser.ts';
 
 const browser = freshBrowserPerTest();
 
-const digest = (p: Page): Promise<string> => p.evaluate(async () => JSON.stringify(await window.tabdrive.digest()));
-async function converged(pages: Page[]): Promise<void> {
-  await expect.poll(async () => new Set(await Promise.all(pages.map(digest))).size, { timeout: 30_000 }).toBe(1);
-}
 const stats = (p: Page) =>
   p.evaluate(async () => {
     const s = await window.tabdrive.stats();

@@ -3,14 +3,10 @@
 // ran; a reload keeps everything; a tab closed meanwhile comes back and converges without
 // bringing back a tag deleted while it was away.
 import type { Page } from '@playwright/test';
-import { count, deviceOf, expect, freshBrowserPerTest, openApp, test } from './support/browser.ts';
+import { converged, count, deviceOf, expect, freshBrowserPerTest, openApp, test } from './support/browser.ts';
 
 const browser = freshBrowserPerTest();
 
-const digest = (p: Page): Promise<string> => p.evaluate(async () => JSON.stringify(await window.tabdrive.digest()));
-async function converged(pages: Page[]): Promise<void> {
-  await expect.poll(async () => new Set(await Promise.all(pages.map(digest))).size, { timeout: 30_000 }).toBe(1);
-}
 const sharedLog = (p: Page): Promise<number> => p.evaluate(async () => (await window.tabdrive.stats()).sharedLog);
 const documentSize = (p: Page): Promise<number> => p.evaluate(async () => (await window.tabdrive.stats()).documentSize);
 const autoCompactions = (p: Page): Promise<number> => p.evaluate(async () => (await window.tabdrive.stats()).autoCompactions);

@@ -2,14 +2,10 @@
 // writing (sync/intents.ts `refuseDeleted`), so no orphan edit enters the sync document, where
 // it would outlive the delete once compaction prunes it.
 import type { Page } from '@playwright/test';
-import { count, expect, freshBrowserPerTest, openApp, test } from './support/browser.ts';
+import { converged, count, expect, freshBrowserPerTest, openApp, test } from './support/browser.ts';
 
 const browser = freshBrowserPerTest();
 
-const digest = (p: Page): Promise<string> => p.evaluate(async () => JSON.stringify(await window.tabdrive.digest()));
-async function converged(pages: Page[]): Promise<void> {
-  await expect.poll(async () => new Set(await Promise.all(pages.map(digest))).size, { timeout: 30_000 }).toBe(1);
-}
 const sharedLog = (p: Page): Promise<number> => p.evaluate(async () => (await window.tabdrive.stats()).sharedLog);
 
 test('tab A deletes a tag; tab B renaming or using it gets "was deleted", and neither document gains an entry', async ({ baseURL }) => {

@@ -334,6 +334,6 @@ describe('PruningState (the library-wide pruning horizon, compaction.ts C10)', (
     const devices = [{ uuid: A, name: 'Alpha' }, { uuid: B, name: 'Beta' }];
     expect(describeGate(null, devices)).toBeNull();
     const other = '0ccccccc-cccc-4ccc-8ccc-cccccccccccc';
-    expect(describeGate({ ok: false, segment: 's', state: 3, waiting: [B, other], past: [A] }, devices)).toEqual({ waiting: ['Beta', '0ccccccc'], past: ['Alpha'] });
+    expect(describeGate({ ok: false, segment: 's', state: 3, waiting: [B, other], past: [A], everyone: { ok: false, state: 0 } }, devices)).toEqual({ waiting: ['Beta', '0ccccccc'], past: ['Alpha'] });
   });
 });

@@ -7,7 +7,7 @@ import * as Y from 'yjs';
 import { createPrng } from '../../src/core/prng.ts';
 import { liveStateBytes } from '../../src/sync/compaction.ts';
 import { HORIZON_KEY } from '../../src/sync/engine.ts';
-import { allAcks, currentSegment, entryObject, forEachEntry, metaMap, ownedMapName, sharedLogSize, sharedMap } from '../../src/sync/doc.ts';
+import { allAcks, currentSegment, entryObject, forEachEntry, keptDeletes, metaMap, ownedMapName, sharedLogSize, sharedMap } from '../../src/sync/doc.ts';
 import { deviceData, tagFields, uuidFactory } from '../support/fixtures.ts';
 import { World, type SimDevice } from '../support/sim/world.ts';
 
@@ -350,6 +350,62 @@ describe('tombstone pruning', () => {
       expect((await x.rows('SELECT display_name AS n FROM tags ORDER BY n')).map((r) => r['n'])).toEqual(['Kept', 'Made while apart']);
       expect(await x.digest()).toEqual(await a.digest());
     }
+    await w.dispose();
+  });
+
+  it('a delete written again is kept until the device that wrote the record back has seen it, horizon or not (D8)', async () => {
+    const w = new World(SQL, createPrng('prune-kept'), { drop: 0, duplicate: 0, reorder: 0 });
+    const [a, b, c] = [await w.addDevice(A, 0), await w.addDevice(B, 0), await w.addDevice(C, 0)];
+    const gone = ids();
+    await a.write([a.shared('tag', gone, 'insert', tagFields('Gone', A))]);
+    await w.heal();
+    await a.live!.engine.setMeta(HORIZON_KEY, 1 / 24);
+    // C is apart past the horizon while A deletes the tag: it is pruned without C
+    w.net.isolate(C, true);
+    await a.write([a.shared('tag', gone, 'delete')]);
+    await c.write([await c.sharedAbove('tag', gone, 'update', { display_name: 'Renamed while apart', canonical_name: 'renamed while apart' })]);
+    w.time += 2 * 3_600_000;
+    for (let i = 0; i < 3; i++) {
+      await a.live!.engine.compact();
+      await rounds(w, 2);
+    }
+    expect(a.live!.engine.stats().pruned).toBe(1);
+    expect(tombstonesInDoc(a)).toBe(0);
+    // C's rename reaches A, which refuses it and writes the delete again, marked kept (E8, D8)
+    w.net.isolate(C, false);
+    w.net.syncAll();
+    w.net.deliver();
+    await w.idle(true);
+    expect(a.live!.engine.stats().reasserted).toBe(1);
+    expect(keptDeletes(a.live!.doc).size).toBe(1);
+    // C is cut off again before it saw that delete, and its ack grows old: the horizon leaves
+    // C out, but the kept delete waits for it (pruned, C would write the tag back once more)
+    w.net.isolate(C, true);
+    w.time += 2 * 3_600_000;
+    for (let i = 0; i < 3; i++) {
+      await a.live!.engine.compact();
+      await rounds(w, 2);
+    }
+    const gate = a.live!.engine.stats().lastGate;
+    expect(gate?.ok).toBe(true);
+    expect(gate?.past).toEqual([C]);
+    expect(gate?.everyone.ok).toBe(false);
+    expect(tombstonesInDoc(a)).toBe(1);
+    expect(keptDeletes(a.live!.doc).size).toBe(1);
+    expect(a.live!.engine.stats().pruned).toBe(1);
+    // C comes back and sees it: the tag is deleted there too, and the kept delete is pruned
+    await w.heal();
+    await rounds(w, 6);
+    await w.heal();
+    for (const x of [a, b, c]) {
+      expect(tombstonesInDoc(x)).toBe(0);
+      expect(keptDeletes(x.live!.doc).size).toBe(0);
+      expect(await x.rows('SELECT uuid FROM tags')).toEqual([]);
+      expect(await x.digest()).toEqual(await a.digest());
+    }
+    expect([a, b, c].reduce((n, d) => n + d.live!.engine.stats().pruned, 0)).toBe(2);
+    // A and B, which both hold the tombstone, each wrote the delete again once: no loop
+    expect([a, b, c].reduce((n, d) => n + d.live!.engine.stats().reasserted, 0)).toBe(2);
     await w.dispose();
   });
 });

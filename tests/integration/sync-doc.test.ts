@@ -6,7 +6,7 @@ import * as Y from 'yjs';
 import type { Change, OwnedChange, OwnedState, SharedChange } from '../../src/core/change.ts';
 import { createPrng } from '../../src/core/prng.ts';
 import { generateSampleLocation } from '../../src/core/sample.ts';
-import { compactDoc, planCompaction } from '../../src/sync/compaction.ts';
+import { compactDoc, entriesToRestore, planCompaction } from '../../src/sync/compaction.ts';
 import {
   batchChanges,
   createExtractor,
@@ -253,6 +253,35 @@ describe("a segment's entries (doc.ts D5)", () => {
     doc.getMap('log').set('seg', new Y.Map());
     (doc.getMap('log').get('seg') as Y.Map<unknown>).set(testDevice(A, fakeTime().now).clock.next(), 'not json');
     expect(readSharedLog(doc).rejections).toHaveLength(1);
+  });
+});
+
+describe("an entry that leaves the view (doc.ts D6)", () => {
+  it('held by both `shared` and the segment and gone from both at once, it is one entry, and it is written back (simulator seed 2640)', () => {
+    const tag = ids();
+    const hlc = testDevice(A, fakeTime().now).clock.next();
+    const value = encodeEntry({ model: 'tag', uuid: tag, op: 'insert', fields: tagFields('Twin', A) });
+    const doc = new Y.Doc();
+    const ex = createExtractor(doc);
+    const seen: ReturnType<typeof ex.observe>[] = [];
+    doc.on('afterTransaction', (tr: Y.Transaction) => void seen.push(ex.observe(tr, true)));
+    const seg = new Y.Map<unknown>();
+    doc.transact(() => {
+      doc.getMap('log').set('seg', seg);
+      seg.set('ack:~seg', JSON.stringify(['one.1']));
+      seg.set(hlc, value);
+      sharedMap(doc).set(hlc, entryObject(value)); // a write-back into layout 1 beside it
+    });
+    // a compaction elsewhere: a new segment without it, and `shared` emptied
+    doc.transact(() => {
+      const next = new Y.Map<unknown>();
+      next.set('ack:~seg', JSON.stringify(['two.1']));
+      doc.getMap('log').set('seg', next);
+      sharedMap(doc).delete(hlc);
+    }, 'remote');
+    const gone = seen.flatMap((o) => o.vanished);
+    expect(gone.map(([k]) => k)).toEqual([hlc]);
+    expect(entriesToRestore(doc, gone, 'one.1').map(([k]) => k)).toEqual([hlc]);
   });
 });
 

@@ -17,10 +17,14 @@ beforeAll(async () => {
  * failure mode is also pinned by a deterministic test:
  *  - 294 → tests/integration/sync-doc.test.ts "compaction ignores invalid entries"
  *  - 5031 → tests/integration/sync-scenarios.test.ts "a restarted device resumes its clock…"
+ *  - 888 → tests/integration/pruning.test.ts "a delete written again is kept…"
+ *  - 2640 → tests/integration/sync-doc.test.ts "an entry that leaves the view…"
  */
 const REGRESSIONS: Record<string, number> = {
   'compaction must not let an invalid entry supersede a valid one': 294,
   'a stamp that left the device is never issued again after a crash (clock lease)': 5031,
+  'a delete written again waits for every device, the horizon not applied (doc.ts D8)': 888,
+  'an entry gone from both `shared` and the segment is reported once, and written back': 2640,
 };
 
 const runs = Number(process.env['SIM_RUNS'] ?? 100); // CI budget: ~40 s on the shared 2-core machine

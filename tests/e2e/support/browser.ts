@@ -112,6 +112,12 @@ export async function count(page: Page, sql: string, params: (string | number)[]
   );
 }
 
+/** Polls until every page's digest is the same (anti-entropy's; the whole synced state). */
+export async function converged(pages: readonly Page[], timeout = 30_000): Promise<void> {
+  const digest = (p: Page): Promise<string> => p.evaluate(async () => JSON.stringify(await window.tabdrive.digest()));
+  await expect.poll(async () => new Set(await Promise.all(pages.map(digest))).size, { timeout }).toBe(1);
+}
+
 /** SIGKILL every process of this Chromium profile (browser, renderers, GPU, storage service):
  *  nothing runs pagehide or takes an image — a killed browser. */
 export function killChromium(profileDir: string): void {
