@@ -56,7 +56,7 @@ import { supersededEntries, type LogEntry } from '../core/compaction.ts';
 import { validateChange } from '../core/validate.ts';
 import type { SharedChange } from '../core/change.ts';
 import {
-  acksMap, allAcks, currentSegment, encodeEntry, encodeNote, entryObject, forEachEntry, hasEntry, isAckKey, isOwnSegmentKey, itemId, keepKey, KEPT, keptDeletes, LAYOUT_KEY, LOG_LAYOUT, logRoot, metaMap, ownedMapName, parseAck,
+  acksMap, allAcks, currentSegment, encodeEntry, encodeNote, entryObject, forEachEntry, hasEntry, isAckKey, isOwnSegmentKey, itemId, keepKey, KEPT, LAYOUT_KEY, LOG_LAYOUT, logRoot, metaMap, ownedMapName, parseAck,
   prunedBy, readSharedLog, readSharedModel, segmentAckKey, segmentNote, SEGMENT_LAYOUT, sharedMap, type SegmentNote, type Vanished,
 } from './doc.ts';
 import { isUuid } from '../core/uuid.ts';
@@ -169,14 +169,13 @@ export function tombstonesFor(doc: Y.Doc, gate: PruneGate, dropped: ReadonlySet<
   const seg = currentSegment(doc);
   const out = { now: [] as string[], later: 0 };
   if (!gate.ok || !note || !seg || gate.segment !== note.id || note.creator === null) return out;
-  const kept = keptDeletes(doc);
   seg.forEach((v, k) => {
     // checkPrune runs this at remote transactions: a segment string that cannot be a delete
     // is skipped without being parsed
     if (dropped.has(k) || (typeof v === 'string' && !v.includes('"delete"')) || entryObject(v)?.['op'] !== 'delete') return;
     const id = itemId(seg, k);
     if (id?.client !== note.creator) out.later++;
-    else if (!kept.has(k) ? id.clock < gate.state : gate.everyone.ok && id.clock < gate.everyone.state) out.now.push(k);
+    else if (!seg.has(keepKey(k)) ? id.clock < gate.state : gate.everyone.ok && id.clock < gate.everyone.state) out.now.push(k);
   });
   out.now.sort();
   return out;
@@ -239,11 +238,14 @@ export function compactDoc(doc: Y.Doc, origin: unknown, forgotten: ReadonlySet<s
   if (!plan.drop.length && !carry && currentSegment(doc) && shared.size === 0 && legacyAcks.size === 0) return plan;
   const drop = new Set(plan.drop);
   const note = nextNote(doc, plan, gate);
+  const seg = currentSegment(doc);
   doc.transact(() => {
     const next = new Y.Map<unknown>();
     next.set(...encodeNote(note));
     forEachEntry(doc, (v, k) => {
       if (drop.has(k)) return;
+      // D8: a kept delete's mark goes with it, and with nothing else
+      if (seg?.has(keepKey(k))) next.set(keepKey(k), KEPT);
       // layout 1's objects move over in the segment's form (D5)
       const o = typeof v === 'string' ? null : entryObject(v);
       next.set(k, o && isFieldsRecord(o['fields']) && typeof o['model'] === 'string' && typeof o['uuid'] === 'string' && typeof o['op'] === 'string'
@@ -251,8 +253,6 @@ export function compactDoc(doc: Y.Doc, origin: unknown, forgotten: ReadonlySet<s
         : v);
     });
     for (const [device, v] of allAcks(doc)) next.set(segmentAckKey(device), v);
-    // D8: a kept delete's mark goes with it, and with nothing else
-    for (const hlc of keptDeletes(doc)) if (!drop.has(hlc) && hasEntry(doc, hlc)) next.set(keepKey(hlc), KEPT);
     logRoot(doc).set('seg', next);
     for (const k of [...shared.keys()]) shared.delete(k);
     for (const k of [...legacyAcks.keys()]) legacyAcks.delete(k);

@@ -406,9 +406,11 @@ export function batchChanges<C extends Change>(changes: readonly C[], budget = M
   return out;
 }
 
-/** Writes local changes into the document in ONE transaction (D1; the engine keeps it ≤ D4). */
+/** Writes local changes into the document in ONE transaction (D1; the engine keeps it ≤ D4).
+ *  `keep`: deletes written again (D8), each with its mark in the same transaction — apart,
+ *  a peer could carry the delete into its segment before the mark arrived, and lose it. */
 /** Checked before the transaction: a throw inside one would leave half the batch written. */
-export function writeChanges(doc: Y.Doc, device: string, changes: readonly Change[], into: (doc: Y.Doc) => Y.Map<unknown> = logTarget): void {
+export function writeChanges(doc: Y.Doc, device: string, changes: readonly Change[], into: (doc: Y.Doc) => Y.Map<unknown> = logTarget, keep = false): void {
   for (const c of changes) {
     if (c.kind === 'owned' && c.owner !== device) throw new Error(`device ${device} cannot write ${c.owner}'s records`);
   }
@@ -421,6 +423,8 @@ export function writeChanges(doc: Y.Doc, device: string, changes: readonly Chang
     for (const c of inDoc) {
       if (c.kind === 'owned') owned.set(`${c.model}:${c.uuid}`, docValue(c));
       else shared.set(c.hlc, compact ? encodeEntry({ model: c.model, uuid: c.uuid, op: c.op, fields: c.fields }) : docValue(c));
+      // layout 1 prunes nothing (compaction.ts C10): no mark there
+      if (keep && compact && c.kind === 'shared') shared.set(keepKey(c.hlc), KEPT);
     }
   }, LOCAL_ORIGIN);
 }

@@ -582,12 +582,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         // One storage commit, but document transactions of at most the batch budget (D4):
         // each is one message on the wire (a 50,000-file act is ~17 MB, above the relay's
         // and a data channel's message limits), and together one journaled update.
-        for (const part of batchChanges(changes)) writeChanges(doc, device, part, entriesInto);
-        // D8: the marks in the same commit as the deletes they keep
-        const seg = keep ? currentSegment(doc) : null;
-        if (seg && segmentsOk()) doc.transact(() => {
-          for (const c of changes) if (seg.has(c.hlc)) seg.set(keepKey(c.hlc), KEPT);
-        }, LOCAL_ORIGIN);
+        for (const part of batchChanges(changes)) writeChanges(doc, device, part, entriesInto, keep);
         for (const u of captured) {
           stats.largestLocalUpdate = Math.max(stats.largestLocalUpdate, u.byteLength);
           if (u.byteLength > MAX_BATCH_UPDATE_BYTES) stats.oversizeLocalUpdates++;
