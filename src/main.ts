@@ -395,6 +395,11 @@ async function start(): Promise<void> {
     tombstoned: async (model, uuids) => new Set(unwrap(await storage.call('tombstoned', { model, uuids }))),
     yieldToUi: () => new Promise((r) => setTimeout(r, 0)),
   });
+  /** DESIGN §8: every write made so far is durable — intents still reading before they write, then their commits */
+  const durable = async (): Promise<StorageHealth> => {
+    await intents.settled();
+    return unwrap(await storage.settled());
+  };
   const named = await intents.ensureDevice(claim.name);
   const device = { uuid: claim.device, name: named.ok ? named.value : claim.name };
 
@@ -490,7 +495,7 @@ async function start(): Promise<void> {
         forgotten: async () => new Set((await query('SELECT uuid FROM forgotten_devices')).map((r) => String(r['uuid']))),
         settle: async () => {
           await engine.idle(); // the document's changes counted are committed…
-          unwrap(await storage.call('flush', {})); // …and on disk
+          await durable(); // …and on disk
         },
         deleteDatabase: (name) => deleteDatabase(indexedDB, name),
         memo: slotMemo,
@@ -720,7 +725,7 @@ async function start(): Promise<void> {
       sharedLog: sharedLogSize(doc),
       storage: unwrap(await storage.call('health', {})),
     }),
-    durable: async () => unwrap(await storage.call('flush', {})),
+    durable,
     snapshot: async () => unwrap(await storage.call('snapshot', {})),
     actions: { ...intents, setPruningHorizon: (days: number) => pruning.setHorizon(days) },
     pause: (p: boolean) => app?.setPaused(p),

@@ -3,7 +3,7 @@
  * crashed worker, is a Result. `createInProcessStorage` is the in-memory double with the
  * same interface (Node tests, the simulator).
  */
-import { err, type Result } from '../core/result.ts';
+import { err, ok, type Result } from '../core/result.ts';
 import { dispatch } from './dispatch.ts';
 import type { StorageEngine } from './engine.ts';
 import type { Method, Requests, ResponseMessage, StorageError, StorageHealth, WorkerEvent } from './rpc.ts';
@@ -12,7 +12,31 @@ export interface StorageClient {
   /** `transfer`: buffers handed over, not copied (a stream page); the caller must not use them after */
   call<M extends Method>(method: M, params: Requests[M]['req'], transfer?: Transferable[]): Promise<Result<Requests[M]['res'], StorageError>>;
   onHealth(cb: (h: StorageHealth) => void): () => void;
+  /**
+   * Every write call made before this one has answered (its frame is durable, or it failed),
+   * and the storage's health as of then — what the `flush` method answers, without a trip to
+   * the worker queued behind reads (DESIGN §8 `durable()`).
+   */
+  settled(): Promise<Result<StorageHealth, StorageError>>;
   terminate(): void;
+}
+
+/** The calls that write frames: `settled()` waits for these, not for reads. */
+const WRITES: ReadonlySet<Method> = new Set<Method>(['open', 'commit', 'stage', 'applyPage']);
+
+/** The write calls still out, and the health last heard (one per client). */
+function writesInFlight() {
+  const out = new Set<Promise<unknown>>();
+  return {
+    add<T>(method: Method, p: Promise<T>): Promise<T> {
+      if (!WRITES.has(method)) return p;
+      out.add(p);
+      const done = () => void out.delete(p);
+      p.then(done, done);
+      return p;
+    },
+    settled: () => Promise.allSettled([...out]),
+  };
 }
 
 export interface WorkerLike {
@@ -27,9 +51,13 @@ export function createStorageClient(worker: WorkerLike): StorageClient {
   let dead: StorageError | null = null;
   const pending = new Map<number, (r: Result<unknown, StorageError>) => void>();
   const listeners = new Set<(h: StorageHealth) => void>();
+  const writes = writesInFlight();
+  // health events are posted before the answer of the commit that changed it
+  let health: StorageHealth | null = null;
   worker.addEventListener('message', (ev) => {
     const m = ev.data as Partial<ResponseMessage & WorkerEvent> | null;
     if (m && 'event' in m && m.event === 'health' && m.health) {
+      health = m.health;
       for (const l of listeners) l(m.health);
       return;
     }
@@ -45,11 +73,11 @@ export function createStorageClient(worker: WorkerLike): StorageClient {
     for (const done of pending.values()) done(err(dead));
     pending.clear();
   });
-  return {
+  const client: StorageClient = {
     call(method, params, transfer = []) {
       if (dead) return Promise.resolve(err(dead));
       const id = nextId++;
-      return new Promise((resolve) => {
+      return writes.add(method, new Promise((resolve) => {
         pending.set(id, resolve as (r: Result<unknown, StorageError>) => void);
         try {
           worker.postMessage({ id, method, params }, transfer);
@@ -57,11 +85,16 @@ export function createStorageClient(worker: WorkerLike): StorageClient {
           pending.delete(id);
           resolve(err({ type: 'InvalidRequest', message: e instanceof Error ? e.message : String(e) }));
         }
-      });
+      }));
     },
     onHealth(cb) {
       listeners.add(cb);
       return () => listeners.delete(cb);
+    },
+    async settled() {
+      await writes.settled();
+      if (dead) return err(dead);
+      return health ? ok(health) : client.call('flush', {}); // nothing heard yet: ask
     },
     terminate() {
       worker.terminate?.();
@@ -70,13 +103,19 @@ export function createStorageClient(worker: WorkerLike): StorageClient {
       pending.clear();
     },
   };
+  return client;
 }
 
 /** The same interface over an engine in this thread (tests, simulator). */
 export function createInProcessStorage(engine: StorageEngine): StorageClient {
+  const writes = writesInFlight();
   return {
-    call: (method, params) => dispatch(engine, method, params) as never,
+    call: (method, params) => writes.add(method, dispatch(engine, method, params) as never),
     onHealth: () => () => undefined,
+    async settled() {
+      await writes.settled();
+      return ok(engine.health());
+    },
     terminate: () => void engine.close(),
   };
 }

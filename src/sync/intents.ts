@@ -128,6 +128,12 @@ export function createIntents(deps: IntentDeps) {
   /** Shared writes are validated here so a bad argument is a clear error, not a silent
    *  rejection; an edit (not a delete) of a deleted record, or of one hanging on a deleted
    *  `parent`, is refused (`refuseDeleted`). */
+  /** A record under a uuid made for it a moment ago: nothing can hold a tombstone or a
+   *  stamp for it yet, so neither is asked for (two trips to the worker fewer per create). */
+  const writeNew = (c: SharedChange): Promise<Result<CommitResult, IntentError>> => {
+    const v = validateChange(c);
+    return v.ok ? write([c]) : Promise.resolve(fail(v.error.detail));
+  };
   const writeShared = async (c: SharedChange, parent?: { readonly model: SharedChange['model']; readonly uuid: string }): Promise<Result<CommitResult, IntentError>> => {
     if (!isUuid(c.uuid) || (parent && !isUuid(parent.uuid))) return fail('Not a valid id.');
     const v = validateChange(c);
@@ -193,7 +199,7 @@ export function createIntents(deps: IntentDeps) {
   const sampleVolume = () => deviceVolume('5a3f1e0c7b9d', 'Sample data', 'sample');
   const pickedVolume = () => deviceVolume('9f1c0d7e2b4a', 'Picked folders', 'picked');
 
-  return {
+  return tracked({
     // ── folders picked from disk (src/indexer drives these) ──────────────────────────
 
     /** A picked folder becomes a location of this device at once (0 files) with its root
@@ -371,7 +377,7 @@ export function createIntents(deps: IntentDeps) {
       const name = input.name.trim();
       if (!name) return fail('A tag needs a name.');
       const uuid = deps.randomUuid();
-      const r = await writeShared(shared('tag', uuid, 'insert', {
+      const r = await writeNew(shared('tag', uuid, 'insert', {
         canonical_name: name.toLowerCase(), display_name: name, namespace: input.namespace?.trim() || null, tag_type: 'standard',
         color: input.color ?? '#3b5bdb', privacy_level: 'normal', search_weight: 100, created_by_device: device,
       }));
@@ -428,7 +434,7 @@ export function createIntents(deps: IntentDeps) {
       const clean = name.trim();
       if (!clean) return fail('An album needs a name.');
       const uuid = deps.randomUuid();
-      const r = await writeShared(shared('album', uuid, 'insert', { name: clean, description, created_by_device: device }));
+      const r = await writeNew(shared('album', uuid, 'insert', { name: clean, description, created_by_device: device }));
       return r.ok ? ok({ uuid }) : r;
     },
     renameAlbum: (uuid: string, name: string) =>
@@ -486,7 +492,34 @@ export function createIntents(deps: IntentDeps) {
       if (!row) return fail('That location does not exist on this device.');
       return write([{ kind: 'owned', model: 'location', owner: device, uuid, hlc: clock.next(), deleted: true }]);
     },
-  };
+  });
+}
+
+/**
+ * The intents, each call remembered while it runs, and `settled()`: a promise for every call
+ * begun before it — what `durable()` waits for (DESIGN §8: every write made so far), even
+ * for one still reading what it needs before it writes.
+ */
+function tracked<T extends object>(intents: T): T & { settled(): Promise<void> } {
+  const running = new Set<Promise<unknown>>();
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(intents) as [string, unknown][]) {
+    if (typeof value !== 'function') {
+      out[name] = value;
+      continue;
+    }
+    const fn = value as (...args: unknown[]) => unknown;
+    out[name] = (...args: unknown[]): unknown => {
+      const r = fn.apply(intents, args);
+      if (r instanceof Promise) {
+        running.add(r);
+        const done = () => void running.delete(r);
+        r.then(done, done);
+      }
+      return r;
+    };
+  }
+  return Object.assign(out as T, { settled: () => Promise.allSettled([...running]).then(() => undefined) });
 }
 
 export type Intents = ReturnType<typeof createIntents>;

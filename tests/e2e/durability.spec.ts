@@ -67,6 +67,37 @@ test('SIGKILL at random moments loses no acknowledged write and leaves no partia
   }
 });
 
+test('durable() covers every write made so far, also ones nobody awaited: a SIGKILL right after loses none', async ({ baseURL }) => {
+  const profile = newProfile();
+  try {
+    let context = await profile.launch();
+    let page = await openDevice(context, baseURL!);
+    const made = await page.evaluate(async () => {
+      const t = window.tabdrive;
+      const album = await t.actions!.createAlbum('Burst');
+      if (!album.ok) throw new Error(album.error.message);
+      await t.actions!.addSampleLocation('Burst files', 20);
+      const files = (await t.query("SELECT uuid FROM entries WHERE kind = 'file' LIMIT 20")).map((r) => String(r['uuid']));
+      // fire and forget: tags (written at once) and memberships (which read before they write)
+      for (let i = 0; i < 40; i++) void t.actions!.createTag({ name: `burst ${i}` });
+      for (const f of files) void t.actions!.addToAlbum(album.value.uuid, f);
+      await t.durable();
+      return files.length;
+    });
+    expect(made).toBe(20);
+    killChromium(profile.dir); // at once: nothing after durable() gets a chance to run
+    await context.close().catch(() => undefined);
+    context = await profile.launch();
+    page = await openDevice(context, baseURL!);
+    expect(await count(page, "SELECT count(*) FROM tags WHERE display_name LIKE 'burst %'")).toBe(40);
+    expect(await count(page, 'SELECT count(*) FROM album_entries ae JOIN albums a ON a.uuid = ae.album_uuid WHERE a.name = ? AND ae.active = 1', ['Burst'])).toBe(20);
+    await context.close();
+  } finally {
+    killChromium(profile.dir);
+    profile.remove();
+  }
+});
+
 test('a damaged database image is reported and recovered without losing acknowledged writes', async ({ baseURL }) => {
   const profile = newProfile();
   let context = await profile.launch();

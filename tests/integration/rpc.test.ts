@@ -9,17 +9,31 @@ import { entryData, locationData, testDevice, uuidFactory } from '../support/fix
 
 /** A worker double: runs dispatch() on the engine, like db.worker.ts, with controllable failure. */
 async function fakeWorker() {
-  const engine = createStorageEngine({ sql: await initSqlJs(), idb: new IDBFactory(), now: () => Date.now() });
   const handlers = { message: [] as ((ev: MessageEvent<unknown>) => void)[], error: [] as ((ev: Event) => void)[] };
+  const post = (data: unknown) => {
+    for (const h of handlers.message) h({ data } as MessageEvent<unknown>);
+  };
+  const engine = createStorageEngine({ sql: await initSqlJs(), idb: new IDBFactory(), now: () => Date.now(), onHealth: (health) => post({ event: 'health', health }) });
   let frozen = false;
-  const worker: WorkerLike & { crash(): void; freeze(): void } = {
+  /** methods whose calls wait (in order) until `release` */
+  const held = new Map<string, (() => void)[]>();
+  const worker: WorkerLike & { crash(): void; freeze(): void; hold(method: string): void; release(method: string): void } = {
     postMessage(m) {
       if (frozen) return;
       const { id, method, params } = m as { id: number; method: unknown; params: unknown };
-      void dispatch(engine, method, params).then((r) => {
-        const data = r.ok ? { id, ok: true, value: r.value } : { id, ok: false, error: r.error };
-        for (const h of handlers.message) h({ data } as MessageEvent<unknown>);
-      });
+      const run = () =>
+        void dispatch(engine, method, params).then((r) => post(r.ok ? { id, ok: true, value: r.value } : { id, ok: false, error: r.error }));
+      const wait = held.get(String(method));
+      if (wait) wait.push(run);
+      else run();
+    },
+    hold(method) {
+      held.set(method, []);
+    },
+    release(method) {
+      const wait = held.get(method) ?? [];
+      held.delete(method);
+      for (const run of wait) run();
     },
     addEventListener(type: 'message' | 'error', fn: never) {
       handlers[type].push(fn);
@@ -55,6 +69,43 @@ describe('storage RPC', () => {
     w.crash();
     for (const r of await Promise.all(pending)) expect(r).toMatchObject({ ok: false, error: { type: 'WorkerCrashed', message: expect.stringContaining('out of memory') as string } });
     expect(await client.call('health', {})).toMatchObject({ ok: false, error: { type: 'WorkerCrashed' } });
+  });
+
+  it('settled() waits for the write calls made before it, not for reads, and answers the health they left', async () => {
+    const w = await fakeWorker();
+    const client = createStorageClient(w);
+    const device = testDevice('0ddddddd-dddd-4ddd-8ddd-dddddddddddd', () => 1_750_000_000_000);
+    expect((await client.call('open', { dbName: 'settled', deviceUuid: device.uuid })).ok).toBe(true);
+    w.hold('commit');
+    w.hold('query');
+    const commit = client.call('commit', { changes: [device.owned('location', uuidFactory('settled')(), locationData(device.uuid, 'Docs'))], hlc: device.clock.current() });
+    const read = client.call('query', { sql: 'SELECT count(*) AS n FROM locations' });
+    let settled = false;
+    const s = client.settled().then((r) => ((settled = true), r));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(settled).toBe(false); // the commit is out
+    w.release('commit');
+    const health = await s;
+    expect((await commit).ok).toBe(true);
+    // the read is still held: settled() did not wait for it, and its health is the commit's
+    expect(health).toEqual({ ok: true, value: expect.objectContaining({ mode: 'durable', journalFrames: 1, pending: 0 }) as unknown });
+    expect(await client.call('health', {})).toEqual(health);
+    w.release('query');
+    expect(await read).toEqual({ ok: true, value: [{ n: 1 }] });
+    // nothing out: it answers at once, the same health
+    expect(await client.settled()).toEqual(health);
+  });
+
+  it('settled() of a client that heard no health asks the worker; of a crashed worker, says so', async () => {
+    const w = await fakeWorker();
+    const client = createStorageClient(w);
+    expect(await client.settled()).toMatchObject({ ok: true, value: { journalFrames: 0 } });
+    w.freeze();
+    const out = client.call('commit', { changes: [], hlc: null });
+    const s = client.settled();
+    w.crash();
+    expect(await out).toMatchObject({ ok: false, error: { type: 'WorkerCrashed' } });
+    expect(await s).toMatchObject({ ok: false, error: { type: 'WorkerCrashed' } });
   });
 
   it('the in-process double answers like the worker', async () => {

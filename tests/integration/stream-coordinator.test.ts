@@ -47,6 +47,7 @@ function counted(inner: StorageClient): { storage: StorageClient; outstanding: (
       }
     },
     onHealth: (cb) => inner.onHealth(cb),
+    settled: () => inner.settled(),
     terminate: () => inner.terminate(),
   };
   return { storage, outstanding: () => n };
