@@ -23,9 +23,13 @@ const SIG = 4194;
 const base = `http://127.0.0.1:${APP}`;
 const signaling = `ws://127.0.0.1:${SIG}`;
 const N_LAT = quick ? 40 : 150;
-const SIZES = quick ? [10_000] : [10_000, 100_000];
-const BACKFILL_RUNS = quick ? 1 : 3;
+// One figure at a time, e.g. while working on it (the full run's defaults otherwise):
+// BENCH_SIZES=100000 BENCH_PATHS='tab, synced|browser' BENCH_RUNS=3 … --no-latency
+const SIZES = process.env.BENCH_SIZES ? process.env.BENCH_SIZES.split(',').map(Number) : quick ? [10_000] : [10_000, 100_000];
+const BACKFILL_RUNS = Number(process.env.BENCH_RUNS ?? (quick ? 1 : 3));
 const webrtc = !process.argv.includes('--no-webrtc');
+const latency = !process.argv.includes('--no-latency');
+const PATHS = process.env.BENCH_PATHS?.split('|') ?? null;
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const pct = (xs, p) => {
@@ -277,7 +281,7 @@ async function main() {
   if (big) return bigLibrary(results);
 
   // Tab to tab: one browser, two pages.
-  {
+  if (latency) {
     const ctx = await launch();
     const a = await app(ctx, `${base}/?signaling=`);
     const b = await app(ctx, `${base}/?signaling=`);
@@ -289,7 +293,7 @@ async function main() {
     await ctx.close();
   }
   // Browser to browser: two Chromium processes, WebRTC via our signaling server.
-  if (webrtc) {
+  if (webrtc && latency) {
     const ctxA = await launch();
     const ctxB = await launch();
     const a = await app(ctxA, `${base}/?signaling=${signaling}`);
@@ -310,7 +314,7 @@ async function main() {
   // the whole library over the BroadcastChannel; `browser` is another browser over WebRTC.
   // Each backfill runs BACKFILL_RUNS times (fresh browsers each time); the table gives medians.
   for (const n of SIZES) {
-    for (const path of webrtc ? ['tab', 'tab, synced', 'browser'] : ['tab', 'tab, synced']) {
+    for (const path of (webrtc ? ['tab', 'tab, synced', 'browser'] : ['tab', 'tab, synced']).filter((p) => !PATHS || PATHS.includes(p))) {
       const runs = [];
       for (let run = 0; run < BACKFILL_RUNS; run++) runs.push(await backfill(n, path));
       const m = (fn) => median(runs.map(fn));

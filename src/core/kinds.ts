@@ -1,5 +1,5 @@
 /**
- * What kind of file an extension names: the indexer records it on content identities, and
+ * What kind of file an extension names: content identities derived from entries carry it, and
  * the explorer's "Kind" filter selects files by it. Derived from the extension alone, so it
  * is the same for a file on every device, indexed or generated, read or not.
  */

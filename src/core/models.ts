@@ -42,6 +42,9 @@ export interface ModelSpec {
   readonly localDefaults: Readonly<Record<string, string | number | null>>;
   /** Shared records that can never be deleted (a delete is rejected as invalid). */
   readonly undeletable?: true;
+  /** SQL condition of the rows a device derives itself (never sent): digests leave them out,
+   *  each device deriving them from what the digests do cover. */
+  readonly derivedRows?: string;
 }
 
 export const MAX_TEXT = 4096;
@@ -161,6 +164,8 @@ export const MODELS: Readonly<Record<ModelName, ModelSpec>> = {
     table: 'content_identities',
     ownership: 'shared',
     dependsOn: [],
+    // derived from the entries a device holds (migration 8); shared records are the stamped ones
+    derivedRows: "_hlcs = '{}'",
     fields: {
       content_hash: text({ max: 128 }),
       mime_type: text({ max: 200, ...nullable }),

@@ -18,7 +18,7 @@ export interface SampleOptions {
   readonly volumeUuid: string | null;
   readonly name: string;
   readonly now: number;
-  /** set entries' content_uuid (content identities are shared records the caller creates) */
+  /** set entries' content_uuid (every device derives the content identities from it) */
   readonly withContent?: boolean;
 }
 

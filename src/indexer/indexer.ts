@@ -1,7 +1,7 @@
 /**
  * Indexes a picked folder into a location of this device, through the intents (one path for
- * every change): folders and files as entries, and per file a content identity from its
- * sampled content hash. A re-scan diffs the folder against what is indexed and writes only
+ * every change): folders and files as entries, each file with the uuid of its sampled content
+ * hash (`content_uuid`, from which every device derives the content identity). A re-scan diffs the folder against what is indexed and writes only
  * additions, changes and deletions.
  *
  * Runs on the main thread in small batches (hashing reads ≤ 48 KiB per file, off-thread in
@@ -12,7 +12,6 @@
 import { contentHash } from '../core/content-hash.ts';
 import type { Fields } from '../core/change.ts';
 import { baseName, diffFolder, extensionOf, matchMoves, parentPath, withDirectories, type Appeared, type IndexedItem, type ScannedItem, type Vanished } from '../core/folder.ts';
-import { kindOfExtension } from '../core/kinds.ts';
 import { ok, type Result } from '../core/result.ts';
 import { contentUuid } from '../core/uuid.ts';
 import type { IntentError, Intents } from '../sync/intents.ts';
@@ -69,7 +68,7 @@ async function mediaOf(file: File): Promise<{ fields: MediaFields; failed: boole
   }
 }
 
-/** Files (with their content identities) per commit: keeps each Yjs update ~150 KB. */
+/** Files per commit: each batch is one storage commit and one live page, and yields to the UI. */
 const BATCH = 200;
 
 
@@ -201,7 +200,6 @@ async function sync(location: string, root: string, indexed: IndexedEntry[], fol
       break;
     }
     const entries: { uuid: string; data: Fields }[] = [];
-    const contents: { hash: string; size: number; kind: string | null }[] = [];
     const images: { content: string; file: File; kind: 'image' | 'video' }[] = [];
     const batch = work.slice(i, i + BATCH);
     for (const { uuid, item } of batch) {
@@ -220,7 +218,6 @@ async function sync(location: string, root: string, indexed: IndexedEntry[], fol
         if (hash === null) unreadable.push(item.path);
         else {
           content = contentUuid(hash);
-          contents.push({ hash, size: f.size, kind: ext ? kindOfExtension(ext) : null });
           const thumb = thumbnailKind(ext);
           if (thumb) images.push({ content, file: f.file, kind: thumb });
         }
@@ -234,7 +231,7 @@ async function sync(location: string, root: string, indexed: IndexedEntry[], fol
         },
       });
     }
-    const w = await deps.intents.writeFolderEntries(entries, contents);
+    const w = await deps.intents.writeFolderEntries(entries);
     if (!w.ok) return w;
     if (images.length) deps.onImagesWritten?.(images);
     done += entries.length;

@@ -929,7 +929,8 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
         const cols = syncedColumns(model);
         const dg = createDigest();
         const row: Record<string, string | number | null> = {};
-        d.value.each(`SELECT ${cols.join(', ')} FROM ${MODELS[model].table}`, [], (vals) => {
+        const derived = MODELS[model].derivedRows;
+        d.value.each(`SELECT ${cols.join(', ')} FROM ${MODELS[model].table}${derived ? ` WHERE NOT (${derived})` : ''}`, [], (vals) => {
           for (let i = 0; i < cols.length; i++) row[cols[i]!] = vals[i] as string | number | null;
           dg.add(model, row);
         });

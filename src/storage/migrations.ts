@@ -246,6 +246,35 @@ export const MIGRATIONS: readonly Migration[] = [
         _hlcs TEXT NOT NULL DEFAULT '{}'
       );`,
   },
+  {
+    // DESIGN §3, §4: a content identity is derived on every device from the entries it holds
+    // (uuid = v5 of the content hash, on the entry as content_uuid), not sent as a shared
+    // record. A derived row carries no field stamps (`_hlcs` '{}') and goes with the last
+    // entry naming it; one a shared record stamped (an earlier build's indexer, the
+    // addContentIdentity act) stays a shared record. `kind_of` is storage/sqlite.ts'.
+    id: 8,
+    name: 'content identities derived from entries',
+    sql: `CREATE TRIGGER content_identities_derive_ai AFTER INSERT ON entries WHEN new.content_uuid IS NOT NULL BEGIN
+        INSERT INTO content_identities (uuid, kind, total_size)
+          SELECT new.content_uuid, kind_of(new.extension), new.size
+          WHERE NOT EXISTS (SELECT 1 FROM content_identities WHERE uuid = new.content_uuid);
+      END;
+      CREATE TRIGGER content_identities_derive_au AFTER UPDATE OF content_uuid ON entries WHEN old.content_uuid IS NOT new.content_uuid BEGIN
+        INSERT INTO content_identities (uuid, kind, total_size)
+          SELECT new.content_uuid, kind_of(new.extension), new.size
+          WHERE new.content_uuid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM content_identities WHERE uuid = new.content_uuid);
+        DELETE FROM content_identities WHERE uuid = old.content_uuid AND _hlcs = '{}'
+          AND NOT EXISTS (SELECT 1 FROM entries WHERE content_uuid = old.content_uuid);
+      END;
+      CREATE TRIGGER content_identities_derive_ad AFTER DELETE ON entries WHEN old.content_uuid IS NOT NULL BEGIN
+        DELETE FROM content_identities WHERE uuid = old.content_uuid AND _hlcs = '{}'
+          AND NOT EXISTS (SELECT 1 FROM entries WHERE content_uuid = old.content_uuid);
+      END;
+      INSERT INTO content_identities (uuid, kind, total_size)
+        SELECT content_uuid, kind_of(min(extension)), max(size) FROM entries
+        WHERE content_uuid IS NOT NULL AND content_uuid NOT IN (SELECT uuid FROM content_identities)
+        GROUP BY content_uuid;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.id;

@@ -2,9 +2,11 @@
  * A small synchronous wrapper around one sql.js database: cached prepared statements,
  * nested transactions (SAVEPOINTs inside BEGIN), read-only sections (PRAGMA query_only),
  * and migrations. sql.js `export()` closes and reopens the handle, freeing every prepared
- * statement and resetting PRAGMAs, so `exportBytes()` drops the cache first.
+ * statement and resetting PRAGMAs and functions, so `exportBytes()` drops the cache first and
+ * sets them again after.
  */
 import type { Database, SqlJsStatic, SqlValue, Statement } from 'sql.js';
+import { kindOfExtension } from '../core/kinds.ts';
 import type { Migration } from './migrations.ts';
 
 export type Params = readonly (string | number | null)[];
@@ -56,11 +58,19 @@ export function openSqlite(SQL: SqlJsStatic, bytes?: Uint8Array): Sqlite {
     for (const s of cache.values()) s.free();
     cache.clear();
   };
-  // cache_size: SQLite's default 2 MB page cache spills dirty pages to the (in-memory) file
-  // mid-transaction; a 100k-entry backfill then wrote 266 MB to write a 53 MB database
-  // (measured in Node with sql.js). 64 MB keeps a bulk apply's pages until its commit.
-  const PRAGMAS = 'PRAGMA foreign_keys = OFF; PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA cache_size = -65536;';
-  db.exec(PRAGMAS);
+  // The page cache: SQLite's default spills dirty pages to the (in-memory) file mid-transaction
+  // (a 100k-entry backfill wrote 266 MB to make a 53 MB database, measured in Node); with
+  // cache_spill off a bulk apply's dirty pages wait for its commit at any cache size. Clean
+  // pages are re-read from the file, which is memory too: a larger cache only doubles the
+  // database in the worker's heap (64 MB: a 100k backfill's renderer 418 → 384 MB at 8 MB,
+  // the same apply time; docs/decisions/0024).
+  const PRAGMAS = 'PRAGMA foreign_keys = OFF; PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA cache_size = -8192; PRAGMA cache_spill = OFF;';
+  const setup = (): void => {
+    db.exec(PRAGMAS);
+    // the kind of an extension, for the content identities derived from entries (migration 8)
+    db.create_function('kind_of', (ext: unknown) => (typeof ext === 'string' ? kindOfExtension(ext.toLowerCase()) : null));
+  };
+  setup();
   const self: Sqlite = {
     db,
     exec(sql) {
@@ -128,7 +138,7 @@ export function openSqlite(SQL: SqlJsStatic, bytes?: Uint8Array): Sqlite {
       const before = total();
       clearCache();
       const out = db.export();
-      db.exec(PRAGMAS);
+      setup();
       const after = total();
       if (after < before) counted += before - after; // an export writes nothing
       return out;

@@ -220,19 +220,10 @@ export function createIntents(deps: IntentDeps) {
       return r.ok ? ok({ location, root }) : r;
     },
 
-    /** One batch of a folder's entries with their content identities, in ONE commit. */
-    async writeFolderEntries(
-      entries: readonly { readonly uuid: string; readonly data: Fields }[],
-      contents: readonly { readonly hash: string; readonly size: number; readonly kind: string | null }[],
-    ): Promise<Result<CommitResult, IntentError>> {
-      const seen = new Set<string>();
-      const changes: Change[] = [];
-      for (const c of contents) {
-        if (seen.has(c.hash)) continue;
-        seen.add(c.hash);
-        changes.push(shared('content_identity', contentUuid(c.hash), 'insert', { content_hash: c.hash, mime_type: null, kind: c.kind, total_size: c.size }));
-      }
-      for (const e of entries) changes.push(owned('entry', e.uuid, e.data));
+    /** One batch of a folder's entries, in ONE commit. Their content identities are not
+     *  written: every device derives them from the entries' content_uuid (migration 8). */
+    async writeFolderEntries(entries: readonly { readonly uuid: string; readonly data: Fields }[]): Promise<Result<CommitResult, IntentError>> {
+      const changes: Change[] = entries.map((e) => owned('entry', e.uuid, e.data));
       for (const c of changes) {
         const v = validateChange(c);
         if (!v.ok) return fail(`${c.model}: ${v.error.detail}`);

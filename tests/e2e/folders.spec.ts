@@ -1,6 +1,7 @@
 // Real folders (issue "The app" §2): a folder picked through the "Folder" input is indexed
-// into a location of this device — folders, files, sizes, dates, and content identities from
-// sampled content (same file on two devices ⇒ same content uuid) — with progress and Cancel;
+// into a location of this device — folders, files, sizes, dates, and content uuids from
+// sampled content (same file on two devices ⇒ same content uuid; every device derives the
+// content identities from the entries) — with progress and Cancel;
 // a re-scan applies additions, changes and deletions; deleting the location removes it
 // everywhere. The fixture folder is written by the test (deterministic bytes).
 import type { Locator, Page } from '@playwright/test';
@@ -43,6 +44,7 @@ test('a folder is indexed with its tree, sizes and content identities; another d
   const dir = fixture();
   const a = await openApp(browser.context, baseURL!);
   const b = await openApp(browser.context, baseURL!);
+  const docBefore = await a.evaluate(async () => (await window.tabdrive.stats()).sharedLog);
   await addFolder(a, dir);
   const loc = nav(a).getByRole('list', { name: 'Locations' }).getByRole('listitem').filter({ hasText: 'Trip' }).last();
   await expect(loc).toContainText('6 files');
@@ -71,9 +73,14 @@ test('a folder is indexed with its tree, sizes and content identities; another d
   expect(byName['beach.jpg']).toBe(byName['copy of beach.jpg']); // same bytes, same identity
   expect(new Set(Object.values(byName)).size).toBe(5);
   expect(await q(a, 'SELECT count(*) AS n FROM content_identities')).toEqual([{ n: 5 }]);
+  // derived from the entries (DESIGN §3), not written into the sync document
+  expect(await q(a, "SELECT count(*) AS n FROM content_identities WHERE _hlcs = '{}' AND kind IS NOT NULL")).toEqual([{ n: 5 }]);
+  expect(await a.evaluate(async () => (await window.tabdrive.stats()).sharedLog)).toBe(docBefore);
 
-  // B sees the location; indexing the same folder on B gives the same content uuids
+  // B sees the location and derives the same identities from A's entries; indexing the same
+  // folder on B gives the same content uuids
   await expect(nav(b).getByRole('list', { name: 'Locations' })).toContainText('Trip');
+  await expect.poll(() => q(b, 'SELECT uuid, kind, total_size FROM content_identities ORDER BY uuid')).toEqual(await q(a, 'SELECT uuid, kind, total_size FROM content_identities ORDER BY uuid'));
   await addFolder(b, dir);
   await expect(nav(b).getByRole('status')).toContainText('“Trip”: 6 files');
   const pairs = await q(b, "SELECT a.name AS name, a.content_uuid = b.content_uuid AS same FROM entries a JOIN entries b ON a.name = b.name AND a._owner < b._owner WHERE a.kind = 'file'");

@@ -90,6 +90,7 @@ describe('migrations', () => {
       5: '44e6c612c7ba7cef',
       6: 'f8dd8c43a437559c',
       7: '63ea29e477c81084',
+      8: '3fbc62c9e719e99f',
     };
     for (const m of MIGRATIONS) {
       const hash = createHash('sha256').update(m.sql).digest('hex').slice(0, 16);

@@ -376,8 +376,12 @@ export async function runSkewedRename(SQL: SqlJsStatic, seed: number): Promise<{
   return { failures };
 }
 
+/** A file's content is one of the hashes op 13 makes shared records of, chosen by its name (no
+ *  draw of the PRNG: a seed's operations stay what they were): every device derives content
+ *  identities from the entries it holds, beside and under the shared ones (migration 8). */
 function entry(location: string, parent: string | null, name: string, kind: 'file' | 'dir'): Fields {
-  return { location_uuid: location, parent_uuid: parent, name, kind, extension: kind === 'file' ? 'txt' : null, size: 1, created_at: 1, modified_at: 1, content_uuid: null };
+  const content = kind === 'file' ? contentUuid(`h${([...name].reduce((s, c) => s + c.charCodeAt(0), 0) % 20) + 1}`) : null;
+  return { location_uuid: location, parent_uuid: parent, name, kind, extension: kind === 'file' ? 'txt' : null, size: 1, created_at: 1, modified_at: 1, content_uuid: content };
 }
 
 /** Shrinks a failing seed to the shortest prefix of its operations that still fails. */
@@ -453,6 +457,12 @@ export async function checkInvariants(world: World): Promise<string[]> {
       const left = await d.rows('SELECT uuid FROM devices WHERE uuid = ?1 UNION ALL SELECT uuid FROM volumes WHERE _owner = ?1 UNION ALL SELECT uuid FROM locations WHERE _owner = ?1 UNION ALL SELECT uuid FROM entries WHERE _owner = ?1 UNION ALL SELECT uuid FROM pending_owned WHERE owner = ?1', [f['uuid']!]);
       if (left.length) failures.push(`${d.id.slice(0, 8)}: forgotten device ${String(f['uuid']).slice(0, 8)} still owns ${left.length} rows`);
     }
+    // Migration 8: a content identity is derived for every content an entry names, and a
+    // derived one (no field stamps) goes with the last entry naming it.
+    if ((await d.rows("SELECT 1 FROM content_identities c WHERE c._hlcs = '{}' AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.content_uuid = c.uuid)")).length)
+      failures.push(`${d.id.slice(0, 8)}: a derived content identity no entry names`);
+    if ((await d.rows('SELECT 1 FROM entries e WHERE e.content_uuid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM content_identities c WHERE c.uuid = e.content_uuid)')).length)
+      failures.push(`${d.id.slice(0, 8)}: an entry's content without its content identity`);
     // DESIGN §5.6: what waits for a location is checked as soon as that location is held.
     if ((await d.rows('SELECT 1 FROM pending_owned p JOIN locations l ON l.uuid = p.location_uuid')).length)
       failures.push(`${d.id.slice(0, 8)}: an entry still waits for a location it holds`);
