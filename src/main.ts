@@ -495,7 +495,7 @@ async function start(): Promise<void> {
         forgotten: async () => new Set((await query('SELECT uuid FROM forgotten_devices')).map((r) => String(r['uuid']))),
         settle: async () => {
           await engine.idle(); // the document's changes counted are committed…
-          await durable(); // …and on disk
+          unwrap(await storage.settled()); // …and on disk
         },
         deleteDatabase: (name) => deleteDatabase(indexedDB, name),
         memo: slotMemo,

@@ -1,8 +1,8 @@
 /**
  * Indexes a picked folder into a location of this device, through the intents (one path for
  * every change): folders and files as entries, each file with the uuid of its sampled content
- * hash (`content_uuid`, from which every device derives the content identity). A re-scan diffs the folder against what is indexed and writes only
- * additions, changes and deletions.
+ * hash (`content_uuid`, from which every device derives the content identity). A re-scan
+ * diffs the folder against what is indexed and writes only additions, changes and deletions.
  *
  * Runs on the main thread in small batches (hashing reads ≤ 48 KiB per file, off-thread in
  * the browser's file reader; each batch yields to the UI), so the app stays responsive and

@@ -128,12 +128,6 @@ export function createIntents(deps: IntentDeps) {
   /** Shared writes are validated here so a bad argument is a clear error, not a silent
    *  rejection; an edit (not a delete) of a deleted record, or of one hanging on a deleted
    *  `parent`, is refused (`refuseDeleted`). */
-  /** A record under a uuid made for it a moment ago: nothing can hold a tombstone or a
-   *  stamp for it yet, so neither is asked for (two trips to the worker fewer per create). */
-  const writeNew = (c: SharedChange): Promise<Result<CommitResult, IntentError>> => {
-    const v = validateChange(c);
-    return v.ok ? write([c]) : Promise.resolve(fail(v.error.detail));
-  };
   const writeShared = async (c: SharedChange, parent?: { readonly model: SharedChange['model']; readonly uuid: string }): Promise<Result<CommitResult, IntentError>> => {
     if (!isUuid(c.uuid) || (parent && !isUuid(parent.uuid))) return fail('Not a valid id.');
     const v = validateChange(c);
@@ -144,6 +138,12 @@ export function createIntents(deps: IntentDeps) {
       aboveSeen(c),
     ]);
     return gone.ok ? write([stamped]) : gone;
+  };
+  /** A record under a uuid made for it a moment ago: nothing can hold a tombstone or a
+   *  stamp for it yet, so neither is asked for (two trips to the worker fewer per create). */
+  const writeNew = (c: SharedChange): Promise<Result<CommitResult, IntentError>> => {
+    const v = validateChange(c);
+    return v.ok ? write([c]) : Promise.resolve(fail(v.error.detail));
   };
   /** The file's metadata record, one field at a time: an update that sets only what the
    *  user changed (and the scope), never an insert with defaults — a default sent from a
