@@ -30,6 +30,10 @@ export interface Sqlite {
   close(): void;
 }
 
+/** The page cache's bounds (`fitCache`). */
+const MIN_CACHE_KIB = 8 * 1024;
+const MAX_CACHE_KIB = 64 * 1024;
+
 const toSql = (v: SqlValue): string | number | null =>
   v instanceof Uint8Array ? `[${v.byteLength} bytes]` : v;
 
@@ -61,12 +65,30 @@ export function openSqlite(SQL: SqlJsStatic, bytes?: Uint8Array): Sqlite {
   // The page cache: SQLite's default spills dirty pages to the (in-memory) file mid-transaction
   // (a 100k-entry backfill wrote 266 MB to make a 53 MB database, measured in Node); with
   // cache_spill off a bulk apply's dirty pages wait for its commit at any cache size. Clean
-  // pages are re-read from the file, which is memory too: a larger cache only doubles the
-  // database in the worker's heap (64 MB: a 100k backfill's renderer 418 → 384 MB at 8 MB,
-  // the same apply time; docs/decisions/0024).
-  const PRAGMAS = 'PRAGMA foreign_keys = OFF; PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA cache_size = -8192; PRAGMA cache_spill = OFF;';
+  // pages come back from the file, which is memory too, so the cache follows the database
+  // (`fitCache`: a quarter of it, 8–64 MiB): a fixed 64 MiB held a 100k library twice in the
+  // worker (renderer 418 MB, 384 MB at 8 MiB), a fixed 8 MiB made a 1M apply 30% slower as
+  // its indexes outgrew it (docs/decisions/0024).
+  const PRAGMAS = 'PRAGMA foreign_keys = OFF; PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA cache_spill = OFF;';
+  let cacheKiB = 0;
+  const fitCache = (): void => {
+    const s = stmt('SELECT page_count * page_size AS bytes FROM pragma_page_count(), pragma_page_size()');
+    let bytes: number;
+    try {
+      bytes = s.step() ? Number(s.get()[0]) : 0;
+    } finally {
+      s.reset();
+    }
+    // powers of two, so that a growing database resizes it a few times, not at every commit
+    const want = Math.min(MAX_CACHE_KIB, Math.max(MIN_CACHE_KIB, 2 ** Math.ceil(Math.log2(Math.max(1, bytes / 4 / 1024)))));
+    if (want === cacheKiB) return;
+    db.exec(`PRAGMA cache_size = -${want}`);
+    cacheKiB = want;
+  };
   const setup = (): void => {
     db.exec(PRAGMAS);
+    cacheKiB = 0;
+    fitCache();
     // the kind of an extension, for the content identities derived from entries (migration 8)
     db.create_function('kind_of', (ext: unknown) => (typeof ext === 'string' ? kindOfExtension(ext.toLowerCase()) : null));
   };
@@ -118,6 +140,7 @@ export function openSqlite(SQL: SqlJsStatic, bytes?: Uint8Array): Sqlite {
         const out = fn();
         depth--;
         db.exec(depth === 0 ? 'COMMIT' : `RELEASE ${name}`);
+        if (depth === 0) fitCache();
         return out;
       } catch (e) {
         depth--;
