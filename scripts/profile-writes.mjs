@@ -4,7 +4,8 @@
 // a time (`createTag`, then `durable()`, 5 ms apart as a person would), and prints p50 / p99
 // of the whole and of the intent alone. The bench's --big run measures the same at 1M among
 // everything else; this is the quick loop while working on the path.
-//   node scripts/profile-writes.mjs [N] [K]     (serves dist-test/: `npm run build:test` first)
+//   node scripts/profile-writes.mjs [N] [K] [--reload]   (--reload: right after a reload and
+//   the first query, as the bench measures; serves dist-test/: `npm run build:test` first)
 import { openProfiledApp } from './lib/profile-app.mjs';
 
 const N = Number(process.argv[2] ?? 1_000);
@@ -16,6 +17,16 @@ await p.waitForFunction(() => window.tabdrive?.device?.uuid, null, { timeout: 12
 await p.evaluate(() => window.tabdrive.ready);
 await p.evaluate((n) => window.tabdrive.actions.addSampleLocation('Writes', n), N);
 await new Promise((r) => setTimeout(r, 3000)); // the image after the add, out of the way
+if (process.argv.includes('--reload')) {
+  // as the bench does: right after a reload and the first query
+  await p.evaluate(() => window.tabdrive.snapshot());
+  await p.reload();
+  await p.waitForFunction(() => window.tabdrive?.device?.uuid, null, { timeout: 120_000 });
+  await p.evaluate(async () => {
+    await window.tabdrive.ready;
+    await window.tabdrive.query("SELECT uuid, name, size FROM entries WHERE kind = 'file' ORDER BY name LIMIT 50");
+  });
+}
 const r = await p.evaluate(async (k) => {
   const whole = [];
   const intent = [];
