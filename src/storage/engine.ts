@@ -65,6 +65,9 @@ export interface StorageEngineDeps {
   readonly imageDebounceMs?: number;
   readonly imageMaxDelayMs?: number;
   readonly imageEveryFrames?: number;
+  /** Timer for images; defaults to setTimeout. The simulator passes its own, so that an
+   *  image lands at the same point of a seed's run every time. Returns a cancel function. */
+  readonly schedule?: (fn: () => void, ms: number) => () => void;
   /** rows per served page (default MAX_PAGE_ROWS; the simulator uses tiny pages) */
   readonly pageRows?: number;
   /** page compression (default: the browser's streams; the simulator's is synchronous) */
@@ -214,7 +217,12 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
   const queue: Pending[] = [];
   let chain: Promise<unknown> = Promise.resolve();
   let pumping = false;
-  let timer: ReturnType<typeof setTimeout> | null = null;
+  const schedule = deps.schedule ?? ((fn: () => void, ms: number) => {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  });
+  /** cancels the pending image, if one is scheduled */
+  let timer: (() => void) | null = null;
   let firstDirtyAt: number | null = null;
   let closed = false;
   /** the next image is written even with no new frame (the layout upgrade changed the database) */
@@ -395,11 +403,11 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     if (!journal || closed) return;
     const now = deps.now();
     firstDirtyAt ??= now;
-    if (timer) clearTimeout(timer);
+    timer?.();
     let wait = framesSinceImage >= everyFrames ? 0 : Math.max(0, Math.min(debounceMs, firstDirtyAt + maxDelayMs - now));
     if (retryAt !== null) wait = Math.max(wait, retryAt - now); // S7: backing off
     if (lastImage) wait = Math.max(wait, lastImage.endedAt + IMAGE_SPACING * lastImage.ms - now);
-    timer = setTimeout(() => {
+    timer = schedule(() => {
       timer = null;
       void snapshot();
     }, wait);
@@ -583,7 +591,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     if (!d) return err({ type: 'NotOpen', message: 'the storage is not open' });
     if (!journal || (!forceImage && image && image.seq === seq)) return ok(null);
     forceImage = false;
-    if (timer) clearTimeout(timer);
+    timer?.();
     timer = null;
     const bytes = d.exportBytes();
     const { ydoc, ydocTail } = imageDocState(imageYdoc, [...imageTail, ...yPending]);
@@ -736,8 +744,8 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
     if (health.mode === 'durable') setHealth({ problem: imageProblem, imageRetryAt: retryAt });
     if (journal && !closed) {
       // the retry runs at retryAt whatever the debounce says (later commits cannot hurry it)
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(() => {
+      timer?.();
+      timer = schedule(() => {
         timer = null;
         void snapshot();
       }, delay);
@@ -1051,7 +1059,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       }) }),
     async close() {
       closed = true;
-      if (timer) clearTimeout(timer);
+      timer?.();
       await exclusive(() => Promise.resolve(undefined));
       while (imaging) await imaging;
       journal?.close();

@@ -39,8 +39,10 @@ describe('convergence simulator', () => {
     });
   }
 
-  it('a seed replays exactly (same operations, same network, same end state)', async () => {
-    const [a, b] = [await runSeed(SQL, 7), await runSeed(SQL, 7)];
+  // 878: its images came from real timers (storage engine `schedule`), and its write-backs
+  // varied between runs in one process (1,144, 145, 145)
+  it.each([7, 878])('seed %i replays exactly (same operations, same network, same end state)', async (seed) => {
+    const [a, b] = [await runSeed(SQL, seed), await runSeed(SQL, seed)];
     expect(b).toEqual(a);
     expect(a.fingerprint).not.toBe('');
   });

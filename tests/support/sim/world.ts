@@ -132,7 +132,7 @@ export class SimDevice {
 
   async start(): Promise<void> {
     const { idb, kill } = killableIdb(this.idb);
-    const storageEngine = createStorageEngine({ sql: this.world.SQL, idb, now: this.now, imageDebounceMs: 10_000_000, imageMaxDelayMs: 10_000_000, imageEveryFrames: 25, pageRows: this.world.pageRows, pageCodec: syncCodec, sha256: syncSha256 });
+    const storageEngine = createStorageEngine({ sql: this.world.SQL, idb, now: this.now, imageDebounceMs: 10_000_000, imageMaxDelayMs: 10_000_000, imageEveryFrames: 25, pageRows: this.world.pageRows, pageCodec: syncCodec, sha256: syncSha256, schedule: this.world.timers.schedule });
     const storage = createInProcessStorage(storageEngine);
     const boot = await storage.call('open', { dbName: 'device', deviceUuid: this.id });
     if (!boot.ok) throw new Error(`boot failed: ${boot.error.message}`);
