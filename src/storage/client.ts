@@ -24,7 +24,7 @@ export interface StorageClient {
 /** The calls that write frames: `settled()` waits for these, not for reads. */
 const WRITES: ReadonlySet<Method> = new Set<Method>(['open', 'commit', 'stage', 'applyPage']);
 
-/** The write calls still out, and the health last heard (one per client). */
+/** The write calls still out (one set per client): what `settled()` waits for. */
 function writesInFlight() {
   const out = new Set<Promise<unknown>>();
   return {
