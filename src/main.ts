@@ -10,7 +10,7 @@ import { createHlcClock } from './core/hlc.ts';
 import type { Result } from './core/result.ts';
 import { openSlotRegistry } from './device/registry.ts';
 import { claimDeviceSlot, createMemorySlotRegistry } from './device/slots.ts';
-import { cleanSlots, deleteDatabase, type CleanupReport } from './device/cleanup.ts';
+import { cleanSlots, deleteDatabase, relayOutboxOf, type CleanupReport } from './device/cleanup.ts';
 import { SlotsState } from './ui/state/slots.svelte.ts';
 import { PruningState } from './ui/state/pruning.svelte.ts';
 import { describeBrowser } from './device/browser.ts';
@@ -303,8 +303,8 @@ async function start(): Promise<void> {
     move: async (next) => {
       await engine.idle();
       // what this device wrote before it moved leaves its relay outbox under the old handle
-      // (bounded: a blob left there would reach the new handle, undecryptable, counted there;
-      // its content goes up with the whole state at the new handle's first meeting)
+      // (bounded: a blob left there is dropped at the new handle, relay-sync.ts RS7; its
+      // content goes up with the whole state at the new handle's first meeting)
       if (relay) await Promise.race([relay.settled(), new Promise((r) => setTimeout(r, 3000))]);
       await registry.rotate(claim.library, secret, next);
       location.reload();
@@ -360,7 +360,7 @@ async function start(): Promise<void> {
       store:
         typeof indexedDB === 'undefined'
           ? createMemoryRelayStore()
-          : withMemoryFallback(createIdbRelayStore(`tabdrive-relay:${claim.dbName}`), (e) => console.warn('relay outbox: IndexedDB failed, kept in memory for this tab', e)),
+          : withMemoryFallback(createIdbRelayStore(relayOutboxOf(claim.dbName)), (e) => console.warn('relay outbox: IndexedDB failed, kept in memory for this tab', e)),
       idle: () => engine.idle(),
       storage,
       marks: () => stream?.marks() ?? boot.marks,

@@ -22,7 +22,11 @@
  *     never taking a content being received here nor the last one verified (it may be shown).
  *  F4 A peer's bytes never throw here: a message that is malformed, for a transfer nobody
  *     runs, from a device that is not the source, at an offset that is not the next one, or
- *     longer than a chunk is counted (`stats.rejected`) and ignored.
+ *     longer than a chunk is counted (`stats.rejected`) and ignored. Messages a source sent
+ *     before this receiver left it (it went offline, stalled, or the attempt was cancelled,
+ *     finished or asked again) are dropped too, but counted apart (`stats.late`): presence
+ *     and the bytes travel on different channels, so an honest source's queued chunks still
+ *     land after its departure was heard, and they say nothing of hostility.
  */
 import { contentHash, type HashDeps } from '../core/content-hash.ts';
 import { contentUuid } from '../core/uuid.ts';
@@ -40,6 +44,8 @@ export const STALL_MS = 6_000;
 /** a sender dropped by its receiver (no ACK) is forgotten after this */
 const SENDER_IDLE_MS = 60_000;
 const TICK_MS = 1_000;
+/** attempts left that are still told apart from a stranger's (F4): far more than run at once */
+const LEFT_KEPT = 256;
 
 /** Kept bytes of one transfer, appended in order (F2). */
 export interface Part {
@@ -118,6 +124,8 @@ export interface TransferStats {
   bytesOut: number;
   resumed: number;
   rejected: number;
+  /** an honest source's messages that arrived after this receiver left it (F4) */
+  late: number;
   verifyFailed: number;
   served: number;
   /** gets answered from this device's kept copy, with no transfer (F5) */
@@ -141,6 +149,9 @@ export interface Transfers {
   readonly stats: TransferStats;
   destroy(): void;
 }
+
+/** cancelled or failed: nothing more is kept for it, and its status stays */
+const over = (r: { readonly view: TransferView }): boolean => r.view.status === 'cancelled' || r.view.status === 'failed';
 
 const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
@@ -166,6 +177,8 @@ interface Receiving {
   /** bytes handed to the lane (≥ view.received, which counts what is kept) */
   accepted: number;
   source: string | null;
+  /** the source this attempt left (offline or quiet): its queued messages may still land (F4) */
+  formerSource: string | null;
   heard: number;
   /** sources that failed this transfer: not asked again by it */
   readonly refused: Set<string>;
@@ -195,10 +208,22 @@ export function createTransfers(deps: TransferDeps): Transfers {
     return () => clearTimeout(t);
   });
   const stallMs = deps.stallMs ?? STALL_MS;
-  const stats: TransferStats = { chunksIn: 0, chunksOut: 0, bytesIn: 0, bytesOut: 0, resumed: 0, rejected: 0, verifyFailed: 0, served: 0, fromCopy: 0, evicted: 0 };
+  const stats: TransferStats = { chunksIn: 0, chunksOut: 0, bytesIn: 0, bytesOut: 0, resumed: 0, rejected: 0, late: 0, verifyFailed: 0, served: 0, fromCopy: 0, evicted: 0 };
   const receiving = new Map<string, Receiving>(); // by content
   const byId = new Map<string, Receiving>();
   const sending = new Map<string, Sending>(); // `${peer}|${id}`
+  /** attempts this receiver left, by id → the source it had asked (F4, `late`); the oldest go first */
+  const left = new Map<string, string>();
+  const leave = (id: string, source: string | null): void => {
+    if (source === null) return;
+    left.set(id, source);
+    if (left.size > LEFT_KEPT) left.delete(left.keys().next().value!);
+  };
+  /** a message for an attempt of this receiver's that `from` was asked for and has since been left */
+  const isLate = (id: string, from: string): boolean => {
+    const r = byId.get(id);
+    return r ? r.source === null && r.formerSource === from : left.get(id) === from;
+  };
   const subscribers = new Set<(v: TransferView) => void>();
   let destroyed = false;
   /** the last content verified here: it may be on screen, so it is not evicted (F5) */
@@ -221,6 +246,7 @@ export function createTransfers(deps: TransferDeps): Transfers {
   const finish = (r: Receiving): void => {
     receiving.delete(r.view.content);
     byId.delete(r.id);
+    leave(r.id, r.source ?? r.formerSource);
   };
 
   // ---- receiving ----
@@ -236,6 +262,7 @@ export function createTransfers(deps: TransferDeps): Transfers {
         void r.part?.discard();
         return;
       }
+      if (r.source !== null) r.formerSource = r.source;
       r.source = null;
       if (r.view.status !== 'waiting' || r.view.message === null) update(r, { status: 'waiting', message: r.view.received > 0 ? 'The device went offline — resuming when it returns.' : 'The device holding this file is offline — getting it when it returns.' });
       return;
@@ -243,6 +270,7 @@ export function createTransfers(deps: TransferDeps): Transfers {
     if (r.view.received > 0) stats.resumed++;
     if (r.source !== null && online.has(r.source)) send(r.source, { type: T.CANCEL, transfer: r.id });
     byId.delete(r.id);
+    leave(r.id, r.source ?? r.formerSource);
     r.id = deps.randomUuid();
     byId.set(r.id, r);
     r.source = next;
@@ -283,6 +311,7 @@ export function createTransfers(deps: TransferDeps): Transfers {
     const { size } = r?.view ?? { size: 0 };
     const len = m.bytes.byteLength;
     const full = m.offset + CHUNK <= size;
+    if (isLate(m.transfer, from)) return void stats.late++;
     if (!r || !r.part || r.source !== from || m.offset !== r.accepted || len === 0 || (full ? len !== CHUNK : m.offset + len !== size)) return void stats.rejected++;
     r.accepted += len;
     r.heard = deps.now();
@@ -291,12 +320,13 @@ export function createTransfers(deps: TransferDeps): Transfers {
     const bytes = m.bytes.slice();
     const part = r.part;
     r.lane = r.lane.then(async () => {
-      if (destroyed || r.view.status === 'cancelled' || r.view.status === 'failed') return;
+      if (destroyed || over(r)) return;
       const leaf = await deps.digest(bytes);
       // a receiver destroyed meanwhile (the tab reloads) writes nothing more: its successor
-      // resumes from exactly what the store holds
-      if (destroyed) return;
+      // resumes from exactly what the store holds; one cancelled meanwhile stays cancelled
+      if (destroyed || over(r)) return;
       await part.append(bytes);
+      if (over(r)) return;
       r.leaves.push(leaf);
       update(r, { received: part.size, status: 'receiving', message: null });
       if (r.source === from && byId.get(m.transfer) === r) send(from, { type: T.ACK, transfer: r.id, offset: part.size }); // F1: kept, then credited
@@ -456,6 +486,7 @@ export function createTransfers(deps: TransferDeps): Transfers {
         return onChunk(from, m);
       case T.END: {
         const r = byId.get(m.transfer);
+        if (isLate(m.transfer, from)) return void stats.late++;
         if (!r || r.source !== from || r.end) return void stats.rejected++;
         r.end = { size: m.size, root: m.root };
         r.heard = deps.now();
@@ -464,6 +495,7 @@ export function createTransfers(deps: TransferDeps): Transfers {
       }
       case T.FAIL: {
         const r = byId.get(m.transfer);
+        if (isLate(m.transfer, from)) return void stats.late++;
         if (!r || r.source !== from) return void stats.rejected++;
         if (m.reason === 'changed') {
           update(r, { status: 'failed', message: 'The file changed on that device since it was indexed: rescan it there, then try again.' });
@@ -489,7 +521,10 @@ export function createTransfers(deps: TransferDeps): Transfers {
       const gone = r.source !== null && !online.has(r.source);
       const quiet = r.source !== null && now - r.heard > stallMs;
       if (r.source === null || gone || quiet) {
-        if (r.source !== null) update(r, { status: 'waiting', message: 'The device went offline — resuming when it returns.' });
+        if (r.source !== null) {
+          update(r, { status: 'waiting', message: 'The device went offline — resuming when it returns.' });
+          r.formerSource = r.source;
+        }
         r.source = null;
         // what the lane still writes is kept; the next ask starts after it
         void r.lane.then(() => {
@@ -531,6 +566,7 @@ export function createTransfers(deps: TransferDeps): Transfers {
         lane: Promise.resolve(),
         accepted: 0,
         source: null,
+        formerSource: null,
         heard: deps.now(),
         refused: new Set(),
         end: null,

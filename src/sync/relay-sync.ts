@@ -19,6 +19,11 @@
  *      updates are committed to this device's database (engine idle).
  *  RS4 Document work is serialized (one lane): a pull, a live push, a reconnect's pull and a
  *      compaction never interleave, so the cursor only grows through contiguous seqs.
+ *  RS7 An outbox entry goes only to the handle it was sealed for. The outbox belongs to the
+ *      device's database, which outlives a rotation (sync/rotation.ts): what it still holds
+ *      under another handle, sealed with that secret's key, is dropped when the relay sync
+ *      starts (counted, `outboxDropped`) — never sent where no member could open it. Its
+ *      content is in the document, which RS2 uploads whole at the new handle's first meeting.
  *  RS5 Compaction by clients: a device that has applied the whole log (cursor = last), with an
  *      empty outbox, uploads its document state as an encrypted snapshot covering its cursor
  *      once the log holds `snapshotEvery` updates after the last snapshot — under the relay's
@@ -48,6 +53,8 @@ export const RELAY_ORIGIN = 'tabdrive:relay';
 /** The relay's address in the stream: the highest uuid, so planPulls prefers any device as far ahead. */
 export const RELAY_PEER = 'ffffffff-ffff-4fff-bfff-ffffffffffff';
 const OUTBOX = 'o:';
+/** the handle the outbox's entries are sealed for (RS7) */
+const SEALED_FOR = 'm:sealed-for';
 const OUTBOX_MAX = 1000;
 const APPEND_WINDOW = 16;
 const PAGE_BATCH = 4;
@@ -165,6 +172,8 @@ export interface RelayStatus {
   readonly owners: number;
   readonly rows: number;
   readonly undecryptable: number;
+  /** outbox entries sealed for another handle (a rotation) dropped at start (RS7) */
+  readonly outboxDropped: number;
   /** the relay's log starts after this seq (a snapshot covers the rest) */
   readonly compacted: number;
   /** snapshots this device uploaded, and read */
@@ -217,7 +226,7 @@ export function createRelaySync(deps: RelaySyncDeps): RelaySync {
   const basedKey = `m:based:${slot}`;
   const counters: NetCounters = { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, dropped: 0 };
   const out = listeners();
-  const s = { updatesUp: 0, updatesDown: 0, pagesUp: 0, pagesDown: 0, pagesLive: 0, undecryptable: 0, snapshotsUp: 0, snapshotsDown: 0, lastError: null as string | null };
+  const s = { updatesUp: 0, updatesDown: 0, pagesUp: 0, pagesDown: 0, pagesLive: 0, undecryptable: 0, outboxDropped: 0, snapshotsUp: 0, snapshotsDown: 0, lastError: null as string | null };
   const snapshotEvery = deps.snapshotEvery ?? SNAPSHOT_EVERY;
   let compacted = 0;
   let cursor = 0;
@@ -229,6 +238,15 @@ export function createRelaySync(deps: RelaySyncDeps): RelaySync {
   const loaded = (async () => {
     const c = await store.get(cursorKey);
     cursor = savedCursor = typeof c === 'number' && Number.isSafeInteger(c) && c >= 0 ? c : 0;
+    const sealedFor = await store.get(SEALED_FOR);
+    if (sealedFor !== h) {
+      if (typeof sealedFor === 'string') {
+        const stale = await store.outbox(Number.MAX_SAFE_INTEGER);
+        await store.del(stale.map(([k]) => k));
+        s.outboxDropped = stale.length;
+      }
+      await store.set(SEALED_FOR, h);
+    }
     outboxCount = await store.outboxSize();
   })().catch((e: unknown) => void (s.lastError = `relay outbox: ${errText(e)}`));
   const fail = (e: unknown): void => {
@@ -705,6 +723,7 @@ export function createRelaySync(deps: RelaySyncDeps): RelaySync {
         owners: relayMarks.size,
         rows,
         undecryptable: s.undecryptable,
+        outboxDropped: s.outboxDropped,
         compacted,
         snapshotsUp: s.snapshotsUp,
         snapshotsDown: s.snapshotsDown,

@@ -209,6 +209,46 @@ describe('shared document through the relay', () => {
   }, 20_000);
 });
 
+describe('a rotation (RS7)', () => {
+  it('what the outbox still holds under the old handle is dropped, never sent to the new one; the new handle gets it all in the whole state', async () => {
+    const before = await deriveRelayKeys(newSecret());
+    const after = await deriveRelayKeys(newSecret());
+    const doc = new Y.Doc();
+    const store = createMemoryRelayStore();
+    // under the old secret, with no relay reachable: the writes stay in the outbox
+    const stuck = device(before, UUID_A, { store, doc, url: 'ws://127.0.0.1:9' });
+    for (let i = 0; i < 5; i++) doc.transact(() => doc.getMap('shared').set(`old${i}`, i), LOCAL_ORIGIN);
+    await until(async () => (await store.outboxSize()) === 5);
+    stuck.sync.destroy();
+    stuck.conn.destroy();
+    // the device moved: the same database (store, document), the new secret, a live relay
+    const moved = device(after, UUID_A, { store, doc });
+    doc.transact(() => doc.getMap('shared').set('new', 1), LOCAL_ORIGIN);
+    await until(() => moved.sync.status().outbox === 0 && moved.sync.status().updatesUp > 0, 30_000);
+    await moved.sync.settled();
+    // everything under the new handle opens with the new key, and holds the old writes too
+    const client = await RelayClient.connect(`ws://127.0.0.1:${port}`);
+    try {
+      await client.auth(after.handle, after.token);
+      const copy = new Y.Doc();
+      for (const it of await client.readAll(after.handle)) Y.applyUpdate(copy, await decryptBlob(after, it.data, 'update'));
+      expect(copy.getMap('shared').toJSON()).toEqual({ old0: 0, old1: 1, old2: 2, old3: 3, old4: 4, new: 1 });
+    } finally {
+      client.ws.close();
+    }
+    expect(moved.sync.status().undecryptable).toBe(0);
+    expect(moved.sync.status().outboxDropped).toBe(5);
+    // a restart under the same handle keeps its outbox
+    moved.sync.destroy();
+    moved.conn.destroy();
+    doc.transact(() => doc.getMap('shared').set('later', 1), LOCAL_ORIGIN);
+    const again = device(after, UUID_A, { store, doc, url: 'ws://127.0.0.1:9' });
+    doc.transact(() => doc.getMap('shared').set('later2', 1), LOCAL_ORIGIN);
+    await until(async () => (await store.outboxSize()) === 1);
+    expect(again.sync.status().outboxDropped).toBe(0);
+  }, 60_000);
+});
+
 describe('the relay URL', () => {
   it('is a ws: or wss: URL, nothing else', () => {
     expect(parseRelayUrl('ws://127.0.0.1:4445')).toBe('ws://127.0.0.1:4445/');

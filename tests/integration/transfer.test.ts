@@ -142,6 +142,61 @@ describe('Get from device (transfer.ts)', () => {
     expect(a.stats.chunksOut + c.stats.chunksOut).toBeLessThan(31 + 2 * (WINDOW / CHUNK)); // resumed, not restarted
   });
 
+  it('a source heard to leave while its chunks still travel: they are late, not hostile, and the transfer resumes (F4)', async () => {
+    const w = world('late');
+    const file = createPrng('file7').bytes(24 * CHUNK + 11);
+    const content = await identity(file);
+    const a = w.make(A);
+    // presence and bytes travel apart (awareness vs the data channel): B hears A leave first
+    let present = true;
+    const b = w.make(B, { online: () => (present ? [A] : []) });
+    w.files.get(A)!.set(content, new Blob([file as Uint8Array<ArrayBuffer>]));
+    let last = b.get({ content, size: file.byteLength, sources: [A] });
+    b.onChange((v) => (last = v));
+    await w.run(() => last.received >= 4 * CHUNK);
+    expect(w.hub.pending()).toBeGreaterThan(0); // A's window is on the wire
+    present = false;
+    b.poke();
+    await w.run(() => false, 2000); // until nothing moves: A's reads are real I/O
+    expect(last.status).toBe('waiting');
+    expect(b.stats.late).toBeGreaterThan(0);
+    expect(b.stats.rejected).toBe(0);
+    // a stranger replaying the left attempt's id is still a stranger
+    const stranger = w.hub.join(C);
+    const before = b.stats.late;
+    const firstId = '00000000-0000-4000-8000-000000000001';
+    stranger.send(B, encode({ type: T.CHUNK, transfer: firstId, offset: last.received, bytes: new Uint8Array(CHUNK) }));
+    await w.run(() => false, 2000);
+    expect(b.stats.rejected).toBe(1);
+    expect(b.stats.late).toBe(before);
+    present = true;
+    b.poke();
+    await tick();
+    await w.run(() => last.status === 'done' || last.status === 'failed');
+    expect(last.message ?? last.status).toBe('done');
+    expect(await sha(await bytesOf(last.file!))).toBe(await sha(file));
+    expect(a.stats.served).toBe(2); // the first attempt, then the resumed one
+    expect(b.stats.rejected).toBe(1);
+  });
+
+  it('a cancelled transfer: what the source had already sent is late, not hostile (F4)', async () => {
+    const w = world('cancel');
+    const file = createPrng('file8').bytes(20 * CHUNK);
+    const content = await identity(file);
+    w.make(A);
+    const b = w.make(B);
+    w.files.get(A)!.set(content, new Blob([file as Uint8Array<ArrayBuffer>]));
+    let last = b.get({ content, size: file.byteLength, sources: [A] });
+    b.onChange((v) => (last = v));
+    await w.run(() => last.received >= 2 * CHUNK);
+    expect(w.hub.pending()).toBeGreaterThan(0);
+    await b.cancel(content);
+    await w.run(() => false, 2000);
+    expect(last.status).toBe('cancelled');
+    expect(b.stats.late).toBeGreaterThan(0);
+    expect(b.stats.rejected).toBe(0);
+  });
+
   it('a corrupt sender: the tree root does not match, nothing is kept (F3)', async () => {
     const w = world('corrupt');
     const file = createPrng('file3').bytes(3 * CHUNK);

@@ -111,6 +111,8 @@ test('B shows the thumbnail of A\'s photo, and gets A\'s file: interrupted, resu
   expect(st?.bytesIn).toBeLessThan(text.byteLength + 20 * 256 * 1024); // resumed, not started over
   expect(st?.verifyFailed).toBe(0);
   expect(st?.rejected).toBe(0);
+  // chunks A had queued when B heard it leave (presence and bytes travel apart): dropped, not hostile
+  console.log(`[figure] get from device, interrupted: ${st?.resumed} resume(s), ${st?.late} late chunk(s) dropped, ${st?.bytesIn} B in for ${text.byteLength} B`);
   const [download] = await Promise.all([b.waitForEvent('download'), preview(b).getByRole('button', { name: 'Save' }).click()]);
   expect(download.suggestedFilename()).toBe('journal.txt');
   expect(sha(readFileSync((await download.path())))).toBe(sha(text));
