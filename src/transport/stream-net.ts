@@ -108,17 +108,17 @@ export function createBroadcastNet(o: { readonly name: string; readonly key: Cry
     if (to !== BROADCAST && to !== o.self) return; // another tab's page: not even decrypted
     if (from === o.self || paused || Date.now() < dropUntil) return;
     const iv = b.slice(2 * ID_BYTES, 2 * ID_BYTES + 12);
-    // decryptions may finish out of order; deliveries keep the order messages arrived in
-    const plain = crypto.subtle.decrypt({ name: 'AES-GCM', iv }, o.key, b.subarray(2 * ID_BYTES + 12) as Uint8Array<ArrayBuffer>);
-    receiving = receiving.then(() => plain).then(
-      (bytes) => {
-        if (paused) return;
-        counters.received++;
-        counters.bytesReceived += b.byteLength;
-        out.emit(from, new Uint8Array(bytes));
-      },
-      () => void counters.dropped++,
-    );
+    // decryptions may finish out of order; deliveries keep the order messages arrived in.
+    // A frame that does not open settles as null at once: it may fail before the frames
+    // ahead of it are delivered, and a rejection nobody handled yet is an unhandled one.
+    const plain = crypto.subtle.decrypt({ name: 'AES-GCM', iv }, o.key, b.subarray(2 * ID_BYTES + 12) as Uint8Array<ArrayBuffer>).catch(() => null);
+    receiving = receiving.then(() => plain).then((bytes) => {
+      if (bytes === null) return void counters.dropped++;
+      if (paused) return;
+      counters.received++;
+      counters.bytesReceived += b.byteLength;
+      out.emit(from, new Uint8Array(bytes));
+    });
   };
   const open = (): void => {
     channel = new BC(o.name);
@@ -134,9 +134,12 @@ export function createBroadcastNet(o: { readonly name: string; readonly key: Cry
       head.set(selfBytes, ID_BYTES);
       const iv = crypto.getRandomValues(new Uint8Array(12));
       head.set(iv, 2 * ID_BYTES);
-      const sealed = crypto.subtle.encrypt({ name: 'AES-GCM', iv }, o.key, message as Uint8Array<ArrayBuffer>);
+      // settled at once, like `plain` above: a failure is not left unhandled behind the lane
+      const sealed = crypto.subtle.encrypt({ name: 'AES-GCM', iv }, o.key, message as Uint8Array<ArrayBuffer>).catch(() => null);
       lane = lane.then(async () => {
-        const cipher = new Uint8Array(await sealed);
+        const done = await sealed;
+        if (done === null) return; // never with a valid key: nothing to send
+        const cipher = new Uint8Array(done);
         const frame = new Uint8Array(head.byteLength + cipher.byteLength);
         frame.set(head, 0);
         frame.set(cipher, head.byteLength);

@@ -211,6 +211,30 @@ describe.each(harnesses)('stream net contract: %s', (_name, make) => {
     await h.settle(() => got.b.length > 0);
     expect(got.b).toEqual([{ from: A, m: [7] }]);
   });
+
+  it('a frame that fails to open behind frames still opening is dropped quietly: no unhandled rejection', async (ctx) => {
+    const { a, b, got } = await three();
+    if (!h.impostor) return ctx.skip();
+    const impostor = await h.impostor(STRANGER);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const before = b.counters.dropped;
+      // large frames take long to decrypt; the impostor's small ones fail at once, ahead of them
+      for (let i = 0; i < 20; i++) {
+        a.send(B, new Uint8Array(512 * 1024).fill(i));
+        impostor.send(B, bytes(i));
+      }
+      await h.settle(() => got.b.length === 20 && b.counters.dropped - before === 20);
+      await pause(50);
+      expect(got.b.map((x) => x.m[0])).toEqual([...Array(20).keys()]);
+      expect(b.counters.dropped - before).toBe(20);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
 });
 
 describe('data-channel net', () => {
