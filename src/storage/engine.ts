@@ -22,7 +22,8 @@
  *  S5 A device without an image of its own may start from a sibling's: the verified image
  *     (S3's checks) of another device of the same library in this browser, plus that
  *     device's frames after it — the same library state, persisted by this origin, read
- *     only. Local-only columns are reset as if every row had arrived by sync. Until this
+ *     only. Local-only columns are reset as if every row had arrived by sync, and the
+ *     sibling's clock is taken as a received stamp (dropped past the drift bound). Until this
  *     device's own first image (scheduled at once) a restart starts from a sibling again and
  *     replays this device's frames on top: S2 with the sibling's image as the base.
  *     A sibling that cannot be read (no image, damaged, pruned under us) is skipped: the
@@ -45,6 +46,7 @@ import { decodeStateVector, decodeUpdate, encodeStateVectorFromUpdate, mergeUpda
 import { applyChanges, type Rejection } from '../core/apply.ts';
 import type { Change, Hlc } from '../core/change.ts';
 import { createDigest } from '../core/digest.ts';
+import { DEFAULT_MAX_DRIFT_MS, hlcWall } from '../core/hlc.ts';
 import { isSharedModel, MODEL_NAMES, MODELS, syncedColumns } from '../core/models.ts';
 import { err, ok, type Result } from '../core/result.ts';
 import { chunkId, docChecksum, FRAME_FORMAT, openJournal, sha256Hex, toStorageError, webSha256, type DamagedFrame, type Frame, type ImageRecord, type Journal, type Sha256 } from './journal.ts';
@@ -802,11 +804,15 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
       ahead = typeof metaAhead === 'string' ? metaAhead : null;
       if (seed) {
         replay(d, seed.frames);
-        // the sibling's clock lease is the sibling's: this device's ahead lane starts empty
+        // the sibling's clock lease is the sibling's: this device's ahead lane starts empty;
+        // its clock is a peer's stamp, adopted only as a received one would be (core/hlc.ts:
+        // not past the drift bound; a sibling tab a day ahead must not drag this one along)
         ahead = null;
+        if (hlc && hlcWall(hlc) - deps.now() > DEFAULT_MAX_DRIFT_MS) hlc = null;
         d.transaction(() => {
           resetLocalColumns(d);
           d.run("DELETE FROM meta WHERE key = 'hlc-ahead'");
+          if (!hlc) d.run("DELETE FROM meta WHERE key = 'hlc'");
         });
       }
       const base = loaded?.img.seq ?? 0;

@@ -44,7 +44,11 @@ const names = (p: Page): Promise<unknown[]> =>
 
 test('a rename made after seeing a tag from a tab a day ahead wins in both tabs', async ({ baseURL }) => {
   const ahead = await openSkewedApp(baseURL!, DAY);
+  // the tab ahead has an image: the normal tab, a new device, starts from it (storage S5),
+  // and the sibling's clock in it must not move the normal tab's a day ahead either
+  await ahead.evaluate(() => window.tabdrive.snapshot());
   const normal = await openApp(browser.context, baseURL!);
+  expect((await normal.evaluate(() => window.tabdrive.boot))?.source).toBe('sibling');
   expect(await ahead.evaluate(() => Date.now() - performance.timeOrigin - performance.now())).toBeGreaterThan(DAY - 60_000);
 
   await nav(ahead).getByRole('button', { name: 'New tag' }).click();

@@ -335,6 +335,24 @@ describe('storage engine: a new device starts from a sibling in this browser (S5
     expect(count(b3, 'SELECT count(*) FROM entries')).toBe(38);
   });
 
+  it("a sibling whose clock runs a day ahead does not drag the new device's clock along, also after its own image", async () => {
+    const idb = new IDBFactory();
+    const { e: a } = await open(idb, 'ahead');
+    await a.commit({ changes: locationWithEntries(3, 'a'), hlc: null });
+    const dayAhead = testDevice(DEV, () => time.now() + 86_400_000).clock.next();
+    await a.commit({ changes: [], hlc: dayAhead });
+    expect((await a.snapshot()).ok).toBe(true);
+    const { e: b, boot } = await open(idb, 'behind', ['ahead']);
+    expect(boot.source).toBe('sibling');
+    expect(count(b, 'SELECT count(*) FROM entries')).toBe(3);
+    expect(boot.hlc).toBeNull();
+    // its own image, then a restart from it: the sibling's stamp is not in it either
+    expect((await b.snapshot()).ok).toBe(true);
+    const { boot: again } = await open(idb, 'behind', ['ahead']);
+    expect(again.source).toBe('image');
+    expect(again.hlc).toBeNull();
+  });
+
   it('skips a sibling without a readable image and syncs from scratch instead', async () => {
     const idb = new IDBFactory();
     const { e: a } = await open(idb, 'no-image');
