@@ -4,13 +4,18 @@
 // a time (`createTag`, then `durable()`, 5 ms apart as a person would), and prints p50 / p99
 // of the whole and of the intent alone. The bench's --big run measures the same at 1M among
 // everything else; this is the quick loop while working on the path.
-//   node scripts/profile-writes.mjs [N] [K] [--reload]   (--reload: right after a reload and
-//   the first query, as the bench measures; serves dist-test/: `npm run build:test` first)
+//   node scripts/profile-writes.mjs [N] [K] [--reload] [--cpu-prof]   (--reload: right after a
+//   reload and the first query, as the bench measures; --cpu-prof: V8 profiles of the page and
+//   its workers during the writes, top functions printed, files in .bench/; serves dist-test/:
+//   `npm run build:test` first)
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { attachProfiler } from './lib/cdp-profiler.mjs';
 import { openProfiledApp } from './lib/profile-app.mjs';
 
 const N = Number(process.argv[2] ?? 1_000);
 const K = Number(process.argv[3] ?? 100);
-const { base, ctx } = await openProfiledApp(Number(process.env.BENCH_PROFILE_PORT ?? 4199), 'tabdrive-writes-');
+const { base, ctx, dir } = await openProfiledApp(Number(process.env.BENCH_PROFILE_PORT ?? 4199), 'tabdrive-writes-');
 const p = await ctx.newPage();
 await p.goto(`${base}/?signaling=`);
 await p.waitForFunction(() => window.tabdrive?.device?.uuid, null, { timeout: 120_000 });
@@ -27,6 +32,8 @@ if (process.argv.includes('--reload')) {
     await window.tabdrive.query("SELECT uuid, name, size FROM entries WHERE kind = 'file' ORDER BY name LIMIT 50");
   });
 }
+const profiler = process.argv.includes('--cpu-prof') ? await attachProfiler(dir) : null;
+await profiler?.start();
 const r = await p.evaluate(async (k) => {
   const whole = [];
   const intent = [];
@@ -44,5 +51,11 @@ const r = await p.evaluate(async (k) => {
 }, K);
 const pct = (xs, q) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((q / 100) * xs.length) - 1)].toFixed(1);
 console.log(`${N.toLocaleString('en')} entries, ${K} writes: createTag → durable p50 ${pct(r.whole, 50)} / p99 ${pct(r.whole, 99)} ms; the intent alone p50 ${pct(r.intent, 50)} / p99 ${pct(r.intent, 99)} ms`);
+if (profiler) {
+  const out = resolve(import.meta.dirname, '..', '.bench');
+  mkdirSync(out, { recursive: true });
+  console.log(await profiler.stop({ outDir: out, prefix: 'profile-writes', top: 25, minBusyUs: 0.1e6 }));
+  profiler.close();
+}
 await ctx.close();
 process.exit(0);
