@@ -63,10 +63,17 @@ export async function readChunkedImage(from: Journal, img: ImageRecord, sha256: 
   // the next batch is read while this one is hashed (in parallel: one digest at a time was a
   // round trip to the browser's crypto thread per chunk, and made boot 1.4× slower than one
   // digest of a one-value image)
-  let next = read(0);
+  // (a read failing while the batch before it is hashed is not an unhandled rejection: it is
+  // handled here and thrown where it is awaited)
+  const ahead = (i: number): Promise<(Uint8Array | undefined)[]> => {
+    const p = read(i);
+    p.catch(() => undefined);
+    return p;
+  };
+  let next = ahead(0);
   for (let i = 0; i < sums.length; i += CHUNKS_PER_TRANSACTION) {
     const chunks = await next;
-    if (i + CHUNKS_PER_TRANSACTION < sums.length) next = read(i + CHUNKS_PER_TRANSACTION);
+    if (i + CHUNKS_PER_TRANSACTION < sums.length) next = ahead(i + CHUNKS_PER_TRANSACTION);
     const problems = await Promise.all(chunks.map(async (c, k) => {
       const n = i + k;
       if (!c) return `damaged (chunk ${n + 1} of ${sums.length} is missing)`;
