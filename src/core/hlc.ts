@@ -98,6 +98,9 @@ export const hlcWall = (h: Hlc): number => parseInt(h.slice(0, 12), 16);
 /** Whether a stamp was issued by `nextAbove`'s ahead lane (upper half of the counter). */
 export const isAheadStamp = (h: Hlc): boolean => parseInt(h.slice(13, 19), 16) >= AHEAD_COUNTER;
 
+/** ms by which a stamp's wall is past the drift bound at `now` (> 0: a clock must not adopt it). */
+export const pastDrift = (wallMs: number, now: number, maxDriftMs = DEFAULT_MAX_DRIFT_MS): number => wallMs - now - maxDriftMs;
+
 export function createHlcClock(deps: HlcDeps): HlcClock {
   const maxDrift = deps.maxDriftMs ?? DEFAULT_MAX_DRIFT_MS;
   let wall = 0;
@@ -146,7 +149,7 @@ export function createHlcClock(deps: HlcDeps): HlcClock {
       if (!d.ok) throw new Error(`receive() of an invalid HLC: ${remote}`); // callers validate first
       const now = Math.floor(deps.now());
       const r = d.value;
-      if (r.wall - now > maxDrift) return { adopted: false, reason: 'drift', aheadMs: r.wall - now };
+      if (pastDrift(r.wall, now, maxDrift) > 0) return { adopted: false, reason: 'drift', aheadMs: r.wall - now };
       if (now > wall && now > r.wall) {
         wall = now;
         counter = 0;

@@ -177,8 +177,6 @@ interface Receiving {
   /** bytes handed to the lane (≥ view.received, which counts what is kept) */
   accepted: number;
   source: string | null;
-  /** the source this attempt left (offline or quiet): its queued messages may still land (F4) */
-  formerSource: string | null;
   heard: number;
   /** sources that failed this transfer: not asked again by it */
   readonly refused: Set<string>;
@@ -220,9 +218,16 @@ export function createTransfers(deps: TransferDeps): Transfers {
     if (left.size > LEFT_KEPT) left.delete(left.keys().next().value!);
   };
   /** a message for an attempt of this receiver's that `from` was asked for and has since been left */
-  const isLate = (id: string, from: string): boolean => {
-    const r = byId.get(id);
-    return r ? r.source === null && r.formerSource === from : left.get(id) === from;
+  const isLate = (id: string, from: string): boolean => left.get(id) === from;
+  /** Leaves the source (offline, quiet): the attempt's id is retired with it, so what the
+   *  source still had on the wire is told late by its id alone. */
+  const leaveSource = (r: Receiving): void => {
+    if (r.source === null) return;
+    leave(r.id, r.source);
+    byId.delete(r.id);
+    r.id = deps.randomUuid();
+    byId.set(r.id, r);
+    r.source = null;
   };
   const subscribers = new Set<(v: TransferView) => void>();
   let destroyed = false;
@@ -246,7 +251,7 @@ export function createTransfers(deps: TransferDeps): Transfers {
   const finish = (r: Receiving): void => {
     receiving.delete(r.view.content);
     byId.delete(r.id);
-    leave(r.id, r.source ?? r.formerSource);
+    leave(r.id, r.source);
   };
 
   // ---- receiving ----
@@ -262,15 +267,14 @@ export function createTransfers(deps: TransferDeps): Transfers {
         void r.part?.discard();
         return;
       }
-      if (r.source !== null) r.formerSource = r.source;
-      r.source = null;
+      leaveSource(r);
       if (r.view.status !== 'waiting' || r.view.message === null) update(r, { status: 'waiting', message: r.view.received > 0 ? 'The device went offline — resuming when it returns.' : 'The device holding this file is offline — getting it when it returns.' });
       return;
     }
     if (r.view.received > 0) stats.resumed++;
     if (r.source !== null && online.has(r.source)) send(r.source, { type: T.CANCEL, transfer: r.id });
     byId.delete(r.id);
-    leave(r.id, r.source ?? r.formerSource);
+    leave(r.id, r.source);
     r.id = deps.randomUuid();
     byId.set(r.id, r);
     r.source = next;
@@ -521,11 +525,8 @@ export function createTransfers(deps: TransferDeps): Transfers {
       const gone = r.source !== null && !online.has(r.source);
       const quiet = r.source !== null && now - r.heard > stallMs;
       if (r.source === null || gone || quiet) {
-        if (r.source !== null) {
-          update(r, { status: 'waiting', message: 'The device went offline — resuming when it returns.' });
-          r.formerSource = r.source;
-        }
-        r.source = null;
+        if (r.source !== null) update(r, { status: 'waiting', message: 'The device went offline — resuming when it returns.' });
+        leaveSource(r);
         // what the lane still writes is kept; the next ask starts after it
         void r.lane.then(() => {
           if (r.source === null && receiving.get(r.view.content) === r) ask(r);
@@ -566,7 +567,6 @@ export function createTransfers(deps: TransferDeps): Transfers {
         lane: Promise.resolve(),
         accepted: 0,
         source: null,
-        formerSource: null,
         heard: deps.now(),
         refused: new Set(),
         end: null,
@@ -613,50 +613,4 @@ function keepError(e: unknown): string {
   if (name === 'QuotaExceededError') return 'This browser has no room left to keep the file (its storage is full). What was received so far is kept: remove kept copies of other files or free disk space, then Get from device again.';
   if (name === 'NoRoom') return (e as Error).message;
   return `This device could not keep the file: ${e instanceof Error ? e.message : String(e)}`;
-}
-
-/** Parts in memory (tests; and the fallback where IndexedDB cannot keep Blobs); no budget. */
-export function memoryParts(): PartStore & { readonly kept: Map<string, Uint8Array[]> } {
-  const kept = new Map<string, Uint8Array[]>();
-  const verified = new Set<string>();
-  const remove = (content: string): Promise<void> => {
-    kept.delete(content);
-    verified.delete(content);
-    return Promise.resolve();
-  };
-  return {
-    kept,
-    open(content) {
-      const chunks = kept.get(content) ?? [];
-      kept.set(content, chunks);
-      let size = chunks.reduce((n, c) => n + c.byteLength, 0);
-      return Promise.resolve({
-        get size() {
-          return size;
-        },
-        get kept() {
-          return verified.has(content);
-        },
-        append(bytes) {
-          chunks.push(bytes);
-          size += bytes.byteLength;
-          return Promise.resolve();
-        },
-        blob: () => Promise.resolve(new Blob(chunks as Uint8Array<ArrayBuffer>[])),
-        keep() {
-          verified.add(content);
-          return Promise.resolve();
-        },
-        discard() {
-          chunks.length = 0;
-          size = 0;
-          return remove(content);
-        },
-      });
-    },
-    list: () => Promise.resolve([...kept].map(([content, c]) => ({ content, size: c.reduce((n, x) => n + x.byteLength, 0), used: 0, kept: verified.has(content) }))),
-    room: () => Promise.resolve([]),
-    remove,
-    sweep: () => Promise.resolve(0),
-  };
 }

@@ -46,7 +46,7 @@ import { decodeStateVector, decodeUpdate, encodeStateVectorFromUpdate, mergeUpda
 import { applyChanges, type Rejection } from '../core/apply.ts';
 import type { Change, Hlc } from '../core/change.ts';
 import { createDigest } from '../core/digest.ts';
-import { DEFAULT_MAX_DRIFT_MS, hlcWall } from '../core/hlc.ts';
+import { hlcWall, pastDrift } from '../core/hlc.ts';
 import { isSharedModel, MODEL_NAMES, MODELS, syncedColumns } from '../core/models.ts';
 import { err, ok, type Result } from '../core/result.ts';
 import { chunkId, docChecksum, FRAME_FORMAT, openJournal, sha256Hex, toStorageError, webSha256, type DamagedFrame, type Frame, type ImageRecord, type Journal, type Sha256 } from './journal.ts';
@@ -808,7 +808,7 @@ export function createStorageEngine(deps: StorageEngineDeps): StorageEngine {
         // its clock is a peer's stamp, adopted only as a received one would be (core/hlc.ts:
         // not past the drift bound; a sibling tab a day ahead must not drag this one along)
         ahead = null;
-        if (hlc && hlcWall(hlc) - deps.now() > DEFAULT_MAX_DRIFT_MS) hlc = null;
+        if (hlc && pastDrift(hlcWall(hlc), deps.now()) > 0) hlc = null;
         d.transaction(() => {
           resetLocalColumns(d);
           d.run("DELETE FROM meta WHERE key = 'hlc-ahead'");

@@ -19,16 +19,16 @@
  *      updates are committed to this device's database (engine idle).
  *  RS4 Document work is serialized (one lane): a pull, a live push, a reconnect's pull and a
  *      compaction never interleave, so the cursor only grows through contiguous seqs.
- *  RS7 An outbox entry goes only to the handle it was sealed for. The outbox belongs to the
- *      device's database, which outlives a rotation (sync/rotation.ts): what it still holds
- *      under another handle, sealed with that secret's key, is dropped when the relay sync
- *      starts (counted, `outboxDropped`) — never sent where no member could open it. Its
- *      content is in the document, which RS2 uploads whole at the new handle's first meeting.
  *  RS5 Compaction by clients: a device that has applied the whole log (cursor = last), with an
  *      empty outbox, uploads its document state as an encrypted snapshot covering its cursor
  *      once the log holds `snapshotEvery` updates after the last snapshot — under the relay's
  *      lease, so one device at a time. A device whose cursor is below the relay's compacted
  *      seq reads the snapshot first, then the log after it.
+ *  RS7 An outbox entry goes only to the handle it was sealed for. The outbox belongs to the
+ *      device's database, which outlives a rotation (sync/rotation.ts): what it still holds
+ *      under another handle, sealed with that secret's key, is dropped when the relay sync
+ *      starts (counted, `outboxDropped`) — never sent where no member could open it. Its
+ *      content is in the document, which RS2 uploads whole at the new handle's first meeting.
  *
  * Owned state (the stream, sync/stream.ts): the relay is a pseudo-peer, RELAY_PEER. Its
  * "announced" watermarks are the relay's per-owner tops (OWNERS, then EV_PAGE pushes), mapped

@@ -9,7 +9,8 @@ import { contentHash } from '../../src/core/content-hash.ts';
 import { createPrng } from '../../src/core/prng.ts';
 import { contentUuid } from '../../src/core/uuid.ts';
 import { createIdbParts, evictions, NoRoom, PART_IDLE_MS, PART_MAX_AGE_MS } from '../../src/media/parts.ts';
-import { CHUNK, createTransfers, memoryParts, type PartStore, type TransferView } from '../../src/media/transfer.ts';
+import { CHUNK, createTransfers, type PartStore, type TransferView } from '../../src/media/transfer.ts';
+import { memoryParts } from '../support/memory-parts.ts';
 import { createMemoryHub } from '../../src/transport/stream-net.ts';
 
 const A = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';

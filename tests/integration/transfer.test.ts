@@ -7,7 +7,8 @@ import { contentHash } from '../../src/core/content-hash.ts';
 import { createPrng } from '../../src/core/prng.ts';
 import { contentUuid } from '../../src/core/uuid.ts';
 import { decode, encode, T } from '../../src/media/files-wire.ts';
-import { CHUNK, createTransfers, memoryParts, WINDOW, type TransferDeps, type Transfers } from '../../src/media/transfer.ts';
+import { CHUNK, createTransfers, WINDOW, type TransferDeps, type Transfers } from '../../src/media/transfer.ts';
+import { memoryParts } from '../support/memory-parts.ts';
 import { createMemoryHub } from '../../src/transport/stream-net.ts';
 
 const A = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
